@@ -1,0 +1,126 @@
+//! SDK configuration shared by every function: explicit timeouts, so a dead endpoint fails
+//! the invocation in bounded time instead of hanging until the Lambda timeout, and the
+//! standard retry mode (exponential backoff with jitter) for throttling and 5xx.
+//!
+//! The endpoint comes from the standard `AWS_ENDPOINT_URL` (the local demo and tests point it
+//! at moto), so no endpoint code lives here.
+
+use crate::config::{ConfigError, Env};
+use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub connect_timeout: Duration,
+    /// One HTTP attempt.
+    pub attempt_timeout: Duration,
+    /// All attempts of one call, backoff included.
+    pub operation_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl AwsSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            connect_timeout: Duration::from_millis(env.number_in(
+                "AWS_CONNECT_TIMEOUT_MS",
+                3_000,
+                100..=60_000,
+            )?),
+            attempt_timeout: Duration::from_millis(env.number_in(
+                "AWS_ATTEMPT_TIMEOUT_MS",
+                5_000,
+                100..=300_000,
+            )?),
+            operation_timeout: Duration::from_millis(env.number_in(
+                "AWS_OPERATION_TIMEOUT_MS",
+                20_000,
+                100..=900_000,
+            )?),
+            max_attempts: env.number_in("AWS_MAX_ATTEMPTS", 5, 1..=20)?,
+        })
+    }
+
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_secs(5))
+    }
+}
+
+/// Loads region and credentials from the environment (Lambda provides both) once, at init.
+pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(settings.timeout_config())
+        .retry_config(settings.retry_config())
+        .load()
+        .await
+}
+
+/// Short text for an SDK error: the service's error code and message when there is one,
+/// otherwise what went wrong on the wire.
+pub fn describe_sdk_error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    R: std::fmt::Debug,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match err {
+        SdkError::ServiceError(e) => {
+            let e = e.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_string(),
+                _ => e.to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        SdkError::DispatchFailure(e) => {
+            if e.is_timeout() {
+                "timed out".to_string()
+            } else if e.is_io() {
+                "connection failed".to_string()
+            } else {
+                format!("request could not be sent: {e:?}")
+            }
+        }
+        SdkError::ResponseError(_) => "unreadable response".to_string(),
+        SdkError::ConstructionFailure(_) => "request could not be built".to_string(),
+        _ => "unknown SDK error".to_string(),
+    }
+}
+
+/// The service error code, if the service answered with one.
+pub fn error_code<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Option<&str>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    match err {
+        aws_smithy_runtime_api::client::result::SdkError::ServiceError(e) => e.err().code(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_have_bounded_defaults() {
+        let s = AwsSettings::from_env(&Env::default()).unwrap();
+        assert_eq!(s.connect_timeout, Duration::from_secs(3));
+        assert_eq!(s.operation_timeout, Duration::from_secs(20));
+        assert_eq!(s.max_attempts, 5);
+        let e = AwsSettings::from_env(&Env::from_pairs([("AWS_MAX_ATTEMPTS", "0")])).unwrap_err();
+        assert_eq!(e.variable, "AWS_MAX_ATTEMPTS");
+    }
+}

@@ -1,0 +1,228 @@
+//! Environment configuration, parsed once at cold start. Every problem names the variable,
+//! so a bad deploy fails at init with a message the operator can act on.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, problem: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for lambda_runtime::Diagnostic {
+    fn from(e: ConfigError) -> Self {
+        Self {
+            error_type: "Lookout.ConfigError".into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// A read-only view of the environment. Tests build one from pairs instead of mutating the
+/// process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self {
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    /// The value, or `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| ConfigError::new(name, "is required but not set"))
+    }
+
+    /// Parses the value with `FromStr`, or returns `default` when unset.
+    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| ConfigError::new(name, format!("has invalid value {raw:?}: {e}"))),
+        }
+    }
+
+    /// A whole number within `range`, or `default` when unset.
+    pub fn number_in<T>(
+        &self,
+        name: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + std::fmt::Display + Copy,
+        T::Err: std::fmt::Display,
+    {
+        let value = self.parse_or(name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::new(
+                name,
+                format!(
+                    "must be between {} and {}, got {value}",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
+    }
+
+    /// `true/false`, `yes/no`, `1/0`, `on/off`, case-insensitive.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "yes" | "1" | "on") => Ok(true),
+            Some("false" | "no" | "0" | "off") => Ok(false),
+            Some(other) => Err(ConfigError::new(
+                name,
+                format!("must be true or false, got {other:?}"),
+            )),
+        }
+    }
+
+    /// A comma-separated list; blank items are dropped.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// An SNS topic ARN, checked for shape so a typo fails at init, not at the first alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn {
+    arn: String,
+    region: String,
+}
+
+impl TopicArn {
+    pub fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
+        let parts: Vec<&str> = raw.split(':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "sns"
+            && !parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && !parts[5].is_empty();
+        if !valid {
+            return Err(ConfigError::new(
+                variable,
+                format!("must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {raw:?}"),
+            ));
+        }
+        Ok(Self {
+            arn: raw.to_string(),
+            region: parts[3].to_string(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// FIFO topics need a group id and a deduplication id on every publish.
+    pub fn is_fifo(&self) -> bool {
+        self.arn.ends_with(".fifo")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_variable() {
+        let env = Env::from_pairs([("N", "abc"), ("F", "maybe"), ("R", "500")]);
+        let e = env.parse_or::<u32>("N", 1).unwrap_err();
+        assert_eq!(e.variable, "N");
+        assert!(e.to_string().contains("N has invalid value \"abc\""), "{e}");
+        assert!(
+            env.flag("F", false)
+                .unwrap_err()
+                .to_string()
+                .contains("F must be true or false")
+        );
+        assert!(
+            env.number_in("R", 1u32, 1..=100)
+                .unwrap_err()
+                .to_string()
+                .contains("between 1 and 100")
+        );
+        assert_eq!(
+            env.required("MISSING").unwrap_err().to_string(),
+            "configuration: MISSING is required but not set"
+        );
+    }
+
+    #[test]
+    fn blank_means_unset_and_lists_split() {
+        let env = Env::from_pairs([("B", "  "), ("L", "a, b,,c ")]);
+        assert_eq!(env.get("B"), None);
+        assert!(env.flag("B", true).unwrap());
+        assert_eq!(env.list("L"), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn topic_arns_are_checked() {
+        let t = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:alerts.fifo").unwrap();
+        assert!(t.is_fifo());
+        assert_eq!(t.region(), "eu-west-1");
+        assert!(
+            !TopicArn::parse("T", "arn:aws-cn:sns:cn-north-1:123456789012:a")
+                .unwrap()
+                .is_fifo()
+        );
+        for bad in [
+            "alerts",
+            "arn:aws:sqs:eu-west-1:123456789012:q",
+            "arn:aws:sns:eu-west-1:12:x",
+        ] {
+            let e = TopicArn::parse("ALERT_TOPIC_ARN", bad).unwrap_err();
+            assert_eq!(e.variable, "ALERT_TOPIC_ARN");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! AWS console deep links. Built only from names AWS has validated (log group, stream,
+//! repository, digest), percent-encoded, so log text can never shape a link.
+
+use crate::time::iso8601_ms;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Names are encoded strictly: only `A-Z a-z 0-9 - _ .` stay as they are.
+const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// What JavaScript's `encodeURIComponent` leaves alone: the Insights detail keeps its `~'()`.
+const URI_COMPONENT: &AsciiSet = &STRICT
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+fn encode(s: &str) -> String {
+    utf8_percent_encode(s, STRICT).to_string()
+}
+
+/// The console host for the region's partition.
+pub fn console_base(region: &str) -> String {
+    if region.starts_with("cn-") {
+        format!("https://{region}.console.amazonaws.cn")
+    } else if region.starts_with("us-gov-") {
+        "https://console.amazonaws-us-gov.com".to_string()
+    } else {
+        format!("https://{region}.console.aws.amazon.com")
+    }
+}
+
+/// The console's fragment encoding: percent-encode, then every `%` becomes `$25`.
+fn fragment_component(s: &str) -> String {
+    encode(s).replace('%', "$25")
+}
+
+/// The log stream, opened at `start_ms` and ending at `end_ms`.
+pub fn log_stream_url(region: &str, group: &str, stream: &str, start_ms: i64, end_ms: i64) -> String {
+    format!(
+        "{}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}$3Fstart$3D{start_ms}$26end$3D{end_ms}",
+        console_base(region),
+        fragment_component(group),
+        fragment_component(stream),
+    )
+}
+
+/// A Logs Insights query over `[start_ms, end_ms]` of one log group.
+pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, end_ms: i64) -> String {
+    // Each value is URI-encoded with `%` written `*`; the whole detail is then URI-encoded
+    // with `%` written `$`.
+    let value = |s: &str| encode(s).replace('%', "*");
+    let detail = format!(
+        "~(end~'{}~start~'{}~timeType~'ABSOLUTE~tz~'UTC~editorString~'{}~source~(~'{}))",
+        value(&iso8601_ms(end_ms)),
+        value(&iso8601_ms(start_ms)),
+        value(query),
+        value(group),
+    );
+    format!(
+        "{}/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{}",
+        console_base(region),
+        utf8_percent_encode(&detail, URI_COMPONENT)
+            .to_string()
+            .replace('%', "$")
+    )
+}
+
+/// An ECR image's scan findings (basic scanning) in the ECR console.
+pub fn ecr_image_url(region: &str, account: &str, repository: &str, digest: &str) -> String {
+    format!(
+        "{}/ecr/repositories/private/{account}/{}/_/image/{}/details?region={region}",
+        console_base(region),
+        encode(repository),
+        encode(digest),
+    )
+}
+
+/// Amazon Inspector's findings for one ECR image.
+pub fn inspector_image_url(region: &str, digest: &str) -> String {
+    format!(
+        "{}/inspector/v2/home?region={region}#/findings/all?filters=ecrImageHash%3A{}",
+        console_base(region),
+        encode(digest),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_stream_link_uses_dollar_encoding() {
+        let url = log_stream_url("eu-west-1", "/ecs/web-app", "2024/05/01/[$LATEST]abc", 1000, 2000);
+        assert_eq!(
+            url,
+            "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fecs$252Fweb-app/log-events/2024$252F05$252F01$252F$255B$2524LATEST$255Dabc$3Fstart$3D1000$26end$3D2000"
+        );
+    }
+
+    #[test]
+    fn insights_link_double_encodes() {
+        let url = logs_insights_url("us-east-1", "/ecs/web", "fields @message", 0, 60_000);
+        assert!(url.contains("logs-insights$3FqueryDetail$3D~(end~'1970-01-01T00*3A01*3A00.000Z~start~'1970-01-01T00*3A00*3A00.000Z"), "{url}");
+        assert!(
+            url.contains("editorString~'fields*20*40message~source~(~'*2Fecs*2Fweb))"),
+            "{url}"
+        );
+        // Nothing in the fragment may need further escaping in a message body.
+        assert!(!url.contains(' ') && !url.contains('%'), "{url}");
+    }
+
+    #[test]
+    fn insights_values_cannot_break_the_detail_structure() {
+        let url = logs_insights_url("us-east-1", "/g~(x'", "q", 0, 1);
+        assert!(url.contains("source~(~'*2Fg*7E*28x*27))"), "{url}");
+    }
+
+    #[test]
+    fn partitions() {
+        assert!(console_base("cn-north-1").ends_with(".console.amazonaws.cn"));
+        assert_eq!(
+            console_base("us-gov-west-1"),
+            "https://console.amazonaws-us-gov.com"
+        );
+    }
+
+    #[test]
+    fn hostile_names_stay_inside_their_component() {
+        let url = log_stream_url("eu-west-1", "g", "s) [click](https://evil.example", 0, 1);
+        assert!(!url.contains("https://evil"), "{url}");
+        assert!(
+            url.contains("s$2529$2520$255Bclick$255D$2528https$253A$252F$252Fevil.example"),
+            "{url}"
+        );
+    }
+}

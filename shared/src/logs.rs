@@ -1,0 +1,4 @@
+pub mod alert;
+pub mod decode;
+pub mod group;
+pub mod render;

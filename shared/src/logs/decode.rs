@@ -1,0 +1,269 @@
+//! CloudWatch Logs subscription payloads: `awslogs.data` is base64 of gzip of JSON.
+//!
+//! Decompression is capped: the inflater stops at the configured number of bytes, so a gzip
+//! bomb is refused after inflating at most that much, in bounded memory and time. The JSON is
+//! parsed into structures that borrow from the decompressed buffer.
+
+use base64::Engine;
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::io::Read;
+
+/// CloudWatch sends at most ~1 MB of compressed data holding up to 1,048,576 bytes of log
+/// events (plus JSON framing and escapes). 8 MiB leaves room for that and refuses bombs.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the event has no awslogs.data field: it is not a CloudWatch Logs subscription event")]
+    MissingData,
+    #[error("awslogs.data is not a string")]
+    DataNotString,
+    #[error("awslogs.data is not valid base64: {0}")]
+    NotBase64(#[from] base64::DecodeError),
+    #[error("awslogs.data is not gzip (the decoded bytes do not start with the gzip magic number)")]
+    NotGzip,
+    #[error("awslogs.data is truncated gzip: the stream ended early")]
+    TruncatedGzip,
+    #[error("awslogs.data is corrupt gzip: {0}")]
+    CorruptGzip(String),
+    #[error("awslogs.data decompresses to more than the {limit}-byte cap (MAX_DECOMPRESSED_BYTES)")]
+    TooLarge { limit: usize },
+    #[error("the decompressed awslogs.data is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the decompressed awslogs.data is not a CloudWatch Logs message: {0}")]
+    NotLogsMessage(String),
+}
+
+impl DecodeError {
+    /// A stable name for Lambda's `errorType`, so failures can be told apart in metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::MissingData => "MissingAwslogsData",
+            DecodeError::DataNotString => "AwslogsDataNotString",
+            DecodeError::NotBase64(_) => "PayloadNotBase64",
+            DecodeError::NotGzip => "PayloadNotGzip",
+            DecodeError::TruncatedGzip => "PayloadTruncatedGzip",
+            DecodeError::CorruptGzip(_) => "PayloadCorruptGzip",
+            DecodeError::TooLarge { .. } => "PayloadTooLarge",
+            DecodeError::NotJson(_) => "PayloadNotJson",
+            DecodeError::NotLogsMessage(_) => "PayloadNotLogsMessage",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum MessageType {
+    #[serde(rename = "DATA_MESSAGE")]
+    Data,
+    /// CloudWatch checking that the destination is reachable: acknowledge, publish nothing.
+    #[serde(rename = "CONTROL_MESSAGE")]
+    Control,
+}
+
+/// One subscription delivery. Unknown fields are tolerated: new subscription options add them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsMessage<'a> {
+    pub message_type: MessageType,
+    #[serde(default, borrow)]
+    pub owner: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub log_group: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub log_stream: Cow<'a, str>,
+    /// `[]` or missing on some CONTROL_MESSAGEs.
+    #[serde(default, borrow)]
+    pub subscription_filters: Vec<Cow<'a, str>>,
+    /// Set (e.g. `ACCOUNT_LEVEL_POLICY`) when an account-level subscription policy delivered it.
+    #[serde(default, borrow)]
+    pub policy_level: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub log_events: Vec<LogEvent<'a>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LogEvent<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    pub timestamp: i64,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
+}
+
+/// Takes `awslogs.data` out of the Lambda event.
+pub fn awslogs_data(event: &serde_json::Value) -> Result<&str, DecodeError> {
+    match event.get("awslogs").and_then(|a| a.get("data")) {
+        None | Some(serde_json::Value::Null) => Err(DecodeError::MissingData),
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(_) => Err(DecodeError::DataNotString),
+    }
+}
+
+/// base64 → gzip into `out` (cleared first), refusing more than `max_bytes` of output.
+pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    out.clear();
+    let compressed = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
+    if compressed.len() < 2 || compressed[..2] != [0x1f, 0x8b] {
+        return Err(DecodeError::NotGzip);
+    }
+    // A CloudWatch batch usually compresses 5-20×: reserve for that, within the cap.
+    out.reserve(compressed.len().saturating_mul(8).min(max_bytes));
+    let mut inflater = flate2::read::GzDecoder::new(compressed.as_slice()).take(max_bytes as u64 + 1);
+    match inflater.read_to_end(out) {
+        Ok(_) if out.len() > max_bytes => Err(DecodeError::TooLarge { limit: max_bytes }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(DecodeError::TruncatedGzip),
+        Err(e) => Err(DecodeError::CorruptGzip(e.to_string())),
+    }
+}
+
+/// Parses decompressed bytes into a message borrowing from them.
+pub fn parse(json: &[u8]) -> Result<LogsMessage<'_>, DecodeError> {
+    let message: LogsMessage = serde_json::from_slice(json).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => DecodeError::NotLogsMessage(e.to_string()),
+        _ => DecodeError::NotJson(e),
+    })?;
+    if message.message_type == MessageType::Data && message.log_group.is_empty() {
+        return Err(DecodeError::NotLogsMessage(
+            "DATA_MESSAGE without logGroup".into(),
+        ));
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    pub fn encode(json: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(gzip(json.as_bytes()))
+    }
+
+    fn decode(data: &str, max: usize) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::new();
+        decompress(data, max, &mut out).map(|_| out)
+    }
+
+    const DATA: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/ecs/web","logStream":"web/1","subscriptionFilters":["errors"],"policyLevel":"ACCOUNT_LEVEL_POLICY","logEvents":[{"id":"1","timestamp":1714557600000,"message":"ERROR one\n\tat Foo.bar(Foo.java:1)"},{"id":"2","timestamp":1714557601000,"message":"日本語 \"quoted\" ✓"}],"newField":1}"#;
+
+    #[test]
+    fn decodes_a_data_message_with_borrowed_text() {
+        let bytes = decode(&encode(DATA), DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
+        let msg = parse(&bytes).unwrap();
+        assert_eq!(msg.message_type, MessageType::Data);
+        assert_eq!(msg.log_group, "/ecs/web");
+        assert_eq!(msg.policy_level.as_deref(), Some("ACCOUNT_LEVEL_POLICY"));
+        assert_eq!(msg.log_events.len(), 2);
+        assert_eq!(msg.log_events[0].message, "ERROR one\n\tat Foo.bar(Foo.java:1)");
+        assert_eq!(msg.log_events[1].message, "日本語 \"quoted\" ✓");
+        assert!(matches!(msg.log_group, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn control_messages_may_lack_everything_but_their_type() {
+        let json = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Lambda."}]}"#;
+        let bytes = decode(&encode(json), 1 << 20).unwrap();
+        assert_eq!(parse(&bytes).unwrap().message_type, MessageType::Control);
+    }
+
+    #[test]
+    fn each_malformed_input_is_named() {
+        let cases: Vec<(String, &str)> = vec![
+            ("not base64 !!".into(), "PayloadNotBase64"),
+            (
+                base64::engine::general_purpose::STANDARD.encode(b"plain text"),
+                "PayloadNotGzip",
+            ),
+            (
+                {
+                    let gz = gzip(DATA.as_bytes());
+                    base64::engine::general_purpose::STANDARD.encode(&gz[..gz.len() / 2])
+                },
+                "PayloadTruncatedGzip",
+            ),
+            (
+                {
+                    let mut gz = gzip(DATA.as_bytes());
+                    let n = gz.len();
+                    gz[12..n - 8].iter_mut().for_each(|b| *b ^= 0x5a);
+                    base64::engine::general_purpose::STANDARD.encode(&gz)
+                },
+                "PayloadCorruptGzip",
+            ),
+        ];
+        for (data, kind) in cases {
+            let err = decode(&data, 1 << 20).unwrap_err();
+            assert_eq!(err.kind(), kind, "{err}");
+        }
+        let not_json = decode(&encode("hello"), 1 << 20).unwrap();
+        assert_eq!(parse(&not_json).unwrap_err().kind(), "PayloadNotJson");
+        let wrong_shape = decode(&encode(r#"{"messageType":"SOMETHING"}"#), 1 << 20).unwrap();
+        let err = parse(&wrong_shape).unwrap_err();
+        assert_eq!(err.kind(), "PayloadNotLogsMessage");
+        assert!(err.to_string().contains("SOMETHING"), "{err}");
+        let no_group = decode(
+            &encode(r#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#),
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(parse(&no_group).unwrap_err().kind(), "PayloadNotLogsMessage");
+    }
+
+    #[test]
+    fn missing_or_mistyped_data() {
+        assert_eq!(
+            awslogs_data(&serde_json::json!({})).unwrap_err().kind(),
+            "MissingAwslogsData"
+        );
+        assert_eq!(
+            awslogs_data(&serde_json::json!({"awslogs": {}}))
+                .unwrap_err()
+                .kind(),
+            "MissingAwslogsData"
+        );
+        assert_eq!(
+            awslogs_data(&serde_json::json!({"awslogs": {"data": 5}}))
+                .unwrap_err()
+                .kind(),
+            "AwslogsDataNotString"
+        );
+        assert_eq!(
+            awslogs_data(&serde_json::json!({"awslogs": {"data": "x"}})).unwrap(),
+            "x"
+        );
+    }
+
+    #[test]
+    fn size_cap_is_exact() {
+        let payload = "a".repeat(1000);
+        let data = encode(&payload);
+        assert_eq!(decode(&data, 1000).unwrap().len(), 1000);
+        let err = decode(&data, 999).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { limit: 999 }));
+        assert!(err.to_string().contains("MAX_DECOMPRESSED_BYTES"));
+    }
+
+    #[test]
+    fn gzip_bomb_is_refused_without_inflating_it_all() {
+        // 64 MiB of zeros compresses to ~64 KiB; only cap + 1 bytes are ever inflated.
+        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(enc.finish().unwrap());
+        let mut out = Vec::new();
+        let err = decompress(&data, 1 << 20, &mut out).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { .. }));
+        assert_eq!(out.len(), (1 << 20) + 1);
+    }
+}

@@ -1,0 +1,270 @@
+//! Storm grouping: log lines that differ only in numbers, hex ids, UUIDs or IP addresses
+//! collapse into one group with a count, so 2,000 near-identical lines read as one.
+//!
+//! Normalisation is a single pass over the bytes (no regex, no backtracking); keys are built
+//! in one reused buffer and only copied when a new group starts.
+
+use super::decode::LogEvent;
+use crate::redact::Redactor;
+use crate::severity::{self, Severity};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group<'e> {
+    /// The first event's message, redacted.
+    pub message: Cow<'e, str>,
+    pub first_id: &'e str,
+    pub count: u64,
+    pub first_timestamp: i64,
+    pub last_timestamp: i64,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grouped<'e> {
+    /// Most severe first, then in order of first appearance.
+    pub groups: Vec<Group<'e>>,
+    pub events: u64,
+    pub redactions: u64,
+    /// Indexed like [`Severity::ALL`].
+    pub severity_counts: [u64; 4],
+    pub first_timestamp: i64,
+    pub last_timestamp: i64,
+}
+
+impl Grouped<'_> {
+    pub fn severity(&self) -> Severity {
+        self.groups.iter().map(|g| g.severity).max().unwrap_or_default()
+    }
+
+    pub fn count_of(&self, severity: Severity) -> u64 {
+        Severity::ALL
+            .iter()
+            .position(|s| *s == severity)
+            .map_or(0, |i| self.severity_counts[i])
+    }
+
+    /// Events that joined an existing group instead of starting one.
+    pub fn grouped_away(&self) -> u64 {
+        self.events - self.groups.len() as u64
+    }
+}
+
+/// Redacts, classifies and groups a batch.
+pub fn group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e> {
+    let mut out = Grouped {
+        first_timestamp: i64::MAX,
+        last_timestamp: i64::MIN,
+        ..Grouped::default()
+    };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut key = String::new();
+    for event in events {
+        let (message, redactions) = redactor.redact(&event.message);
+        out.redactions += redactions as u64;
+        out.events += 1;
+        out.first_timestamp = out.first_timestamp.min(event.timestamp);
+        out.last_timestamp = out.last_timestamp.max(event.timestamp);
+        let severity = severity::detect(&message);
+        if let Some(i) = Severity::ALL.iter().position(|s| *s == severity) {
+            out.severity_counts[i] += 1;
+        }
+        key.clear();
+        normalize_into(&message, &mut key);
+        match index.get(key.as_str()) {
+            Some(&i) => {
+                let g = &mut out.groups[i];
+                g.count += 1;
+                g.first_timestamp = g.first_timestamp.min(event.timestamp);
+                g.last_timestamp = g.last_timestamp.max(event.timestamp);
+                g.severity = g.severity.max(severity);
+            }
+            None => {
+                index.insert(key.clone(), out.groups.len());
+                out.groups.push(Group {
+                    message,
+                    first_id: &event.id,
+                    count: 1,
+                    first_timestamp: event.timestamp,
+                    last_timestamp: event.timestamp,
+                    severity,
+                });
+            }
+        }
+    }
+    if out.events == 0 {
+        out.first_timestamp = 0;
+        out.last_timestamp = 0;
+    }
+    // Stable sort: within a severity, groups keep their order of first appearance.
+    out.groups.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+/// Writes the shape of `message` into `out`: UUIDs become `<uuid>`, hex ids and numbers `#`.
+pub fn normalize_into(message: &str, out: &mut String) {
+    let bytes = message.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphanumeric() {
+            if is_uuid_at(bytes, i) {
+                out.push_str("<uuid>");
+                i += 36;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            push_word(&message[start..i], out);
+        } else {
+            // Copy everything up to the next ASCII alphanumeric: ASCII bytes are always
+            // character boundaries, so multibyte text is copied whole.
+            let start = i;
+            i += 1;
+            while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            out.push_str(&message[start..i]);
+        }
+    }
+}
+
+fn push_word(word: &str, out: &mut String) {
+    let hex_body = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X"));
+    if hex_body.is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        out.push('#');
+        return;
+    }
+    let has_digit = word.bytes().any(|b| b.is_ascii_digit());
+    let all_hex = word.bytes().all(|b| b.is_ascii_hexdigit());
+    if all_hex && (has_digit || word.len() >= 12) {
+        out.push('#');
+        return;
+    }
+    if !has_digit {
+        out.push_str(word);
+        return;
+    }
+    // `req42` → `req#`: keep the letters, drop the numbers.
+    let mut in_digits = false;
+    for c in word.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+}
+
+fn is_uuid_at(b: &[u8], i: usize) -> bool {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let Some(candidate) = b.get(i..i + 36) else {
+        return false;
+    };
+    let shape_ok = candidate.iter().enumerate().all(|(j, c)| {
+        if DASHES.contains(&j) {
+            *c == b'-'
+        } else {
+            c.is_ascii_hexdigit()
+        }
+    });
+    // Must not continue an alphanumeric run.
+    shape_ok && b.get(i + 36).is_none_or(|c| !c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        let mut out = String::new();
+        normalize_into(s, &mut out);
+        out
+    }
+
+    fn event(id: usize, ts: i64, message: &str) -> LogEvent<'static> {
+        LogEvent {
+            id: Cow::Owned(id.to_string()),
+            timestamp: ts,
+            message: Cow::Owned(message.to_string()),
+        }
+    }
+
+    #[test]
+    fn normalisation_hides_volatile_parts() {
+        assert_eq!(
+            norm("user 42 req 550e8400-e29b-41d4-a716-446655440000 from 10.0.0.12:5432 took 17ms"),
+            "user # req <uuid> from #.#.#.#:# took #ms"
+        );
+        assert_eq!(norm("trace 0x7ffd5e8a1c2b id=deadbeefcafebabe"), "trace # id=#");
+        assert_eq!(norm("ip fe80::1ff:fe23:4567:890a"), "ip #::#:#:#:#");
+        assert_eq!(norm("commit 3f2a1bc"), "commit #");
+        // Words stay words, multibyte text is kept whole.
+        assert_eq!(norm("décédé face added 日本 42"), "décédé face added 日本 #");
+    }
+
+    #[test]
+    fn a_storm_collapses_into_few_groups() {
+        let mut events = Vec::new();
+        for i in 0..2_000 {
+            events.push(event(
+                i,
+                1_000 + i as i64,
+                &format!(
+                    "ERROR connect to 10.0.{}.{}:5432 failed after {} ms (req {:08x})",
+                    i % 7,
+                    i % 250,
+                    i * 3,
+                    i * 7919
+                ),
+            ));
+        }
+        events.push(event(9_000, 5_000, "FATAL out of file descriptors"));
+        events.push(event(9_001, 6_000, "ERROR payment 7 declined"));
+        let grouped = group(&events, &Redactor::disabled());
+        assert_eq!(grouped.events, 2_002);
+        assert_eq!(grouped.groups.len(), 3);
+        assert_eq!(grouped.groups[0].severity, Severity::Critical);
+        let storm = &grouped.groups[1];
+        assert_eq!(storm.count, 2_000);
+        assert_eq!(storm.first_id, "0");
+        assert_eq!((storm.first_timestamp, storm.last_timestamp), (1_000, 2_999));
+        assert_eq!(grouped.grouped_away(), 1_999);
+        assert_eq!((grouped.first_timestamp, grouped.last_timestamp), (1_000, 6_000));
+        assert_eq!(grouped.count_of(Severity::Error), 2_001);
+    }
+
+    #[test]
+    fn redaction_happens_before_grouping_and_is_counted() {
+        let events = vec![
+            event(1, 1, "ERROR login password=hunter2 failed"),
+            event(2, 2, "ERROR login password=letmein failed"),
+        ];
+        let grouped = group(&events, &Redactor::new(&[]).unwrap());
+        assert_eq!(grouped.groups.len(), 1);
+        assert_eq!(
+            grouped.groups[0].message,
+            "ERROR login password=[REDACTED] failed"
+        );
+        assert_eq!(grouped.redactions, 2);
+    }
+
+    #[test]
+    fn different_stack_traces_stay_apart_and_line_numbers_do_not_split_them() {
+        let a = "java.lang.IllegalStateException: x\n\tat com.a.B.c(B.java:10)";
+        let b = "java.lang.IllegalStateException: x\n\tat com.a.B.c(B.java:11)";
+        let c = "java.lang.NullPointerException\n\tat com.a.B.c(B.java:10)";
+        let events = [event(1, 1, a), event(2, 2, b), event(3, 3, c)];
+        let grouped = group(&events, &Redactor::disabled());
+        assert_eq!(
+            grouped.groups.iter().map(|g| g.count).collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+    }
+}

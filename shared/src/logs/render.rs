@@ -1,0 +1,316 @@
+//! The log alert people act on: what failed, where, when, how often, and links to look.
+
+use super::decode::LogsMessage;
+use super::group::{Group, Grouped};
+use crate::console;
+use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use crate::severity::Severity;
+use crate::text::{count, thousands, truncate_utf8};
+use crate::time::iso8601_ms;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+pub const SOURCE: &str = "lookout.log-alert";
+/// Lines shown in the chat-app payload: a chat message is a pointer, not a log viewer.
+const CHAT_LINES: usize = 5;
+const CHAT_LINE_BYTES: usize = 500;
+/// The Logs Insights link opens this much context around the events.
+const INSIGHTS_PADDING_MS: i64 = 60_000;
+const INSIGHTS_QUERY: &str = "fields @timestamp, @logStream, @message\n| sort @timestamp asc\n| limit 10000";
+
+/// Everything about the batch that does not depend on how much detail fits.
+pub struct AlertContext<'m, 'a> {
+    pub message: &'m LogsMessage<'a>,
+    pub grouped: &'m Grouped<'m>,
+    pub region: &'m str,
+}
+
+impl AlertContext<'_, '_> {
+    fn severity(&self) -> Severity {
+        self.grouped.severity()
+    }
+
+    pub fn subject(&self) -> String {
+        format!(
+            "[{}] {} in {}",
+            self.severity(),
+            count(self.grouped.events, "event", "events"),
+            self.message.log_group
+        )
+    }
+
+    fn stream_url(&self) -> String {
+        console::log_stream_url(
+            self.region,
+            &self.message.log_group,
+            &self.message.log_stream,
+            self.grouped.first_timestamp,
+            self.grouped.last_timestamp + 1,
+        )
+    }
+
+    fn insights_url(&self) -> String {
+        console::logs_insights_url(
+            self.region,
+            &self.message.log_group,
+            INSIGHTS_QUERY,
+            self.grouped.first_timestamp - INSIGHTS_PADDING_MS,
+            self.grouped.last_timestamp + INSIGHTS_PADDING_MS,
+        )
+    }
+
+    fn severity_summary(&self) -> String {
+        let parts: Vec<String> = Severity::ALL
+            .iter()
+            .filter(|s| self.grouped.count_of(**s) > 0)
+            .map(|s| format!("{} {s}", thousands(self.grouped.count_of(*s))))
+            .collect();
+        parts.join(", ")
+    }
+
+    /// The identity of this batch for FIFO deduplication: event ids are unique.
+    fn identity(&self) -> String {
+        let ids = &self.message.log_events;
+        format!(
+            "{}|{}|{}|{}|{}|{}",
+            self.message.owner,
+            self.message.log_group,
+            self.message.log_stream,
+            ids.first().map_or("", |e| &e.id),
+            ids.last().map_or("", |e| &e.id),
+            ids.len()
+        )
+    }
+
+    /// Renders the alert with the first `detail.items` groups, each cut to `detail.item_bytes`.
+    pub fn render(&self, detail: Detail) -> Notification {
+        let shown: Vec<(&Group, &str)> = self
+            .grouped
+            .groups
+            .iter()
+            .take(detail.items)
+            .map(|g| (g, truncate_utf8(&g.message, detail.item_bytes)))
+            .collect();
+        let omitted = Omitted::of(self.grouped, &shown);
+        let stream_url = self.stream_url();
+        let insights_url = self.insights_url();
+        Notification {
+            subject: self.subject(),
+            text: self.text(&shown, &omitted, &stream_url, &insights_url),
+            structured: self.structured(&shown, &omitted, &stream_url, &insights_url),
+            chat: self.chat(&shown, &omitted, &stream_url, &insights_url),
+            attributes: vec![
+                Attribute::string("source", SOURCE),
+                Attribute::string("severity", self.severity().as_str()),
+                Attribute::string("logGroup", self.message.log_group.as_ref()),
+                Attribute::number("eventCount", self.grouped.events),
+                Attribute::string("account", self.message.owner.as_ref()),
+            ],
+            group: self.message.log_group.to_string(),
+            identity: self.identity(),
+        }
+    }
+
+    fn text(
+        &self,
+        shown: &[(&Group, &str)],
+        omitted: &Omitted,
+        stream_url: &str,
+        insights_url: &str,
+    ) -> String {
+        let m = self.message;
+        let g = self.grouped;
+        let mut t = String::with_capacity(4096 + shown.iter().map(|(_, s)| s.len() + 80).sum::<usize>());
+        let _ = writeln!(t, "{}\n", self.subject());
+        let _ = writeln!(t, "Log group:     {}", m.log_group);
+        let _ = writeln!(t, "Log stream:    {}", m.log_stream);
+        let _ = writeln!(t, "Filter:        {}", m.subscription_filters.join(", "));
+        if let Some(level) = &m.policy_level {
+            let _ = writeln!(t, "Delivered by:  subscription policy ({level})");
+        }
+        let _ = writeln!(t, "Account:       {}", m.owner);
+        let _ = writeln!(t, "Region:        {}", self.region);
+        let _ = writeln!(
+            t,
+            "Time (UTC):    {} to {}",
+            iso8601_ms(g.first_timestamp),
+            iso8601_ms(g.last_timestamp)
+        );
+        let _ = writeln!(t, "Severity:      {}", self.severity_summary());
+        if g.redactions > 0 {
+            let _ = writeln!(t, "Redacted:      {}", count(g.redactions, "secret", "secrets"));
+        }
+        let _ = writeln!(t, "\nOpen the log stream at the first event:\n{stream_url}");
+        let _ = writeln!(t, "\nLogs Insights over the window (±1 min):\n{insights_url}");
+        let _ = writeln!(
+            t,
+            "\n{} as {} (most severe first):",
+            count(g.events, "event", "events"),
+            count(g.groups.len() as u64, "distinct line", "distinct lines")
+        );
+        for (group, message) in shown {
+            let _ = write!(t, "\n--- {}", group.severity);
+            if group.count > 1 {
+                let _ = write!(
+                    t,
+                    " ×{}, {} to {}",
+                    thousands(group.count),
+                    iso8601_ms(group.first_timestamp),
+                    iso8601_ms(group.last_timestamp)
+                );
+            } else {
+                let _ = write!(t, ", {}", iso8601_ms(group.first_timestamp));
+            }
+            t.push('\n');
+            t.push_str(message);
+            let cut = group.message.len() - message.len();
+            if cut > 0 {
+                let _ = write!(t, " … [{} more bytes]", thousands(cut as u64));
+            }
+            t.push('\n');
+        }
+        if omitted.lines > 0 {
+            let _ = writeln!(
+                t,
+                "\n[{} ({}, {} bytes) not shown: an SNS message is limited to 256 KiB. Open the log stream for all of them.]",
+                count(omitted.lines, "more distinct line", "more distinct lines"),
+                count(omitted.events, "event", "events"),
+                thousands(omitted.bytes)
+            );
+        }
+        t
+    }
+
+    fn structured(
+        &self,
+        shown: &[(&Group, &str)],
+        omitted: &Omitted,
+        stream_url: &str,
+        insights_url: &str,
+    ) -> Value {
+        let m = self.message;
+        let g = self.grouped;
+        let severity_counts: serde_json::Map<String, Value> = Severity::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), Value::from(g.count_of(*s))))
+            .collect();
+        let lines: Vec<Value> = shown
+            .iter()
+            .map(|(group, message)| {
+                json!({
+                    "severity": group.severity.as_str(),
+                    "count": group.count,
+                    "firstTimestamp": iso8601_ms(group.first_timestamp),
+                    "lastTimestamp": iso8601_ms(group.last_timestamp),
+                    "firstEventId": group.first_id,
+                    "message": message,
+                    "truncatedBytes": group.message.len() - message.len(),
+                })
+            })
+            .collect();
+        json!({
+            "source": SOURCE,
+            "schemaVersion": 1,
+            "severity": self.severity().as_str(),
+            "account": m.owner,
+            "region": self.region,
+            "logGroup": m.log_group,
+            "logStream": m.log_stream,
+            "subscriptionFilters": m.subscription_filters,
+            "policyLevel": m.policy_level,
+            "firstTimestamp": iso8601_ms(g.first_timestamp),
+            "lastTimestamp": iso8601_ms(g.last_timestamp),
+            "eventCount": g.events,
+            "distinctLines": g.groups.len(),
+            "severityCounts": severity_counts,
+            "redactions": g.redactions,
+            "links": {"logStream": stream_url, "logsInsights": insights_url},
+            "lines": lines,
+            "omitted": {"lines": omitted.lines, "events": omitted.events, "bytes": omitted.bytes},
+        })
+    }
+
+    fn chat(
+        &self,
+        shown: &[(&Group, &str)],
+        omitted: &Omitted,
+        stream_url: &str,
+        insights_url: &str,
+    ) -> ChatMessage {
+        let m = self.message;
+        let g = self.grouped;
+        let mut d = format!(
+            "*{}* as {} in log group `{}`, stream `{}`, {} to {} UTC. Severity: {}.\n",
+            count(g.events, "event", "events"),
+            count(g.groups.len() as u64, "distinct line", "distinct lines"),
+            m.log_group,
+            m.log_stream,
+            iso8601_ms(g.first_timestamp),
+            iso8601_ms(g.last_timestamp),
+            self.severity_summary(),
+        );
+        for (group, message) in shown.iter().take(CHAT_LINES) {
+            let _ = write!(d, "\n{} ×{}\n", group.severity, thousands(group.count));
+            d.push_str(&chat_code_block(truncate_utf8(message, CHAT_LINE_BYTES)));
+            d.push('\n');
+        }
+        let hidden = g.groups.len().saturating_sub(shown.len().min(CHAT_LINES)) as u64;
+        if hidden > 0 || omitted.lines > 0 {
+            let _ = write!(
+                d,
+                "\n{} not shown here.",
+                count(hidden, "more distinct line", "more distinct lines")
+            );
+        }
+        ChatMessage {
+            title: self.subject(),
+            description: d,
+            next_steps: vec![
+                format!("Open the log stream: {stream_url}"),
+                format!("Query the window in Logs Insights: {insights_url}"),
+            ],
+            keywords: vec![self.severity().as_str().to_string(), m.log_group.to_string()],
+            event_type: "LookoutLogAlert".to_string(),
+            related_resources: vec![format!(
+                "arn:{}:logs:{}:{}:log-group:{}",
+                partition(self.region),
+                self.region,
+                m.owner,
+                m.log_group
+            )],
+        }
+    }
+}
+
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// What the message leaves out.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Omitted {
+    lines: u64,
+    events: u64,
+    bytes: u64,
+}
+
+impl Omitted {
+    fn of(grouped: &Grouped, shown: &[(&Group, &str)]) -> Self {
+        let hidden = &grouped.groups[shown.len()..];
+        Self {
+            lines: hidden.len() as u64,
+            events: hidden.iter().map(|g| g.count).sum(),
+            bytes: hidden.iter().map(|g| g.message.len() as u64).sum::<u64>()
+                + shown
+                    .iter()
+                    .map(|(g, s)| (g.message.len() - s.len()) as u64)
+                    .sum::<u64>(),
+        }
+    }
+}

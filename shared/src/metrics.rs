@@ -1,0 +1,122 @@
+//! CloudWatch Embedded Metric Format: metrics written as one JSON log line each invocation,
+//! so they cost no API call and no latency.
+
+use serde_json::{Map, Value, json};
+
+/// Where and under which dimension the metrics go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub namespace: String,
+    pub function: String,
+    pub enabled: bool,
+}
+
+impl MetricsConfig {
+    pub fn from_env(env: &crate::config::Env, function: &str) -> Result<Self, crate::config::ConfigError> {
+        let namespace = env.get("METRICS_NAMESPACE").unwrap_or("Lookout").to_string();
+        if namespace.len() > 255 || namespace.starts_with(':') {
+            return Err(crate::config::ConfigError::new(
+                "METRICS_NAMESPACE",
+                "must be 1-255 characters",
+            ));
+        }
+        Ok(Self {
+            namespace,
+            function: function.to_string(),
+            enabled: env.flag("METRICS_ENABLED", true)?,
+        })
+    }
+}
+
+/// Counters for one invocation, flushed as one EMF line.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counts: Vec<(String, u64)>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, name: &str, value: u64) {
+        match self.counts.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => *v += value,
+            None => self.counts.push((name.to_string(), value)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> u64 {
+        self.counts.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
+    }
+
+    /// The EMF document (one JSON object), or `None` when there is nothing to record.
+    pub fn to_emf(&self, config: &MetricsConfig, timestamp_ms: i64) -> Option<Value> {
+        if self.counts.is_empty() {
+            return None;
+        }
+        let definitions: Vec<Value> = self
+            .counts
+            .iter()
+            .map(|(name, _)| json!({"Name": name, "Unit": if name.ends_with("Bytes") { "Bytes" } else { "Count" }}))
+            .collect();
+        let mut doc = Map::new();
+        doc.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": config.namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        doc.insert("FunctionName".into(), Value::String(config.function.clone()));
+        for (name, value) in &self.counts {
+            doc.insert(name.clone(), Value::from(*value));
+        }
+        Some(Value::Object(doc))
+    }
+
+    /// Writes the EMF line to stdout, where the Lambda log agent picks it up. It bypasses
+    /// `tracing` on purpose: EMF must be the whole log line, not a field inside one.
+    pub fn flush(&self, config: &MetricsConfig) {
+        if !config.enabled {
+            return;
+        }
+        if let Some(doc) = self.to_emf(config, crate::time::now_epoch_ms()) {
+            println!("{doc}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_shape() {
+        let mut m = Metrics::new();
+        m.add("EventsDecoded", 3);
+        m.add("EventsDecoded", 2);
+        m.add("PublishedBytes", 1200);
+        let cfg = MetricsConfig {
+            namespace: "Lookout".into(),
+            function: "log-alert".into(),
+            enabled: true,
+        };
+        let doc = m.to_emf(&cfg, 42).unwrap();
+        assert_eq!(doc["EventsDecoded"], 5);
+        assert_eq!(doc["FunctionName"], "log-alert");
+        let def = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(def["Namespace"], "Lookout");
+        assert_eq!(def["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(
+            def["Metrics"][1],
+            json!({"Name": "PublishedBytes", "Unit": "Bytes"})
+        );
+        assert_eq!(doc["_aws"]["Timestamp"], 42);
+        assert!(Metrics::new().to_emf(&cfg, 0).is_none());
+    }
+}

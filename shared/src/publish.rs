@@ -1,0 +1,103 @@
+//! Publishing to SNS behind a narrow trait, so handlers are tested without a network.
+
+use crate::aws::{describe_sdk_error, error_code};
+use crate::config::TopicArn;
+use crate::notification::{AttributeValue, SnsMessage};
+use aws_sdk_sns::types::MessageAttributeValue;
+use std::future::Future;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PublishError {
+    /// SNS answered with an error after the SDK's retries.
+    #[error("SNS Publish to {topic} failed: {detail}")]
+    Failed {
+        topic: String,
+        code: Option<String>,
+        detail: String,
+    },
+    /// The request could not be built (bad attribute, for instance): a bug, not an outage.
+    #[error("SNS Publish request is invalid: {0}")]
+    Invalid(String),
+}
+
+pub trait Publisher: Send + Sync {
+    /// Publishes one message and returns its SNS message id.
+    fn publish(&self, message: &SnsMessage) -> impl Future<Output = Result<String, PublishError>> + Send;
+}
+
+/// The real thing: `sns:Publish` to one topic.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic: TopicArn,
+}
+
+impl SnsPublisher {
+    pub fn new(client: aws_sdk_sns::Client, topic: TopicArn) -> Self {
+        Self { client, topic }
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(self.topic.as_str())
+            .subject(&message.subject)
+            .message(&message.message)
+            .set_message_structure(message.json_structure.then(|| "json".to_string()))
+            .set_message_group_id(message.group_id.clone())
+            .set_message_deduplication_id(message.deduplication_id.clone());
+        for attribute in &message.attributes {
+            let value = match &attribute.value {
+                AttributeValue::String(s) => MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(s),
+                AttributeValue::Number(n) => MessageAttributeValue::builder()
+                    .data_type("Number")
+                    .string_value(n.to_string()),
+            };
+            let value = value.build().map_err(|e| PublishError::Invalid(e.to_string()))?;
+            request = request.message_attributes(attribute.name, value);
+        }
+        match request.send().await {
+            Ok(out) => Ok(out.message_id.unwrap_or_default()),
+            Err(e) => Err(PublishError::Failed {
+                topic: self.topic.as_str().to_string(),
+                code: error_code(&e).map(String::from),
+                detail: describe_sdk_error(&e),
+            }),
+        }
+    }
+}
+
+/// Keeps messages in memory: for tests, benchmarks and dry runs.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    messages: Mutex<Vec<SnsMessage>>,
+}
+
+impl MemoryPublisher {
+    pub fn messages(&self) -> Vec<SnsMessage> {
+        self.messages.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+impl Publisher for MemoryPublisher {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
+        let mut messages = self
+            .messages
+            .lock()
+            .map_err(|_| PublishError::Invalid("poisoned".into()))?;
+        messages.push(message.clone());
+        Ok(format!("memory-{}", messages.len()))
+    }
+}
+
+impl<P: Publisher> Publisher for &P {
+    fn publish(&self, message: &SnsMessage) -> impl Future<Output = Result<String, PublishError>> + Send {
+        (**self).publish(message)
+    }
+}

@@ -1,0 +1,238 @@
+//! Severity of a log line: from a JSON log's `level`/`severity` field, or from the words in a
+//! plain-text line.
+
+use serde::Deserialize;
+
+/// Ordered so that `max()` picks the one to page on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Severity {
+    /// Matched by the subscription filter, but nothing in the line says how bad it is.
+    #[default]
+    Notice,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Critical,
+        Severity::Error,
+        Severity::Warning,
+        Severity::Notice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Notice => "NOTICE",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    /// A level name as loggers write it (`error`, `ERR`, `fatal`, `Warning`, ...).
+    pub fn from_level_name(name: &str) -> Option<Severity> {
+        let lower = name.trim().to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "fatal" | "critical" | "crit" | "emerg" | "emergency" | "alert" | "panic" => Severity::Critical,
+            "error" | "err" | "severe" => Severity::Error,
+            "warn" | "warning" => Severity::Warning,
+            "info" | "information" | "notice" | "debug" | "trace" | "verbose" | "fine" => Severity::Notice,
+            _ => return None,
+        })
+    }
+
+    /// Numeric levels: pino/bunyan (10..60) and syslog (0..7) are told apart by range.
+    fn from_level_number(n: f64) -> Option<Severity> {
+        Some(match n {
+            n if n >= 60.0 => Severity::Critical,
+            n if n >= 50.0 => Severity::Error,
+            n if n >= 40.0 => Severity::Warning,
+            n if n >= 10.0 => Severity::Notice,
+            n if (0.0..=2.0).contains(&n) => Severity::Critical,
+            n if n == 3.0 => Severity::Error,
+            n if n == 4.0 => Severity::Warning,
+            n if (5.0..=7.0).contains(&n) => Severity::Notice,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LevelValue<'a> {
+    Name(#[serde(borrow)] std::borrow::Cow<'a, str>),
+    Number(f64),
+    Other(serde::de::IgnoredAny),
+}
+
+/// The level fields of a structured log line; every other field is skipped unparsed.
+#[derive(Deserialize)]
+struct LevelFields<'a> {
+    #[serde(
+        borrow,
+        alias = "level",
+        alias = "Level",
+        alias = "LEVEL",
+        alias = "log.level",
+        alias = "lvl"
+    )]
+    level: Option<LevelValue<'a>>,
+    #[serde(
+        borrow,
+        alias = "severity",
+        alias = "Severity",
+        alias = "levelname",
+        alias = "severityText"
+    )]
+    severity: Option<LevelValue<'a>>,
+}
+
+fn level_of(value: Option<LevelValue<'_>>) -> Option<Severity> {
+    match value? {
+        LevelValue::Name(n) => Severity::from_level_name(&n),
+        LevelValue::Number(n) => Severity::from_level_number(n),
+        LevelValue::Other(_) => None,
+    }
+}
+
+/// Detects the severity of one log event's message.
+pub fn detect(message: &str) -> Severity {
+    let trimmed = message.trim_start();
+    if trimmed.starts_with('{') {
+        if let Ok(fields) = serde_json::from_str::<LevelFields>(trimmed.trim_end()) {
+            if let Some(s) = level_of(fields.level).or_else(|| level_of(fields.severity)) {
+                return s;
+            }
+        }
+    }
+    detect_words(message)
+}
+
+/// Plain text: the strongest failure word present wins.
+fn detect_words(message: &str) -> Severity {
+    let mut best = Severity::Notice;
+    for word in message.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')) {
+        if word.is_empty() {
+            continue;
+        }
+        let found = word_severity(word);
+        if found > best {
+            best = found;
+            if best == Severity::Critical {
+                break;
+            }
+        }
+    }
+    if best < Severity::Error && is_lambda_platform_failure(message) {
+        best = Severity::Error;
+    }
+    best
+}
+
+fn word_severity(word: &str) -> Severity {
+    let word = word.trim_matches('.');
+    let lower = word.to_ascii_lowercase();
+    match lower.as_str() {
+        "fatal" | "critical" | "crit" | "emerg" | "emergency" | "panic" | "panicked" => Severity::Critical,
+        "error" | "err" | "errors" | "severe" | "traceback" | "exception" | "runtime.exiterror" => {
+            Severity::Error
+        }
+        "warn" | "warning" => Severity::Warning,
+        // `NullPointerException`, `java.io.IOException`, `ValueError`, `TypeError`
+        _ if word.len() > 5
+            && (lower.ends_with("exception") || (lower.ends_with("error") && starts_upper(word))) =>
+        {
+            Severity::Error
+        }
+        _ => Severity::Notice,
+    }
+}
+
+fn starts_upper(word: &str) -> bool {
+    let last = word.rsplit('.').next().unwrap_or(word);
+    last.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+}
+
+/// Lambda's own failure lines, which contain no ERROR word.
+fn is_lambda_platform_failure(message: &str) -> bool {
+    message.contains("Task timed out after") || is_out_of_memory_report(message)
+}
+
+/// A REPORT line whose Max Memory Used reached the Memory Size: the function ran out of memory.
+pub fn is_out_of_memory_report(message: &str) -> bool {
+    if !message.starts_with("REPORT ") {
+        return false;
+    }
+    let mb_after = |label: &str| -> Option<u64> {
+        let rest = &message[message.find(label)? + label.len()..];
+        rest.trim_start().split(' ').next()?.parse().ok()
+    };
+    matches!((mb_after("Memory Size:"), mb_after("Max Memory Used:")), (Some(size), Some(used)) if used >= size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_levels() {
+        assert_eq!(detect(r#"{"level":"error","msg":"db down"}"#), Severity::Error);
+        assert_eq!(detect(r#"{"msg":"x","severity":"CRITICAL"}"#), Severity::Critical);
+        assert_eq!(detect(r#"{"level":50,"msg":"pino"}"#), Severity::Error);
+        assert_eq!(detect(r#"{"level":60}"#), Severity::Critical);
+        assert_eq!(
+            detect(r#"{"log.level":"warn","message":"slow"}"#),
+            Severity::Warning
+        );
+        assert_eq!(detect(r#"{"levelname":"ERROR"}"#), Severity::Error);
+        // The field wins over words in the message.
+        assert_eq!(
+            detect(r#"{"level":"info","msg":"retrying after error"}"#),
+            Severity::Notice
+        );
+        // Not JSON after all: fall back to words.
+        assert_eq!(detect("{broken ERROR"), Severity::Error);
+    }
+
+    #[test]
+    fn plain_text_words() {
+        assert_eq!(detect("2024-05-01 ERROR something broke"), Severity::Error);
+        assert_eq!(detect("FATAL: out of slots"), Severity::Critical);
+        assert_eq!(
+            detect("thread 'main' panicked at src/main.rs:2:5"),
+            Severity::Critical
+        );
+        assert_eq!(detect("Traceback (most recent call last):"), Severity::Error);
+        assert_eq!(detect("java.lang.NullPointerException: null"), Severity::Error);
+        assert_eq!(detect("ValueError: bad input"), Severity::Error);
+        assert_eq!(detect("WARN disk at 85%"), Severity::Warning);
+        assert_eq!(detect("all good"), Severity::Notice);
+        assert_eq!(detect("terrorism"), Severity::Notice);
+    }
+
+    #[test]
+    fn lambda_platform_failures() {
+        assert_eq!(
+            detect("2024-05-01T10:00:00.000Z abc Task timed out after 3.00 seconds"),
+            Severity::Error
+        );
+        assert_eq!(
+            detect("RequestId: x Error: Runtime exited Runtime.ExitError"),
+            Severity::Error
+        );
+        let oom = "REPORT RequestId: 1\tDuration: 5.00 ms\tBilled Duration: 6 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB";
+        assert!(is_out_of_memory_report(oom));
+        assert_eq!(detect(oom), Severity::Error);
+        let fine = oom.replace("Max Memory Used: 128", "Max Memory Used: 60");
+        assert!(!is_out_of_memory_report(&fine));
+        assert_eq!(detect(&fine), Severity::Notice);
+    }
+}

@@ -1,0 +1,112 @@
+//! The README's demo: the real function binaries, through the Lambda Runtime API, against
+//! moto's server on loopback. No AWS account is involved.
+
+use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
+use lookout_tests::workspace::{binary, root};
+use lookout_tests::{Function, Outcome};
+use serde_json::Value;
+
+const MAX_PRINTED_LINES: usize = 60;
+
+#[tokio::main]
+async fn main() {
+    println!("Starting moto's server on loopback (the local AWS endpoint)...");
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    log_alert_demo(&moto, &config).await;
+    println!("\nDone. moto's server is stopped; nothing left running.");
+}
+
+async fn log_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
+    let topic = TopicWithQueue::create(config, "lookout-demo", false).await;
+    println!("SNS topic {} → SQS queue {}", topic.topic_arn, topic.queue_url);
+    banner("log-alert, MESSAGE_FORMAT=text (what an email subscriber reads)");
+    let function = spawn(moto, "log-alert", &topic, &[("MESSAGE_FORMAT", "text")]);
+    let mut files: Vec<_> = std::fs::read_dir(root().join("events/log-alert"))
+        .expect("events/log-alert")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for path in files {
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("event")).expect("json");
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        println!("\n$ invoke log-alert with events/log-alert/{name}");
+        report(function.invoke(&event));
+        for delivered in topic.drain().await {
+            print_delivered(&delivered);
+        }
+    }
+
+    banner("log-alert, MESSAGE_FORMAT=per-protocol (the default): what SQS subscribers get");
+    let function = spawn(moto, "log-alert", &topic, &[]);
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/log-alert/json-logs.json")).expect("event"),
+    )
+    .expect("json");
+    println!("\n$ invoke log-alert with events/log-alert/json-logs.json");
+    report(function.invoke(&event));
+    for delivered in topic.drain().await {
+        println!("Subject: {}", delivered.subject().unwrap_or_default());
+        print_limited(&serde_json::to_string_pretty(&delivered.message_json()).unwrap_or_default());
+    }
+}
+
+fn spawn(moto: &Moto, name: &str, topic: &TopicWithQueue, extra: &[(&str, &str)]) -> Function {
+    let mut env = moto.function_env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic.topic_arn.clone()));
+    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "Text".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Function::spawn(&binary(name), &env)
+}
+
+fn banner(title: &str) {
+    println!(
+        "\n{}\n{title}\n{}",
+        "=".repeat(title.len()),
+        "=".repeat(title.len())
+    );
+}
+
+fn report(outcome: Outcome) {
+    match outcome {
+        Outcome::Response(v) => println!("→ response: {v}"),
+        Outcome::Error {
+            error_type,
+            error_message,
+        } => println!("→ error {error_type}: {error_message}"),
+    }
+}
+
+fn print_delivered(delivered: &Delivered) {
+    println!("--- delivered to SQS ---");
+    if let Some(subject) = delivered.subject() {
+        println!("Subject: {subject}");
+    }
+    if let Some(attributes) = delivered.envelope["MessageAttributes"].as_object() {
+        let list: Vec<String> = attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v["Value"].as_str().unwrap_or_default()))
+            .collect();
+        println!("MessageAttributes: {}", list.join(", "));
+    }
+    print_limited(delivered.message());
+}
+
+fn print_limited(text: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    for line in lines.iter().take(MAX_PRINTED_LINES) {
+        println!("{line}");
+    }
+    if lines.len() > MAX_PRINTED_LINES {
+        println!(
+            "[... {} more lines in this message ...]",
+            lines.len() - MAX_PRINTED_LINES
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The workspace-level test harness: moto's server, a Lambda Runtime API stub that drives the
+//! real function binaries, and helpers to build events and read what SNS delivered.
+
+pub mod events;
+pub mod moto;
+pub mod runtime_api;
+pub mod workspace;
+
+pub use moto::Moto;
+pub use runtime_api::{Function, Outcome};

@@ -1,0 +1,338 @@
+//! log-alert end to end: the release-shaped binary, driven through the Lambda Runtime API,
+//! publishing to moto's SNS; the tests read what SNS delivered to an SQS queue.
+
+use lookout_tests::Function;
+use lookout_tests::events::{awslogs_event, data_message, gzip, subscription_event};
+use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
+use lookout_tests::workspace::{binary, event_file};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct Setup {
+    moto: Moto,
+    topic: TopicWithQueue,
+}
+
+async fn setup(fifo: bool) -> Setup {
+    let moto = Moto::start();
+    let topic = TopicWithQueue::create(&moto.sdk_config().await, "alerts", fifo).await;
+    Setup { moto, topic }
+}
+
+fn log_alert(setup: &Setup, extra: &[(&str, &str)]) -> Function {
+    let mut env = setup.moto.function_env();
+    env.push(("ALERT_TOPIC_ARN".into(), setup.topic.topic_arn.clone()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Function::spawn(&binary("log-alert"), &env)
+}
+
+async fn one_message(setup: &Setup) -> Delivered {
+    let mut delivered = setup.topic.drain().await;
+    assert_eq!(delivered.len(), 1, "expected exactly one message: {delivered:?}");
+    delivered.remove(0)
+}
+
+#[tokio::test]
+async fn plain_errors_become_one_actionable_message() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let response = function.invoke(&event_file("log-alert/plain-errors.json"));
+    let response = response.response();
+    assert_eq!(response["status"], "published");
+    assert_eq!(response["events"], 4);
+
+    let delivered = one_message(&setup).await;
+    assert_eq!(delivered.subject(), Some("[CRITICAL] 4 events in /ecs/web-app"));
+    // Per-protocol: SQS gets the structured document.
+    let doc = delivered.message_json();
+    assert_eq!(doc["source"], "lookout.log-alert");
+    assert_eq!(doc["logGroup"], "/ecs/web-app");
+    assert_eq!(doc["account"], "123456789012");
+    assert_eq!(doc["region"], "us-east-1");
+    assert_eq!(doc["eventCount"], 4);
+    assert_eq!(doc["severity"], "CRITICAL");
+    assert_eq!(doc["firstTimestamp"], "2025-11-25T18:00:00.000Z");
+    assert_eq!(doc["lastTimestamp"], "2025-11-25T18:00:04.200Z");
+    assert_eq!(doc["subscriptionFilters"], json!(["lookout-errors"]));
+    // The two payment timeouts differ only in numbers: one line, ×2.
+    assert_eq!(doc["distinctLines"], 3);
+    let lines = doc["lines"].as_array().unwrap();
+    assert_eq!(lines[0]["severity"], "CRITICAL");
+    assert_eq!(lines[1]["count"], 2);
+    assert!(
+        doc["links"]["logStream"]
+            .as_str()
+            .unwrap()
+            .contains("log-group/$252Fecs$252Fweb-app/log-events/")
+    );
+    assert!(
+        doc["links"]["logsInsights"]
+            .as_str()
+            .unwrap()
+            .contains("logs-insights$3FqueryDetail$3D")
+    );
+    // The EMF line is on stdout, whole.
+    let emf = function
+        .output()
+        .into_iter()
+        .find(|l| l.contains("\"_aws\""))
+        .expect("EMF line");
+    let emf: Value = serde_json::from_str(&emf).unwrap();
+    assert_eq!(emf["EventsDecoded"], 4);
+    assert_eq!(emf["AlertsPublished"], 1);
+}
+
+#[tokio::test]
+async fn text_format_carries_attributes_for_filter_policies() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("log-alert/java-stack-trace.json"))
+        .response();
+    let delivered = one_message(&setup).await;
+    assert_eq!(delivered.attribute("severity"), Some("ERROR"));
+    assert_eq!(delivered.attribute("logGroup"), Some("/ecs/inventory"));
+    assert_eq!(delivered.attribute("eventCount"), Some("1"));
+    let text = delivered.message();
+    assert!(text.starts_with("[ERROR] 1 event in /ecs/inventory\n"), "{text}");
+    assert!(
+        text.contains("Time (UTC):    2025-11-25T18:00:02.345Z to 2025-11-25T18:00:02.345Z"),
+        "{text}"
+    );
+    // The stack trace arrives whole, lines and tabs intact.
+    assert!(text.contains("java.lang.IllegalStateException: Inventory reservation failed for SKU-88213\n\tat com.example.inventory.ReservationService.reserve(ReservationService.java:142)"), "{text}");
+    assert!(text.contains("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Fecs$252Finventory/log-events/"));
+}
+
+#[tokio::test]
+async fn control_messages_are_acknowledged_and_nothing_is_published() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let outcome = function.invoke(&event_file("log-alert/control-message.json"));
+    assert_eq!(outcome.response()["status"], "acknowledged");
+    assert!(setup.topic.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_events_fail_the_invocation_with_a_named_error() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[("MAX_DECOMPRESSED_BYTES", "1048576")]);
+    let valid = event_file("log-alert/plain-errors.json");
+    let data = valid["awslogs"]["data"].as_str().unwrap();
+    let truncated = {
+        let raw = base64_decode(data);
+        awslogs_event(&raw[..raw.len() - 10])
+    };
+    let bomb = awslogs_event(&gzip(&vec![b'a'; 4 << 20]));
+    let cases = [
+        (json!({"foo": 1}), "Lookout.MissingAwslogsData", "no awslogs.data"),
+        (
+            json!({"awslogs": {"data": 42}}),
+            "Lookout.AwslogsDataNotString",
+            "not a string",
+        ),
+        (
+            json!({"awslogs": {"data": "%%% not base64"}}),
+            "Lookout.PayloadNotBase64",
+            "not valid base64",
+        ),
+        (
+            awslogs_event(b"{\"messageType\":\"DATA_MESSAGE\"}"),
+            "Lookout.PayloadNotGzip",
+            "not gzip",
+        ),
+        (truncated, "Lookout.PayloadTruncatedGzip", "truncated"),
+        (
+            awslogs_event(&gzip(b"<html>")),
+            "Lookout.PayloadNotJson",
+            "not JSON",
+        ),
+        (
+            subscription_event(&json!({"messageType": "DATA_MESSAGE", "logEvents": "x"})),
+            "Lookout.PayloadNotLogsMessage",
+            "not a CloudWatch Logs message",
+        ),
+        (bomb, "Lookout.PayloadTooLarge", "more than the 1048576-byte cap"),
+    ];
+    for (event, error_type, words) in cases {
+        let outcome = function.invoke(&event);
+        let (t, message) = outcome.error();
+        assert_eq!(t, error_type, "{message}");
+        assert!(message.contains(words), "{error_type}: {message}");
+    }
+    assert!(setup.topic.drain().await.is_empty());
+    // The function survives bad input: the next good event is published.
+    function.invoke(&valid).response();
+    assert_eq!(setup.topic.drain().await.len(), 1);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// 10,000 distinct multibyte events (~2 MB decompressed) make one message within 256 KiB
+/// that says what it left out, in both formats.
+/// `i` written in the letters g..z, which grouping keeps (it folds numbers and hex), so every
+/// event is distinct.
+fn letters(mut i: usize) -> String {
+    let mut out = String::new();
+    loop {
+        out.push((b'g' + (i % 20) as u8) as char);
+        i /= 20;
+        if i == 0 {
+            return out;
+        }
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_multibyte_events_fit_one_message() {
+    let setup = setup(false).await;
+    let events: Vec<(i64, String)> = (0..10_000)
+        .map(|i| {
+            let word = ["注文", "Überweisung", "платёж", "réservation", "🚨 alerte"][i % 5];
+            (
+                1_764_093_600_000 + i as i64,
+                format!("ERROR {word} {} échoué — {}", letters(i), "ü".repeat(60 + i % 50)),
+            )
+        })
+        .collect();
+    let event = subscription_event(&data_message("/ecs/intl", events));
+    for format in ["per-protocol", "text"] {
+        let function = log_alert(&setup, &[("MESSAGE_FORMAT", format), ("MAX_LINES", "10000")]);
+        let response = function.invoke(&event).response().clone();
+        assert_eq!(response["events"], 10_000, "{format}");
+        assert_eq!(response["distinctLines"], 10_000, "{format}");
+        assert!(
+            response["publishedBytes"].as_u64().unwrap() <= 262_144,
+            "{response}"
+        );
+        let delivered = one_message(&setup).await;
+        let text = match format {
+            "text" => delivered.message().to_string(),
+            _ => {
+                let doc = delivered.message_json();
+                assert_eq!(doc["eventCount"], 10_000);
+                assert!(doc["omitted"]["lines"].as_u64().unwrap() > 0, "{format}");
+                doc["lines"][0]["message"].as_str().unwrap().to_string()
+            }
+        };
+        assert!(text.contains('ü'), "multibyte text survives");
+        if format == "text" {
+            assert!(
+                text.contains("not shown: an SNS message is limited to 256 KiB"),
+                "{}",
+                &text[text.len() - 300..]
+            );
+            assert!(
+                text.len() > 200_000,
+                "the budget is used, not wasted: {}",
+                text.len()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_one_megabyte_event_is_cut_and_the_cut_is_stated() {
+    let setup = setup(false).await;
+    let big = format!("ERROR huge payload {}", "ж".repeat(500_000));
+    let event = subscription_event(&data_message("/ecs/big", [(1_764_093_600_000, big.clone())]));
+    let function = log_alert(&setup, &[("MESSAGE_FORMAT", "text")]);
+    function.invoke(&event).response();
+    let text = one_message(&setup).await.message().to_string();
+    let shown = 8 << 10;
+    let cut = big.len() - lookout_shared::text::truncate_utf8(&big, shown).len();
+    assert!(
+        text.contains(&format!(
+            "… [{} more bytes]",
+            lookout_shared::text::thousands(cut as u64)
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_topic_deduplicates_a_redelivered_batch() {
+    let setup = setup(true).await;
+    let function = log_alert(&setup, &[]);
+    let event = event_file("log-alert/plain-errors.json");
+    function.invoke(&event).response();
+    function.invoke(&event).response();
+    function
+        .invoke(&event_file("log-alert/json-logs.json"))
+        .response();
+    let delivered = setup.topic.drain().await;
+    assert_eq!(delivered.len(), 2, "the redelivered batch was deduplicated");
+}
+
+#[tokio::test]
+async fn secrets_never_leave_the_function() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[("MESSAGE_FORMAT", "text")]);
+    let response = function
+        .invoke(&event_file("log-alert/secrets.json"))
+        .response()
+        .clone();
+    assert!(response["redactions"].as_u64().unwrap() >= 5, "{response}");
+    let text = one_message(&setup).await.message().to_string();
+    let logs = function.output().join("\n");
+    for secret in [
+        "Sup3rS3cret",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI",
+        "hunter2",
+        "eyJhbGciOiJIUzI1NiJ9",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the alert:\n{text}");
+        assert!(!logs.contains(secret), "{secret} in the function's logs");
+    }
+    assert!(
+        text.contains("https://svc:[REDACTED]@payments.internal/v1/charge"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_functions_own_log_group_is_never_alerted_on() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let event = subscription_event(&data_message(
+        "/aws/lambda/lookout-test",
+        [(1, "ERROR loop".to_string())],
+    ));
+    assert_eq!(function.invoke(&event).response()["status"], "ignored");
+    assert!(setup.topic.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_topic_is_an_init_error_that_names_the_variable() {
+    let moto = Moto::start();
+    let mut function = Function::spawn(&binary("log-alert"), &moto.function_env());
+    let status = function
+        .wait_exit(Duration::from_secs(20))
+        .expect("init fails and the process exits");
+    assert!(!status.success());
+    let output = function.output().join("\n");
+    assert!(
+        output.contains("ALERT_TOPIC_ARN is required but not set"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_sns_fails_the_invocation_in_bounded_time() {
+    let setup = setup(false).await;
+    let mut env = setup.moto.function_env();
+    let dead = lookout_tests::moto::free_port();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{dead}")));
+    env.push(("ALERT_TOPIC_ARN".into(), setup.topic.topic_arn.clone()));
+    env.push(("AWS_MAX_ATTEMPTS".into(), "2".into()));
+    let function = Function::spawn(&binary("log-alert"), &env);
+    let outcome = function.invoke(&event_file("log-alert/plain-errors.json"));
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Lookout.PublishFailed");
+    assert!(message.contains("connection failed"), "{message}");
+}
