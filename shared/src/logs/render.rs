@@ -314,3 +314,92 @@ impl Omitted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TopicArn;
+    use crate::logs::decode::{LogEvent, MessageType};
+    use crate::logs::group::group;
+    use crate::notification::{Delivery, MessageFormat};
+    use crate::redact::Redactor;
+    use std::borrow::Cow;
+
+    fn batch(group: &str, lines: &[&str]) -> LogsMessage<'static> {
+        LogsMessage {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: Cow::Owned(group.to_string()),
+            log_stream: "s/1".into(),
+            subscription_filters: vec!["errors".into()],
+            policy_level: None,
+            log_events: lines
+                .iter()
+                .enumerate()
+                .map(|(i, m)| LogEvent {
+                    id: Cow::Owned(format!("id{i}")),
+                    timestamp: 1_714_557_600_000 + i as i64 * 1000,
+                    message: Cow::Owned(m.to_string()),
+                })
+                .collect(),
+        }
+    }
+
+    fn render(msg: &LogsMessage, detail: Detail) -> Notification {
+        let grouped = group(&msg.log_events, &Redactor::disabled());
+        AlertContext { message: msg, grouped: &grouped, region: "eu-west-1" }.render(detail)
+    }
+
+    const ALL: Detail = Detail { items: 100, item_bytes: 8192 };
+
+    #[test]
+    fn subject_names_severity_count_and_group() {
+        let msg = batch("/ecs/web-app", &["ERROR a 1", "ERROR a 2", "WARN b"]);
+        assert_eq!(render(&msg, ALL).subject, "[ERROR] 3 events in /ecs/web-app");
+        let long = format!("/ecs/{}", "x".repeat(500));
+        let topic = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:t").unwrap();
+        let delivery = Delivery { topic, format: MessageFormat::Text, chat_app: false, max_request_bytes: 262_144 };
+        let sns = delivery.encode(&render(&batch(&long, &["ERROR x"]), ALL));
+        assert_eq!(sns.subject.len(), 99);
+        assert!(sns.subject.starts_with("[ERROR] 1 event in /ecs/xxx") && sns.subject.contains("..."));
+    }
+
+    #[test]
+    fn storms_read_as_counted_lines() {
+        let lines: Vec<String> = (0..1_987).map(|i| format!("ERROR timeout after {i} ms")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let n = render(&batch("/g", &refs), ALL);
+        assert!(n.text.contains("--- ERROR ×1,987, 2024-05-01T10:00:00.000Z to "), "{}", n.text);
+        assert!(n.text.contains("1,987 events as 1 distinct line"), "{}", n.text);
+        assert_eq!(n.text.matches("ERROR timeout after").count(), 1);
+    }
+
+    #[test]
+    fn what_is_left_out_is_stated() {
+        let msg = batch("/g", &["ERROR alpha", "ERROR beta", "ERROR gamma"]);
+        let n = render(&msg, Detail { items: 1, item_bytes: 8 });
+        assert!(n.text.contains("ERROR al … [3 more bytes]"), "{}", n.text);
+        assert!(n.text.contains("[2 more distinct lines (2 events, 24 bytes) not shown"), "{}", n.text);
+        assert_eq!(n.structured["omitted"], json!({"lines": 2, "events": 2, "bytes": 24}));
+        assert_eq!(n.structured["lines"][0]["truncatedBytes"], 3);
+    }
+
+    #[test]
+    fn chat_text_cannot_inject_markup() {
+        let msg = batch("/g", &["ERROR ``` <!channel> <https://evil.example|click here>"]);
+        let chat = render(&msg, ALL).chat;
+        assert!(!chat.description.contains("<!channel>"));
+        assert!(!chat.description.contains("<https://evil"));
+        assert_eq!(chat.description.matches("```").count(), 2, "{}", chat.description);
+        assert_eq!(chat.related_resources, vec!["arn:aws:logs:eu-west-1:123456789012:log-group:/g"]);
+    }
+
+    #[test]
+    fn identity_is_stable_per_batch() {
+        let a = render(&batch("/g", &["ERROR x", "ERROR y"]), ALL);
+        let b = render(&batch("/g", &["ERROR x", "ERROR y"]), Detail { items: 1, item_bytes: 300 });
+        assert_eq!(a.identity, b.identity, "detail must not change the deduplication identity");
+        let c = render(&batch("/g", &["ERROR x"]), ALL);
+        assert_ne!(a.identity, c.identity);
+    }
+}
