@@ -68,19 +68,19 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
 
 /// Short text for an SDK error: the service's error code and message when there is one,
 /// otherwise what went wrong on the wire.
-pub fn describe_sdk_error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+pub fn describe_sdk_error<E>(err: &SdkError<E>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-    R: std::fmt::Debug,
 {
-    use aws_smithy_runtime_api::client::result::SdkError;
     match err {
         SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
             let e = e.err();
             match (e.code(), e.message()) {
                 (Some(code), Some(msg)) => format!("{code}: {msg}"),
                 (Some(code), None) => code.to_string(),
-                _ => e.to_string(),
+                // No error code: not an AWS error document (an HTML 404 from a proxy, say).
+                _ => format!("HTTP {status} without an AWS error code ({e})"),
             }
         }
         SdkError::TimeoutError(_) => "timed out".to_string(),
@@ -90,7 +90,7 @@ where
             } else if e.is_io() {
                 "connection failed".to_string()
             } else {
-                format!("request could not be sent: {e:?}")
+                "request could not be sent".to_string()
             }
         }
         SdkError::ResponseError(_) => "unreadable response".to_string(),
@@ -100,15 +100,19 @@ where
 }
 
 /// The service error code, if the service answered with one.
-pub fn error_code<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Option<&str>
+pub fn error_code<E>(err: &SdkError<E>) -> Option<&str>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
     match err {
-        aws_smithy_runtime_api::client::result::SdkError::ServiceError(e) => e.err().code(),
+        SdkError::ServiceError(e) => e.err().code(),
         _ => None,
     }
 }
+
+/// The SDK's error type for every operation.
+pub type SdkError<E> =
+    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,10 @@
 //! The Lambda deadline, as a monotonic instant: work stops with a margin before it, so the
 //! function returns a truthful (partial or failed) result instead of being killed.
+//!
+//! It is a `tokio` instant, so tests can run deadlines on a paused clock instead of waiting.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {

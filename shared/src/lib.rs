@@ -5,6 +5,7 @@ pub mod aws;
 pub mod config;
 pub mod console;
 pub mod deadline;
+pub mod findings;
 pub mod logging;
 pub mod metrics;
 pub mod notification;

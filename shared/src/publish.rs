@@ -101,3 +101,14 @@ impl<P: Publisher> Publisher for &P {
         (**self).publish(message)
     }
 }
+
+/// No topic configured: nothing to publish to. Callers check before publishing; this is
+/// only reached by a bug, and says so.
+impl<P: Publisher> Publisher for Option<P> {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
+        match self {
+            Some(p) => p.publish(message).await,
+            None => Err(PublishError::Invalid("no ALERT_TOPIC_ARN is configured".into())),
+        }
+    }
+}

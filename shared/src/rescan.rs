@@ -1,1 +1,11 @@
-
+pub mod config;
+pub mod ecr;
+pub mod enhanced;
+pub mod input;
+pub mod inspector;
+pub mod model;
+pub mod pace;
+pub mod run;
+pub mod scan;
+pub mod select;
+pub mod summary;

@@ -5,20 +5,32 @@
 pub struct Patterns {
     include: Vec<String>,
     exclude: Vec<String>,
+    /// A further include list that must also match (an invocation narrowing the configuration).
+    narrow: Vec<String>,
 }
 
 impl Patterns {
     pub fn new(include: Vec<String>, exclude: Vec<String>) -> Self {
-        Self { include, exclude }
+        Self {
+            include,
+            exclude,
+            narrow: Vec::new(),
+        }
+    }
+
+    /// These patterns, and also one of `narrow` (when not empty).
+    pub fn narrowed(&self, narrow: &[String]) -> Self {
+        Self {
+            narrow: narrow.to_vec(),
+            ..self.clone()
+        }
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|p| matches(p, name)))
-            && !self.exclude.iter().any(|p| matches(p, name))
-    }
-
-    pub fn is_everything(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
+        let any = |list: &[String]| list.iter().any(|p| matches(p, name));
+        (self.include.is_empty() || any(&self.include))
+            && (self.narrow.is_empty() || any(&self.narrow))
+            && !any(&self.exclude)
     }
 }
 
@@ -72,5 +84,7 @@ mod tests {
         assert!(p.matches("web-app") && p.matches("api"));
         assert!(!p.matches("web-sandbox") && !p.matches("worker"));
         assert!(Patterns::default().matches("anything"));
+        let narrowed = p.narrowed(&["web-*".into()]);
+        assert!(narrowed.matches("web-app") && !narrowed.matches("api") && !narrowed.matches("web-sandbox"));
     }
 }

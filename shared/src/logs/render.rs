@@ -347,10 +347,18 @@ mod tests {
 
     fn render(msg: &LogsMessage, detail: Detail) -> Notification {
         let grouped = group(&msg.log_events, &Redactor::disabled());
-        AlertContext { message: msg, grouped: &grouped, region: "eu-west-1" }.render(detail)
+        AlertContext {
+            message: msg,
+            grouped: &grouped,
+            region: "eu-west-1",
+        }
+        .render(detail)
     }
 
-    const ALL: Detail = Detail { items: 100, item_bytes: 8192 };
+    const ALL: Detail = Detail {
+        items: 100,
+        item_bytes: 8192,
+    };
 
     #[test]
     fn subject_names_severity_count_and_group() {
@@ -358,7 +366,12 @@ mod tests {
         assert_eq!(render(&msg, ALL).subject, "[ERROR] 3 events in /ecs/web-app");
         let long = format!("/ecs/{}", "x".repeat(500));
         let topic = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:t").unwrap();
-        let delivery = Delivery { topic, format: MessageFormat::Text, chat_app: false, max_request_bytes: 262_144 };
+        let delivery = Delivery {
+            topic,
+            format: MessageFormat::Text,
+            chat_app: false,
+            max_request_bytes: 262_144,
+        };
         let sns = delivery.encode(&render(&batch(&long, &["ERROR x"]), ALL));
         assert_eq!(sns.subject.len(), 99);
         assert!(sns.subject.starts_with("[ERROR] 1 event in /ecs/xxx") && sns.subject.contains("..."));
@@ -366,10 +379,16 @@ mod tests {
 
     #[test]
     fn storms_read_as_counted_lines() {
-        let lines: Vec<String> = (0..1_987).map(|i| format!("ERROR timeout after {i} ms")).collect();
+        let lines: Vec<String> = (0..1_987)
+            .map(|i| format!("ERROR timeout after {i} ms"))
+            .collect();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let n = render(&batch("/g", &refs), ALL);
-        assert!(n.text.contains("--- ERROR ×1,987, 2024-05-01T10:00:00.000Z to "), "{}", n.text);
+        assert!(
+            n.text.contains("--- ERROR ×1,987, 2024-05-01T10:00:00.000Z to "),
+            "{}",
+            n.text
+        );
         assert!(n.text.contains("1,987 events as 1 distinct line"), "{}", n.text);
         assert_eq!(n.text.matches("ERROR timeout after").count(), 1);
     }
@@ -377,10 +396,24 @@ mod tests {
     #[test]
     fn what_is_left_out_is_stated() {
         let msg = batch("/g", &["ERROR alpha", "ERROR beta", "ERROR gamma"]);
-        let n = render(&msg, Detail { items: 1, item_bytes: 8 });
+        let n = render(
+            &msg,
+            Detail {
+                items: 1,
+                item_bytes: 8,
+            },
+        );
         assert!(n.text.contains("ERROR al … [3 more bytes]"), "{}", n.text);
-        assert!(n.text.contains("[2 more distinct lines (2 events, 24 bytes) not shown"), "{}", n.text);
-        assert_eq!(n.structured["omitted"], json!({"lines": 2, "events": 2, "bytes": 24}));
+        assert!(
+            n.text
+                .contains("[2 more distinct lines (2 events, 24 bytes) not shown"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            n.structured["omitted"],
+            json!({"lines": 2, "events": 2, "bytes": 24})
+        );
         assert_eq!(n.structured["lines"][0]["truncatedBytes"], 3);
     }
 
@@ -391,14 +424,26 @@ mod tests {
         assert!(!chat.description.contains("<!channel>"));
         assert!(!chat.description.contains("<https://evil"));
         assert_eq!(chat.description.matches("```").count(), 2, "{}", chat.description);
-        assert_eq!(chat.related_resources, vec!["arn:aws:logs:eu-west-1:123456789012:log-group:/g"]);
+        assert_eq!(
+            chat.related_resources,
+            vec!["arn:aws:logs:eu-west-1:123456789012:log-group:/g"]
+        );
     }
 
     #[test]
     fn identity_is_stable_per_batch() {
         let a = render(&batch("/g", &["ERROR x", "ERROR y"]), ALL);
-        let b = render(&batch("/g", &["ERROR x", "ERROR y"]), Detail { items: 1, item_bytes: 300 });
-        assert_eq!(a.identity, b.identity, "detail must not change the deduplication identity");
+        let b = render(
+            &batch("/g", &["ERROR x", "ERROR y"]),
+            Detail {
+                items: 1,
+                item_bytes: 300,
+            },
+        );
+        assert_eq!(
+            a.identity, b.identity,
+            "detail must not change the deduplication identity"
+        );
         let c = render(&batch("/g", &["ERROR x"]), ALL);
         assert_ne!(a.identity, c.identity);
     }

@@ -1,0 +1,207 @@
+//! Vulnerability findings as ECR basic scanning and Amazon Inspector report them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Vulnerability severity, ordered so `max()` is the worst. ECR and Inspector share the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VulnSeverity {
+    #[serde(alias = "UNDEFINED")]
+    Untriaged,
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl VulnSeverity {
+    /// Worst first, for reports.
+    pub const DESCENDING: [VulnSeverity; 6] = [
+        VulnSeverity::Critical,
+        VulnSeverity::High,
+        VulnSeverity::Medium,
+        VulnSeverity::Low,
+        VulnSeverity::Informational,
+        VulnSeverity::Untriaged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VulnSeverity::Untriaged => "UNTRIAGED",
+            VulnSeverity::Informational => "INFORMATIONAL",
+            VulnSeverity::Low => "LOW",
+            VulnSeverity::Medium => "MEDIUM",
+            VulnSeverity::High => "HIGH",
+            VulnSeverity::Critical => "CRITICAL",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_uppercase().as_str() {
+            "CRITICAL" => VulnSeverity::Critical,
+            "HIGH" => VulnSeverity::High,
+            "MEDIUM" => VulnSeverity::Medium,
+            "LOW" => VulnSeverity::Low,
+            "INFORMATIONAL" => VulnSeverity::Informational,
+            "UNTRIAGED" | "UNDEFINED" => VulnSeverity::Untriaged,
+            _ => return None,
+        })
+    }
+}
+
+impl std::str::FromStr for VulnSeverity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| {
+            format!("expected CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNTRIAGED, got {s:?}")
+        })
+    }
+}
+
+impl std::fmt::Display for VulnSeverity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Findings per severity, as ECR's `findingSeverityCounts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts(pub BTreeMap<VulnSeverity, u64>);
+
+impl SeverityCounts {
+    pub fn get(&self, s: VulnSeverity) -> u64 {
+        self.0.get(&s).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, s: VulnSeverity, n: u64) {
+        *self.0.entry(s).or_default() += n;
+    }
+
+    pub fn total_at_or_above(&self, min: VulnSeverity) -> u64 {
+        self.0.iter().filter(|(s, _)| **s >= min).map(|(_, n)| n).sum()
+    }
+
+    /// `CRITICAL 2, HIGH 5` (worst first, zero counts left out).
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = VulnSeverity::DESCENDING
+            .iter()
+            .filter(|s| self.get(**s) > 0)
+            .map(|s| format!("{s} {}", crate::text::thousands(self.get(*s))))
+            .collect();
+        if parts.is_empty() {
+            "no findings".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// Sort key: critical first, then high, and so on.
+    pub fn rank(&self) -> [u64; 6] {
+        VulnSeverity::DESCENDING.map(|s| self.get(s))
+    }
+}
+
+/// One vulnerability in one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub vulnerability_id: String,
+    pub severity: VulnSeverity,
+    pub title: String,
+    pub package: Option<String>,
+    pub installed_version: Option<String>,
+    pub fixed_in_version: Option<String>,
+    /// `YES`, `NO` or `PARTIAL` (Inspector); unknown for basic scans.
+    pub fix_available: Option<String>,
+    pub exploit_available: Option<String>,
+    pub score: Option<f64>,
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+}
+
+impl Finding {
+    /// `CVE-2024-1 CRITICAL openssl 3.0.0 → 3.0.1 (fix available, score 9.8)`
+    pub fn one_line(&self) -> String {
+        let mut line = format!("{} {}", self.vulnerability_id, self.severity);
+        if let Some(p) = &self.package {
+            line.push(' ');
+            line.push_str(p);
+            if let Some(v) = &self.installed_version {
+                line.push(' ');
+                line.push_str(v);
+            }
+            if let Some(f) = &self.fixed_in_version {
+                line.push_str(" → ");
+                line.push_str(f);
+            }
+        }
+        let mut notes = Vec::new();
+        match self.fix_available.as_deref() {
+            Some("YES") => notes.push("fix available".to_string()),
+            Some("PARTIAL") => notes.push("partial fix".to_string()),
+            Some("NO") => notes.push("no fix yet".to_string()),
+            _ => {}
+        }
+        if self.exploit_available.as_deref() == Some("YES") {
+            notes.push("exploit available".to_string());
+        }
+        if let Some(score) = self.score {
+            notes.push(format!("score {score:.1}"));
+        }
+        if !notes.is_empty() {
+            line.push_str(&format!(" ({})", notes.join(", ")));
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(VulnSeverity::Critical > VulnSeverity::High);
+        assert!(VulnSeverity::Informational > VulnSeverity::Untriaged);
+        assert_eq!("high".parse::<VulnSeverity>().unwrap(), VulnSeverity::High);
+        assert_eq!(VulnSeverity::parse("UNDEFINED"), Some(VulnSeverity::Untriaged));
+        assert!("urgent".parse::<VulnSeverity>().is_err());
+    }
+
+    #[test]
+    fn counts_describe_and_rank() {
+        let mut c = SeverityCounts::default();
+        c.add(VulnSeverity::High, 5);
+        c.add(VulnSeverity::Critical, 2);
+        c.add(VulnSeverity::Low, 1);
+        assert_eq!(c.describe(), "CRITICAL 2, HIGH 5, LOW 1");
+        assert_eq!(c.total_at_or_above(VulnSeverity::High), 7);
+        assert!(c.rank() > SeverityCounts::default().rank());
+        assert_eq!(SeverityCounts::default().describe(), "no findings");
+    }
+
+    #[test]
+    fn finding_one_line() {
+        let f = Finding {
+            vulnerability_id: "CVE-2024-0001".into(),
+            severity: VulnSeverity::Critical,
+            title: "t".into(),
+            package: Some("openssl".into()),
+            installed_version: Some("3.0.0".into()),
+            fixed_in_version: Some("3.0.1".into()),
+            fix_available: Some("YES".into()),
+            exploit_available: Some("YES".into()),
+            score: Some(9.8),
+            repository: "svc".into(),
+            digest: "sha256:1".into(),
+            tags: vec![],
+        };
+        assert_eq!(
+            f.one_line(),
+            "CVE-2024-0001 CRITICAL openssl 3.0.0 → 3.0.1 (fix available, exploit available, score 9.8)"
+        );
+    }
+}

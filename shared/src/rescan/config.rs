@@ -1,0 +1,131 @@
+//! ecr-rescan's settings, from the environment, parsed once at cold start.
+
+use crate::aws::AwsSettings;
+use crate::config::{ConfigError, Env, TopicArn};
+use crate::findings::VulnSeverity;
+use crate::metrics::MetricsConfig;
+use crate::notification::Delivery;
+use crate::wildcard::Patterns;
+use std::time::Duration;
+
+/// Which images of a repository are candidates for a rescan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSelection {
+    /// `IMAGES=all` also rescans untagged images; the default `tagged` does not.
+    pub tagged_only: bool,
+    /// `TAG_PATTERNS`: keep images with at least one matching tag.
+    pub tag_patterns: Vec<String>,
+    /// `LATEST_PER_REPOSITORY`: keep the newest N by push time (0 = no limit).
+    pub latest_per_repository: usize,
+    /// `PULLED_WITHIN_DAYS`: keep images pulled in the last D days (0 = no limit).
+    pub pulled_within_days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct RescanConfig {
+    pub repositories: Patterns,
+    pub images: ImageSelection,
+    /// StartImageScan calls in flight at once.
+    pub concurrency: usize,
+    /// StartImageScan calls per second, across all in flight.
+    pub rate_per_second: f64,
+    /// A basic scan younger than this is not repeated (ECR allows one per 24 h).
+    pub rescan_after: Duration,
+    /// Attempts per StartImageScan when throttled.
+    pub max_scan_attempts: u32,
+    pub min_severity: VulnSeverity,
+    /// Inspector findings and coverage entries read at most.
+    pub max_findings: usize,
+    pub max_coverage: usize,
+    pub dry_run: bool,
+    /// `None`: no summary is published.
+    pub delivery: Option<Delivery>,
+    pub region: String,
+    pub deadline_margin: Duration,
+    pub metrics: MetricsConfig,
+    pub aws: AwsSettings,
+}
+
+impl RescanConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let images = match env.get("IMAGES").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("tagged") => true,
+            Some("all") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "IMAGES",
+                    format!("must be tagged or all, got {other:?}"),
+                ));
+            }
+        };
+        let delivery = match env.get("ALERT_TOPIC_ARN") {
+            Some(arn) => Some(Delivery::from_env(env, TopicArn::parse("ALERT_TOPIC_ARN", arn)?)?),
+            None => None,
+        };
+        let rate_per_second: f64 = env.parse_or("SCAN_RATE_PER_SECOND", 5.0)?;
+        if !(0.1..=1000.0).contains(&rate_per_second) {
+            return Err(ConfigError::new(
+                "SCAN_RATE_PER_SECOND",
+                "must be between 0.1 and 1000",
+            ));
+        }
+        Ok(Self {
+            repositories: Patterns::new(env.list("REPOSITORY_INCLUDE"), env.list("REPOSITORY_EXCLUDE")),
+            images: ImageSelection {
+                tagged_only: images,
+                tag_patterns: env.list("TAG_PATTERNS"),
+                latest_per_repository: env.number_in("LATEST_PER_REPOSITORY", 0, 0..=100_000)?,
+                pulled_within_days: env.number_in("PULLED_WITHIN_DAYS", 0, 0..=3650)?,
+            },
+            concurrency: env.number_in("SCAN_CONCURRENCY", 4, 1..=64)?,
+            rate_per_second,
+            rescan_after: Duration::from_secs(
+                3600 * env.number_in("RESCAN_AFTER_HOURS", 24u64, 24..=24 * 365)?,
+            ),
+            max_scan_attempts: env.number_in("MAX_SCAN_ATTEMPTS", 5, 1..=20)?,
+            min_severity: env.parse_or("MIN_SEVERITY", VulnSeverity::High)?,
+            max_findings: env.number_in("MAX_FINDINGS", 1000, 1..=100_000)?,
+            max_coverage: env.number_in("MAX_COVERAGE", 10_000, 1..=1_000_000)?,
+            dry_run: env.flag("DRY_RUN", false)?,
+            delivery,
+            region: env.get("AWS_REGION").unwrap_or("us-east-1").to_string(),
+            deadline_margin: Duration::from_millis(env.number_in(
+                "DEADLINE_MARGIN_MS",
+                10_000,
+                0..=300_000,
+            )?),
+            metrics: MetricsConfig::from_env(env, "ecr-rescan")?,
+            aws: AwsSettings::from_env(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = RescanConfig::from_env(&Env::default()).unwrap();
+        assert!(c.images.tagged_only);
+        assert!(c.delivery.is_none(), "no topic, no summary");
+        assert!(!c.dry_run);
+        assert_eq!(c.min_severity, VulnSeverity::High);
+        assert_eq!(c.rescan_after, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("IMAGES", "some"),
+            ("SCAN_CONCURRENCY", "0"),
+            ("SCAN_RATE_PER_SECOND", "0"),
+            ("MIN_SEVERITY", "urgent"),
+            ("RESCAN_AFTER_HOURS", "1"),
+            ("ALERT_TOPIC_ARN", "topic"),
+        ] {
+            let e = RescanConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
+            assert_eq!(e.variable, name);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! ENHANCED scanning: Amazon Inspector scans continuously, so nothing is started. The run
+//! reports what Inspector says instead: rescan durations, coverage gaps, active findings.
+//! Each part is read on its own, so one unavailable API does not hide the others.
+
+use super::ecr::Registry;
+use super::inspector::{CoveredImage, Inspector, RescanDurations};
+use crate::findings::{Finding, SeverityCounts, VulnSeverity};
+use crate::wildcard::Patterns;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A part of the report, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", untagged)]
+pub enum Part<T> {
+    Available(T),
+    Unavailable { unavailable: String },
+}
+
+impl<T> Part<T> {
+    fn from_result<E: std::fmt::Display>(r: Result<T, E>) -> Self {
+        match r {
+            Ok(v) => Part::Available(v),
+            Err(e) => Part::Unavailable {
+                unavailable: e.to_string(),
+            },
+        }
+    }
+
+    pub fn available(&self) -> Option<&T> {
+        match self {
+            Part::Available(v) => Some(v),
+            Part::Unavailable { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoverageReport {
+    pub images: usize,
+    pub gaps: usize,
+    /// Reason → images with it (`repo:tag`), worst-covered first.
+    pub gaps_by_reason: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageFindings {
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub counts: SeverityCounts,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingsReport {
+    pub min_severity: VulnSeverity,
+    pub total: usize,
+    /// More findings exist than MAX_FINDINGS allowed reading.
+    pub truncated: bool,
+    pub counts: SeverityCounts,
+    /// Worst image first.
+    pub images: Vec<ImageFindings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnhancedReport {
+    pub rescan_durations: Part<RescanDurations>,
+    pub coverage: Part<CoverageReport>,
+    /// Selected repositories no ENHANCED rule covers (their frequency is MANUAL).
+    pub unscanned_repositories: Part<Vec<String>>,
+    pub findings: Part<FindingsReport>,
+}
+
+pub struct Limits {
+    pub min_severity: VulnSeverity,
+    pub max_findings: usize,
+    pub max_coverage: usize,
+}
+
+pub async fn report<I: Inspector, R: Registry>(
+    inspector: &I,
+    registry: &R,
+    repositories: &[String],
+    patterns: &Patterns,
+    limits: &Limits,
+) -> EnhancedReport {
+    let (durations, coverage, frequencies, findings) = futures::join!(
+        inspector.configuration(),
+        inspector.coverage(limits.max_coverage),
+        registry.scan_frequencies(repositories),
+        inspector.findings(limits.min_severity, limits.max_findings + 1),
+    );
+    EnhancedReport {
+        rescan_durations: Part::from_result(durations),
+        coverage: Part::from_result(coverage.map(|c| coverage_report(c, patterns))),
+        unscanned_repositories: Part::from_result(frequencies.map(|f| {
+            f.into_iter()
+                .filter(|(_, frequency)| frequency == "MANUAL")
+                .map(|(name, _)| name)
+                .collect()
+        })),
+        findings: Part::from_result(findings.map(|f| findings_report(f, patterns, limits))),
+    }
+}
+
+fn coverage_report(images: Vec<CoveredImage>, patterns: &Patterns) -> CoverageReport {
+    let images: Vec<CoveredImage> = images
+        .into_iter()
+        .filter(|i| patterns.matches(&i.repository))
+        .collect();
+    let mut gaps_by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for image in images.iter().filter(|i| i.is_gap()) {
+        let name = match image.tags.first() {
+            Some(tag) => format!("{}:{tag}", image.repository),
+            None => format!(
+                "{}@{}",
+                image.repository,
+                super::model::short_digest(&image.digest)
+            ),
+        };
+        gaps_by_reason.entry(image.reason.clone()).or_default().push(name);
+    }
+    CoverageReport {
+        images: images.len(),
+        gaps: gaps_by_reason.values().map(Vec::len).sum(),
+        gaps_by_reason,
+    }
+}
+
+fn findings_report(findings: Vec<Finding>, patterns: &Patterns, limits: &Limits) -> FindingsReport {
+    let truncated = findings.len() > limits.max_findings;
+    let mut counts = SeverityCounts::default();
+    let mut by_image: BTreeMap<(String, String), ImageFindings> = BTreeMap::new();
+    for finding in findings.into_iter().take(limits.max_findings) {
+        if finding.severity < limits.min_severity || !patterns.matches(&finding.repository) {
+            continue;
+        }
+        counts.add(finding.severity, 1);
+        let entry = by_image
+            .entry((finding.repository.clone(), finding.digest.clone()))
+            .or_insert_with(|| ImageFindings {
+                repository: finding.repository.clone(),
+                digest: finding.digest.clone(),
+                tags: finding.tags.clone(),
+                counts: SeverityCounts::default(),
+                findings: Vec::new(),
+            });
+        entry.counts.add(finding.severity, 1);
+        entry.findings.push(finding);
+    }
+    let mut images: Vec<ImageFindings> = by_image.into_values().collect();
+    for image in &mut images {
+        image.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.vulnerability_id.cmp(&b.vulnerability_id))
+        });
+    }
+    images.sort_by(|a, b| {
+        b.counts
+            .rank()
+            .cmp(&a.counts.rank())
+            .then_with(|| a.repository.cmp(&b.repository))
+    });
+    FindingsReport {
+        min_severity: limits.min_severity,
+        total: counts.0.values().sum::<u64>() as usize,
+        truncated,
+        counts,
+        images,
+    }
+}

@@ -1,0 +1,176 @@
+//! Starting basic scans: bounded concurrency, a shared rate limit, our own retries for
+//! throttling (the SDK's are off for this call), and a stop before the Lambda deadline.
+
+use super::ecr::Registry;
+use super::model::{Image, ScanError};
+use super::pace::Pacer;
+use super::select::Skip;
+use crate::deadline::Deadline;
+use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanOutcome {
+    Started,
+    /// Dry run: it would have been started.
+    WouldScan,
+    /// The per-image quota: it was scanned in the last 24 hours.
+    AlreadyScanned,
+    Skipped(Skip),
+    /// Not attempted; the next scheduled run picks it up.
+    Deferred(Deferral),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    Deadline,
+    AccountLimit,
+}
+
+impl ScanOutcome {
+    pub fn key(&self) -> &'static str {
+        match self {
+            ScanOutcome::Started => "started",
+            ScanOutcome::WouldScan => "wouldScan",
+            ScanOutcome::AlreadyScanned => "alreadyScanned",
+            ScanOutcome::Skipped(skip) => skip.key(),
+            ScanOutcome::Deferred(Deferral::Deadline) => "deferredDeadline",
+            ScanOutcome::Deferred(Deferral::AccountLimit) => "deferredAccountLimit",
+            ScanOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub dry_run: bool,
+    pub deadline: Deadline,
+    pub deadline_margin: Duration,
+}
+
+/// What happened to each candidate, in the order given; and the account-limit message if hit.
+pub struct ScanReport {
+    pub outcomes: Vec<(Image, ScanOutcome)>,
+    pub account_limit: Option<String>,
+}
+
+pub async fn scan_all<R: Registry>(
+    registry: &R,
+    pacer: &Pacer,
+    candidates: Vec<Image>,
+    settings: &ScanSettings,
+) -> ScanReport {
+    let stop = AtomicBool::new(false);
+    let account_limit = std::sync::Mutex::new(None);
+    let outcomes = futures::stream::iter(candidates.into_iter().enumerate())
+        .map(|(i, image)| {
+            let (stop, account_limit) = (&stop, &account_limit);
+            async move {
+                let outcome = scan_one(registry, pacer, &image, settings, stop, account_limit).await;
+                (i, image, outcome)
+            }
+        })
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|(i, _, _)| *i);
+    ScanReport {
+        outcomes: outcomes
+            .into_iter()
+            .map(|(_, image, outcome)| (image, outcome))
+            .collect(),
+        account_limit: account_limit.into_inner().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+async fn scan_one<R: Registry>(
+    registry: &R,
+    pacer: &Pacer,
+    image: &Image,
+    settings: &ScanSettings,
+    stop: &AtomicBool,
+    account_limit: &std::sync::Mutex<Option<String>>,
+) -> ScanOutcome {
+    let out_of_time = |extra: Duration| settings.deadline.remaining() <= settings.deadline_margin + extra;
+    if settings.dry_run {
+        return ScanOutcome::WouldScan;
+    }
+    let mut attempt = 1;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return ScanOutcome::Deferred(Deferral::AccountLimit);
+        }
+        if out_of_time(Duration::ZERO) {
+            return ScanOutcome::Deferred(Deferral::Deadline);
+        }
+        pacer.wait().await;
+        // Waiting for a slot may have used up the time.
+        if out_of_time(Duration::ZERO) {
+            return ScanOutcome::Deferred(Deferral::Deadline);
+        }
+        match registry.start_scan(&image.repository, &image.digest).await {
+            Ok(()) => return ScanOutcome::Started,
+            Err(ScanError::ImageQuota) => return ScanOutcome::AlreadyScanned,
+            Err(ScanError::AccountQuota(message)) => {
+                stop.store(true, Ordering::SeqCst);
+                account_limit
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(message);
+                return ScanOutcome::Deferred(Deferral::AccountLimit);
+            }
+            Err(ScanError::UnsupportedImage) => return ScanOutcome::Skipped(Skip::UnsupportedType),
+            Err(ScanError::Gone(_)) => return ScanOutcome::Skipped(Skip::DeletedMidRun),
+            Err(ScanError::Other(message)) => return ScanOutcome::Failed(message),
+            Err(ScanError::Transient(message)) => {
+                if attempt >= settings.max_attempts {
+                    return ScanOutcome::Failed(format!("{message} (after {attempt} attempts)"));
+                }
+                let pause = backoff(attempt, &image.digest);
+                if out_of_time(pause) {
+                    return ScanOutcome::Deferred(Deferral::Deadline);
+                }
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 200 ms, capped at 10 s, with jitter derived from the digest so
+/// concurrent retries spread out without a random number generator.
+pub fn backoff(attempt: u32, digest: &str) -> Duration {
+    let base = 200u64
+        .saturating_mul(1 << attempt.min(6).saturating_sub(1))
+        .min(10_000);
+    let jitter = digest
+        .bytes()
+        .fold(attempt as u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+        % (base / 2 + 1);
+    Duration::from_millis(base / 2 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let b1 = backoff(1, "sha256:a");
+        let b3 = backoff(3, "sha256:a");
+        assert!(
+            b1 >= Duration::from_millis(100) && b1 <= Duration::from_millis(200),
+            "{b1:?}"
+        );
+        assert!(
+            b3 >= Duration::from_millis(400) && b3 <= Duration::from_millis(800),
+            "{b3:?}"
+        );
+        assert!(backoff(30, "x") <= Duration::from_secs(10));
+    }
+}

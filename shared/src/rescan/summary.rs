@@ -1,0 +1,442 @@
+//! The run summary: the function's JSON output, and the notification rendered from it.
+
+use super::enhanced::{EnhancedReport, Part};
+use super::model::{ScanType, short_digest};
+use crate::console;
+use crate::findings::SeverityCounts;
+use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use crate::text::{count, thousands, truncate_utf8};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub const SOURCE: &str = "lookout.ecr-rescan";
+/// Entries kept in each list of the JSON output; the counts stay exact.
+pub const MAX_LISTED: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageRef {
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ImageRef {
+    fn name(&self) -> String {
+        match self.tags.first() {
+            Some(tag) => format!("{}:{tag} ({})", self.repository, short_digest(&self.digest)),
+            None => format!("{}@{}", self.repository, short_digest(&self.digest)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopImage {
+    #[serde(flatten)]
+    pub image: ImageRef,
+    /// From the image's last basic scan (`findingSeverityCounts`).
+    pub counts: SeverityCounts,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositorySummary {
+    pub name: String,
+    pub images: usize,
+    pub outcomes: BTreeMap<&'static str, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub scan_type: ScanType,
+    pub dry_run: bool,
+    /// False when the deadline, the account limit or a failing call left work undone.
+    pub complete: bool,
+    pub notes: Vec<String>,
+    pub region: String,
+    pub repositories: usize,
+    pub images: usize,
+    /// Outcome → images (`started`, `alreadyScanned`, `failed`, `skipped…`, `deferred…`).
+    pub outcomes: BTreeMap<&'static str, u64>,
+    pub per_repository: Vec<RepositorySummary>,
+    pub failures: Vec<ImageRef>,
+    /// Dry run: what would have been scanned.
+    pub would_scan: Vec<ImageRef>,
+    pub top_images: Vec<TopImage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enhanced: Option<EnhancedReport>,
+}
+
+impl RunSummary {
+    pub fn outcome(&self, key: &str) -> u64 {
+        self.outcomes.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn skipped(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(k, _)| k.starts_with("skipped"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    pub fn deferred(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(k, _)| k.starts_with("deferred"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    pub fn subject(&self) -> String {
+        let partial = if self.complete { "" } else { " (partial)" };
+        match (self.scan_type, &self.enhanced) {
+            (ScanType::Enhanced, Some(report)) => {
+                let findings = report
+                    .findings
+                    .available()
+                    .map_or("findings unavailable".to_string(), |f| {
+                        format!("{} findings", f.counts.describe())
+                    });
+                let gaps = report.coverage.available().map_or(String::new(), |c| {
+                    format!(", {}", count(c.gaps as u64, "coverage gap", "coverage gaps"))
+                });
+                format!("[Lookout] Inspector: {findings}{gaps}")
+            }
+            _ if self.dry_run => format!(
+                "[Lookout] ECR rescan dry run: {} would be scanned",
+                count(self.outcome("wouldScan"), "image", "images")
+            ),
+            _ => format!(
+                "[Lookout] ECR rescan: {} started, {} already scanned, {} failed{partial}",
+                thousands(self.outcome("started")),
+                thousands(self.outcome("alreadyScanned")),
+                thousands(self.outcome("failed")),
+            ),
+        }
+    }
+
+    /// Renders at most `detail.items` entries of each list, each line cut to `detail.item_bytes`.
+    pub fn render(&self, detail: Detail, identity: &str) -> Notification {
+        let cut = |s: &str| truncate_utf8(s, detail.item_bytes).to_string();
+        let mut text = String::new();
+        match self.scan_type {
+            ScanType::Basic => self.basic_text(&mut text, detail, &cut),
+            ScanType::Enhanced => self.enhanced_text(&mut text, detail, &cut),
+        }
+        let mut structured = self.clone();
+        structured.per_repository.truncate(detail.items);
+        structured.failures.truncate(detail.items);
+        structured.would_scan.truncate(detail.items);
+        structured.top_images.truncate(detail.items);
+        if let Some(Part::Available(f)) = structured.enhanced.as_mut().map(|e| &mut e.findings) {
+            f.images.truncate(detail.items);
+        }
+        let mut structured = serde_json::to_value(&structured).unwrap_or(Value::Null);
+        structured["source"] = Value::from(SOURCE);
+        let critical = self.critical_count();
+        Notification {
+            subject: self.subject(),
+            chat: ChatMessage {
+                title: self.subject(),
+                description: chat_code_block(truncate_utf8(&text, 2_000)),
+                next_steps: Vec::new(),
+                keywords: vec![self.scan_type.as_str().to_string(), "ECR".to_string()],
+                event_type: "LookoutEcrRescan".to_string(),
+                related_resources: Vec::new(),
+            },
+            text,
+            structured,
+            attributes: vec![
+                Attribute::string("source", SOURCE),
+                Attribute::string("scanType", self.scan_type.as_str()),
+                Attribute::string("complete", if self.complete { "true" } else { "false" }),
+                Attribute::number("scansStarted", self.outcome("started")),
+                Attribute::number("failures", self.outcome("failed")),
+                Attribute::number("criticalFindings", critical),
+            ],
+            group: "ecr-rescan".to_string(),
+            identity: identity.to_string(),
+        }
+    }
+
+    fn critical_count(&self) -> u64 {
+        let from_top: u64 = self
+            .top_images
+            .iter()
+            .map(|t| t.counts.get(crate::findings::VulnSeverity::Critical))
+            .sum();
+        let from_inspector = self
+            .enhanced
+            .as_ref()
+            .and_then(|e| e.findings.available())
+            .map_or(0, |f| f.counts.get(crate::findings::VulnSeverity::Critical));
+        from_top + from_inspector
+    }
+
+    fn header(&self, t: &mut String) {
+        let _ = writeln!(t, "{}\n", self.subject());
+        let mode = match self.scan_type {
+            ScanType::Basic => "BASIC scanning: ECR scans on demand, so this run starts the rescans.",
+            ScanType::Enhanced => {
+                "ENHANCED scanning: Amazon Inspector scans continuously; no scan is started, this is its report."
+            }
+        };
+        let _ = writeln!(t, "Region:        {}", self.region);
+        let _ = writeln!(t, "Registry:      {mode}");
+        let _ = writeln!(
+            t,
+            "Run:           {}",
+            if self.complete { "complete" } else { "PARTIAL" }
+        );
+        for note in &self.notes {
+            let _ = writeln!(t, "               {note}");
+        }
+        let _ = writeln!(
+            t,
+            "Scope:         {} in {}\n",
+            count(self.images as u64, "image", "images"),
+            count(self.repositories as u64, "repository", "repositories")
+        );
+    }
+
+    fn basic_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
+        self.header(t);
+        let rows: [(&str, u64); 5] = [
+            (
+                if self.dry_run {
+                    "would be scanned"
+                } else {
+                    "scans started"
+                },
+                self.outcome(if self.dry_run { "wouldScan" } else { "started" }),
+            ),
+            ("already scanned (24 h quota)", self.outcome("alreadyScanned")),
+            ("failed", self.outcome("failed")),
+            ("deferred to the next run", self.deferred()),
+            ("skipped", self.skipped()),
+        ];
+        for (label, n) in rows {
+            let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
+        }
+        for (key, n) in self.outcomes.iter().filter(|(k, _)| k.starts_with("skipped")) {
+            let _ = writeln!(t, "    {:<28} {:>8}", skip_label(key), thousands(*n));
+        }
+        let shown = |n: usize| n.min(detail.items);
+        if !self.per_repository.is_empty() {
+            let _ = writeln!(t, "\nPer repository:");
+            for repo in self.per_repository.iter().take(shown(self.per_repository.len())) {
+                let parts: Vec<String> = repo
+                    .outcomes
+                    .iter()
+                    .map(|(k, v)| format!("{} {}", skip_label(k), thousands(*v)))
+                    .collect();
+                let mut line = format!(
+                    "  {}: {}; {}",
+                    repo.name,
+                    count(repo.images as u64, "image", "images"),
+                    parts.join(", ")
+                );
+                if let Some(e) = &repo.error {
+                    let _ = write!(line, " [{e}]");
+                }
+                let _ = writeln!(t, "{}", cut(&line));
+            }
+            more(t, self.per_repository.len(), detail.items, "repositories");
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(t, "\nFailures:");
+            for f in self.failures.iter().take(detail.items) {
+                let _ = writeln!(
+                    t,
+                    "{}",
+                    cut(&format!("  {}: {}", f.name(), f.error.as_deref().unwrap_or("")))
+                );
+            }
+            more(t, self.failures.len(), detail.items, "failures");
+        }
+        if !self.would_scan.is_empty() {
+            let _ = writeln!(t, "\nWould scan:");
+            for i in self.would_scan.iter().take(detail.items) {
+                let _ = writeln!(t, "{}", cut(&format!("  {}", i.name())));
+            }
+            more(
+                t,
+                self.outcome("wouldScan") as usize,
+                detail.items.min(self.would_scan.len()),
+                "images",
+            );
+        }
+        if !self.top_images.is_empty() {
+            let _ = writeln!(t, "\nMost vulnerable images (by their last completed scan):");
+            for top in self.top_images.iter().take(detail.items) {
+                let _ = writeln!(
+                    t,
+                    "{}",
+                    cut(&format!(
+                        "  {}: {}\n    {}",
+                        top.image.name(),
+                        top.counts.describe(),
+                        top.link
+                    ))
+                );
+            }
+        }
+    }
+
+    fn enhanced_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
+        self.header(t);
+        let Some(report) = &self.enhanced else { return };
+        match &report.rescan_durations {
+            Part::Available(d) => {
+                let _ = writeln!(
+                    t,
+                    "Rescan duration: {} after push, {} after last pull (mode {}), status {}",
+                    d.rescan_duration.as_deref().unwrap_or("unknown"),
+                    d.pull_date_rescan_duration.as_deref().unwrap_or("unknown"),
+                    d.pull_date_rescan_mode.as_deref().unwrap_or("unknown"),
+                    d.status.as_deref().unwrap_or("unknown"),
+                );
+            }
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(t, "Rescan duration: unavailable ({})", cut(unavailable));
+            }
+        }
+        match &report.coverage {
+            Part::Available(c) => {
+                let _ = writeln!(
+                    t,
+                    "\nCoverage: {}, {}:",
+                    count(c.images as u64, "image", "images"),
+                    count(c.gaps as u64, "gap", "gaps")
+                );
+                for (reason, images) in &c.gaps_by_reason {
+                    let examples: Vec<&str> = images
+                        .iter()
+                        .take(detail.items.min(5))
+                        .map(String::as_str)
+                        .collect();
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        cut(&format!(
+                            "  {reason}: {} (e.g. {})",
+                            thousands(images.len() as u64),
+                            examples.join(", ")
+                        ))
+                    );
+                }
+                if c.gaps_by_reason.contains_key("SCAN_ELIGIBILITY_EXPIRED") {
+                    let _ = writeln!(
+                        t,
+                        "  An expired image is scanned again when it is pushed again (or pulled, within the pull-date window)."
+                    );
+                }
+            }
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(t, "\nCoverage: unavailable ({})", cut(unavailable));
+            }
+        }
+        match &report.unscanned_repositories {
+            Part::Available(list) if !list.is_empty() => {
+                let _ = writeln!(
+                    t,
+                    "\nRepositories no ENHANCED scanning rule covers: {}",
+                    cut(&list.join(", "))
+                );
+            }
+            Part::Available(_) => {}
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(
+                    t,
+                    "\nRepository scan frequencies: unavailable ({})",
+                    cut(unavailable)
+                );
+            }
+        }
+        match &report.findings {
+            Part::Available(f) => {
+                let _ = writeln!(
+                    t,
+                    "\nActive findings, {} or worse: {} in {}{}",
+                    f.min_severity,
+                    f.counts.describe(),
+                    count(f.images.len() as u64, "image", "images"),
+                    if f.truncated {
+                        " (more exist: raise MAX_FINDINGS)"
+                    } else {
+                        ""
+                    }
+                );
+                for image in f.images.iter().take(detail.items) {
+                    let name = match image.tags.first() {
+                        Some(tag) => format!("{}:{tag} ({})", image.repository, short_digest(&image.digest)),
+                        None => format!("{}@{}", image.repository, short_digest(&image.digest)),
+                    };
+                    let _ = writeln!(t, "{}", cut(&format!("\n  {name}: {}", image.counts.describe())));
+                    let _ = writeln!(
+                        t,
+                        "    {}",
+                        console::inspector_image_url(&self.region, &image.digest)
+                    );
+                    for finding in image.findings.iter().take(detail.items) {
+                        let _ = writeln!(t, "{}", cut(&format!("    {}", finding.one_line())));
+                    }
+                    more(t, image.findings.len(), detail.items, "findings");
+                }
+                more(t, f.images.len(), detail.items, "images");
+            }
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(t, "\nFindings: unavailable ({})", cut(unavailable));
+            }
+        }
+    }
+}
+
+fn more(t: &mut String, total: usize, shown: usize, what: &str) {
+    if total > shown {
+        let _ = writeln!(
+            t,
+            "  ... and {} more {what} (see the function's JSON output)",
+            thousands((total - shown) as u64)
+        );
+    }
+}
+
+/// `skippedNotLatest` → `not latest`; other keys pass through in words.
+fn skip_label(key: &str) -> String {
+    let key = key.strip_prefix("skipped").unwrap_or(key);
+    let mut out = String::new();
+    for (i, c) in key.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(skip_label("skippedNotLatest"), "not latest");
+        assert_eq!(skip_label("alreadyScanned"), "already scanned");
+        assert_eq!(skip_label("deferredDeadline"), "deferred deadline");
+    }
+}

@@ -1,0 +1,646 @@
+//! ecr-rescan against the real SDK adapters with aws-smithy-mocks: the paths moto cannot
+//! serve (throttling, quota messages, Inspector coverage and configuration, deadlines).
+
+use aws_sdk_ecr::config::retry::RetryConfig;
+use aws_sdk_ecr::operation::describe_images::DescribeImagesOutput;
+use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesOutput;
+use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
+use aws_sdk_ecr::operation::start_image_scan::{StartImageScanError, StartImageScanOutput};
+use aws_sdk_ecr::types::error::{ImageNotFoundException, LimitExceededException};
+use aws_sdk_ecr::types::{ImageDetail, RegistryScanningConfiguration, Repository, ScanType};
+use aws_sdk_inspector2::operation::get_configuration::GetConfigurationOutput;
+use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
+use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use lookout_shared::config::{Env, TopicArn};
+use lookout_shared::deadline::Deadline;
+use lookout_shared::notification::{Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
+use lookout_shared::publish::MemoryPublisher;
+use lookout_shared::rescan::config::RescanConfig;
+use lookout_shared::rescan::ecr::{EcrRegistry, Registry};
+use lookout_shared::rescan::inspector::Inspector2;
+use lookout_shared::rescan::run::Rescan;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const QUOTA: &str = "The scan quota per image has been exceeded. Wait and try again.";
+
+fn ecr(rules: &[&Rule]) -> aws_sdk_ecr::Client {
+    mock_client!(aws_sdk_ecr, RuleMode::MatchAny, rules, |b| b.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(5))
+    ))
+}
+
+fn inspector(rules: &[&Rule]) -> aws_sdk_inspector2::Client {
+    mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, rules)
+}
+
+fn scan_type(t: ScanType) -> Rule {
+    mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(move || {
+        GetRegistryScanningConfigurationOutput::builder()
+            .scanning_configuration(
+                RegistryScanningConfiguration::builder()
+                    .scan_type(t.clone())
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn repositories(names: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ecr::Client::describe_repositories).then_output(move || {
+        let mut out = DescribeRepositoriesOutput::builder();
+        for name in names {
+            out = out.repositories(Repository::builder().repository_name(*name).build());
+        }
+        out.build()
+    })
+}
+
+fn images(repository: &'static str, digests: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ecr::Client::describe_images)
+        .match_requests(move |r| r.repository_name() == Some(repository))
+        .then_output(move || {
+            let mut out = DescribeImagesOutput::builder();
+            for (i, d) in digests.iter().enumerate() {
+                out = out.image_details(
+                    ImageDetail::builder()
+                        .repository_name(repository)
+                        .image_digest(*d)
+                        .image_tags(format!("v{i}"))
+                        .build(),
+                );
+            }
+            out.build()
+        })
+}
+
+fn scan_ok() -> Rule {
+    mock!(aws_sdk_ecr::Client::start_image_scan).then_output(|| StartImageScanOutput::builder().build())
+}
+
+fn scan_of(
+    digest: &'static str,
+) -> aws_smithy_mocks::RuleBuilder<
+    aws_sdk_ecr::operation::start_image_scan::StartImageScanInput,
+    StartImageScanOutput,
+    StartImageScanError,
+> {
+    mock!(aws_sdk_ecr::Client::start_image_scan)
+        .match_requests(move |r| r.image_id().and_then(|i| i.image_digest()) == Some(digest))
+}
+
+fn json_error(code: &str, message: &str) -> String {
+    json!({"__type": code, "message": message}).to_string()
+}
+
+fn config(pairs: &[(&str, &str)]) -> RescanConfig {
+    let mut all = vec![
+        ("SCAN_RATE_PER_SECOND", "10"),
+        ("SCAN_CONCURRENCY", "1"),
+        ("DEADLINE_MARGIN_MS", "1000"),
+    ];
+    all.extend_from_slice(pairs);
+    RescanConfig::from_env(&Env::from_pairs(
+        all.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    ))
+    .unwrap()
+}
+
+async fn run(
+    config: RescanConfig,
+    ecr: aws_sdk_ecr::Client,
+    inspector: aws_sdk_inspector2::Client,
+    event: Value,
+) -> Value {
+    let rescan = Rescan::new(
+        config,
+        EcrRegistry::new(ecr),
+        Inspector2::new(inspector),
+        None::<MemoryPublisher>,
+    );
+    rescan
+        .handle(event, Deadline::after(Duration::from_secs(600)), "req-1")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_per_image_quota_is_not_retried() {
+    // The SDK's default classifier would retry this as throttling: 3 calls instead of 1.
+    let quota = scan_of("sha256:a")
+        .sequence()
+        .http_status(400, Some(json_error("LimitExceededException", QUOTA)))
+        .repeatedly()
+        .build();
+    let registry = EcrRegistry::new(ecr(&[&quota]));
+    let err = registry.start_scan("web", "sha256:a").await.unwrap_err();
+    assert_eq!(err, lookout_shared::rescan::model::ScanError::ImageQuota);
+    assert_eq!(quota.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn listing_retries_throttling_then_succeeds() {
+    let throttled = mock!(aws_sdk_ecr::Client::describe_images)
+        .sequence()
+        .http_status(400, Some(json_error("ThrottlingException", "Rate exceeded")))
+        .times(2)
+        .output(|| {
+            DescribeImagesOutput::builder()
+                .image_details(ImageDetail::builder().image_digest("sha256:a").build())
+                .build()
+        })
+        .build();
+    let registry = EcrRegistry::new(ecr(&[&throttled]));
+    let images = registry.images("web").await.unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(throttled.num_calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn scans_retry_throttling_then_start() {
+    let throttled = scan_of("sha256:a")
+        .sequence()
+        .http_status(400, Some(json_error("ThrottlingException", "Rate exceeded")))
+        .times(2)
+        .output(|| StartImageScanOutput::builder().build())
+        .build();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", &["sha256:a"]),
+        &throttled,
+    ];
+    let summary = run(config(&[]), ecr(&rules), inspector(&[]), json!({})).await;
+    assert_eq!(summary["outcomes"], json!({"started": 1}));
+    assert_eq!(throttled.num_calls(), 3);
+    assert_eq!(summary["complete"], true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_that_never_ends_is_a_counted_failure_and_the_run_goes_on() {
+    let throttled = scan_of("sha256:a")
+        .sequence()
+        .http_status(400, Some(json_error("ThrottlingException", "Rate exceeded")))
+        .repeatedly()
+        .build();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", &["sha256:a", "sha256:b"]),
+        &throttled,
+        &scan_ok(),
+    ];
+    let summary = run(
+        config(&[("MAX_SCAN_ATTEMPTS", "3")]),
+        ecr(&rules),
+        inspector(&[]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(summary["outcomes"], json!({"started": 1, "failed": 1}));
+    assert_eq!(throttled.num_calls(), 3);
+    let error = summary["failures"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("ThrottlingException") && error.contains("after 3 attempts"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_per_image_quota_counts_as_scanned_and_the_account_cap_stops_the_run() {
+    let per_image = scan_of("sha256:a").then_error(|| {
+        StartImageScanError::LimitExceededException(LimitExceededException::builder().message(QUOTA).build())
+    });
+    let account = scan_of("sha256:b").then_error(|| {
+        StartImageScanError::LimitExceededException(
+            LimitExceededException::builder()
+                .message("You have exceeded the daily basic scan limit for this account.")
+                .build(),
+        )
+    });
+    let never = scan_ok();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", &["sha256:a", "sha256:b", "sha256:c"]),
+        &per_image,
+        &account,
+        &never,
+    ];
+    let summary = run(config(&[]), ecr(&rules), inspector(&[]), json!({})).await;
+    assert_eq!(
+        summary["outcomes"],
+        json!({"alreadyScanned": 1, "deferredAccountLimit": 2})
+    );
+    assert_eq!(never.num_calls(), 0, "no scan is attempted after the account cap");
+    assert_eq!(summary["complete"], false);
+    assert!(
+        summary["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("daily basic scan limit"),
+        "{}",
+        summary["notes"]
+    );
+}
+
+#[tokio::test]
+async fn an_image_or_repository_deleted_mid_run_is_skipped_and_counted() {
+    let gone = scan_of("sha256:a").then_error(|| {
+        StartImageScanError::ImageNotFoundException(ImageNotFoundException::builder().message("gone").build())
+    });
+    let repo_gone = mock!(aws_sdk_ecr::Client::describe_images)
+        .match_requests(|r| r.repository_name() == Some("old"))
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error(
+                "RepositoryNotFoundException",
+                "The repository with name 'old' does not exist",
+            )),
+        )
+        .repeatedly()
+        .build();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["old", "web"]),
+        &repo_gone,
+        &images("web", &["sha256:a", "sha256:b"]),
+        &gone,
+        &scan_ok(),
+    ];
+    let summary = run(config(&[]), ecr(&rules), inspector(&[]), json!({})).await;
+    assert_eq!(
+        summary["outcomes"],
+        json!({"started": 1, "skippedDeletedMidRun": 1})
+    );
+    let old = summary["perRepository"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "old")
+        .unwrap();
+    assert_eq!(old["error"], "deleted during the run");
+    assert_eq!(
+        summary["complete"], true,
+        "a deleted repository leaves no work undone"
+    );
+}
+
+#[tokio::test]
+async fn a_listing_that_keeps_failing_makes_a_partial_run() {
+    let broken = mock!(aws_sdk_ecr::Client::describe_images)
+        .match_requests(|r| r.repository_name() == Some("broken"))
+        .sequence()
+        .http_status(500, Some(json_error("ServerException", "internal")))
+        .repeatedly()
+        .build();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["broken", "web"]),
+        &broken,
+        &images("web", &["sha256:a"]),
+        &scan_ok(),
+    ];
+    let summary = run(config(&[]), ecr(&rules), inspector(&[]), json!({})).await;
+    assert_eq!(summary["outcomes"], json!({"started": 1}));
+    assert_eq!(summary["complete"], false);
+    assert_eq!(broken.num_calls(), 3, "the SDK retried the 5xx");
+    assert!(
+        summary["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("1 repository could not be listed")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_the_run_short_and_says_what_is_left() {
+    let digests: &'static [&'static str] = &[
+        "sha256:0", "sha256:1", "sha256:2", "sha256:3", "sha256:4", "sha256:5", "sha256:6", "sha256:7",
+        "sha256:8", "sha256:9",
+    ];
+    let start = scan_ok();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", digests),
+        &start,
+    ];
+    let rescan = Rescan::new(
+        config(&[]),
+        EcrRegistry::new(ecr(&rules)),
+        Inspector2::new(inspector(&[])),
+        None::<MemoryPublisher>,
+    );
+    // 10 calls a second on a paused clock: the listing goes at 0 ms and scans at 100, 200 and
+    // 300 ms; at 400 ms less than the 1,000 ms margin is left of the 1,350 ms deadline.
+    let summary = rescan
+        .handle(json!({}), Deadline::after(Duration::from_millis(1_350)), "req")
+        .await
+        .unwrap();
+    assert_eq!(summary["outcomes"], json!({"started": 3, "deferredDeadline": 7}));
+    assert_eq!(start.num_calls(), 3);
+    assert_eq!(summary["complete"], false);
+    assert!(
+        summary["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("7 images left for the next run"),
+        "{}",
+        summary["notes"]
+    );
+}
+
+fn covered(
+    repo: &str,
+    digest: &str,
+    reason: aws_sdk_inspector2::types::ScanStatusReason,
+) -> aws_sdk_inspector2::types::CoveredResource {
+    use aws_sdk_inspector2::types::*;
+    CoveredResource::builder()
+        .resource_type(CoverageResourceType::AwsEcrContainerImage)
+        .resource_id(format!(
+            "arn:aws:ecr:us-east-1:123456789012:repository/{repo}/{digest}"
+        ))
+        .account_id("123456789012")
+        .scan_type(aws_sdk_inspector2::types::ScanType::Package)
+        .scan_status(
+            ScanStatus::builder()
+                .status_code(if reason == ScanStatusReason::Successful {
+                    ScanStatusCode::Active
+                } else {
+                    ScanStatusCode::Inactive
+                })
+                .reason(reason)
+                .build()
+                .unwrap(),
+        )
+        .resource_metadata(
+            ResourceScanMetadata::builder()
+                .ecr_repository(EcrRepositoryMetadata::builder().name(repo).build())
+                .ecr_image(EcrContainerImageMetadata::builder().tags("v1").build())
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn finding(
+    repo: &str,
+    digest: &str,
+    cve: &str,
+    severity: aws_sdk_inspector2::types::Severity,
+) -> aws_sdk_inspector2::types::Finding {
+    use aws_sdk_inspector2::types::*;
+    let t = aws_smithy_types::DateTime::from_secs(1_700_000_000);
+    Finding::builder()
+        .finding_arn(format!("arn:aws:inspector2:us-east-1:123456789012:finding/{cve}"))
+        .aws_account_id("123456789012")
+        .r#type(FindingType::PackageVulnerability)
+        .description("d")
+        .title(format!("{cve} - openssl"))
+        .severity(severity)
+        .first_observed_at(t)
+        .last_observed_at(t)
+        .status(FindingStatus::Active)
+        .fix_available(FixAvailable::Yes)
+        .inspector_score(9.8)
+        .package_vulnerability_details(
+            PackageVulnerabilityDetails::builder()
+                .vulnerability_id(cve)
+                .source("NVD")
+                .vulnerable_packages(
+                    VulnerablePackage::builder()
+                        .name("openssl")
+                        .version("3.0.0")
+                        .fixed_in_version("3.0.1")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .resources(
+            Resource::builder()
+                .r#type(ResourceType::AwsEcrContainerImage)
+                .id(format!(
+                    "arn:aws:ecr:us-east-1:123456789012:repository/{repo}/{digest}"
+                ))
+                .details(
+                    ResourceDetails::builder()
+                        .aws_ecr_container_image(
+                            AwsEcrContainerImageDetails::builder()
+                                .repository_name(repo)
+                                .image_hash(digest)
+                                .registry("123456789012")
+                                .image_tags("v1")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn enhanced_registries_report_inspector_and_never_start_a_scan() {
+    use aws_sdk_inspector2::types::{
+        EcrConfigurationState, EcrPullDateRescanDuration, EcrRescanDuration, EcrRescanDurationState,
+        ScanStatusReason, Severity,
+    };
+    let never = scan_ok();
+    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
+        use aws_sdk_ecr::types::{RepositoryScanningConfiguration, ScanFrequency};
+        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder()
+            .scanning_configurations(RepositoryScanningConfiguration::builder().repository_name("web").scan_frequency(ScanFrequency::ContinuousScan).build())
+            .scanning_configurations(RepositoryScanningConfiguration::builder().repository_name("legacy").scan_frequency(ScanFrequency::Manual).build())
+            .build()
+    });
+    let ecr_rules = [
+        &scan_type(ScanType::Enhanced),
+        &repositories(&["legacy", "web"]),
+        &never,
+        &frequencies,
+    ];
+    let configuration = mock!(aws_sdk_inspector2::Client::get_configuration).then_output(|| {
+        GetConfigurationOutput::builder()
+            .ecr_configuration(
+                EcrConfigurationState::builder()
+                    .rescan_duration_state(
+                        EcrRescanDurationState::builder()
+                            .rescan_duration(EcrRescanDuration::Days180)
+                            .pull_date_rescan_duration(EcrPullDateRescanDuration::Days14)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage).then_output(|| {
+        ListCoverageOutput::builder()
+            .covered_resources(covered("web", "sha256:aaa", ScanStatusReason::Successful))
+            .covered_resources(covered(
+                "web",
+                "sha256:bbb",
+                ScanStatusReason::ScanEligibilityExpired,
+            ))
+            .covered_resources(covered("legacy", "sha256:ccc", ScanStatusReason::UnsupportedOs))
+            .build()
+    });
+    let findings = mock!(aws_sdk_inspector2::Client::list_findings)
+        .match_requests(|r| {
+            let severities: Vec<&str> = r
+                .filter_criteria()
+                .and_then(|f| f.severity.as_ref())
+                .map(|s| s.iter().map(|f| f.value()).collect())
+                .unwrap_or_default();
+            severities == ["CRITICAL", "HIGH"]
+        })
+        .then_output(|| {
+            ListFindingsOutput::builder()
+                .findings(finding("web", "sha256:aaa", "CVE-2024-0001", Severity::Critical))
+                .findings(finding("web", "sha256:aaa", "CVE-2024-0002", Severity::High))
+                .build()
+        });
+    let inspector_rules = [&configuration, &coverage, &findings];
+    let summary = run(
+        config(&[]),
+        ecr(&ecr_rules),
+        inspector(&inspector_rules),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        never.num_calls(),
+        0,
+        "StartImageScan is never called under ENHANCED"
+    );
+    assert_eq!(summary["scanType"], "ENHANCED");
+    let report = &summary["enhanced"];
+    assert_eq!(report["rescanDurations"]["rescanDuration"], "DAYS_180");
+    assert_eq!(report["rescanDurations"]["pullDateRescanDuration"], "DAYS_14");
+    assert_eq!(report["coverage"]["images"], 3);
+    assert_eq!(
+        report["coverage"]["gapsByReason"],
+        json!({"SCAN_ELIGIBILITY_EXPIRED": ["web:v1"], "UNSUPPORTED_OS": ["legacy:v1"]})
+    );
+    assert_eq!(report["unscannedRepositories"], json!(["legacy"]));
+    assert_eq!(report["findings"]["total"], 2);
+    let image = &report["findings"]["images"][0];
+    assert_eq!(image["digest"], "sha256:aaa");
+    assert_eq!(image["findings"][0]["vulnerabilityId"], "CVE-2024-0001");
+    assert_eq!(image["findings"][0]["fixedInVersion"], "3.0.1");
+    assert_eq!(summary["complete"], true);
+}
+
+#[tokio::test]
+async fn an_unavailable_inspector_api_is_reported_not_fatal() {
+    // moto answers these with an HTML 404; so does this mock, for every Inspector call.
+    let html = || Some("<html><body>Not Found</body></html>".to_string());
+    let not_found = [
+        mock!(aws_sdk_inspector2::Client::get_configuration)
+            .sequence()
+            .http_status(404, html())
+            .repeatedly()
+            .build(),
+        mock!(aws_sdk_inspector2::Client::list_coverage)
+            .sequence()
+            .http_status(404, html())
+            .repeatedly()
+            .build(),
+        mock!(aws_sdk_inspector2::Client::list_findings)
+            .sequence()
+            .http_status(404, html())
+            .repeatedly()
+            .build(),
+    ];
+    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .sequence()
+        .http_status(400, Some(json_error("AccessDeniedException", "not allowed")))
+        .repeatedly()
+        .build();
+    let ecr_rules = [
+        &scan_type(ScanType::Enhanced),
+        &repositories(&["web"]),
+        &frequencies,
+    ];
+    let summary = run(
+        config(&[]),
+        ecr(&ecr_rules),
+        inspector(&not_found.iter().collect::<Vec<_>>()),
+        json!({}),
+    )
+    .await;
+    let report = &summary["enhanced"];
+    for part in ["rescanDurations", "coverage", "findings", "unscannedRepositories"] {
+        let why = report[part]["unavailable"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{part}: {}", report[part]));
+        assert!(
+            why.contains("HTTP 404 without an AWS error code") || why.contains("AccessDeniedException"),
+            "{part}: {why}"
+        );
+    }
+    assert_eq!(summary["complete"], false);
+}
+
+#[tokio::test]
+async fn dry_runs_list_and_start_nothing_and_summaries_fit_sns() {
+    let never = scan_ok();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web", "api"]),
+        &images("web", &["sha256:a", "sha256:b"]),
+        &images("api", &["sha256:c"]),
+        &never,
+    ];
+    let publisher = MemoryPublisher::default();
+    let mut config = config(&[]);
+    config.delivery = Some(Delivery {
+        topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
+        format: MessageFormat::Text,
+        chat_app: false,
+        max_request_bytes: SNS_MAX_REQUEST_BYTES,
+    });
+    let rescan = Rescan::new(
+        config,
+        EcrRegistry::new(ecr(&rules)),
+        Inspector2::new(inspector(&[])),
+        &publisher,
+    );
+    let summary = rescan
+        .handle(
+            json!({"dryRun": true, "repositories": ["web"]}),
+            Deadline::after(Duration::from_secs(60)),
+            "req",
+        )
+        .await
+        .unwrap();
+    assert_eq!(never.num_calls(), 0);
+    assert_eq!(summary["outcomes"], json!({"wouldScan": 2}));
+    assert_eq!(
+        summary["repositories"], 1,
+        "the override narrowed the repositories"
+    );
+    let messages = publisher.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].subject,
+        "[Lookout] ECR rescan dry run: 2 images would be scanned"
+    );
+    assert!(
+        messages[0]
+            .message
+            .contains("Would scan:\n  web:v0 (sha256:a)\n  web:v1 (sha256:b)"),
+        "{}",
+        messages[0].message
+    );
+}
