@@ -14,6 +14,7 @@ async fn main() {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     log_alert_demo(&moto, &config).await;
+    ecr_rescan_demo(&moto, &config).await;
     println!("\nDone. moto's server is stopped; nothing left running.");
 }
 
@@ -54,6 +55,38 @@ async fn log_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
     for delivered in topic.drain().await {
         println!("Subject: {}", delivered.subject().unwrap_or_default());
         print_limited(&serde_json::to_string_pretty(&delivered.message_json()).unwrap_or_default());
+    }
+}
+
+async fn ecr_rescan_demo(moto: &Moto, config: &aws_config::SdkConfig) {
+    use lookout_tests::ecr::{create_repository, put_image};
+    let topic = TopicWithQueue::create(config, "lookout-demo-rescan", false).await;
+    let ecr = aws_sdk_ecr::Client::new(config);
+    banner("ecr-rescan on a BASIC registry (moto's ECR)");
+    for (n, (repo, images)) in [("web-app", 4u64), ("orders-api", 3), ("batch-jobs", 2)].into_iter().enumerate() {
+        create_repository(&ecr, repo).await;
+        let seed = 100 * (n as u64 + 1);
+        for i in 0..images {
+            put_image(&ecr, repo, seed + i, Some(&format!("v1.{i}"))).await;
+        }
+        put_image(&ecr, repo, seed + 99, None).await;
+    }
+    println!("Pushed 9 tagged and 3 untagged images to web-app, orders-api and batch-jobs.");
+    let function = spawn(moto, "ecr-rescan", &topic, &[("MESSAGE_FORMAT", "text")]);
+    for (title, event) in [
+        ("a dry run", "ecr-rescan/dry-run.json"),
+        ("the scheduled run", "ecr-rescan/scheduled.json"),
+        ("a second run within 24 hours", "ecr-rescan/empty.json"),
+    ] {
+        println!("\n$ invoke ecr-rescan with events/{event} ({title})");
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(root().join("events").join(event)).expect("event")).expect("json");
+        match function.invoke(&event) {
+            Outcome::Response(v) => println!("→ outcomes: {}", v["outcomes"]),
+            other => report(other),
+        }
+        for delivered in topic.drain().await {
+            print_delivered(&delivered);
+        }
     }
 }
 
