@@ -1,1 +1,5 @@
-
+pub mod config;
+pub mod events;
+pub mod handler;
+pub mod render;
+pub mod scan_findings;

@@ -161,22 +161,54 @@ async fn listing_retries_throttling_then_succeeds() {
 
 #[tokio::test]
 async fn every_page_is_read() {
-    let repos_1 = mock!(aws_sdk_ecr::Client::describe_repositories).match_requests(|r| r.next_token().is_none()).then_output(|| {
-        DescribeRepositoriesOutput::builder().repositories(Repository::builder().repository_name("a").build()).next_token("r2").build()
-    });
-    let repos_2 = mock!(aws_sdk_ecr::Client::describe_repositories).match_requests(|r| r.next_token() == Some("r2")).then_output(|| {
-        DescribeRepositoriesOutput::builder().repositories(Repository::builder().repository_name("b").build()).build()
-    });
+    let repos_1 = mock!(aws_sdk_ecr::Client::describe_repositories)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| {
+            DescribeRepositoriesOutput::builder()
+                .repositories(Repository::builder().repository_name("a").build())
+                .next_token("r2")
+                .build()
+        });
+    let repos_2 = mock!(aws_sdk_ecr::Client::describe_repositories)
+        .match_requests(|r| r.next_token() == Some("r2"))
+        .then_output(|| {
+            DescribeRepositoriesOutput::builder()
+                .repositories(Repository::builder().repository_name("b").build())
+                .build()
+        });
     let page = |digest: &'static str, next: Option<&'static str>| {
-        move || DescribeImagesOutput::builder().image_details(ImageDetail::builder().image_digest(digest).build()).set_next_token(next.map(String::from)).build()
+        move || {
+            DescribeImagesOutput::builder()
+                .image_details(ImageDetail::builder().image_digest(digest).build())
+                .set_next_token(next.map(String::from))
+                .build()
+        }
     };
-    let images_1 = mock!(aws_sdk_ecr::Client::describe_images).match_requests(|r| r.next_token().is_none()).then_output(page("sha256:1", Some("i2")));
-    let images_2 = mock!(aws_sdk_ecr::Client::describe_images).match_requests(|r| r.next_token() == Some("i2")).then_output(page("sha256:2", Some("i3")));
-    let images_3 = mock!(aws_sdk_ecr::Client::describe_images).match_requests(|r| r.next_token() == Some("i3")).then_output(page("sha256:3", None));
+    let images_1 = mock!(aws_sdk_ecr::Client::describe_images)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(page("sha256:1", Some("i2")));
+    let images_2 = mock!(aws_sdk_ecr::Client::describe_images)
+        .match_requests(|r| r.next_token() == Some("i2"))
+        .then_output(page("sha256:2", Some("i3")));
+    let images_3 = mock!(aws_sdk_ecr::Client::describe_images)
+        .match_requests(|r| r.next_token() == Some("i3"))
+        .then_output(page("sha256:3", None));
     let registry = EcrRegistry::new(ecr(&[&repos_1, &repos_2, &images_1, &images_2, &images_3]));
-    let names: Vec<String> = registry.repositories().await.unwrap().into_iter().map(|r| r.name).collect();
+    let names: Vec<String> = registry
+        .repositories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["a", "b"]);
-    let digests: Vec<String> = registry.images("a").await.unwrap().into_iter().map(|i| i.digest).collect();
+    let digests: Vec<String> = registry
+        .images("a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.digest)
+        .collect();
     assert_eq!(digests, ["sha256:1", "sha256:2", "sha256:3"]);
 }
 

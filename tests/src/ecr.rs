@@ -16,7 +16,11 @@ pub fn manifest(seed: u64) -> String {
 }
 
 pub async fn create_repository(ecr: &Client, name: &str) {
-    ecr.create_repository().repository_name(name).send().await.expect("create repository");
+    ecr.create_repository()
+        .repository_name(name)
+        .send()
+        .await
+        .expect("create repository");
 }
 
 /// Pushes image `seed` with `tag` (None: untagged); returns its digest.
@@ -29,7 +33,10 @@ pub async fn put_image(ecr: &Client, repository: &str, seed: u64, tag: Option<&s
         .send()
         .await
         .expect("put image");
-    out.image.and_then(|i| i.image_id).and_then(|id| id.image_digest).expect("digest")
+    out.image
+        .and_then(|i| i.image_id)
+        .and_then(|id| id.image_digest)
+        .expect("digest")
 }
 
 /// Whether a basic scan was ever started for the image (moto answers ScanNotFoundException
@@ -38,12 +45,21 @@ pub async fn was_scanned(ecr: &Client, repository: &str, digest: &str) -> bool {
     let result = ecr
         .describe_image_scan_findings()
         .repository_name(repository)
-        .image_id(aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(digest).build())
+        .image_id(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(digest)
+                .build(),
+        )
         .send()
         .await;
     match result {
         Ok(_) => true,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_scan_not_found_exception()) => false,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_scan_not_found_exception()) =>
+        {
+            false
+        }
         Err(e) => panic!("DescribeImageScanFindings: {e:?}"),
     }
 }

@@ -1,10 +1,10 @@
 //! ecr-rescan end to end: the binary through the Lambda Runtime API, against moto's ECR,
 //! Inspector2 and SNS; the summary is read back from an SQS queue.
 
+use lookout_tests::Function;
 use lookout_tests::ecr::{create_repository, put_image, was_scanned};
 use lookout_tests::moto::{Moto, TopicWithQueue};
 use lookout_tests::workspace::{binary, event_file};
-use lookout_tests::Function;
 use serde_json::{Value, json};
 
 struct Registry {
@@ -17,7 +17,11 @@ async fn registry() -> Registry {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     let topic = TopicWithQueue::create(&config, "rescan", false).await;
-    Registry { ecr: aws_sdk_ecr::Client::new(&config), moto, topic }
+    Registry {
+        ecr: aws_sdk_ecr::Client::new(&config),
+        moto,
+        topic,
+    }
 }
 
 fn rescan(r: &Registry, extra: &[(&str, &str)]) -> Function {
@@ -41,7 +45,10 @@ async fn basic_rescan_then_a_second_run_within_24_hours() {
         web_tagged.push(put_image(&r.ecr, "web-app", seed, Some(tag)).await);
     }
     put_image(&r.ecr, "web-app", 1, Some("latest")).await;
-    let web_untagged = [put_image(&r.ecr, "web-app", 4, None).await, put_image(&r.ecr, "web-app", 5, None).await];
+    let web_untagged = [
+        put_image(&r.ecr, "web-app", 4, None).await,
+        put_image(&r.ecr, "web-app", 5, None).await,
+    ];
     // api: more images than one DescribeImages page (1,000).
     let mut api = Vec::new();
     for i in 0..1_005u64 {
@@ -50,33 +57,57 @@ async fn basic_rescan_then_a_second_run_within_24_hours() {
     let scratch = put_image(&r.ecr, "scratch", 9, Some("tmp")).await;
 
     let function = rescan(&r, &[("REPOSITORY_EXCLUDE", "scratch")]);
-    let summary = function.invoke(&event_file("ecr-rescan/scheduled.json")).response().clone();
+    let summary = function
+        .invoke(&event_file("ecr-rescan/scheduled.json"))
+        .response()
+        .clone();
     assert_eq!(summary["scanType"], "BASIC");
     assert_eq!(summary["repositories"], 2);
     assert_eq!(summary["images"], 5 + 1_005);
-    assert_eq!(summary["outcomes"], json!({"started": 3 + 1_005, "skippedUntagged": 2}));
+    assert_eq!(
+        summary["outcomes"],
+        json!({"started": 3 + 1_005, "skippedUntagged": 2})
+    );
     assert_eq!(summary["complete"], true);
     for digest in &web_tagged {
         assert!(was_scanned(&r.ecr, "web-app", digest).await, "{digest}");
     }
     for digest in &web_untagged {
-        assert!(!was_scanned(&r.ecr, "web-app", digest).await, "untagged {digest} must not be scanned");
+        assert!(
+            !was_scanned(&r.ecr, "web-app", digest).await,
+            "untagged {digest} must not be scanned"
+        );
     }
-    assert!(was_scanned(&r.ecr, "api", &api[1_004]).await, "the last image past the first page");
-    assert!(!was_scanned(&r.ecr, "scratch", &scratch).await, "excluded repository");
+    assert!(
+        was_scanned(&r.ecr, "api", &api[1_004]).await,
+        "the last image past the first page"
+    );
+    assert!(
+        !was_scanned(&r.ecr, "scratch", &scratch).await,
+        "excluded repository"
+    );
 
     let delivered = r.topic.drain().await;
     assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0].subject(), Some("[Lookout] ECR rescan: 1,008 started, 0 already scanned, 0 failed"));
+    assert_eq!(
+        delivered[0].subject(),
+        Some("[Lookout] ECR rescan: 1,008 started, 0 already scanned, 0 failed")
+    );
     let doc = delivered[0].message_json();
     assert_eq!(doc["source"], "lookout.ecr-rescan");
     assert_eq!(doc["outcomes"]["started"], 1_008);
 
     // Within 24 h every image hits the per-image quota: counted, not retried, not a failure.
     let summary = function.invoke(&json!({})).response().clone();
-    assert_eq!(summary["outcomes"], json!({"alreadyScanned": 1_008, "skippedUntagged": 2}));
+    assert_eq!(
+        summary["outcomes"],
+        json!({"alreadyScanned": 1_008, "skippedUntagged": 2})
+    );
     assert_eq!(summary["complete"], true);
-    assert_eq!(r.topic.drain().await[0].subject(), Some("[Lookout] ECR rescan: 0 started, 1,008 already scanned, 0 failed"));
+    assert_eq!(
+        r.topic.drain().await[0].subject(),
+        Some("[Lookout] ECR rescan: 0 started, 1,008 already scanned, 0 failed")
+    );
 }
 
 #[tokio::test]
@@ -86,14 +117,25 @@ async fn a_dry_run_lists_what_it_would_scan_and_starts_nothing() {
     let a = put_image(&r.ecr, "web-app", 1, Some("v1")).await;
     let b = put_image(&r.ecr, "web-app", 2, Some("v2")).await;
     let function = rescan(&r, &[("MESSAGE_FORMAT", "text")]);
-    let summary = function.invoke(&event_file("ecr-rescan/dry-run.json")).response().clone();
+    let summary = function
+        .invoke(&event_file("ecr-rescan/dry-run.json"))
+        .response()
+        .clone();
     assert_eq!(summary["dryRun"], true);
     assert_eq!(summary["outcomes"], json!({"wouldScan": 2}));
-    let listed: Vec<&str> = summary["wouldScan"].as_array().unwrap().iter().map(|i| i["digest"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = summary["wouldScan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["digest"].as_str().unwrap())
+        .collect();
     assert!(listed.contains(&a.as_str()) && listed.contains(&b.as_str()));
     assert!(!was_scanned(&r.ecr, "web-app", &a).await && !was_scanned(&r.ecr, "web-app", &b).await);
     let delivered = r.topic.drain().await;
-    assert_eq!(delivered[0].subject(), Some("[Lookout] ECR rescan dry run: 2 images would be scanned"));
+    assert_eq!(
+        delivered[0].subject(),
+        Some("[Lookout] ECR rescan dry run: 2 images would be scanned")
+    );
     assert_eq!(delivered[0].attribute("scansStarted"), Some("0"));
 }
 
@@ -109,9 +151,15 @@ async fn overrides_narrow_the_run() {
     }
     put_image(&r.ecr, "web-admin", 50, Some("v1")).await;
     let function = rescan(&r, &[]);
-    let summary = function.invoke(&event_file("ecr-rescan/override.json")).response().clone();
+    let summary = function
+        .invoke(&event_file("ecr-rescan/override.json"))
+        .response()
+        .clone();
     assert_eq!(summary["repositories"], 2, "web-* only");
-    assert_eq!(summary["outcomes"], json!({"started": 5 + 1, "skippedNotLatest": 3}));
+    assert_eq!(
+        summary["outcomes"],
+        json!({"started": 5 + 1, "skippedNotLatest": 3})
+    );
 }
 
 #[tokio::test]
@@ -156,19 +204,41 @@ async fn an_enhanced_registry_gets_an_inspector_report_and_no_scan() {
     let function = rescan(&r, &[]);
     let summary = function.invoke(&json!({})).response().clone();
     assert_eq!(summary["scanType"], "ENHANCED");
-    assert!(!was_scanned(&r.ecr, "svc", &digest).await, "no StartImageScan under ENHANCED");
+    assert!(
+        !was_scanned(&r.ecr, "svc", &digest).await,
+        "no StartImageScan under ENHANCED"
+    );
     let findings = &summary["enhanced"]["findings"];
     assert_eq!(findings["total"], 1);
-    assert_eq!(findings["images"][0]["findings"][0]["vulnerabilityId"], "CVE-2024-0001");
+    assert_eq!(
+        findings["images"][0]["findings"][0]["vulnerabilityId"],
+        "CVE-2024-0001"
+    );
     // moto does not serve these: the report says so and carries on.
-    assert!(summary["enhanced"]["coverage"]["unavailable"].as_str().unwrap().contains("ListCoverage"));
-    assert!(summary["enhanced"]["rescanDurations"]["unavailable"].as_str().unwrap().contains("GetConfiguration"));
+    assert!(
+        summary["enhanced"]["coverage"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("ListCoverage")
+    );
+    assert!(
+        summary["enhanced"]["rescanDurations"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("GetConfiguration")
+    );
 
     let delivered = r.topic.drain().await;
     assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0].subject(), Some("[Lookout] Inspector: CRITICAL 1 findings"));
+    assert_eq!(
+        delivered[0].subject(),
+        Some("[Lookout] Inspector: CRITICAL 1 findings")
+    );
     let doc: Value = delivered[0].message_json();
-    assert_eq!(doc["enhanced"]["findings"]["images"][0]["findings"][0]["package"], "openssl");
+    assert_eq!(
+        doc["enhanced"]["findings"]["images"][0]["findings"][0]["package"],
+        "openssl"
+    );
 }
 
 fn inspector_finding(repository: &str, digest: &str) -> Value {

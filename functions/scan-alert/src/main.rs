@@ -1,1 +1,29 @@
-fn main() {}
+//! scan-alert: ECR basic scan and Amazon Inspector events to notifications.
+//! See `lookout_shared::scan_alert`.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lookout_shared::config::Env;
+use lookout_shared::deadline::Deadline;
+use lookout_shared::logging::exit_on_init_error;
+use lookout_shared::publish::SnsPublisher;
+use lookout_shared::scan_alert::config::ScanAlertConfig;
+use lookout_shared::scan_alert::handler::ScanAlert;
+use lookout_shared::scan_alert::scan_findings::EcrScanFindings;
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lookout_shared::logging::init();
+    let config = exit_on_init_error(ScanAlertConfig::from_env(&Env::from_process()));
+    let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
+    let findings = EcrScanFindings::new(aws_sdk_ecr::Client::new(&sdk));
+    let alert = ScanAlert::new(config, findings, publisher);
+    let alert = &alert;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        alert
+            .handle(event.payload, Deadline::from_epoch_ms(event.context.deadline))
+            .await
+    }))
+    .await
+}

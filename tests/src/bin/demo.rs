@@ -63,7 +63,10 @@ async fn ecr_rescan_demo(moto: &Moto, config: &aws_config::SdkConfig) {
     let topic = TopicWithQueue::create(config, "lookout-demo-rescan", false).await;
     let ecr = aws_sdk_ecr::Client::new(config);
     banner("ecr-rescan on a BASIC registry (moto's ECR)");
-    for (n, (repo, images)) in [("web-app", 4u64), ("orders-api", 3), ("batch-jobs", 2)].into_iter().enumerate() {
+    for (n, (repo, images)) in [("web-app", 4u64), ("orders-api", 3), ("batch-jobs", 2)]
+        .into_iter()
+        .enumerate()
+    {
         create_repository(&ecr, repo).await;
         let seed = 100 * (n as u64 + 1);
         for i in 0..images {
@@ -79,7 +82,9 @@ async fn ecr_rescan_demo(moto: &Moto, config: &aws_config::SdkConfig) {
         ("a second run within 24 hours", "ecr-rescan/empty.json"),
     ] {
         println!("\n$ invoke ecr-rescan with events/{event} ({title})");
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(root().join("events").join(event)).expect("event")).expect("json");
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(root().join("events").join(event)).expect("event"))
+                .expect("json");
         match function.invoke(&event) {
             Outcome::Response(v) => println!("→ outcomes: {}", v["outcomes"]),
             other => report(other),

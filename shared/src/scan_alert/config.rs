@@ -1,0 +1,126 @@
+//! scan-alert's settings, parsed once at cold start.
+
+use crate::aws::AwsSettings;
+use crate::config::{ConfigError, Env, TopicArn};
+use crate::findings::{SeverityCounts, VulnSeverity};
+use crate::metrics::MetricsConfig;
+use crate::notification::Delivery;
+use crate::wildcard::Patterns;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Notify when any severity reaches its threshold, e.g. `CRITICAL=1,HIGH=5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thresholds(pub BTreeMap<VulnSeverity, u64>);
+
+impl Thresholds {
+    pub fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
+        let mut map = BTreeMap::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, n) = item.split_once('=').ok_or_else(|| {
+                ConfigError::new(variable, format!("items must look like CRITICAL=1, got {item:?}"))
+            })?;
+            let severity: VulnSeverity = name.parse().map_err(|e: String| ConfigError::new(variable, e))?;
+            let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::new(variable, format!("{name} needs a count of at least 1, got {n:?}"))
+            })?;
+            map.insert(severity, n);
+        }
+        if map.is_empty() {
+            return Err(ConfigError::new(variable, "needs at least one SEVERITY=COUNT"));
+        }
+        Ok(Self(map))
+    }
+
+    /// The severities whose threshold the counts reach, worst first.
+    pub fn reached(&self, counts: &SeverityCounts) -> Vec<VulnSeverity> {
+        let mut out: Vec<VulnSeverity> = self
+            .0
+            .iter()
+            .filter(|(s, n)| counts.get(**s) >= **n)
+            .map(|(s, _)| *s)
+            .collect();
+        out.reverse();
+        out
+    }
+
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self.0.iter().rev().map(|(s, n)| format!("{s} ≥ {n}")).collect();
+        parts.join(" or ")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanAlertConfig {
+    pub delivery: Delivery,
+    pub thresholds: Thresholds,
+    pub repositories: Patterns,
+    /// Accepted vulnerabilities (CVE ids), never counted or shown.
+    pub ignore: BTreeSet<String>,
+    /// Basic-scan findings read per image at most (DescribeImageScanFindings pages).
+    pub max_findings: usize,
+    /// Findings listed in a message at most.
+    pub max_shown: usize,
+    pub metrics: MetricsConfig,
+    pub aws: AwsSettings,
+}
+
+impl ScanAlertConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
+        Ok(Self {
+            delivery: Delivery::from_env(env, topic)?,
+            thresholds: Thresholds::parse(
+                "SEVERITY_THRESHOLDS",
+                env.get("SEVERITY_THRESHOLDS").unwrap_or("CRITICAL=1,HIGH=1"),
+            )?,
+            repositories: Patterns::new(env.list("REPOSITORY_INCLUDE"), env.list("REPOSITORY_EXCLUDE")),
+            ignore: env
+                .list("IGNORE_VULNERABILITIES")
+                .into_iter()
+                .map(|s| s.to_ascii_uppercase())
+                .collect(),
+            max_findings: env.number_in("MAX_FINDINGS", 1000, 1..=100_000)?,
+            max_shown: env.number_in("MAX_FINDINGS_SHOWN", 25, 1..=1000)?,
+            metrics: MetricsConfig::from_env(env, "scan-alert")?,
+            aws: AwsSettings::from_env(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        let t = Thresholds::parse("T", "CRITICAL=1, high=5").unwrap();
+        let mut counts = SeverityCounts::default();
+        counts.add(VulnSeverity::High, 4);
+        assert!(t.reached(&counts).is_empty());
+        counts.add(VulnSeverity::High, 1);
+        assert_eq!(t.reached(&counts), vec![VulnSeverity::High]);
+        counts.add(VulnSeverity::Critical, 1);
+        assert_eq!(
+            t.reached(&counts),
+            vec![VulnSeverity::Critical, VulnSeverity::High]
+        );
+        assert_eq!(t.describe(), "CRITICAL ≥ 1 or HIGH ≥ 5");
+        for bad in ["", "CRITICAL", "CRITICAL=0", "URGENT=1", "HIGH=x"] {
+            assert_eq!(
+                Thresholds::parse("SEVERITY_THRESHOLDS", bad)
+                    .unwrap_err()
+                    .variable,
+                "SEVERITY_THRESHOLDS",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn topic_is_required() {
+        assert_eq!(
+            ScanAlertConfig::from_env(&Env::default()).unwrap_err().variable,
+            "ALERT_TOPIC_ARN"
+        );
+    }
+}

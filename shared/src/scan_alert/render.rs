@@ -1,0 +1,184 @@
+//! The scan alert: which image, how bad, what to fix, where to look.
+
+use crate::console;
+use crate::findings::{Finding, SeverityCounts, VulnSeverity};
+use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use crate::rescan::model::short_digest;
+use crate::text::truncate_utf8;
+use serde_json::json;
+use std::fmt::Write;
+
+pub const SOURCE: &str = "lookout.scan-alert";
+
+/// Everything one image's notification says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageAlert {
+    pub event: &'static str,
+    pub event_ids: Vec<String>,
+    pub account: String,
+    pub region: String,
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub status: String,
+    pub failed: bool,
+    pub counts: SeverityCounts,
+    /// Worst first.
+    pub findings: Vec<Finding>,
+    pub notes: Vec<String>,
+    pub thresholds: String,
+    pub reached: Vec<VulnSeverity>,
+    pub ignored: Vec<String>,
+    pub enhanced: bool,
+}
+
+impl ImageAlert {
+    fn image_name(&self) -> String {
+        match self.tags.first() {
+            Some(tag) => format!("{}:{tag}", self.repository),
+            None => format!("{}@{}", self.repository, short_digest(&self.digest)),
+        }
+    }
+
+    fn worst(&self) -> Option<VulnSeverity> {
+        self.reached.first().copied()
+    }
+
+    pub fn subject(&self) -> String {
+        if self.failed {
+            return format!("[FAILED] ECR scan of {} failed", self.image_name());
+        }
+        let severity = self.worst().map_or("NOTICE", VulnSeverity::as_str);
+        match self.findings.as_slice() {
+            [only] if self.counts.0.values().sum::<u64>() == 1 => {
+                format!("[{severity}] {} in {}", only.vulnerability_id, self.image_name())
+            }
+            _ => format!("[{severity}] {}: {}", self.image_name(), self.counts.describe()),
+        }
+    }
+
+    fn link(&self) -> String {
+        if self.enhanced {
+            console::inspector_image_url(&self.region, &self.digest)
+        } else {
+            console::ecr_image_url(&self.region, &self.account, &self.repository, &self.digest)
+        }
+    }
+
+    pub fn render(&self, detail: Detail) -> Notification {
+        let shown: Vec<&Finding> = self.findings.iter().take(detail.items).collect();
+        let line = |f: &Finding| truncate_utf8(&f.one_line(), detail.item_bytes).to_string();
+        let link = self.link();
+        let mut t = String::new();
+        let _ = writeln!(t, "{}\n", self.subject());
+        let _ = writeln!(t, "Event:         {} ({})", self.event, self.status);
+        let _ = writeln!(t, "Repository:    {}", self.repository);
+        let _ = writeln!(
+            t,
+            "Tags:          {}",
+            if self.tags.is_empty() {
+                "(untagged)".to_string()
+            } else {
+                self.tags.join(", ")
+            }
+        );
+        let _ = writeln!(t, "Digest:        {}", self.digest);
+        let _ = writeln!(t, "Account:       {}", self.account);
+        let _ = writeln!(t, "Region:        {}", self.region);
+        let _ = writeln!(t, "Findings:      {}", self.counts.describe());
+        if !self.failed {
+            let reached: Vec<&str> = self.reached.iter().map(|s| s.as_str()).collect();
+            let _ = writeln!(
+                t,
+                "Threshold:     {} (reached: {})",
+                self.thresholds,
+                reached.join(", ")
+            );
+        }
+        if !self.ignored.is_empty() {
+            let _ = writeln!(
+                t,
+                "Ignored:       {} (IGNORE_VULNERABILITIES)",
+                self.ignored.join(", ")
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(t, "Note:          {note}");
+        }
+        let _ = writeln!(t, "\nFindings in the console:\n{link}");
+        if !shown.is_empty() {
+            let _ = writeln!(t, "\nFindings, worst first:");
+            for f in &shown {
+                let _ = writeln!(t, "  {}", line(f));
+            }
+            if self.findings.len() > shown.len() {
+                let _ = writeln!(
+                    t,
+                    "  ... and {} more (open the console link)",
+                    self.findings.len() - shown.len()
+                );
+            }
+        }
+        let structured = json!({
+            "source": SOURCE,
+            "schemaVersion": 1,
+            "event": self.event,
+            "eventIds": self.event_ids,
+            "status": self.status,
+            "failed": self.failed,
+            "account": self.account,
+            "region": self.region,
+            "repository": self.repository,
+            "digest": self.digest,
+            "tags": self.tags,
+            "severityCounts": self.counts,
+            "thresholdsReached": self.reached,
+            "ignored": self.ignored,
+            "notes": self.notes,
+            "link": link,
+            "findings": shown,
+            "omittedFindings": self.findings.len() - shown.len(),
+        });
+        let mut description = format!("`{}` {}\n", self.image_name(), self.counts.describe());
+        let chat_lines: Vec<String> = shown.iter().take(10).map(|f| line(f)).collect();
+        if !chat_lines.is_empty() {
+            description.push_str(&chat_code_block(&chat_lines.join("\n")));
+        }
+        Notification {
+            subject: self.subject(),
+            text: t,
+            structured,
+            chat: ChatMessage {
+                title: self.subject(),
+                description,
+                next_steps: vec![format!("Review the findings: {link}")],
+                keywords: vec![
+                    self.worst().map_or("FAILED", VulnSeverity::as_str).to_string(),
+                    self.repository.clone(),
+                ],
+                event_type: "LookoutScanAlert".to_string(),
+                related_resources: vec![format!(
+                    "arn:aws:ecr:{}:{}:repository/{}",
+                    self.region, self.account, self.repository
+                )],
+            },
+            attributes: vec![
+                Attribute::string("source", SOURCE),
+                Attribute::string(
+                    "severity",
+                    if self.failed {
+                        "FAILED"
+                    } else {
+                        self.worst().map_or("NOTICE", VulnSeverity::as_str)
+                    },
+                ),
+                Attribute::string("repository", self.repository.clone()),
+                Attribute::string("eventType", self.event),
+                Attribute::number("critical", self.counts.get(VulnSeverity::Critical)),
+                Attribute::number("high", self.counts.get(VulnSeverity::High)),
+            ],
+            group: self.repository.clone(),
+            identity: format!("scan-alert|{}|{}", self.digest, self.event_ids.join(",")),
+        }
+    }
+}

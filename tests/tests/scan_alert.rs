@@ -1,0 +1,110 @@
+//! scan-alert end to end: the binary through the Lambda Runtime API; moto's ECR answers
+//! DescribeImageScanFindings after a real StartImageScan, and the alert is read from SQS.
+
+use lookout_tests::Function;
+use lookout_tests::ecr::{create_repository, put_image};
+use lookout_tests::moto::{Moto, TopicWithQueue};
+use lookout_tests::workspace::{binary, event_file};
+use serde_json::{Value, json};
+
+struct Setup {
+    moto: Moto,
+    topic: TopicWithQueue,
+    digest: String,
+}
+
+/// A scanned image in moto's ECR; moto reports one HIGH finding, CVE-9999-9999.
+async fn scanned_image() -> Setup {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let topic = TopicWithQueue::create(&config, "scans", false).await;
+    create_repository(&ecr, "web-app").await;
+    let digest = put_image(&ecr, "web-app", 42, Some("v1.4.2")).await;
+    ecr.start_image_scan()
+        .repository_name("web-app")
+        .image_id(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(&digest)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Setup { moto, topic, digest }
+}
+
+fn scan_event(s: &Setup) -> Value {
+    let mut event = event_file("scan-alert/ecr-scan-complete.json");
+    event["detail"]["image-digest"] = json!(s.digest);
+    event["detail"]["finding-severity-counts"] = json!({"HIGH": 1});
+    event
+}
+
+fn scan_alert(s: &Setup, extra: &[(&str, &str)]) -> Function {
+    let mut env = s.moto.function_env();
+    env.push(("ALERT_TOPIC_ARN".into(), s.topic.topic_arn.clone()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Function::spawn(&binary("scan-alert"), &env)
+}
+
+#[tokio::test]
+async fn a_basic_scan_result_becomes_an_alert_with_its_findings() {
+    let s = scanned_image().await;
+    let function = scan_alert(&s, &[]);
+    let response = function.invoke(&scan_event(&s)).response().clone();
+    assert_eq!(response["alerts"], 1);
+    let delivered = s.topic.drain().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].subject(),
+        Some("[HIGH] CVE-9999-9999 in web-app:v1.4.2")
+    );
+    let doc = delivered[0].message_json();
+    assert_eq!(doc["source"], "lookout.scan-alert");
+    assert_eq!(doc["digest"], s.digest);
+    assert_eq!(doc["findings"][0]["vulnerabilityId"], "CVE-9999-9999");
+    assert_eq!(doc["findings"][0]["package"], "moto_fake");
+}
+
+#[tokio::test]
+async fn an_ignored_vulnerability_keeps_the_image_below_threshold() {
+    let s = scanned_image().await;
+    let function = scan_alert(&s, &[("IGNORE_VULNERABILITIES", "CVE-9999-9999")]);
+    let response = function.invoke(&scan_event(&s)).response().clone();
+    assert_eq!(response["alerts"], 0);
+    assert_eq!(response["results"][0]["outcome"], "below threshold");
+    assert!(s.topic.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn inspector_events_from_the_fixtures() {
+    let s = scanned_image().await;
+    let function = scan_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    for (file, subject) in [
+        (
+            "inspector2-scan.json",
+            "[CRITICAL] payments:v3.1.0: CRITICAL 2, HIGH 9, MEDIUM 14",
+        ),
+        (
+            "inspector2-finding.json",
+            "[HIGH] CVE-2024-0727 in payments:v3.1.0",
+        ),
+        (
+            "ecr-scan-failed.json",
+            "[FAILED] ECR scan of batch-jobs:nightly failed",
+        ),
+    ] {
+        function
+            .invoke(&event_file(&format!("scan-alert/{file}")))
+            .response();
+        let delivered = s.topic.drain().await;
+        assert_eq!(delivered.len(), 1, "{file}");
+        assert_eq!(delivered[0].subject(), Some(subject), "{file}");
+        assert_eq!(delivered[0].attribute("source"), Some("lookout.scan-alert"));
+    }
+    function
+        .invoke(&event_file("scan-alert/ecr-scan-complete-clean.json"))
+        .response();
+    assert!(s.topic.drain().await.is_empty(), "a clean scan is not news");
+}
