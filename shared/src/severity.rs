@@ -45,15 +45,18 @@ impl Severity {
 
     /// Numeric levels: pino/bunyan (10..60) and syslog (0..7) are told apart by range.
     fn from_level_number(n: f64) -> Option<Severity> {
-        Some(match n {
-            n if n >= 60.0 => Severity::Critical,
-            n if n >= 50.0 => Severity::Error,
-            n if n >= 40.0 => Severity::Warning,
-            n if n >= 10.0 => Severity::Notice,
-            n if (0.0..=2.0).contains(&n) => Severity::Critical,
-            n if n == 3.0 => Severity::Error,
-            n if n == 4.0 => Severity::Warning,
-            n if (5.0..=7.0).contains(&n) => Severity::Notice,
+        if !(0.0..1e6).contains(&n) {
+            return None;
+        }
+        Some(match n as u32 {
+            60.. => Severity::Critical,
+            50.. => Severity::Error,
+            40.. => Severity::Warning,
+            10.. => Severity::Notice,
+            0..=2 => Severity::Critical,
+            3 => Severity::Error,
+            4 => Severity::Warning,
+            5..=7 => Severity::Notice,
             _ => return None,
         })
     }
@@ -106,12 +109,11 @@ fn level_of(value: Option<LevelValue<'_>>) -> Option<Severity> {
 /// Detects the severity of one log event's message.
 pub fn detect(message: &str) -> Severity {
     let trimmed = message.trim_start();
-    if trimmed.starts_with('{') {
-        if let Ok(fields) = serde_json::from_str::<LevelFields>(trimmed.trim_end()) {
-            if let Some(s) = level_of(fields.level).or_else(|| level_of(fields.severity)) {
-                return s;
-            }
-        }
+    if trimmed.starts_with('{')
+        && let Ok(fields) = serde_json::from_str::<LevelFields>(trimmed.trim_end())
+        && let Some(s) = level_of(fields.level).or_else(|| level_of(fields.severity))
+    {
+        return s;
     }
     detect_words(message)
 }

@@ -1,6 +1,8 @@
 //! Property tests: whatever arrives, the decoder and renderer never panic, and what they
 //! produce is always within SNS's limits and valid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
 use base64::Engine;
 use lookout_shared::config::TopicArn;
 use lookout_shared::logs::decode::{self, LogEvent, LogsMessage, MessageType};

@@ -1,6 +1,8 @@
 //! ecr-rescan against the real SDK adapters with aws-smithy-mocks: the paths moto cannot
 //! serve (throttling, quota messages, Inspector coverage and configuration, deadlines).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
 use aws_sdk_ecr::config::retry::RetryConfig;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesOutput;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesOutput;

@@ -1,6 +1,8 @@
 //! scan-alert's decisions on the events/ fixtures, with a fake findings source and an
 //! in-memory publisher: thresholds, ignore lists, FAILED scans, grouping, every event type.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::findings::{Finding, VulnSeverity};

@@ -98,7 +98,7 @@ pub fn group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e>
         out.last_timestamp = 0;
     }
     // Stable sort: within a severity, groups keep their order of first appearance.
-    out.groups.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.groups.sort_by_key(|g| std::cmp::Reverse(g.severity));
     out
 }
 

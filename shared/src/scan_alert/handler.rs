@@ -196,10 +196,10 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
             .await
         {
             Ok(read) => {
-                if alert.failed {
-                    if let Some(description) = read.description {
-                        alert.notes.push(format!("ECR says: {description}"));
-                    }
+                if alert.failed
+                    && let Some(description) = read.description
+                {
+                    alert.notes.push(format!("ECR says: {description}"));
                 }
                 let (ignored, kept): (Vec<Finding>, Vec<Finding>) =
                     read.findings.into_iter().partition(|f| self.is_ignored(f));

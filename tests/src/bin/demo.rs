@@ -15,6 +15,7 @@ async fn main() {
     let config = moto.sdk_config().await;
     log_alert_demo(&moto, &config).await;
     ecr_rescan_demo(&moto, &config).await;
+    scan_alert_demo(&moto, &config).await;
     println!("\nDone. moto's server is stopped; nothing left running.");
 }
 
@@ -89,6 +90,46 @@ async fn ecr_rescan_demo(moto: &Moto, config: &aws_config::SdkConfig) {
             Outcome::Response(v) => println!("→ outcomes: {}", v["outcomes"]),
             other => report(other),
         }
+        for delivered in topic.drain().await {
+            print_delivered(&delivered);
+        }
+    }
+}
+
+async fn scan_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
+    use lookout_tests::ecr::{create_repository, put_image};
+    let topic = TopicWithQueue::create(config, "lookout-demo-scans", false).await;
+    banner("scan-alert: scan results to notifications");
+    // A real basic scan on moto, so DescribeImageScanFindings has findings to list.
+    let ecr = aws_sdk_ecr::Client::new(config);
+    create_repository(&ecr, "web-app").await;
+    let digest = put_image(&ecr, "web-app", 4242, Some("v1.4.2")).await;
+    let image = aws_sdk_ecr::types::ImageIdentifier::builder()
+        .image_digest(&digest)
+        .build();
+    let _ = ecr
+        .start_image_scan()
+        .repository_name("web-app")
+        .image_id(image)
+        .send()
+        .await;
+    let function = spawn(moto, "scan-alert", &topic, &[("MESSAGE_FORMAT", "text")]);
+    for file in [
+        "ecr-scan-complete.json",
+        "ecr-scan-complete-clean.json",
+        "ecr-scan-failed.json",
+        "inspector2-scan.json",
+        "inspector2-finding.json",
+    ] {
+        let mut event: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("events/scan-alert").join(file)).expect("event"),
+        )
+        .expect("json");
+        if file == "ecr-scan-complete.json" {
+            event["detail"]["image-digest"] = Value::String(digest.clone());
+        }
+        println!("\n$ invoke scan-alert with events/scan-alert/{file}");
+        report(function.invoke(&event));
         for delivered in topic.drain().await {
             print_delivered(&delivered);
         }
