@@ -97,12 +97,12 @@ async fn ecr_rescan_demo(moto: &Moto, config: &aws_config::SdkConfig) {
 }
 
 async fn scan_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
-    use lookout_tests::ecr::{create_repository, put_image};
+    use lookout_tests::ecr::put_image;
     let topic = TopicWithQueue::create(config, "lookout-demo-scans", false).await;
     banner("scan-alert: scan results to notifications");
-    // A real basic scan on moto, so DescribeImageScanFindings has findings to list.
+    // A new image in web-app (created by the rescan demo), scanned for real on moto, so
+    // DescribeImageScanFindings has findings to list.
     let ecr = aws_sdk_ecr::Client::new(config);
-    create_repository(&ecr, "web-app").await;
     let digest = put_image(&ecr, "web-app", 4242, Some("v1.4.2")).await;
     let image = aws_sdk_ecr::types::ImageIdentifier::builder()
         .image_digest(&digest)
@@ -126,7 +126,9 @@ async fn scan_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
         )
         .expect("json");
         if file == "ecr-scan-complete.json" {
+            // Point the sample at the image just scanned, with the counts moto's scan reports.
             event["detail"]["image-digest"] = Value::String(digest.clone());
+            event["detail"]["finding-severity-counts"] = serde_json::json!({"HIGH": 1});
         }
         println!("\n$ invoke scan-alert with events/scan-alert/{file}");
         report(function.invoke(&event));
