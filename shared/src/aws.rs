@@ -57,13 +57,43 @@ impl AwsSettings {
     }
 }
 
-/// Loads region and credentials from the environment (Lambda provides both) once, at init.
+/// Loads the SDK configuration once, at init. Lambda hands region and credentials to the
+/// function in its environment, so they are read there: the default chains would also build
+/// IMDS, ECS and STS providers, code and work a Lambda function never uses.
 pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+        .http_client(https_client())
         .timeout_config(settings.timeout_config())
         .retry_config(settings.retry_config())
         .load()
         .await
+}
+
+/// The one HTTP client every SDK client shares: hyper with rustls on ring, Mozilla's root
+/// certificates compiled in, proxy settings from the environment, the SDK's timeouts and sleep.
+///
+/// The SDK's default client scans the system's certificate file *and* directory when it is
+/// created, at init; on some images that is hundreds of files for the same roots.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+    let mut trust = tls::TrustStore::empty().with_native_roots(false);
+    trust.add_pem_certificate(compiled_in_roots_pem());
+    let context = tls::TlsContext::builder().with_trust_store(trust).build();
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+        if let Ok(context) = &context {
+            connector = connector.tls_context(context.clone());
+        }
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Short text for an SDK error: the service's error code and message when there is one,
@@ -114,9 +144,35 @@ where
 pub type SdkError<E> =
     aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>;
 
+/// `webpki-root-certs` as one PEM bundle, the form the SDK's trust store takes.
+fn compiled_in_roots_pem() -> Vec<u8> {
+    use base64::Engine;
+    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2_100);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiled_in_roots_are_a_pem_bundle() {
+        let pem = String::from_utf8(compiled_in_roots_pem()).unwrap();
+        assert_eq!(
+            pem.matches("-----BEGIN CERTIFICATE-----").count(),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len()
+        );
+        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+    }
 
     #[test]
     fn settings_have_bounded_defaults() {

@@ -2,7 +2,7 @@
 //!
 //! The `regex` crate matches in linear time, so hostile log lines cannot make redaction slow.
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use std::borrow::Cow;
 
 pub const MARK: &str = "[REDACTED]";
@@ -22,6 +22,8 @@ struct Rule {
 
 pub struct Redactor {
     rules: Vec<Rule>,
+    /// Every rule in one automaton: most lines hold no secret, and one pass tells.
+    any: Option<RegexSet>,
 }
 
 /// Built-in rules: (pattern, group to replace or `None` for the whole match).
@@ -76,7 +78,14 @@ impl Redactor {
                 .then_some("secret");
             rules.push(Rule { regex, group });
         }
-        Ok(Self { rules })
+        let any = RegexSet::new(rules.iter().map(|r| r.regex.as_str())).map_err(|source| PatternError {
+            pattern: "(all patterns together)".into(),
+            source,
+        })?;
+        Ok(Self {
+            rules,
+            any: Some(any),
+        })
     }
 
     /// The built-in rules only.
@@ -87,15 +96,26 @@ impl Redactor {
 
     /// Redaction turned off: lines pass unchanged.
     pub fn disabled() -> Self {
-        Self { rules: Vec::new() }
+        Self {
+            rules: Vec::new(),
+            any: None,
+        }
     }
 
     /// The text with secrets replaced, and how many were replaced.
     pub fn redact<'a>(&self, text: &'a str) -> (Cow<'a, str>, usize) {
         let mut out = Cow::Borrowed(text);
         let mut replaced = 0;
-        for rule in &self.rules {
-            if !rule.regex.is_match(&out) {
+        let Some(any) = &self.any else { return (out, 0) };
+        // One early-exit pass for the common case; the set's full match list only when needed.
+        if !any.is_match(text) {
+            return (out, 0);
+        }
+        let matched = any.matches(text);
+        for (i, rule) in self.rules.iter().enumerate() {
+            // A rule that did not match the original cannot match after redactions: they
+            // only insert `[REDACTED]`.
+            if !matched.matched(i) || !rule.regex.is_match(&out) {
                 continue;
             }
             let next = rule.regex.replace_all(&out, |caps: &Captures| {

@@ -118,14 +118,24 @@ pub fn detect(message: &str) -> Severity {
     detect_words(message)
 }
 
-/// Plain text: the strongest failure word present wins.
+/// Plain text: the strongest failure word present wins. Words are runs of ASCII letters,
+/// digits, `.` and `_`, read byte by byte without allocating: this runs on every line.
 fn detect_words(message: &str) -> Severity {
+    let bytes = message.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'_';
     let mut best = Severity::Notice;
-    for word in message.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')) {
-        if word.is_empty() {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_word(bytes[i]) {
+            i += 1;
             continue;
         }
-        let found = word_severity(word);
+        let start = i;
+        while i < bytes.len() && is_word(bytes[i]) {
+            i += 1;
+        }
+        // ASCII bytes bound the run, so these are character boundaries.
+        let found = word_severity(&message[start..i]);
         if found > best {
             best = found;
             if best == Severity::Critical {
@@ -141,20 +151,41 @@ fn detect_words(message: &str) -> Severity {
 
 fn word_severity(word: &str) -> Severity {
     let word = word.trim_matches('.');
-    let lower = word.to_ascii_lowercase();
-    match lower.as_str() {
-        "fatal" | "critical" | "crit" | "emerg" | "emergency" | "panic" | "panicked" => Severity::Critical,
-        "error" | "err" | "errors" | "severe" | "traceback" | "exception" | "runtime.exiterror" => {
-            Severity::Error
-        }
-        "warn" | "warning" => Severity::Warning,
+    if word.len() < 3 || word.len() > 64 {
+        return Severity::Notice;
+    }
+    let is = |names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
+    let ends_with = |suffix: &str| {
+        word.len() > suffix.len()
+            && word.as_bytes()[word.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if is(&[
+        "fatal",
+        "critical",
+        "crit",
+        "emerg",
+        "emergency",
+        "panic",
+        "panicked",
+    ]) {
+        Severity::Critical
+    } else if is(&[
+        "error",
+        "err",
+        "errors",
+        "severe",
+        "traceback",
+        "exception",
+        "runtime.exiterror",
+    ]) {
+        Severity::Error
+    } else if is(&["warn", "warning"]) {
+        Severity::Warning
+    } else if word.len() > 5 && (ends_with("exception") || (ends_with("error") && starts_upper(word))) {
         // `NullPointerException`, `java.io.IOException`, `ValueError`, `TypeError`
-        _ if word.len() > 5
-            && (lower.ends_with("exception") || (lower.ends_with("error") && starts_upper(word))) =>
-        {
-            Severity::Error
-        }
-        _ => Severity::Notice,
+        Severity::Error
+    } else {
+        Severity::Notice
     }
 }
 

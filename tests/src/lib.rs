@@ -3,8 +3,10 @@
 
 pub mod ecr;
 pub mod events;
+pub mod fault_proxy;
 pub mod moto;
 pub mod runtime_api;
+pub mod sns_stub;
 pub mod workspace;
 
 pub use moto::Moto;

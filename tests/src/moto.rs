@@ -71,6 +71,7 @@ impl Moto {
             .credentials_provider(aws_sdk_sns::config::Credentials::new(
                 "testing", "testing", None, None, "moto",
             ))
+            .http_client(lookout_shared::aws::https_client())
             .load()
             .await
     }

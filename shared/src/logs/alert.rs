@@ -206,6 +206,7 @@ impl<P: Publisher> LogAlert<P> {
 
     /// One invocation: prepare, publish within the deadline, record metrics and one summary log line.
     pub async fn handle(&self, event: Value, deadline: Deadline) -> Result<Value, LogAlertError> {
+        let started = std::time::Instant::now();
         let mut metrics = Metrics::new();
         let result = self.handle_with(&event, deadline, &mut metrics).await;
         if let Err(e) = &result {
@@ -220,6 +221,10 @@ impl<P: Publisher> LogAlert<P> {
             tracing::error!(error_type = e.kind(), error = %e, "log-alert invocation failed; Lambda will retry it");
         }
         metrics.flush(&self.config.metrics);
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "log-alert invocation done"
+        );
         result
     }
 

@@ -1,0 +1,198 @@
+//! Rescan scale benchmark: ecr-rescan's BASIC path over a stub ECR endpoint holding 10,000
+//! images in 100 repositories, with a fixed latency on every API call. It runs the real
+//! handler and SDK client twice, side by side: with bounded concurrency, and as a sequential
+//! loop (concurrency 1), and reports wall time, calls per API and scans started.
+//!
+//!   cargo run --release -p lookout-tests --bin rescan_scale -- [repositories] [images-per-repo] [latency-ms] [concurrency]
+
+use aws_config::BehaviorVersion;
+use lookout_shared::config::Env;
+use lookout_shared::deadline::Deadline;
+use lookout_shared::publish::MemoryPublisher;
+use lookout_shared::rescan::config::RescanConfig;
+use lookout_shared::rescan::ecr::EcrRegistry;
+use lookout_shared::rescan::inspector::Inspector2;
+use lookout_shared::rescan::run::Rescan;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Counters {
+    calls: HashMap<String, u64>,
+    scans: HashMap<String, u64>,
+}
+
+/// An ECR JSON 1.1 endpoint: `repos` repositories of `images` tagged images each.
+fn start_stub(repos: usize, images: usize, latency: Duration) -> (String, Arc<Mutex<Counters>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let counters = Arc::new(Mutex::new(Counters::default()));
+    let shared = counters.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counters = shared.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_nodelay(true);
+                let Ok(read) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(read);
+                let mut writer = stream;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let (mut length, mut target) = (0usize, String::new());
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let header = header.trim_end().to_string();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            } else if name.eq_ignore_ascii_case("x-amz-target") {
+                                target = value.trim().rsplit('.').next().unwrap_or_default().to_string();
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    std::thread::sleep(latency);
+                    let reply = answer(&target, &request, repos, images, &counters);
+                    let text = reply.to_string();
+                    // One write, no Nagle delay: the latency measured is the injected one.
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{text}",
+                        text.len()
+                    );
+                    if writer.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (endpoint, counters)
+}
+
+fn answer(target: &str, request: &Value, repos: usize, images: usize, counters: &Mutex<Counters>) -> Value {
+    let mut c = counters.lock().expect("counters");
+    *c.calls.entry(target.to_string()).or_default() += 1;
+    match target {
+        "GetRegistryScanningConfiguration" => {
+            json!({"registryId": "123456789012", "scanningConfiguration": {"scanType": "BASIC", "rules": []}})
+        }
+        "DescribeRepositories" => {
+            json!({"repositories": (0..repos).map(|r| json!({"repositoryName": format!("repo-{r:03}"), "registryId": "123456789012"})).collect::<Vec<_>>()})
+        }
+        "DescribeImages" => {
+            let repo = request["repositoryName"].as_str().unwrap_or_default().to_string();
+            let details: Vec<Value> = (0..images)
+                .map(|i| json!({"registryId": "123456789012", "repositoryName": repo, "imageDigest": format!("sha256:{:064x}", hash(&repo) ^ i as u64), "imageTags": [format!("v{i}")], "imagePushedAt": 1_700_000_000 + i}))
+                .collect();
+            json!({"imageDetails": details})
+        }
+        "StartImageScan" => {
+            let key = format!(
+                "{}@{}",
+                request["repositoryName"].as_str().unwrap_or_default(),
+                request["imageId"]["imageDigest"].as_str().unwrap_or_default()
+            );
+            *c.scans.entry(key).or_default() += 1;
+            json!({"registryId": "123456789012", "repositoryName": request["repositoryName"], "imageId": request["imageId"], "imageScanStatus": {"status": "IN_PROGRESS"}})
+        }
+        _ => json!({}),
+    }
+}
+
+fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+async fn run(
+    repos: usize,
+    images: usize,
+    latency: Duration,
+    concurrency: usize,
+) -> (Duration, Value, Counters) {
+    let (endpoint, counters) = start_stub(repos, images, latency);
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecr::config::Credentials::new(
+            "bench", "bench", None, None, "bench",
+        ))
+        .http_client(lookout_shared::aws::https_client())
+        .load()
+        .await;
+    let env = Env::from_pairs([
+        ("SCAN_CONCURRENCY", concurrency.to_string()),
+        ("SCAN_RATE_PER_SECOND", "1000".to_string()),
+        ("METRICS_ENABLED", "false".to_string()),
+    ]);
+    let config = RescanConfig::from_env(&env).expect("config");
+    let rescan = Rescan::new(
+        config,
+        EcrRegistry::new(aws_sdk_ecr::Client::new(&sdk)),
+        Inspector2::new(aws_sdk_inspector2::Client::new(&sdk)),
+        None::<MemoryPublisher>,
+    );
+    let started = Instant::now();
+    let summary = rescan
+        .handle(json!({}), Deadline::after(Duration::from_secs(3600)), "bench")
+        .await
+        .expect("run");
+    let elapsed = started.elapsed();
+    let counters = std::mem::take(&mut *counters.lock().expect("counters"));
+    (elapsed, summary, counters)
+}
+
+#[tokio::main]
+async fn main() {
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let (repos, images, latency_ms, concurrency) = (arg(1, 100), arg(2, 100), arg(3, 20), arg(4, 16));
+    let latency = Duration::from_millis(latency_ms as u64);
+    println!(
+        "Stub ECR: {repos} repositories × {images} images = {} images, {latency_ms} ms per API call.",
+        repos * images
+    );
+    let mut results = Vec::new();
+    for c in [concurrency, 1] {
+        let (elapsed, summary, counters) = run(repos, images, latency, c).await;
+        let mut calls: Vec<_> = counters.calls.iter().collect();
+        calls.sort();
+        let duplicate_scans = counters.scans.values().filter(|n| **n > 1).count();
+        println!(
+            "\nconcurrency {c:>2}: {:>8.2} s   started {}   distinct images scanned {}   scanned twice {duplicate_scans}",
+            elapsed.as_secs_f64(),
+            summary["outcomes"]["started"],
+            counters.scans.len(),
+        );
+        for (api, n) in calls {
+            println!("  {api:<34} {n:>6} calls");
+        }
+        results.push(elapsed);
+    }
+    println!(
+        "\nspeed-up over the sequential loop: {:.1}× (budget ≥ 10×)",
+        results[1].as_secs_f64() / results[0].as_secs_f64()
+    );
+}
