@@ -3,8 +3,8 @@
 //! passes everything else through. It counts the requests it saw per operation.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,69 +93,18 @@ impl FaultProxy {
     }
 }
 
-struct Request {
-    head: String,
-    body: Vec<u8>,
-    operation: String,
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut head = String::new();
-    let mut length = 0usize;
-    let mut target = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            } else if name.eq_ignore_ascii_case("x-amz-target") {
-                target = value.trim().rsplit('.').next().unwrap_or_default().to_string();
-            } else if name.eq_ignore_ascii_case("connection") {
-                continue; // replaced below: one request per upstream connection
-            }
-        }
-        head.push_str(&line);
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    // Query-protocol services (SNS) name the operation in the form body.
-    let operation = if target.is_empty() {
-        String::from_utf8_lossy(&body)
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("Action="))
-            .unwrap_or_default()
-            .to_string()
-    } else {
-        target
-    };
-    Some(Request {
-        head,
-        body,
-        operation,
-    })
-}
-
 fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
-    let _ = client.set_nodelay(true);
-    let Ok(read) = client.try_clone() else { return };
-    let mut reader = BufReader::new(read);
-    let mut client = client;
-    while let Some(request) = read_request(&mut reader) {
+    crate::http::serve(client, |request| {
+        let operation = request.operation();
         let fault = {
             let mut s = state.lock().expect("state");
-            *s.seen.entry(request.operation.clone()).or_default() += 1;
+            *s.seen.entry(operation.clone()).or_default() += 1;
             let body = String::from_utf8_lossy(&request.body).to_string();
             s.rules
                 .iter_mut()
                 .find(|r| {
                     r.remaining > 0
-                        && r.operation == request.operation
+                        && r.operation == operation
                         && r.body_contains
                             .as_ref()
                             .is_none_or(|needle| body.contains(needle.as_str()))
@@ -165,33 +114,25 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
                     r.fault.clone()
                 })
         };
-        let json = request.head.to_ascii_lowercase().contains("x-amz-target");
-        let reply = match fault {
-            Some(Fault::Reset) => {
-                let _ = client.shutdown(Shutdown::Both);
-                return;
-            }
+        let json = request.target.is_some();
+        Some(match fault {
+            Some(Fault::Reset) => return None,
             Some(Fault::Throttle) if json => error_json(400, "ThrottlingException", "Rate exceeded"),
             Some(Fault::Throttle) => error_xml(400, "Throttling", "Rate exceeded"),
             Some(Fault::Error(code)) if json => error_json(400, code, "injected by the test proxy"),
             Some(Fault::Error(code)) => error_xml(400, code, "injected by the test proxy"),
-            Some(Fault::Status(status)) => {
-                format!("HTTP/1.1 {status} Injected\r\nContent-Length: 0\r\n\r\n").into_bytes()
-            }
+            Some(Fault::Status(status)) => crate::http::response(status, &[], b""),
             Some(Fault::Delay(d)) => {
                 std::thread::sleep(d);
                 forward(&request, upstream)
             }
             None => forward(&request, upstream),
-        };
-        if client.write_all(&reply).is_err() {
-            return;
-        }
-    }
+        })
+    });
 }
 
 /// One request to moto on a fresh connection; the whole response comes back.
-fn forward(request: &Request, upstream: &str) -> Vec<u8> {
+fn forward(request: &crate::http::Request, upstream: &str) -> Vec<u8> {
     let Ok(mut up) = TcpStream::connect(upstream) else {
         return b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec();
     };
@@ -234,11 +175,14 @@ fn reframe(raw: &[u8]) -> Vec<u8> {
 
 fn error_json(status: u16, code: &str, message: &str) -> Vec<u8> {
     let body = format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}");
-    format!(
-        "HTTP/1.1 {status} Error\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amzn-Errortype: {code}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    crate::http::response(
+        status,
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amzn-Errortype", code),
+        ],
+        body.as_bytes(),
     )
-    .into_bytes()
 }
 
 fn error_xml(status: u16, code: &str, message: &str) -> Vec<u8> {

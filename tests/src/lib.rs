@@ -4,6 +4,7 @@
 pub mod ecr;
 pub mod events;
 pub mod fault_proxy;
+pub mod http;
 pub mod moto;
 pub mod runtime_api;
 pub mod sns_stub;

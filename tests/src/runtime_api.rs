@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -116,19 +116,11 @@ impl RuntimeApi {
 }
 
 fn serve(stream: TcpStream, state: &State) {
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
+    crate::http::serve(stream, |request| {
+        let (status, headers, body) = handle(state, &request.method, &request.path, request.body);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Some(crate::http::response(status, &headers, &body))
     });
-    let mut writer = stream;
-    // Keep-alive: the runtime reuses its connection.
-    while let Some((method, path, body)) = read_request(&mut reader) {
-        let reply = handle(state, &method, &path, body);
-        if write_response(&mut writer, reply).is_err() {
-            return;
-        }
-    }
 }
 
 type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>);
@@ -195,47 +187,6 @@ fn handle(state: &State, method: &str, path: &str, body: Vec<u8>) -> Reply {
         ("POST", "init/error") => (202, vec![], br#"{"status":"OK"}"#.to_vec()),
         _ => (404, vec![], b"{}".to_vec()),
     }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((method, path, body))
-}
-
-/// One write per response, on a socket without Nagle's delay: a head and a body sent apart
-/// would wait for the peer's delayed ACK (~40 ms) and skew every timing.
-fn write_response(stream: &mut TcpStream, (status, headers, body): Reply) -> std::io::Result<()> {
-    let mut out = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(&body);
-    stream.write_all(&out)?;
-    stream.flush()
 }
 
 /// A function binary running against its own [`RuntimeApi`], with its output captured.

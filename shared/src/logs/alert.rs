@@ -66,8 +66,8 @@ impl LogAlertConfig {
             metrics: MetricsConfig::from_env(env, "log-alert")?,
             aws: AwsSettings::from_env(env)?,
         };
-        // Compile the patterns now, so a bad one is an init error.
-        config.redactor()?;
+        // A bad REDACT_EXTRA_PATTERNS surfaces from `LogAlert::new`, still at init: compiling
+        // here as well would double the cold-start cost of the patterns.
         Ok(config)
     }
 
@@ -270,5 +270,47 @@ impl<P: Publisher> LogAlert<P> {
             "published log alert"
         );
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::MemoryPublisher;
+
+    fn env(extra: &[(&str, &str)]) -> Env {
+        let mut pairs = vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
+    #[test]
+    fn a_bad_redaction_pattern_is_an_init_error_naming_the_variable() {
+        let config =
+            LogAlertConfig::from_env(&env(&[("REDACT_EXTRA_PATTERNS", r#"["(unclosed"]"#)])).unwrap();
+        let err = LogAlert::new(config, MemoryPublisher::default()).err().unwrap();
+        assert_eq!(err.variable, "REDACT_EXTRA_PATTERNS");
+        let err = LogAlertConfig::from_env(&env(&[("REDACT_EXTRA_PATTERNS", "not json")])).unwrap_err();
+        assert_eq!(err.variable, "REDACT_EXTRA_PATTERNS");
+    }
+
+    #[test]
+    fn limits_are_bounded_and_named() {
+        for (name, value) in [
+            ("MAX_DECOMPRESSED_BYTES", "10"),
+            ("MAX_LINES", "0"),
+            ("MAX_LINE_BYTES", "1"),
+            ("MESSAGE_FORMAT", "xml"),
+        ] {
+            assert_eq!(
+                LogAlertConfig::from_env(&env(&[(name, value)]))
+                    .unwrap_err()
+                    .variable,
+                name
+            );
+        }
+        let c = LogAlertConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(c.max_decompressed_bytes, 8 << 20);
+        assert!(c.redact);
     }
 }

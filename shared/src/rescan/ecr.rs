@@ -44,18 +44,6 @@ const PAGE_SIZE: i32 = 1000;
 /// BatchGetRepositoryScanningConfiguration takes at most 25 names.
 const SCANNING_CONFIG_BATCH: usize = 25;
 
-fn api_error<E>(operation: &'static str, e: &crate::aws::SdkError<E>) -> ApiError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-{
-    let not_found = error_code(e).is_some_and(|c| c.ends_with("NotFoundException"));
-    ApiError {
-        operation,
-        detail: describe_sdk_error(e),
-        not_found,
-    }
-}
-
 fn millis(t: Option<&aws_smithy_types::DateTime>) -> Option<i64> {
     t.and_then(|t| t.to_millis().ok())
 }
@@ -67,7 +55,7 @@ impl Registry for EcrRegistry {
             .get_registry_scanning_configuration()
             .send()
             .await
-            .map_err(|e| api_error("GetRegistryScanningConfiguration", &e))?;
+            .map_err(|e| ApiError::from_sdk("GetRegistryScanningConfiguration", &e))?;
         let scan_type = out.scanning_configuration.and_then(|c| c.scan_type);
         Ok(match scan_type {
             Some(aws_sdk_ecr::types::ScanType::Enhanced) => ScanType::Enhanced,
@@ -84,7 +72,7 @@ impl Registry for EcrRegistry {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| api_error("DescribeRepositories", &e))?;
+            let page = page.map_err(|e| ApiError::from_sdk("DescribeRepositories", &e))?;
             out.extend(
                 page.repositories
                     .unwrap_or_default()
@@ -105,7 +93,7 @@ impl Registry for EcrRegistry {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| api_error("DescribeImages", &e))?;
+            let page = page.map_err(|e| ApiError::from_sdk("DescribeImages", &e))?;
             for detail in page.image_details.unwrap_or_default() {
                 let Some(digest) = detail.image_digest else {
                     continue;
@@ -195,7 +183,7 @@ impl Registry for EcrRegistry {
                 .set_repository_names(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| api_error("BatchGetRepositoryScanningConfiguration", &e))?;
+                .map_err(|e| ApiError::from_sdk("BatchGetRepositoryScanningConfiguration", &e))?;
             for config in page.scanning_configurations.unwrap_or_default() {
                 if let Some(name) = config.repository_name {
                     let frequency = config.scan_frequency.unwrap_or(ScanFrequency::Manual);

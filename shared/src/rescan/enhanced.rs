@@ -115,14 +115,7 @@ fn coverage_report(images: Vec<CoveredImage>, patterns: &Patterns) -> CoverageRe
         .collect();
     let mut gaps_by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for image in images.iter().filter(|i| i.is_gap()) {
-        let name = match image.tags.first() {
-            Some(tag) => format!("{}:{tag}", image.repository),
-            None => format!(
-                "{}@{}",
-                image.repository,
-                super::model::short_digest(&image.digest)
-            ),
-        };
+        let name = super::model::image_name(&image.repository, &image.tags, &image.digest);
         gaps_by_reason.entry(image.reason.clone()).or_default().push(name);
     }
     CoverageReport {

@@ -2,7 +2,6 @@
 //! adapter. Read-only: Inspector scans continuously and has no API to force a rescan.
 
 use super::model::ApiError;
-use crate::aws::describe_sdk_error;
 use crate::findings::{Finding, VulnSeverity};
 use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, FilterCriteria, StringComparison,
@@ -62,17 +61,6 @@ impl Inspector2 {
     }
 }
 
-fn api_error<E>(operation: &'static str, e: &crate::aws::SdkError<E>) -> ApiError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-{
-    ApiError {
-        operation,
-        detail: describe_sdk_error(e),
-        not_found: false,
-    }
-}
-
 const ECR_IMAGE: &str = "AWS_ECR_CONTAINER_IMAGE";
 
 fn string_filter(value: &str) -> Result<StringFilter, ApiError> {
@@ -80,11 +68,7 @@ fn string_filter(value: &str) -> Result<StringFilter, ApiError> {
         .comparison(StringComparison::Equals)
         .value(value)
         .build()
-        .map_err(|e| ApiError {
-            operation: "ListFindings",
-            detail: e.to_string(),
-            not_found: false,
-        })
+        .map_err(|e| ApiError::invalid_request("ListFindings", e))
 }
 
 impl Inspector for Inspector2 {
@@ -94,7 +78,7 @@ impl Inspector for Inspector2 {
             .get_configuration()
             .send()
             .await
-            .map_err(|e| api_error("GetConfiguration", &e))?;
+            .map_err(|e| ApiError::from_sdk("GetConfiguration", &e))?;
         let Some(state) = out.ecr_configuration.and_then(|c| c.rescan_duration_state) else {
             return Ok(RescanDurations::default());
         };
@@ -111,11 +95,7 @@ impl Inspector for Inspector2 {
             .comparison(CoverageStringComparison::Equals)
             .value(ECR_IMAGE)
             .build()
-            .map_err(|e| ApiError {
-                operation: "ListCoverage",
-                detail: e.to_string(),
-                not_found: false,
-            })?;
+            .map_err(|e| ApiError::invalid_request("ListCoverage", e))?;
         let mut pages = self
             .client
             .list_coverage()
@@ -124,7 +104,7 @@ impl Inspector for Inspector2 {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| api_error("ListCoverage", &e))?;
+            let page = page.map_err(|e| ApiError::from_sdk("ListCoverage", &e))?;
             for resource in page.covered_resources.unwrap_or_default() {
                 let metadata = resource.resource_metadata;
                 let repository = metadata
@@ -178,7 +158,7 @@ impl Inspector for Inspector2 {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| api_error("ListFindings", &e))?;
+            let page = page.map_err(|e| ApiError::from_sdk("ListFindings", &e))?;
             for f in page.findings.unwrap_or_default() {
                 out.extend(convert_finding(f));
                 if out.len() >= limit {

@@ -53,13 +53,19 @@ pub struct Image {
     pub severity_counts: SeverityCounts,
 }
 
-impl Image {
-    /// `repo:tag` or `repo@sha256:abcdef123456` when untagged.
-    pub fn display_name(&self) -> String {
-        match self.tags.first() {
-            Some(tag) => format!("{}:{tag}", self.repository),
-            None => format!("{}@{}", self.repository, short_digest(&self.digest)),
-        }
+/// `repo:tag`, or `repo@sha256:abcdef123456` when untagged.
+pub fn image_name(repository: &str, tags: &[String], digest: &str) -> String {
+    match tags.first() {
+        Some(tag) => format!("{repository}:{tag}"),
+        None => format!("{repository}@{}", short_digest(digest)),
+    }
+}
+
+/// [`image_name`] with the short digest also after a tag: tags move, digests do not.
+pub fn image_name_with_digest(repository: &str, tags: &[String], digest: &str) -> String {
+    match tags.first() {
+        Some(tag) => format!("{repository}:{tag} ({})", short_digest(digest)),
+        None => image_name(repository, tags, digest),
     }
 }
 
@@ -98,4 +104,27 @@ pub struct ApiError {
     pub detail: String,
     /// `RepositoryNotFoundException` and friends.
     pub not_found: bool,
+}
+
+impl ApiError {
+    pub fn from_sdk<E>(operation: &'static str, e: &crate::aws::SdkError<E>) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    {
+        let not_found = crate::aws::error_code(e).is_some_and(|c| c.ends_with("NotFoundException"));
+        Self {
+            operation,
+            detail: crate::aws::describe_sdk_error(e),
+            not_found,
+        }
+    }
+
+    /// A request the SDK refused to build (a missing required field): a bug, named as such.
+    pub fn invalid_request(operation: &'static str, e: impl std::fmt::Display) -> Self {
+        Self {
+            operation,
+            detail: format!("request could not be built: {e}"),
+            not_found: false,
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The run summary: the function's JSON output, and the notification rendered from it.
 
 use super::enhanced::{EnhancedReport, Part};
-use super::model::{ScanType, short_digest};
+use super::model::{ScanType, image_name_with_digest};
 use crate::console;
 use crate::findings::SeverityCounts;
 use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
@@ -27,10 +27,7 @@ pub struct ImageRef {
 
 impl ImageRef {
     fn name(&self) -> String {
-        match self.tags.first() {
-            Some(tag) => format!("{}:{tag} ({})", self.repository, short_digest(&self.digest)),
-            None => format!("{}@{}", self.repository, short_digest(&self.digest)),
-        }
+        image_name_with_digest(&self.repository, &self.tags, &self.digest)
     }
 }
 
@@ -378,10 +375,7 @@ impl RunSummary {
                     }
                 );
                 for image in f.images.iter().take(detail.items) {
-                    let name = match image.tags.first() {
-                        Some(tag) => format!("{}:{tag} ({})", image.repository, short_digest(&image.digest)),
-                        None => format!("{}@{}", image.repository, short_digest(&image.digest)),
-                    };
+                    let name = image_name_with_digest(&image.repository, &image.tags, &image.digest);
                     let _ = writeln!(t, "{}", cut(&format!("\n  {name}: {}", image.counts.describe())));
                     let _ = writeln!(
                         t,

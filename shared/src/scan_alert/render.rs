@@ -3,7 +3,7 @@
 use crate::console;
 use crate::findings::{Finding, SeverityCounts, VulnSeverity};
 use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use crate::rescan::model::short_digest;
+use crate::rescan::model::image_name;
 use crate::text::truncate_utf8;
 use serde_json::json;
 use std::fmt::Write;
@@ -34,10 +34,7 @@ pub struct ImageAlert {
 
 impl ImageAlert {
     fn image_name(&self) -> String {
-        match self.tags.first() {
-            Some(tag) => format!("{}:{tag}", self.repository),
-            None => format!("{}@{}", self.repository, short_digest(&self.digest)),
-        }
+        image_name(&self.repository, &self.tags, &self.digest)
     }
 
     fn worst(&self) -> Option<VulnSeverity> {

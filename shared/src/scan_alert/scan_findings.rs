@@ -1,7 +1,6 @@
 //! A basic scan's findings (DescribeImageScanFindings) behind a narrow trait, and its
 //! aws-sdk-ecr adapter.
 
-use crate::aws::describe_sdk_error;
 use crate::findings::{Finding, VulnSeverity};
 use crate::rescan::model::ApiError;
 use aws_sdk_ecr::types::ImageIdentifier;
@@ -68,11 +67,7 @@ impl ScanFindingsSource for EcrScanFindings {
             ..BasicScanFindings::default()
         };
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ApiError {
-                operation: "DescribeImageScanFindings",
-                detail: describe_sdk_error(&e),
-                not_found: false,
-            })?;
+            let page = page.map_err(|e| ApiError::from_sdk("DescribeImageScanFindings", &e))?;
             if let Some(status) = page.image_scan_status {
                 out.status = status.status.map(|s| s.as_str().to_string());
                 out.description = status.description;

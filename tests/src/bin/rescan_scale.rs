@@ -15,7 +15,6 @@ use lookout_shared::rescan::inspector::Inspector2;
 use lookout_shared::rescan::run::Rescan;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,50 +35,16 @@ fn start_stub(repos: usize, images: usize, latency: Duration) -> (String, Arc<Mu
         for stream in listener.incoming().flatten() {
             let counters = shared.clone();
             std::thread::spawn(move || {
-                let _ = stream.set_nodelay(true);
-                let Ok(read) = stream.try_clone() else { return };
-                let mut reader = BufReader::new(read);
-                let mut writer = stream;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let (mut length, mut target) = (0usize, String::new());
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = header.trim_end().to_string();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap_or(0);
-                            } else if name.eq_ignore_ascii_case("x-amz-target") {
-                                target = value.trim().rsplit('.').next().unwrap_or_default().to_string();
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                lookout_tests::http::serve(stream, |request| {
+                    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
                     std::thread::sleep(latency);
-                    let reply = answer(&target, &request, repos, images, &counters);
-                    let text = reply.to_string();
-                    // One write, no Nagle delay: the latency measured is the injected one.
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{text}",
-                        text.len()
-                    );
-                    if writer.write_all(response.as_bytes()).is_err() {
-                        return;
-                    }
-                }
+                    let reply = answer(&request.operation(), &body, repos, images, &counters).to_string();
+                    Some(lookout_tests::http::response(
+                        200,
+                        &[("Content-Type", "application/x-amz-json-1.1")],
+                        reply.as_bytes(),
+                    ))
+                })
             });
         }
     });
