@@ -154,6 +154,16 @@ fn word_severity(word: &str) -> Severity {
     if word.len() < 3 || word.len() > 64 {
         return Severity::Notice;
     }
+    // Most words are none of the names below: reject them on their first and last letters
+    // (every name starts with one of these, every suffix rule ends in `n` or `r`).
+    let (first, last) = (word.as_bytes()[0], word.as_bytes()[word.len() - 1]);
+    if !matches!(
+        first.to_ascii_lowercase(),
+        b'c' | b'e' | b'f' | b'p' | b'r' | b's' | b't' | b'w'
+    ) && !matches!(last.to_ascii_lowercase(), b'n' | b'r')
+    {
+        return Severity::Notice;
+    }
     let is = |names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
     let ends_with = |suffix: &str| {
         word.len() > suffix.len()

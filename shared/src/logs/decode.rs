@@ -29,6 +29,8 @@ pub enum DecodeError {
     CorruptGzip(String),
     #[error("awslogs.data decompresses to more than the {limit}-byte cap (MAX_DECOMPRESSED_BYTES)")]
     TooLarge { limit: usize },
+    #[error("the decompressed awslogs.data is not UTF-8 (invalid bytes at offset {valid_up_to})")]
+    NotUtf8 { valid_up_to: usize },
     #[error("the decompressed awslogs.data is not JSON: {0}")]
     NotJson(serde_json::Error),
     #[error("the decompressed awslogs.data is not a CloudWatch Logs message: {0}")]
@@ -46,6 +48,7 @@ impl DecodeError {
             DecodeError::TruncatedGzip => "PayloadTruncatedGzip",
             DecodeError::CorruptGzip(_) => "PayloadCorruptGzip",
             DecodeError::TooLarge { .. } => "PayloadTooLarge",
+            DecodeError::NotUtf8 { .. } => "PayloadNotUtf8",
             DecodeError::NotJson(_) => "PayloadNotJson",
             DecodeError::NotLogsMessage(_) => "PayloadNotLogsMessage",
         }
@@ -107,8 +110,7 @@ pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(),
     if compressed.len() < 2 || compressed[..2] != [0x1f, 0x8b] {
         return Err(DecodeError::NotGzip);
     }
-    // A CloudWatch batch usually compresses 5-20×: reserve for that, within the cap.
-    out.reserve(compressed.len().saturating_mul(8).min(max_bytes));
+    out.reserve(expected_size(&compressed).min(max_bytes) + 1);
     let mut inflater = flate2::read::GzDecoder::new(compressed.as_slice()).take(max_bytes as u64 + 1);
     match inflater.read_to_end(out) {
         Ok(_) if out.len() > max_bytes => Err(DecodeError::TooLarge { limit: max_bytes }),
@@ -118,9 +120,25 @@ pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(),
     }
 }
 
+/// The size the gzip trailer announces (ISIZE: the input's length mod 2^32), so the output
+/// is allocated once instead of doubling through a megabyte batch. Only a capacity hint: the
+/// caller caps it, and the inflater's own cap is what refuses a lie.
+fn expected_size(gzip: &[u8]) -> usize {
+    match gzip.last_chunk::<4>() {
+        Some(isize) => u32::from_le_bytes(*isize) as usize,
+        None => 0,
+    }
+}
+
 /// Parses decompressed bytes into a message borrowing from them.
 pub fn parse(json: &[u8]) -> Result<LogsMessage<'_>, DecodeError> {
-    let message: LogsMessage = serde_json::from_slice(json).map_err(|e| match e.classify() {
+    // One SIMD pass validates the whole buffer; serde_json would otherwise validate every
+    // string on its own, slowly for non-ASCII text.
+    let json = simdutf8::basic::from_utf8(json).map_err(|_| {
+        let valid_up_to = simdutf8::compat::from_utf8(json).map_or_else(|e| e.valid_up_to(), |s| s.len());
+        DecodeError::NotUtf8 { valid_up_to }
+    })?;
+    let message: LogsMessage = serde_json::from_str(json).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => DecodeError::NotLogsMessage(e.to_string()),
         _ => DecodeError::NotJson(e),
     })?;
@@ -206,6 +224,12 @@ pub(crate) mod tests {
         }
         let not_json = decode(&encode("hello"), 1 << 20).unwrap();
         assert_eq!(parse(&not_json).unwrap_err().kind(), "PayloadNotJson");
+        let mut latin1 = DATA.as_bytes().to_vec();
+        let at = DATA.find("ERROR").unwrap();
+        latin1[at] = 0xC9; // 'É' in Latin-1, a stray continuation-less lead byte in UTF-8
+        let err = parse(&latin1).unwrap_err();
+        assert_eq!(err.kind(), "PayloadNotUtf8");
+        assert!(err.to_string().contains(&format!("offset {at}")), "{err}");
         let wrong_shape = decode(&encode(r#"{"messageType":"SOMETHING"}"#), 1 << 20).unwrap();
         let err = parse(&wrong_shape).unwrap_err();
         assert_eq!(err.kind(), "PayloadNotLogsMessage");

@@ -163,12 +163,11 @@ fn push_word(word: &str, out: &mut String) {
 }
 
 fn is_uuid_at(b: &[u8], i: usize) -> bool {
-    const DASHES: [usize; 4] = [8, 13, 18, 23];
     let Some(candidate) = b.get(i..i + 36) else {
         return false;
     };
     let shape_ok = candidate.iter().enumerate().all(|(j, c)| {
-        if DASHES.contains(&j) {
+        if matches!(j, 8 | 13 | 18 | 23) {
             *c == b'-'
         } else {
             c.is_ascii_hexdigit()

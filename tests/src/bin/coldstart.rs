@@ -88,6 +88,18 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+#[derive(Clone, Default)]
+struct Cold {
+    init: Vec<f64>,
+    first: Vec<f64>,
+    rss: Vec<f64>,
+}
+
+/// The median of `a[i] / b[i]`: figures taken in the same round share the machine's state.
+fn paired_ratio(a: &[f64], b: &[f64]) -> f64 {
+    median(a.iter().zip(b).map(|(a, b)| a / b).collect())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -141,12 +153,13 @@ fn main() {
         bomb["awslogs"]["data"].as_str().map_or(0, str::len) / 1000
     );
 
-    let mut cold = Vec::new();
-    let mut warm = Vec::new();
-    for subject in subjects() {
-        let (mut init, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
-            let f = spawn(&subject, &sns);
+    // Every figure is taken round-robin across the subjects, so a noisy neighbour on a shared
+    // machine slows them alike, and each ratio is the median of per-round ratios.
+    let subjects = subjects();
+    let mut cold = vec![Cold::default(); subjects.len()];
+    for _ in 0..runs {
+        for (subject, figures) in subjects.iter().zip(&mut cold) {
+            let f = spawn(subject, &sns);
             let id = f
                 .api
                 .enqueue(small.to_string().as_bytes(), Duration::from_secs(60));
@@ -157,26 +170,37 @@ fn main() {
                 subject.name,
                 f.output().join("\n")
             );
-            init.push(ms(f.api.first_poll().expect("polled") - f.spawned_at));
-            first.push(ms(at - f.spawned_at));
-            rss.push(f.peak_rss_kib().unwrap_or(0) as f64 / 1024.0);
+            figures
+                .init
+                .push(ms(f.api.first_poll().expect("polled") - f.spawned_at));
+            figures.first.push(ms(at - f.spawned_at));
+            figures.rss.push(f.peak_rss_kib().unwrap_or(0) as f64 / 1024.0);
         }
+    }
+    for (subject, figures) in subjects.iter().zip(&cold) {
         println!(
             "{:<28} init {:>7.1} ms   first response {:>7.1} ms   peak RSS {:>6.1} MB",
             subject.name,
-            median(init.clone()),
-            median(first.clone()),
-            median(rss)
+            median(figures.init.clone()),
+            median(figures.first.clone()),
+            median(figures.rss.clone())
         );
-        cold.push((subject.name, median(first)));
-        if subject.name.starts_with("echo") {
-            continue;
-        }
-        let f = spawn(&subject, &sns);
-        timed_invoke(&f, &small);
-        let mut times = Vec::new();
-        for _ in 0..10 {
-            let (t, outcome) = timed_invoke(&f, &big);
+    }
+
+    // Warm: one process per function, the batch sent to each in turn.
+    let handlers: Vec<(&Subject, Function)> = subjects
+        .iter()
+        .filter(|s| !s.name.starts_with("echo"))
+        .map(|s| {
+            let f = spawn(s, &sns);
+            timed_invoke(&f, &small);
+            (s, f)
+        })
+        .collect();
+    let mut warm = vec![Vec::new(); handlers.len()];
+    for _ in 0..10 {
+        for ((subject, f), times) in handlers.iter().zip(&mut warm) {
+            let (t, outcome) = timed_invoke(f, &big);
             assert!(
                 matches!(outcome, Outcome::Response(_)),
                 "{}: {outcome:?}",
@@ -184,6 +208,8 @@ fn main() {
             );
             times.push(ms(t));
         }
+    }
+    for ((subject, f), times) in handlers.iter().zip(&warm) {
         let rss_big = f.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
         if std::env::var_os("COLDSTART_VERBOSE").is_some() {
             f.output()
@@ -191,8 +217,7 @@ fn main() {
                 .filter(|l| l.contains("elapsed"))
                 .for_each(|l| println!("  | {l}"));
         }
-        drop(f);
-        let f = spawn(&subject, &sns);
+        let f = spawn(subject, &sns);
         timed_invoke(&f, &small);
         let (bomb_time, bomb_outcome) = timed_invoke(&f, &bomb);
         let rss_bomb = f.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
@@ -202,34 +227,40 @@ fn main() {
         };
         println!(
             "{:<28} warm 10k batch {:>7.1} ms (peak RSS {:>6.1} MB)   gzip bomb {} in {:>7.1} ms (peak RSS {:>6.1} MB)",
-            "",
+            subject.name,
             median(times.clone()),
             rss_big,
             refused,
             ms(bomb_time),
             rss_bomb
         );
-        warm.push((subject.name, median(times)));
     }
-    let find =
-        |list: &[(&str, f64)], name: &str| list.iter().find(|(n, _)| n.starts_with(name)).map(|(_, v)| *v);
+    drop(handlers);
+
+    let position = |name: &str| subjects.iter().position(|s| s.name.starts_with(name));
+    let warm_position = |name: &str| {
+        subjects
+            .iter()
+            .filter(|s| !s.name.starts_with("echo"))
+            .position(|s| s.name.starts_with(name))
+    };
     println!();
-    if let (Some(echo), Some(rust)) = (find(&cold, "echo"), find(&cold, "log-alert")) {
+    if let (Some(echo), Some(rust)) = (position("echo"), position("log-alert")) {
         println!(
             "log-alert cold start / echo cold start:        {:>5.2}×  (budget ≤ 2.5×)",
-            rust / echo
+            paired_ratio(&cold[rust].first, &cold[echo].first)
         );
     }
-    if let (Some(py), Some(rust)) = (find(&cold, "Python"), find(&cold, "log-alert")) {
+    if let (Some(py), Some(rust)) = (position("Python"), position("log-alert")) {
         println!(
             "Python cold start / log-alert cold start:      {:>5.1}×",
-            py / rust
+            paired_ratio(&cold[py].first, &cold[rust].first)
         );
     }
-    if let (Some(py), Some(rust)) = (find(&warm, "Python"), find(&warm, "log-alert")) {
+    if let (Some(py), Some(rust)) = (warm_position("Python"), warm_position("log-alert")) {
         println!(
             "Python warm 10k batch / log-alert warm 10k:    {:>5.1}×  (budget ≥ 5×)",
-            py / rust
+            paired_ratio(&warm[py], &warm[rust])
         );
     }
     println!("SNS publishes received by the stub: {}", sns.publishes());
