@@ -42,7 +42,6 @@ pub struct Redactor {
     /// Built-in rules only: a line without any of the `GATE` words holds no secret, and a
     /// SIMD literal search over the lowercased line says so ~8× faster than the set's automaton.
     gate: Option<AhoCorasick>,
-    enabled: bool,
 }
 
 /// Every match of a built-in rule contains one of these once lowercased (ASCII):
@@ -104,14 +103,10 @@ impl Redactor {
     /// The built-in rules plus `extra` patterns. An extra pattern with a group named `secret`
     /// redacts only that group; otherwise the whole match.
     pub fn new(extra: &[String]) -> Result<Self, PatternError> {
-        let mut rules = Vec::with_capacity(BUILT_IN.len() + extra.len());
-        for (pattern, group) in BUILT_IN {
-            rules.push(Rule {
-                pattern: Cow::Borrowed(pattern),
-                regex: OnceLock::new(),
-                group: *group,
-            });
+        if extra.is_empty() {
+            return Ok(Self::built_in());
         }
+        let mut rules = built_in_rules();
         // An operator's patterns are compiled now, so a bad one fails the deployment at init.
         for pattern in extra {
             let regex = Regex::new(pattern).map_err(|source| PatternError {
@@ -129,52 +124,40 @@ impl Redactor {
                 group,
             });
         }
-        let (set, gate) = if extra.is_empty() {
-            // Leftmost-first enables the packed (Teddy) SIMD searcher; a case-insensitive
-            // search would not use it, hence the lowercased copy in `gate_passes`. A gate that
-            // fails to build only costs speed: every line then goes to the set.
-            let gate = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(GATE)
-                .ok();
-            (OnceLock::new(), gate)
-        } else {
-            let set = compile_set(&rules).map_err(|source| PatternError {
-                pattern: "(all patterns together)".into(),
-                source,
-            })?;
-            (OnceLock::from(Some(set)), None)
-        };
+        let set = compile_set(&rules).map_err(|source| PatternError {
+            pattern: "(all patterns together)".into(),
+            source,
+        })?;
+        // No gate: an operator's pattern may match lines without any `GATE` word.
         Ok(Self {
             rules,
-            set,
-            gate,
-            enabled: true,
+            set: OnceLock::from(Some(set)),
+            gate: None,
         })
     }
 
-    /// The built-in rules only.
+    /// The built-in rules only. Nothing is compiled here: see `Rule::regex` and `set`.
     pub fn built_in() -> Self {
-        match Self::new(&[]) {
-            Ok(redactor) => redactor,
-            // Without operator patterns nothing is compiled here, so this cannot happen; if it
-            // did, fail closed rather than let secrets through.
-            Err(_) => Self {
-                rules: Vec::new(),
-                set: OnceLock::from(None),
-                gate: None,
-                enabled: true,
-            },
+        // Leftmost-first enables the packed (Teddy) SIMD searcher; a case-insensitive search
+        // would not use it, hence the lowercased copy in `gate_passes`. A gate that fails to
+        // build only costs speed: every line then goes to the set.
+        let gate = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(GATE)
+            .ok();
+        Self {
+            rules: built_in_rules(),
+            set: OnceLock::new(),
+            gate,
         }
     }
 
-    /// Redaction turned off: lines pass unchanged.
+    /// Redaction turned off (no rules): lines pass unchanged.
     pub fn disabled() -> Self {
         Self {
             rules: Vec::new(),
             set: OnceLock::new(),
             gate: None,
-            enabled: false,
         }
     }
 
@@ -182,7 +165,7 @@ impl Redactor {
     pub fn redact<'a>(&self, text: &'a str) -> (Cow<'a, str>, usize) {
         let mut out = Cow::Borrowed(text);
         let mut replaced = 0;
-        if !self.enabled || self.gate.as_ref().is_some_and(|gate| !gate_passes(gate, text)) {
+        if self.rules.is_empty() || self.gate.as_ref().is_some_and(|gate| !gate_passes(gate, text)) {
             return (out, 0);
         }
         let Some(any) = self.set.get_or_init(|| compile_set(&self.rules).ok()) else {
@@ -204,9 +187,7 @@ impl Redactor {
                 // Fail closed: a rule that cannot run must not let its secret through.
                 return (Cow::Borrowed(MARK), replaced + 1);
             };
-            if !regex.is_match(&out) {
-                continue;
-            }
+            // Borrowed back when an earlier rule already redacted this one's match.
             let next = regex.replace_all(&out, |caps: &Captures| {
                 replaced += 1;
                 redact_match(caps, rule.group)
@@ -228,6 +209,17 @@ fn gate_passes(gate: &AhoCorasick, text: &str) -> bool {
         lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
         gate.is_match(lower.as_slice())
     })
+}
+
+fn built_in_rules() -> Vec<Rule> {
+    BUILT_IN
+        .iter()
+        .map(|(pattern, group)| Rule {
+            pattern: Cow::Borrowed(pattern),
+            regex: OnceLock::new(),
+            group: *group,
+        })
+        .collect()
 }
 
 fn compile_set(rules: &[Rule]) -> Result<RegexSet, regex::Error> {
@@ -368,7 +360,6 @@ mod tests {
             rules: vec![broken()],
             set: OnceLock::from(Some(RegexSet::new(["secret"]).unwrap())),
             gate: None,
-            enabled: true,
         };
         assert_eq!(r.redact("the secret is 42"), (Cow::Borrowed(MARK), 1));
         assert_eq!(r.redact("nothing here").1, 0);
@@ -377,7 +368,6 @@ mod tests {
             rules: vec![broken()],
             set: OnceLock::new(),
             gate: None,
-            enabled: true,
         };
         assert_eq!(r.redact("nothing here"), (Cow::Borrowed(MARK), 1));
     }

@@ -151,7 +151,7 @@ fn detect_words(message: &str) -> Severity {
 
 fn word_severity(word: &str) -> Severity {
     let word = word.trim_matches('.');
-    if word.len() < 3 || word.len() > 64 {
+    if word.len() < 3 {
         return Severity::Notice;
     }
     // Most words are none of the names below: reject them on their first and last letters
@@ -191,7 +191,7 @@ fn word_severity(word: &str) -> Severity {
         Severity::Error
     } else if is(&["warn", "warning"]) {
         Severity::Warning
-    } else if word.len() > 5 && (ends_with("exception") || (ends_with("error") && starts_upper(word))) {
+    } else if ends_with("exception") || (ends_with("error") && starts_upper(word)) {
         // `NullPointerException`, `java.io.IOException`, `ValueError`, `TypeError`
         Severity::Error
     } else {
@@ -259,6 +259,20 @@ mod tests {
         assert_eq!(detect("WARN disk at 85%"), Severity::Warning);
         assert_eq!(detect("all good"), Severity::Notice);
         assert_eq!(detect("terrorism"), Severity::Notice);
+    }
+
+    #[test]
+    fn word_lengths_at_the_edges() {
+        // `err` is the shortest name; a shorter word is none of them.
+        assert_eq!(detect("ERR connection refused"), Severity::Error);
+        assert_eq!(detect("er connection refused"), Severity::Notice);
+        // Fully qualified exception names run long.
+        let long = "org.springframework.beans.factory.support.BeanDefinitionOverrideException";
+        assert!(long.len() > 64);
+        assert_eq!(
+            detect(&format!("{long}: bean 'x' already defined")),
+            Severity::Error
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,18 +45,14 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Proxies to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let upstream = upstream.trim_start_matches("http://").to_string();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let (state, upstream) = (shared.clone(), upstream.clone());
-                std::thread::spawn(move || serve(client, &upstream, &state));
-            }
-        });
-        Self { endpoint, state }
+        let address = crate::http::listen(move |client| serve(client, &upstream, &shared));
+        Self {
+            endpoint: format!("http://{address}"),
+            state,
+        }
     }
 
     /// Applies `fault` to the next `times` requests for `operation` (SNS `Publish`, ECR

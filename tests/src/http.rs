@@ -2,7 +2,8 @@
 //! fault proxy): keep-alive requests with a Content-Length, answered in one write.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 
 pub struct Request {
     pub method: String,
@@ -65,6 +66,21 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         target,
         body,
     })
+}
+
+/// Listens on a free loopback port and hands each connection to `on_connection` on its own
+/// thread; returns the `127.0.0.1:PORT` address.
+pub fn listen(on_connection: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let address = listener.local_addr().expect("local address").to_string();
+    let on_connection = Arc::new(on_connection);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let on_connection = on_connection.clone();
+            std::thread::spawn(move || on_connection(stream));
+        }
+    });
+    address
 }
 
 /// Serves keep-alive requests on `stream` with `handle` until the peer closes or `handle`

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,16 +61,9 @@ pub struct RuntimeApi {
 
 impl RuntimeApi {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind runtime api");
-        let address = listener.local_addr().expect("address").to_string();
         let state = Arc::new(State::default());
-        let accept_state = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = accept_state.clone();
-                std::thread::spawn(move || serve(stream, &state));
-            }
-        });
+        let served = state.clone();
+        let address = crate::http::listen(move |stream| serve(stream, &served));
         Self {
             address,
             state,

@@ -1,7 +1,6 @@
 //! An SNS endpoint that answers every Publish at once: benchmarks measure the function, not
 //! the network.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,25 +13,19 @@ const PUBLISH_RESPONSE: &str = "<PublishResponse xmlns=\"http://sns.amazonaws.co
 
 impl SnsStub {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind sns stub");
-        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let publishes = Arc::new(AtomicU64::new(0));
         let counter = publishes.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let counter = counter.clone();
-                std::thread::spawn(move || {
-                    crate::http::serve(stream, |_| {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        Some(crate::http::response(
-                            200,
-                            &[("Content-Type", "text/xml")],
-                            PUBLISH_RESPONSE.as_bytes(),
-                        ))
-                    })
-                });
-            }
+        let address = crate::http::listen(move |stream| {
+            crate::http::serve(stream, |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Some(crate::http::response(
+                    200,
+                    &[("Content-Type", "text/xml")],
+                    PUBLISH_RESPONSE.as_bytes(),
+                ))
+            })
         });
+        let endpoint = format!("http://{address}");
         Self { endpoint, publishes }
     }
 

@@ -15,7 +15,6 @@ use lookout_shared::rescan::inspector::Inspector2;
 use lookout_shared::rescan::run::Rescan;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,27 +26,21 @@ struct Counters {
 
 /// An ECR JSON 1.1 endpoint: `repos` repositories of `images` tagged images each.
 fn start_stub(repos: usize, images: usize, latency: Duration) -> (String, Arc<Mutex<Counters>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
     let counters = Arc::new(Mutex::new(Counters::default()));
     let shared = counters.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let counters = shared.clone();
-            std::thread::spawn(move || {
-                lookout_tests::http::serve(stream, |request| {
-                    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-                    std::thread::sleep(latency);
-                    let reply = answer(&request.operation(), &body, repos, images, &counters).to_string();
-                    Some(lookout_tests::http::response(
-                        200,
-                        &[("Content-Type", "application/x-amz-json-1.1")],
-                        reply.as_bytes(),
-                    ))
-                })
-            });
-        }
+    let address = lookout_tests::http::listen(move |stream| {
+        lookout_tests::http::serve(stream, |request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            std::thread::sleep(latency);
+            let reply = answer(&request.operation(), &body, repos, images, &shared).to_string();
+            Some(lookout_tests::http::response(
+                200,
+                &[("Content-Type", "application/x-amz-json-1.1")],
+                reply.as_bytes(),
+            ))
+        })
     });
+    let endpoint = format!("http://{address}");
     (endpoint, counters)
 }
 
