@@ -167,6 +167,39 @@ fn compiled_in_roots_pem() -> Vec<u8> {
     pem
 }
 
+/// A failure to list or read something (after the SDK's own retries).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation}: {detail}")]
+pub struct ApiError {
+    pub operation: &'static str,
+    pub detail: String,
+    /// `RepositoryNotFoundException` and friends.
+    pub not_found: bool,
+}
+
+impl ApiError {
+    pub fn from_sdk<E>(operation: &'static str, e: &SdkError<E>) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    {
+        let not_found = error_code(e).is_some_and(|c| c.ends_with("NotFoundException"));
+        Self {
+            operation,
+            detail: describe_sdk_error(e),
+            not_found,
+        }
+    }
+
+    /// A request the SDK refused to build (a missing required field): a bug, named as such.
+    pub fn invalid_request(operation: &'static str, e: impl std::fmt::Display) -> Self {
+        Self {
+            operation,
+            detail: format!("request could not be built: {e}"),
+            not_found: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,6 +158,27 @@ impl Finding {
     }
 }
 
+/// `repo:tag`, or `repo@sha256:abcdef123456` when untagged.
+pub fn image_name(repository: &str, tags: &[String], digest: &str) -> String {
+    match tags.first() {
+        Some(tag) => format!("{repository}:{tag}"),
+        None => format!("{repository}@{}", short_digest(digest)),
+    }
+}
+
+/// [`image_name`] with the short digest also after a tag: tags move, digests do not.
+pub fn image_name_with_digest(repository: &str, tags: &[String], digest: &str) -> String {
+    match tags.first() {
+        Some(tag) => format!("{repository}:{tag} ({})", short_digest(digest)),
+        None => image_name(repository, tags, digest),
+    }
+}
+
+/// `sha256:` and the first 12 hex digits: enough to find the image, short enough to read.
+pub fn short_digest(digest: &str) -> &str {
+    crate::text::truncate_utf8(digest, "sha256:".len() + 12)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,9 +16,3 @@ pub mod text;
 pub mod time;
 pub mod wildcard;
 
-/// log-alert: CloudWatch Logs subscription payloads to one SNS alert.
-pub mod logs;
-/// ecr-rescan: scheduled ECR rescans (BASIC) and Inspector2 reports (ENHANCED).
-pub mod rescan;
-/// scan-alert: ECR and Inspector2 scan results to notifications.
-pub mod scan_alert;

@@ -5,7 +5,6 @@ use crate::config::TopicArn;
 use crate::notification::{AttributeValue, SnsMessage};
 use aws_sdk_sns::types::MessageAttributeValue;
 use std::future::Future;
-use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PublishError {
@@ -73,18 +72,21 @@ impl Publisher for SnsPublisher {
     }
 }
 
-/// Keeps messages in memory: for tests, benchmarks and dry runs.
+/// Keeps messages in memory: for tests and benchmarks (feature `test-support`), never shipped.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Default)]
 pub struct MemoryPublisher {
-    messages: Mutex<Vec<SnsMessage>>,
+    messages: std::sync::Mutex<Vec<SnsMessage>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryPublisher {
     pub fn messages(&self) -> Vec<SnsMessage> {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Publisher for MemoryPublisher {
     async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
         let mut messages = self

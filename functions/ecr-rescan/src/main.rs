@@ -6,10 +6,10 @@ use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
-use lookout_shared::rescan::config::RescanConfig;
-use lookout_shared::rescan::ecr::EcrRegistry;
-use lookout_shared::rescan::inspector::Inspector2;
-use lookout_shared::rescan::run::Rescan;
+use ecr_rescan::config::RescanConfig;
+use ecr_rescan::ecr::EcrRegistry;
+use ecr_rescan::inspector::Inspector2;
+use ecr_rescan::handler::Rescan;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]

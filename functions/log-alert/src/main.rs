@@ -4,7 +4,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::logging::exit_on_init_error;
-use lookout_shared::logs::alert::{LogAlert, LogAlertConfig};
+use log_alert::handler::{LogAlert, LogAlertConfig};
 use lookout_shared::publish::SnsPublisher;
 use serde_json::Value;
 

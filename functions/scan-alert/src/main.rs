@@ -6,9 +6,9 @@ use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
-use lookout_shared::scan_alert::config::ScanAlertConfig;
-use lookout_shared::scan_alert::handler::ScanAlert;
-use lookout_shared::scan_alert::scan_findings::EcrScanFindings;
+use scan_alert::config::ScanAlertConfig;
+use scan_alert::handler::ScanAlert;
+use scan_alert::scan_findings::EcrScanFindings;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]

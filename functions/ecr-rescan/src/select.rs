@@ -2,7 +2,7 @@
 
 use super::config::ImageSelection;
 use super::model::{Image, ImageStatus};
-use crate::wildcard;
+use lookout_shared::wildcard;
 use serde::Serialize;
 use std::collections::HashSet;
 

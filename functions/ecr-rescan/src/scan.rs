@@ -5,7 +5,7 @@ use super::ecr::Registry;
 use super::model::{Image, ScanError};
 use super::pace::Pacer;
 use super::select::Skip;
-use crate::deadline::Deadline;
+use lookout_shared::deadline::Deadline;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

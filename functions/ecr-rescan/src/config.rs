@@ -1,11 +1,11 @@
 //! ecr-rescan's settings, from the environment, parsed once at cold start.
 
-use crate::aws::AwsSettings;
-use crate::config::{ConfigError, Env, TopicArn};
-use crate::findings::VulnSeverity;
-use crate::metrics::MetricsConfig;
-use crate::notification::Delivery;
-use crate::wildcard::Patterns;
+use lookout_shared::aws::AwsSettings;
+use lookout_shared::config::{ConfigError, Env, TopicArn};
+use lookout_shared::findings::VulnSeverity;
+use lookout_shared::metrics::MetricsConfig;
+use lookout_shared::notification::Delivery;
+use lookout_shared::wildcard::Patterns;
 use std::time::Duration;
 
 /// Which images of a repository are candidates for a rescan.

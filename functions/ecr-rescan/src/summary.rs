@@ -1,11 +1,12 @@
 //! The run summary: the function's JSON output, and the notification rendered from it.
 
 use super::enhanced::{EnhancedReport, Part};
-use super::model::{ScanType, image_name_with_digest};
-use crate::console;
-use crate::findings::SeverityCounts;
-use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use crate::text::{count, thousands, truncate_utf8};
+use super::model::ScanType;
+use lookout_shared::findings::image_name_with_digest;
+use lookout_shared::console;
+use lookout_shared::findings::SeverityCounts;
+use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use lookout_shared::text::{count, thousands, truncate_utf8};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -170,13 +171,13 @@ impl RunSummary {
         let from_top: u64 = self
             .top_images
             .iter()
-            .map(|t| t.counts.get(crate::findings::VulnSeverity::Critical))
+            .map(|t| t.counts.get(lookout_shared::findings::VulnSeverity::Critical))
             .sum();
         let from_inspector = self
             .enhanced
             .as_ref()
             .and_then(|e| e.findings.available())
-            .map_or(0, |f| f.counts.get(crate::findings::VulnSeverity::Critical));
+            .map_or(0, |f| f.counts.get(lookout_shared::findings::VulnSeverity::Critical));
         from_top + from_inspector
     }
 

@@ -1,11 +1,11 @@
 //! scan-alert's settings, parsed once at cold start.
 
-use crate::aws::AwsSettings;
-use crate::config::{ConfigError, Env, TopicArn};
-use crate::findings::{SeverityCounts, VulnSeverity};
-use crate::metrics::MetricsConfig;
-use crate::notification::Delivery;
-use crate::wildcard::Patterns;
+use lookout_shared::aws::AwsSettings;
+use lookout_shared::config::{ConfigError, Env, TopicArn};
+use lookout_shared::findings::{SeverityCounts, VulnSeverity};
+use lookout_shared::metrics::MetricsConfig;
+use lookout_shared::notification::Delivery;
+use lookout_shared::wildcard::Patterns;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Notify when any severity reaches its threshold, e.g. `CRITICAL=1,HIGH=5`.

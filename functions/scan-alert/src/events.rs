@@ -1,7 +1,7 @@
 //! The EventBridge events scan-alert handles, as typed values. ECR's basic scan event uses
 //! `aws_lambda_events`' type; Inspector's have none there, so they are typed here.
 
-use crate::findings::{Finding, SeverityCounts, VulnSeverity};
+use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use aws_lambda_events::event::ecr_scan::EcrScanEvent;
 use serde::Deserialize;
 use serde_json::Value;

@@ -5,9 +5,9 @@
 
 use base64::Engine;
 use lookout_shared::config::TopicArn;
-use lookout_shared::logs::decode::{self, LogEvent, LogsMessage, MessageType};
-use lookout_shared::logs::group;
-use lookout_shared::logs::render::AlertContext;
+use log_alert::decode::{self, LogEvent, LogsMessage, MessageType};
+use log_alert::group;
+use log_alert::render::AlertContext;
 use lookout_shared::notification::{Delivery, Detail, MessageFormat, SUBJECT_MAX_CHARS};
 use lookout_shared::redact::Redactor;
 use proptest::prelude::*;

@@ -18,10 +18,10 @@ use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
 use lookout_shared::notification::{Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
 use lookout_shared::publish::MemoryPublisher;
-use lookout_shared::rescan::config::RescanConfig;
-use lookout_shared::rescan::ecr::{EcrRegistry, Registry};
-use lookout_shared::rescan::inspector::Inspector2;
-use lookout_shared::rescan::run::Rescan;
+use ecr_rescan::config::RescanConfig;
+use ecr_rescan::ecr::{EcrRegistry, Registry};
+use ecr_rescan::inspector::Inspector2;
+use ecr_rescan::handler::Rescan;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -139,7 +139,7 @@ async fn the_per_image_quota_is_not_retried() {
         .build();
     let registry = EcrRegistry::new(ecr(&[&quota]));
     let err = registry.start_scan("web", "sha256:a").await.unwrap_err();
-    assert_eq!(err, lookout_shared::rescan::model::ScanError::ImageQuota);
+    assert_eq!(err, ecr_rescan::model::ScanError::ImageQuota);
     assert_eq!(quota.num_calls(), 1);
 }
 

@@ -4,8 +4,8 @@
 
 use super::ecr::Registry;
 use super::inspector::{CoveredImage, Inspector, RescanDurations};
-use crate::findings::{Finding, SeverityCounts, VulnSeverity};
-use crate::wildcard::Patterns;
+use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
+use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -115,7 +115,7 @@ fn coverage_report(images: Vec<CoveredImage>, patterns: &Patterns) -> CoverageRe
         .collect();
     let mut gaps_by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for image in images.iter().filter(|i| i.is_gap()) {
-        let name = super::model::image_name(&image.repository, &image.tags, &image.digest);
+        let name = lookout_shared::findings::image_name(&image.repository, &image.tags, &image.digest);
         gaps_by_reason.entry(image.reason.clone()).or_default().push(name);
     }
     CoverageReport {

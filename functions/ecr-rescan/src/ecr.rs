@@ -1,8 +1,9 @@
 //! The registry behind a narrow trait, and its adapter over aws-sdk-ecr.
 
-use super::model::{ApiError, Image, ImageStatus, Repository, ScanError, ScanType};
-use crate::aws::{describe_sdk_error, error_code};
-use crate::findings::{SeverityCounts, VulnSeverity};
+use super::model::{Image, ImageStatus, Repository, ScanError, ScanType};
+use lookout_shared::aws::ApiError;
+use lookout_shared::aws::{describe_sdk_error, error_code};
+use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use aws_sdk_ecr::config::retry::RetryConfig;
 use aws_sdk_ecr::operation::start_image_scan::StartImageScanError;
 use aws_sdk_ecr::types::{ImageIdentifier, ScanFrequency};
@@ -195,7 +196,7 @@ impl Registry for EcrRegistry {
     }
 }
 
-fn is_transient<E>(e: &crate::aws::SdkError<E>) -> bool {
+fn is_transient<E>(e: &lookout_shared::aws::SdkError<E>) -> bool {
     use aws_smithy_runtime_api::client::result::SdkError;
     match e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,

@@ -5,12 +5,12 @@ use super::config::ScanAlertConfig;
 use super::events::{self, EventError, EventKind, ImageEvent};
 use super::render::ImageAlert;
 use super::scan_findings::ScanFindingsSource;
-use crate::deadline::Deadline;
-use crate::findings::{Finding, SeverityCounts};
-use crate::metrics::Metrics;
-use crate::notification::{Detail, FitError};
-use crate::publish::{PublishError, Publisher};
-use crate::redact::Redactor;
+use lookout_shared::deadline::Deadline;
+use lookout_shared::findings::{Finding, SeverityCounts};
+use lookout_shared::metrics::Metrics;
+use lookout_shared::notification::{Detail, FitError};
+use lookout_shared::publish::{PublishError, Publisher};
+use lookout_shared::redact::Redactor;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 //! in one reused buffer and only copied when a new group starts.
 
 use super::decode::LogEvent;
-use crate::redact::Redactor;
-use crate::severity::{self, Severity};
+use lookout_shared::redact::Redactor;
+use lookout_shared::severity::{self, Severity};
 use std::borrow::Cow;
 use std::collections::HashMap;
 

@@ -6,18 +6,19 @@ use super::ecr::Registry;
 use super::enhanced::{self, Limits, Part};
 use super::input::{self, InputError};
 use super::inspector::Inspector;
-use super::model::{ApiError, Image, ScanType};
+use super::model::{Image, ScanType};
+use lookout_shared::aws::ApiError;
 use super::pace::Pacer;
 use super::scan::{self, Deferral, ScanOutcome, ScanSettings};
 use super::select::{self, Rules};
 use super::summary::{ImageRef, MAX_LISTED, RepositorySummary, RunSummary, TopImage};
-use crate::console;
-use crate::deadline::Deadline;
-use crate::metrics::Metrics;
-use crate::notification::{Detail, FitError};
-use crate::publish::{PublishError, Publisher};
-use crate::text::count;
-use crate::wildcard::Patterns;
+use lookout_shared::console;
+use lookout_shared::deadline::Deadline;
+use lookout_shared::metrics::Metrics;
+use lookout_shared::notification::{Detail, FitError};
+use lookout_shared::publish::{PublishError, Publisher};
+use lookout_shared::text::count;
+use lookout_shared::wildcard::Patterns;
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -191,7 +192,7 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             .collect()
             .await;
 
-        let now = crate::time::now_epoch_ms();
+        let now = lookout_shared::time::now_epoch_ms();
         let rules = Rules {
             selection: &config.images,
             latest_per_repository: latest,

@@ -1,8 +1,8 @@
 //! A basic scan's findings (DescribeImageScanFindings) behind a narrow trait, and its
 //! aws-sdk-ecr adapter.
 
-use crate::findings::{Finding, VulnSeverity};
-use crate::rescan::model::ApiError;
+use lookout_shared::findings::{Finding, VulnSeverity};
+use lookout_shared::aws::ApiError;
 use aws_sdk_ecr::types::ImageIdentifier;
 use std::future::Future;
 

@@ -2,11 +2,11 @@
 
 use super::decode::LogsMessage;
 use super::group::{Group, Grouped};
-use crate::console;
-use crate::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use crate::severity::Severity;
-use crate::text::{count, thousands, truncate_utf8};
-use crate::time::iso8601_ms;
+use lookout_shared::console;
+use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use lookout_shared::severity::Severity;
+use lookout_shared::text::{count, thousands, truncate_utf8};
+use lookout_shared::time::iso8601_ms;
 use serde_json::{Value, json};
 use std::fmt::Write;
 
@@ -318,11 +318,11 @@ impl Omitted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TopicArn;
-    use crate::logs::decode::{LogEvent, MessageType};
-    use crate::logs::group::group;
-    use crate::notification::{Delivery, MessageFormat};
-    use crate::redact::Redactor;
+    use lookout_shared::config::TopicArn;
+    use crate::decode::{LogEvent, MessageType};
+    use crate::group::group;
+    use lookout_shared::notification::{Delivery, MessageFormat};
+    use lookout_shared::redact::Redactor;
     use std::borrow::Cow;
 
     fn batch(group: &str, lines: &[&str]) -> LogsMessage<'static> {

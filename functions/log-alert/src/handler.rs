@@ -5,13 +5,13 @@
 use super::decode::{self, DecodeError, MessageType};
 use super::group;
 use super::render::AlertContext;
-use crate::aws::AwsSettings;
-use crate::config::{ConfigError, Env, TopicArn};
-use crate::deadline::Deadline;
-use crate::metrics::{Metrics, MetricsConfig};
-use crate::notification::{Delivery, Detail, FitError, SnsMessage};
-use crate::publish::{PublishError, Publisher};
-use crate::redact::Redactor;
+use lookout_shared::aws::AwsSettings;
+use lookout_shared::config::{ConfigError, Env, TopicArn};
+use lookout_shared::deadline::Deadline;
+use lookout_shared::metrics::{Metrics, MetricsConfig};
+use lookout_shared::notification::{Delivery, Detail, FitError, SnsMessage};
+use lookout_shared::publish::{PublishError, Publisher};
+use lookout_shared::redact::Redactor;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -276,7 +276,7 @@ impl<P: Publisher> LogAlert<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::MemoryPublisher;
+    use lookout_shared::publish::MemoryPublisher;
 
     fn env(extra: &[(&str, &str)]) -> Env {
         let mut pairs = vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")];

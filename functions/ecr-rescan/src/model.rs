@@ -1,6 +1,6 @@
 //! What the rescan knows about a registry, independent of the SDK's types.
 
-use crate::findings::SeverityCounts;
+use lookout_shared::findings::SeverityCounts;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,27 +53,6 @@ pub struct Image {
     pub severity_counts: SeverityCounts,
 }
 
-/// `repo:tag`, or `repo@sha256:abcdef123456` when untagged.
-pub fn image_name(repository: &str, tags: &[String], digest: &str) -> String {
-    match tags.first() {
-        Some(tag) => format!("{repository}:{tag}"),
-        None => format!("{repository}@{}", short_digest(digest)),
-    }
-}
-
-/// [`image_name`] with the short digest also after a tag: tags move, digests do not.
-pub fn image_name_with_digest(repository: &str, tags: &[String], digest: &str) -> String {
-    match tags.first() {
-        Some(tag) => format!("{repository}:{tag} ({})", short_digest(digest)),
-        None => image_name(repository, tags, digest),
-    }
-}
-
-/// `sha256:` and the first 12 hex digits: enough to find the image, short enough to read.
-pub fn short_digest(digest: &str) -> &str {
-    crate::text::truncate_utf8(digest, "sha256:".len() + 12)
-}
-
 /// Why a StartImageScan did not start a scan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
@@ -94,37 +73,4 @@ pub enum ScanError {
     Gone(String),
     #[error("{0}")]
     Other(String),
-}
-
-/// A failure to list or read something (after the SDK's own retries).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation}: {detail}")]
-pub struct ApiError {
-    pub operation: &'static str,
-    pub detail: String,
-    /// `RepositoryNotFoundException` and friends.
-    pub not_found: bool,
-}
-
-impl ApiError {
-    pub fn from_sdk<E>(operation: &'static str, e: &crate::aws::SdkError<E>) -> Self
-    where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-    {
-        let not_found = crate::aws::error_code(e).is_some_and(|c| c.ends_with("NotFoundException"));
-        Self {
-            operation,
-            detail: crate::aws::describe_sdk_error(e),
-            not_found,
-        }
-    }
-
-    /// A request the SDK refused to build (a missing required field): a bug, named as such.
-    pub fn invalid_request(operation: &'static str, e: impl std::fmt::Display) -> Self {
-        Self {
-            operation,
-            detail: format!("request could not be built: {e}"),
-            not_found: false,
-        }
-    }
 }

@@ -1,0 +1,17 @@
+//! ecr-rescan: scheduled ECR rescans under BASIC scanning, Amazon Inspector reports under ENHANCED.
+//!
+//! [`handler`] reads the registry's scan type and repositories, then either [`select`]s images and
+//! [`scan`]s them (BASIC, paced by [`pace`]) or builds the [`enhanced`] report from Inspector; the
+//! [`summary`] is returned and published. [`ecr`] and [`inspector`] wrap the SDK clients.
+
+pub mod config;
+pub mod ecr;
+pub mod enhanced;
+pub mod handler;
+pub mod input;
+pub mod inspector;
+pub mod model;
+pub mod pace;
+pub mod scan;
+pub mod select;
+pub mod summary;

@@ -1,4 +1,0 @@
-pub mod alert;
-pub mod decode;
-pub mod group;
-pub mod render;
