@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration: {variable} {problem}")]
@@ -110,6 +111,21 @@ impl Env {
                 format!("must be true or false, got {other:?}"),
             )),
         }
+    }
+
+    /// `DEADLINE_MARGIN_MS`: work stops, and a publish gives up, this long before the Lambda
+    /// deadline, so the result (or the failure) is still reported.
+    pub fn deadline_margin(&self, default_ms: u64) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(self.number_in("DEADLINE_MARGIN_MS", default_ms, 0..=300_000)?))
+    }
+
+    /// The region console links point at: the function's own (`AWS_REGION`, always set by
+    /// Lambda), else the alert topic's, else `us-east-1`.
+    pub fn region(&self, topic: Option<&TopicArn>) -> String {
+        self.get("AWS_REGION")
+            .or(topic.map(TopicArn::region))
+            .unwrap_or("us-east-1")
+            .to_string()
     }
 
     /// A comma-separated list; blank items are dropped.

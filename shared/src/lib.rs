@@ -1,11 +1,12 @@
-//! Lookout's shared crate. Each module is named for what it does; the function binaries in
-//! `functions/` only parse configuration, build clients and hand events to these modules.
+//! What two or more Lookout functions use. Each function's own domain lives in its crate under
+//! `functions/<name>/src`; every function plugs into the [`invocation`] skeleton.
 
 pub mod aws;
 pub mod config;
 pub mod console;
 pub mod deadline;
 pub mod findings;
+pub mod invocation;
 pub mod logging;
 pub mod metrics;
 pub mod notification;

@@ -28,26 +28,56 @@ impl MetricsConfig {
     }
 }
 
+/// A CloudWatch unit, declared with the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Bytes,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Bytes => "Bytes",
+        }
+    }
+}
+
+/// A metric's name and unit; functions declare theirs as constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub unit: Unit,
+}
+
+impl Metric {
+    pub const fn count(name: &'static str) -> Self {
+        Self { name, unit: Unit::Count }
+    }
+
+    pub const fn bytes(name: &'static str) -> Self {
+        Self { name, unit: Unit::Bytes }
+    }
+}
+
 /// Counters for one invocation, flushed as one EMF line.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    counts: Vec<(String, u64)>,
+    counts: Vec<(Metric, u64)>,
 }
 
 impl Metrics {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, name: &str, value: u64) {
-        match self.counts.iter_mut().find(|(n, _)| n == name) {
-            Some((_, v)) => *v += value,
-            None => self.counts.push((name.to_string(), value)),
+    pub fn add(&mut self, metric: Metric, value: u64) {
+        match self.counts.iter_mut().find(|(m, _)| m.name == metric.name) {
+            Some((_, v)) => *v = v.saturating_add(value),
+            None => self.counts.push((metric, value)),
         }
     }
 
-    pub fn get(&self, name: &str) -> u64 {
-        self.counts.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
+    /// Adds a count of items (a `usize` length).
+    pub fn add_len(&mut self, metric: Metric, len: usize) {
+        self.add(metric, u64::try_from(len).unwrap_or(u64::MAX));
     }
 
     /// The EMF document (one JSON object), or `None` when there is nothing to record.
@@ -58,7 +88,7 @@ impl Metrics {
         let definitions: Vec<Value> = self
             .counts
             .iter()
-            .map(|(name, _)| json!({"Name": name, "Unit": if name.ends_with("Bytes") { "Bytes" } else { "Count" }}))
+            .map(|(m, _)| json!({"Name": m.name, "Unit": m.unit.as_str()}))
             .collect();
         let mut doc = Map::new();
         doc.insert(
@@ -73,8 +103,8 @@ impl Metrics {
             }),
         );
         doc.insert("FunctionName".into(), Value::String(config.function.clone()));
-        for (name, value) in &self.counts {
-            doc.insert(name.clone(), Value::from(*value));
+        for (m, value) in &self.counts {
+            doc.insert(m.name.to_string(), Value::from(*value));
         }
         Some(Value::Object(doc))
     }
@@ -97,10 +127,10 @@ mod tests {
 
     #[test]
     fn emf_document_shape() {
-        let mut m = Metrics::new();
-        m.add("EventsDecoded", 3);
-        m.add("EventsDecoded", 2);
-        m.add("PublishedBytes", 1200);
+        let mut m = Metrics::default();
+        m.add(Metric::count("EventsDecoded"), 3);
+        m.add(Metric::count("EventsDecoded"), 2);
+        m.add(Metric::bytes("PublishedBytes"), 1200);
         let cfg = MetricsConfig {
             namespace: "Lookout".into(),
             function: "log-alert".into(),
@@ -117,6 +147,6 @@ mod tests {
             json!({"Name": "PublishedBytes", "Unit": "Bytes"})
         );
         assert_eq!(doc["_aws"]["Timestamp"], 42);
-        assert!(Metrics::new().to_emf(&cfg, 0).is_none());
+        assert!(Metrics::default().to_emf(&cfg, 0).is_none());
     }
 }

@@ -1,10 +1,11 @@
 //! Severity of a log line: from a JSON log's `level`/`severity` field, or from the words in a
 //! plain-text line.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Ordered so that `max()` picks the one to page on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     /// Matched by the subscription filter, but nothing in the line says how bad it is.
     #[default]

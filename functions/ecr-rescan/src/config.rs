@@ -62,6 +62,7 @@ impl RescanConfig {
             Some(arn) => Some(Delivery::from_env(env, TopicArn::parse("ALERT_TOPIC_ARN", arn)?)?),
             None => None,
         };
+        let region = env.region(delivery.as_ref().map(|d| &d.topic));
         let rate_per_second: f64 = env.parse_or("SCAN_RATE_PER_SECOND", 5.0)?;
         if !(0.1..=1000.0).contains(&rate_per_second) {
             return Err(ConfigError::new(
@@ -88,12 +89,8 @@ impl RescanConfig {
             max_coverage: env.number_in("MAX_COVERAGE", 10_000, 1..=1_000_000)?,
             dry_run: env.flag("DRY_RUN", false)?,
             delivery,
-            region: env.get("AWS_REGION").unwrap_or("us-east-1").to_string(),
-            deadline_margin: Duration::from_millis(env.number_in(
-                "DEADLINE_MARGIN_MS",
-                10_000,
-                0..=300_000,
-            )?),
+            region,
+            deadline_margin: env.deadline_margin(10_000)?,
             metrics: MetricsConfig::from_env(env, "ecr-rescan")?,
             aws: AwsSettings::from_env(env)?,
         })
@@ -102,7 +99,7 @@ impl RescanConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn defaults_are_safe() {

@@ -1,6 +1,6 @@
 //! The registry behind a narrow trait, and its adapter over aws-sdk-ecr.
 
-use super::model::{Image, ImageStatus, Repository, ScanError, ScanType};
+use crate::model::{Image, ImageStatus, Repository, ScanError, ScanType};
 use lookout_shared::aws::ApiError;
 use lookout_shared::aws::{describe_sdk_error, error_code};
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
@@ -228,7 +228,7 @@ pub fn classify_scan_error(code: Option<&str>, detail: &str, transient: bool) ->
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn scan_errors_are_classified() {

@@ -2,8 +2,8 @@
 //! reports what Inspector says instead: rescan durations, coverage gaps, active findings.
 //! Each part is read on its own, so one unavailable API does not hide the others.
 
-use super::ecr::Registry;
-use super::inspector::{CoveredImage, Inspector, RescanDurations};
+use crate::ecr::Registry;
+use crate::inspector::{CoveredImage, Inspector, RescanDurations};
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
@@ -76,6 +76,7 @@ pub struct EnhancedReport {
     pub findings: Part<FindingsReport>,
 }
 
+#[derive(Debug)]
 pub struct Limits {
     pub min_severity: VulnSeverity,
     pub max_findings: usize,

@@ -1,27 +1,41 @@
 //! One ecr-rescan invocation: read the input, tell BASIC from ENHANCED, do the run, return
 //! the summary and publish it.
 
-use super::config::RescanConfig;
-use super::ecr::Registry;
-use super::enhanced::{self, Limits, Part};
-use super::input::{self, InputError};
-use super::inspector::Inspector;
-use super::model::{Image, ScanType};
+use crate::config::RescanConfig;
+use crate::ecr::Registry;
+use crate::enhanced::{self, Limits, Part};
+use crate::input::{self, InputError};
+use crate::inspector::Inspector;
+use crate::model::{Image, ScanType};
+use crate::pace::Pacer;
+use crate::scan::{self, Deferral, OutcomeKind, ScanOutcome, ScanSettings};
+use crate::select::{self, Rules};
+use crate::summary::{ImageRef, MAX_LISTED, RepositorySummary, RunSummary, TopImage};
+use futures::StreamExt;
 use lookout_shared::aws::ApiError;
-use super::pace::Pacer;
-use super::scan::{self, Deferral, ScanOutcome, ScanSettings};
-use super::select::{self, Rules};
-use super::summary::{ImageRef, MAX_LISTED, RepositorySummary, RunSummary, TopImage};
 use lookout_shared::console;
 use lookout_shared::deadline::Deadline;
-use lookout_shared::metrics::Metrics;
+use lookout_shared::findings::VulnSeverity;
+use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError};
-use lookout_shared::publish::{PublishError, Publisher};
+use lookout_shared::publish::Publisher;
 use lookout_shared::text::count;
 use lookout_shared::wildcard::Patterns;
-use futures::StreamExt;
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+const RUN_FAILURES: Metric = Metric::count("RunFailures");
+const IMAGES_LISTED: Metric = Metric::count("ImagesListed");
+const SCANS_STARTED: Metric = Metric::count("ScansStarted");
+const SCANS_ALREADY_DONE: Metric = Metric::count("ScansAlreadyDone");
+const SCANS_FAILED: Metric = Metric::count("ScansFailed");
+const SCANS_DEFERRED: Metric = Metric::count("ScansDeferred");
+const IMAGES_SKIPPED: Metric = Metric::count("ImagesSkipped");
+const FINDINGS_REPORTED: Metric = Metric::count("FindingsReported");
+const COVERAGE_GAPS: Metric = Metric::count("CoverageGaps");
+const SUMMARIES_PUBLISHED: Metric = Metric::count("SummariesPublished");
 
 #[derive(Debug, thiserror::Error)]
 pub enum RescanError {
@@ -34,26 +48,21 @@ pub enum RescanError {
     #[error(transparent)]
     TooLarge(#[from] FitError),
     #[error("the run finished but its summary was not published: {0}")]
-    Publish(#[from] PublishError),
+    Delivery(#[from] DeliveryError),
 }
 
-impl RescanError {
-    pub fn kind(&self) -> &'static str {
+impl FunctionError for RescanError {
+    fn kind(&self) -> &'static str {
         match self {
             RescanError::Input(_) => "InvalidInput",
             RescanError::ScanType(_) | RescanError::Repositories(_) => "RegistryUnreadable",
             RescanError::TooLarge(_) => "MessageTooLarge",
-            RescanError::Publish(_) => "PublishFailed",
+            RescanError::Delivery(e) => e.kind(),
         }
     }
-}
 
-impl From<RescanError> for lambda_runtime::Diagnostic {
-    fn from(e: RescanError) -> Self {
-        Self {
-            error_type: format!("Lookout.{}", e.kind()),
-            error_message: e.to_string(),
-        }
+    fn metric(&self) -> Option<Metric> {
+        Some(RUN_FAILURES)
     }
 }
 
@@ -62,54 +71,39 @@ const NOTIFICATION_ITEMS: usize = 50;
 const NOTIFICATION_ITEM_BYTES: usize = 2_000;
 const TOP_IMAGES: usize = 10;
 
+#[derive(Debug)]
 pub struct Rescan<R, I, P> {
     config: RescanConfig,
     registry: R,
     inspector: I,
-    publisher: P,
+    outbox: Outbox<P>,
     pacer: Pacer,
 }
 
-impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
-    pub fn new(config: RescanConfig, registry: R, inspector: I, publisher: P) -> Self {
-        let pacer = Pacer::per_second(config.rate_per_second);
-        Self {
-            config,
-            registry,
-            inspector,
-            publisher,
-            pacer,
-        }
+/// The summary log line: the run's figures, not its lists.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLine<'s> {
+    scan_type: ScanType,
+    dry_run: bool,
+    complete: bool,
+    repositories: usize,
+    images: usize,
+    outcomes: &'s BTreeMap<OutcomeKind, u64>,
+}
+
+impl<R: Registry, I: Inspector, P: Publisher> Function for Rescan<R, I, P> {
+    type Event = Value;
+    type Summary = RunSummary;
+    type Error = RescanError;
+    const NAME: &'static str = "ecr-rescan";
+
+    fn metrics_config(&self) -> &MetricsConfig {
+        &self.config.metrics
     }
 
-    pub fn config(&self) -> &RescanConfig {
-        &self.config
-    }
-
-    pub async fn handle(
-        &self,
-        event: Value,
-        deadline: Deadline,
-        request_id: &str,
-    ) -> Result<Value, RescanError> {
-        let mut metrics = Metrics::new();
-        let result = self.handle_with(&event, deadline, request_id, &mut metrics).await;
-        if let Err(e) = &result {
-            metrics.add("RunFailures", 1);
-            tracing::error!(error_type = e.kind(), error = %e, "ecr-rescan failed");
-        }
-        metrics.flush(&self.config.metrics);
-        result
-    }
-
-    async fn handle_with(
-        &self,
-        event: &Value,
-        deadline: Deadline,
-        request_id: &str,
-        metrics: &mut Metrics,
-    ) -> Result<Value, RescanError> {
-        let overrides = input::parse(event)?;
+    async fn handle(&self, event: Value, ctx: &mut Invocation) -> Result<RunSummary, RescanError> {
+        let overrides = input::parse(&event)?;
         let dry_run = overrides.dry_run.unwrap_or(self.config.dry_run);
         let patterns = self
             .config
@@ -120,6 +114,44 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             .unwrap_or(self.config.images.latest_per_repository);
 
         let scan_type = self.registry.scan_type().await.map_err(RescanError::ScanType)?;
+        let repositories = self.repositories(&patterns).await?;
+        let summary = match scan_type {
+            ScanType::Basic => self.basic(repositories, dry_run, latest, ctx.deadline).await,
+            ScanType::Enhanced => self.enhanced(repositories, dry_run, &patterns).await,
+        };
+        record_metrics(&summary, &mut ctx.metrics);
+        self.publish(&summary, ctx).await?;
+        Ok(summary)
+    }
+
+    fn log_line<'s>(&self, summary: &'s RunSummary) -> impl Serialize + 's {
+        RunLine {
+            scan_type: summary.scan_type,
+            dry_run: summary.dry_run,
+            complete: summary.complete,
+            repositories: summary.repositories,
+            images: summary.images,
+            outcomes: &summary.outcomes,
+        }
+    }
+}
+
+impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
+    /// The summary publish gives up at half of `DEADLINE_MARGIN_MS` before the deadline: scans
+    /// stop at the whole margin, so the publish keeps the other half.
+    pub fn new(config: RescanConfig, registry: R, inspector: I, publisher: P) -> Self {
+        let pacer = Pacer::per_second(config.rate_per_second);
+        Self {
+            outbox: Outbox::new(publisher, config.deadline_margin / 2),
+            config,
+            registry,
+            inspector,
+            pacer,
+        }
+    }
+
+    /// The registry's repositories that the patterns select, sorted by name.
+    async fn repositories(&self, patterns: &Patterns) -> Result<Vec<String>, RescanError> {
         let mut repositories: Vec<String> = self
             .registry
             .repositories()
@@ -130,37 +162,24 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             .filter(|name| patterns.matches(name))
             .collect();
         repositories.sort();
+        Ok(repositories)
+    }
 
-        let summary = match scan_type {
-            ScanType::Basic => self.basic(repositories, dry_run, latest, deadline).await,
-            ScanType::Enhanced => self.enhanced(repositories, dry_run, &patterns).await,
+    /// Publishes the summary when a topic is configured.
+    async fn publish(&self, summary: &RunSummary, ctx: &mut Invocation) -> Result<(), RescanError> {
+        let Some(delivery) = &self.config.delivery else {
+            return Ok(());
         };
-        record_metrics(&summary, metrics);
-        tracing::info!(
-            scan_type = summary.scan_type.as_str(),
-            dry_run = summary.dry_run,
-            complete = summary.complete,
-            repositories = summary.repositories,
-            images = summary.images,
-            started = summary.outcome("started"),
-            already_scanned = summary.outcome("alreadyScanned"),
-            failed = summary.outcome("failed"),
-            skipped = summary.skipped(),
-            deferred = summary.deferred(),
-            "ecr-rescan finished"
-        );
-        if let Some(delivery) = &self.config.delivery {
-            let identity = format!("ecr-rescan|{request_id}");
-            let max = Detail {
-                items: NOTIFICATION_ITEMS,
-                item_bytes: NOTIFICATION_ITEM_BYTES,
-            };
-            let (message, _) = delivery.fit(max, |d| summary.render(d, &identity))?;
-            let message_id = self.publisher.publish(&message).await?;
-            metrics.add("SummariesPublished", 1);
-            tracing::info!(message_id = %message_id, bytes = message.request_bytes(), "published run summary");
+        let identity = format!("ecr-rescan|{}", ctx.request_id);
+        let max = Detail {
+            items: NOTIFICATION_ITEMS,
+            item_bytes: NOTIFICATION_ITEM_BYTES,
+        };
+        let (message, _) = delivery.fit(max, |d| summary.render(d, &identity))?;
+        if let Delivered::Published { .. } = self.outbox.publish(ctx, &identity, &message).await? {
+            ctx.metrics.add(SUMMARIES_PUBLISHED, 1);
         }
-        Ok(serde_json::to_value(&summary).unwrap_or(Value::Null))
+        Ok(())
     }
 
     async fn basic(
@@ -276,9 +295,9 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         }
 
         for (image, outcome) in &decided {
-            *summary.outcomes.entry(outcome.key()).or_default() += 1;
+            *summary.outcomes.entry(outcome.kind()).or_default() += 1;
             if let Some(repo) = per_repository.get_mut(&image.repository) {
-                *repo.outcomes.entry(outcome.key()).or_default() += 1;
+                *repo.outcomes.entry(outcome.kind()).or_default() += 1;
             }
             match outcome {
                 ScanOutcome::Failed(error) if summary.failures.len() < MAX_LISTED => {
@@ -291,10 +310,14 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             }
         }
         summary.images = all_images.len();
+        summary.critical_findings = all_images
+            .iter()
+            .map(|i| i.severity_counts.get(VulnSeverity::Critical))
+            .sum();
         summary.top_images = top_images(&all_images, config, &summary.region);
         let mut repos: Vec<RepositorySummary> = per_repository.into_values().collect();
         repos.sort_by(|a, b| {
-            let started = |r: &RepositorySummary| r.outcomes.get("started").copied().unwrap_or(0);
+            let started = |r: &RepositorySummary| r.outcomes.get(&OutcomeKind::Started).copied().unwrap_or(0);
             b.error
                 .is_some()
                 .cmp(&a.error.is_some())
@@ -355,6 +378,7 @@ fn empty_summary(scan_type: ScanType, dry_run: bool, region: &str, repositories:
         would_scan: Vec::new(),
         top_images: Vec::new(),
         enhanced: None,
+        critical_findings: 0,
     }
 }
 
@@ -396,18 +420,18 @@ fn top_images(images: &[Image], config: &RescanConfig, region: &str) -> Vec<TopI
 }
 
 fn record_metrics(summary: &RunSummary, metrics: &mut Metrics) {
-    metrics.add("ImagesListed", summary.images as u64);
-    metrics.add("ScansStarted", summary.outcome("started"));
-    metrics.add("ScansAlreadyDone", summary.outcome("alreadyScanned"));
-    metrics.add("ScansFailed", summary.outcome("failed"));
-    metrics.add("ScansDeferred", summary.deferred());
-    metrics.add("ImagesSkipped", summary.skipped());
+    metrics.add_len(IMAGES_LISTED, summary.images);
+    metrics.add(SCANS_STARTED, summary.outcome(OutcomeKind::Started));
+    metrics.add(SCANS_ALREADY_DONE, summary.outcome(OutcomeKind::AlreadyScanned));
+    metrics.add(SCANS_FAILED, summary.outcome(OutcomeKind::Failed));
+    metrics.add(SCANS_DEFERRED, summary.deferred());
+    metrics.add(IMAGES_SKIPPED, summary.skipped());
     if let Some(report) = &summary.enhanced {
         if let Some(f) = report.findings.available() {
-            metrics.add("FindingsReported", f.total as u64);
+            metrics.add_len(FINDINGS_REPORTED, f.total);
         }
         if let Some(c) = report.coverage.available() {
-            metrics.add("CoverageGaps", c.gaps as u64);
+            metrics.add_len(COVERAGE_GAPS, c.gaps);
         }
     }
 }

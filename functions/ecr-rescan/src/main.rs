@@ -1,16 +1,15 @@
-//! ecr-rescan: scheduled ECR rescans under BASIC scanning, Inspector reports under ENHANCED.
-//! See `lookout_shared::rescan`.
+//! ecr-rescan: scheduled ECR rescans under BASIC scanning, Inspector reports under ENHANCED. The
+//! domain is in the library (`ecr_rescan`); this only wires configuration, clients and the
+//! invocation skeleton.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use lookout_shared::config::Env;
-use lookout_shared::deadline::Deadline;
-use lookout_shared::logging::exit_on_init_error;
-use lookout_shared::publish::SnsPublisher;
 use ecr_rescan::config::RescanConfig;
 use ecr_rescan::ecr::EcrRegistry;
-use ecr_rescan::inspector::Inspector2;
 use ecr_rescan::handler::Rescan;
-use serde_json::Value;
+use ecr_rescan::inspector::Inspector2;
+use lambda_runtime::Error;
+use lookout_shared::config::Env;
+use lookout_shared::logging::exit_on_init_error;
+use lookout_shared::publish::SnsPublisher;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -23,13 +22,5 @@ async fn main() -> Result<(), Error> {
         .delivery
         .as_ref()
         .map(|d| SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), d.topic.clone()));
-    let rescan = Rescan::new(config, registry, inspector, publisher);
-    let rescan = &rescan;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = Deadline::from_epoch_ms(event.context.deadline);
-        rescan
-            .handle(event.payload, deadline, &event.context.request_id)
-            .await
-    }))
-    .await
+    lookout_shared::invocation::run(Rescan::new(config, registry, inspector, publisher)).await
 }

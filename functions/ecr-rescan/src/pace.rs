@@ -36,7 +36,7 @@ impl Pacer {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[tokio::test(start_paused = true)]
     async fn spaces_calls_evenly() {

@@ -1,10 +1,10 @@
 //! Starting basic scans: bounded concurrency, a shared rate limit, our own retries for
 //! throttling (the SDK's are off for this call), and a stop before the Lambda deadline.
 
-use super::ecr::Registry;
-use super::model::{Image, ScanError};
-use super::pace::Pacer;
-use super::select::Skip;
+use crate::ecr::Registry;
+use crate::model::{Image, ScanError};
+use crate::pace::Pacer;
+use crate::select::Skip;
 use lookout_shared::deadline::Deadline;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,23 +23,80 @@ pub enum ScanOutcome {
     Failed(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Deferral {
     Deadline,
     AccountLimit,
 }
 
 impl ScanOutcome {
-    pub fn key(&self) -> &'static str {
+    pub fn kind(&self) -> OutcomeKind {
         match self {
-            ScanOutcome::Started => "started",
-            ScanOutcome::WouldScan => "wouldScan",
-            ScanOutcome::AlreadyScanned => "alreadyScanned",
-            ScanOutcome::Skipped(skip) => skip.key(),
-            ScanOutcome::Deferred(Deferral::Deadline) => "deferredDeadline",
-            ScanOutcome::Deferred(Deferral::AccountLimit) => "deferredAccountLimit",
-            ScanOutcome::Failed(_) => "failed",
+            ScanOutcome::Started => OutcomeKind::Started,
+            ScanOutcome::WouldScan => OutcomeKind::WouldScan,
+            ScanOutcome::AlreadyScanned => OutcomeKind::AlreadyScanned,
+            ScanOutcome::Skipped(skip) => OutcomeKind::Skipped(*skip),
+            ScanOutcome::Deferred(deferral) => OutcomeKind::Deferred(*deferral),
+            ScanOutcome::Failed(_) => OutcomeKind::Failed,
         }
+    }
+}
+
+/// What an image's outcome is counted as in the summary's `outcomes` maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutcomeKind {
+    Started,
+    WouldScan,
+    AlreadyScanned,
+    Failed,
+    Skipped(Skip),
+    Deferred(Deferral),
+}
+
+impl OutcomeKind {
+    /// The key in the JSON output.
+    pub fn key(self) -> &'static str {
+        match self {
+            OutcomeKind::Started => "started",
+            OutcomeKind::WouldScan => "wouldScan",
+            OutcomeKind::AlreadyScanned => "alreadyScanned",
+            OutcomeKind::Failed => "failed",
+            OutcomeKind::Skipped(skip) => skip.key(),
+            OutcomeKind::Deferred(Deferral::Deadline) => "deferredDeadline",
+            OutcomeKind::Deferred(Deferral::AccountLimit) => "deferredAccountLimit",
+        }
+    }
+
+    /// The words in the notification.
+    pub fn label(self) -> &'static str {
+        match self {
+            OutcomeKind::Started => "started",
+            OutcomeKind::WouldScan => "would scan",
+            OutcomeKind::AlreadyScanned => "already scanned",
+            OutcomeKind::Failed => "failed",
+            OutcomeKind::Skipped(skip) => skip.describe(),
+            OutcomeKind::Deferred(Deferral::Deadline) => "deferred deadline",
+            OutcomeKind::Deferred(Deferral::AccountLimit) => "deferred account limit",
+        }
+    }
+}
+
+/// Ordered by key, so maps list outcomes alphabetically, as the JSON always did.
+impl Ord for OutcomeKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+impl PartialOrd for OutcomeKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl serde::Serialize for OutcomeKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
     }
 }
 
@@ -53,6 +110,7 @@ pub struct ScanSettings {
 }
 
 /// What happened to each candidate, in the order given; and the account-limit message if hit.
+#[derive(Debug)]
 pub struct ScanReport {
     pub outcomes: Vec<(Image, ScanOutcome)>,
     pub account_limit: Option<String>,
@@ -157,7 +215,7 @@ pub fn backoff(attempt: u32, digest: &str) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -1,7 +1,7 @@
 //! Which images to rescan, and why each of the others is skipped.
 
-use super::config::ImageSelection;
-use super::model::{Image, ImageStatus};
+use crate::config::ImageSelection;
+use crate::model::{Image, ImageStatus};
 use lookout_shared::wildcard;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -183,7 +183,7 @@ pub fn order_for_progress(candidates: &mut [Image]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     const DAY: i64 = 86_400_000;
     const NOW: i64 = 100 * DAY;

@@ -1,7 +1,8 @@
 //! The run summary: the function's JSON output, and the notification rendered from it.
 
-use super::enhanced::{EnhancedReport, Part};
-use super::model::ScanType;
+use crate::enhanced::{EnhancedReport, Part};
+use crate::model::ScanType;
+use crate::scan::{Deferral, OutcomeKind};
 use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::console;
 use lookout_shared::findings::SeverityCounts;
@@ -47,7 +48,7 @@ pub struct TopImage {
 pub struct RepositorySummary {
     pub name: String,
     pub images: usize,
-    pub outcomes: BTreeMap<&'static str, u64>,
+    pub outcomes: BTreeMap<OutcomeKind, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -64,7 +65,7 @@ pub struct RunSummary {
     pub repositories: usize,
     pub images: usize,
     /// Outcome → images (`started`, `alreadyScanned`, `failed`, `skipped…`, `deferred…`).
-    pub outcomes: BTreeMap<&'static str, u64>,
+    pub outcomes: BTreeMap<OutcomeKind, u64>,
     pub per_repository: Vec<RepositorySummary>,
     pub failures: Vec<ImageRef>,
     /// Dry run: what would have been scanned.
@@ -72,27 +73,27 @@ pub struct RunSummary {
     pub top_images: Vec<TopImage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enhanced: Option<EnhancedReport>,
+    /// CRITICAL findings over every listed image's last basic scan (not only the top ones).
+    #[serde(skip)]
+    pub critical_findings: u64,
 }
 
 impl RunSummary {
-    pub fn outcome(&self, key: &str) -> u64 {
-        self.outcomes.get(key).copied().unwrap_or(0)
+    pub fn outcome(&self, kind: OutcomeKind) -> u64 {
+        self.outcomes.get(&kind).copied().unwrap_or(0)
     }
 
     pub fn skipped(&self) -> u64 {
         self.outcomes
             .iter()
-            .filter(|(k, _)| k.starts_with("skipped"))
+            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
             .map(|(_, v)| v)
             .sum()
     }
 
     pub fn deferred(&self) -> u64 {
-        self.outcomes
-            .iter()
-            .filter(|(k, _)| k.starts_with("deferred"))
-            .map(|(_, v)| v)
-            .sum()
+        self.outcome(OutcomeKind::Deferred(Deferral::Deadline))
+            + self.outcome(OutcomeKind::Deferred(Deferral::AccountLimit))
     }
 
     pub fn subject(&self) -> String {
@@ -112,13 +113,13 @@ impl RunSummary {
             }
             _ if self.dry_run => format!(
                 "[Lookout] ECR rescan dry run: {} would be scanned",
-                count(self.outcome("wouldScan"), "image", "images")
+                count(self.outcome(OutcomeKind::WouldScan), "image", "images")
             ),
             _ => format!(
                 "[Lookout] ECR rescan: {} started, {} already scanned, {} failed{partial}",
-                thousands(self.outcome("started")),
-                thousands(self.outcome("alreadyScanned")),
-                thousands(self.outcome("failed")),
+                thousands(self.outcome(OutcomeKind::Started)),
+                thousands(self.outcome(OutcomeKind::AlreadyScanned)),
+                thousands(self.outcome(OutcomeKind::Failed)),
             ),
         }
     }
@@ -158,8 +159,8 @@ impl RunSummary {
                 Attribute::string("source", SOURCE),
                 Attribute::string("scanType", self.scan_type.as_str()),
                 Attribute::string("complete", if self.complete { "true" } else { "false" }),
-                Attribute::number("scansStarted", self.outcome("started")),
-                Attribute::number("failures", self.outcome("failed")),
+                Attribute::number("scansStarted", self.outcome(OutcomeKind::Started)),
+                Attribute::number("failures", self.outcome(OutcomeKind::Failed)),
                 Attribute::number("criticalFindings", critical),
             ],
             group: "ecr-rescan".to_string(),
@@ -168,17 +169,12 @@ impl RunSummary {
     }
 
     fn critical_count(&self) -> u64 {
-        let from_top: u64 = self
-            .top_images
-            .iter()
-            .map(|t| t.counts.get(lookout_shared::findings::VulnSeverity::Critical))
-            .sum();
         let from_inspector = self
             .enhanced
             .as_ref()
             .and_then(|e| e.findings.available())
             .map_or(0, |f| f.counts.get(lookout_shared::findings::VulnSeverity::Critical));
-        from_top + from_inspector
+        self.critical_findings.saturating_add(from_inspector)
     }
 
     fn header(&self, t: &mut String) {
@@ -216,18 +212,18 @@ impl RunSummary {
                 } else {
                     "scans started"
                 },
-                self.outcome(if self.dry_run { "wouldScan" } else { "started" }),
+                self.outcome(if self.dry_run { OutcomeKind::WouldScan } else { OutcomeKind::Started }),
             ),
-            ("already scanned (24 h quota)", self.outcome("alreadyScanned")),
-            ("failed", self.outcome("failed")),
+            ("already scanned (24 h quota)", self.outcome(OutcomeKind::AlreadyScanned)),
+            ("failed", self.outcome(OutcomeKind::Failed)),
             ("deferred to the next run", self.deferred()),
             ("skipped", self.skipped()),
         ];
         for (label, n) in rows {
             let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
         }
-        for (key, n) in self.outcomes.iter().filter(|(k, _)| k.starts_with("skipped")) {
-            let _ = writeln!(t, "    {:<28} {:>8}", skip_label(key), thousands(*n));
+        for (kind, n) in self.outcomes.iter().filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_))) {
+            let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
         }
         let shown = |n: usize| n.min(detail.items);
         if !self.per_repository.is_empty() {
@@ -236,7 +232,7 @@ impl RunSummary {
                 let parts: Vec<String> = repo
                     .outcomes
                     .iter()
-                    .map(|(k, v)| format!("{} {}", skip_label(k), thousands(*v)))
+                    .map(|(k, v)| format!("{} {}", k.label(), thousands(*v)))
                     .collect();
                 let mut line = format!(
                     "  {}: {}; {}",
@@ -269,7 +265,7 @@ impl RunSummary {
             }
             more(
                 t,
-                self.outcome("wouldScan") as usize,
+                self.outcome(OutcomeKind::WouldScan) as usize,
                 detail.items.min(self.would_scan.len()),
                 "images",
             );
@@ -404,34 +400,5 @@ fn more(t: &mut String, total: usize, shown: usize, what: &str) {
             "  ... and {} more {what} (see the function's JSON output)",
             thousands((total - shown) as u64)
         );
-    }
-}
-
-/// `skippedNotLatest` → `not latest`; other keys pass through in words.
-fn skip_label(key: &str) -> String {
-    let key = key.strip_prefix("skipped").unwrap_or(key);
-    let mut out = String::new();
-    for (i, c) in key.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels() {
-        assert_eq!(skip_label("skippedNotLatest"), "not latest");
-        assert_eq!(skip_label("alreadyScanned"), "already scanned");
-        assert_eq!(skip_label("deferredDeadline"), "deferred deadline");
     }
 }

@@ -152,7 +152,7 @@ pub fn parse(json: &[u8]) -> Result<LogsMessage<'_>, DecodeError> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
+    use crate::*;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
 

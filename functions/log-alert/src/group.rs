@@ -4,7 +4,7 @@
 //! Normalisation is a single pass over the bytes (no regex, no backtracking); keys are built
 //! in one reused buffer and only copied when a new group starts.
 
-use super::decode::LogEvent;
+use crate::decode::LogEvent;
 use lookout_shared::redact::Redactor;
 use lookout_shared::severity::{self, Severity};
 use std::borrow::Cow;
@@ -52,7 +52,7 @@ impl Grouped<'_> {
 }
 
 /// Redacts, classifies and groups a batch.
-pub fn group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e> {
+pub fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e> {
     let mut out = Grouped {
         first_timestamp: i64::MAX,
         last_timestamp: i64::MIN,
@@ -179,7 +179,7 @@ fn is_uuid_at(b: &[u8], i: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     fn norm(s: &str) -> String {
         let mut out = String::new();
@@ -226,7 +226,7 @@ mod tests {
         }
         events.push(event(9_000, 5_000, "FATAL out of file descriptors"));
         events.push(event(9_001, 6_000, "ERROR payment 7 declined"));
-        let grouped = group(&events, &Redactor::disabled());
+        let grouped = redact_classify_group(&events, &Redactor::disabled());
         assert_eq!(grouped.events, 2_002);
         assert_eq!(grouped.groups.len(), 3);
         assert_eq!(grouped.groups[0].severity, Severity::Critical);
@@ -245,7 +245,7 @@ mod tests {
             event(1, 1, "ERROR login password=hunter2 failed"),
             event(2, 2, "ERROR login password=letmein failed"),
         ];
-        let grouped = group(&events, &Redactor::new(&[]).unwrap());
+        let grouped = redact_classify_group(&events, &Redactor::new(&[]).unwrap());
         assert_eq!(grouped.groups.len(), 1);
         assert_eq!(
             grouped.groups[0].message,
@@ -260,7 +260,7 @@ mod tests {
         let b = "java.lang.IllegalStateException: x\n\tat com.a.B.c(B.java:11)";
         let c = "java.lang.NullPointerException\n\tat com.a.B.c(B.java:10)";
         let events = [event(1, 1, a), event(2, 2, b), event(3, 3, c)];
-        let grouped = group(&events, &Redactor::disabled());
+        let grouped = redact_classify_group(&events, &Redactor::disabled());
         assert_eq!(
             grouped.groups.iter().map(|g| g.count).collect::<Vec<_>>(),
             vec![2, 1]

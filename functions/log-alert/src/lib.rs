@@ -4,6 +4,7 @@
 //! into the shared invocation skeleton.
 
 pub mod decode;
+pub mod config;
 pub mod group;
 pub mod handler;
 pub mod render;

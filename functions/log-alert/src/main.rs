@@ -1,12 +1,12 @@
-//! log-alert: the target of a CloudWatch Logs subscription filter. See `lookout_shared::logs`.
+//! log-alert: the target of a CloudWatch Logs subscription filter. The domain is in the library
+//! (`log_alert`); this only wires configuration, the SNS client and the invocation skeleton.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::Error;
+use log_alert::config::LogAlertConfig;
+use log_alert::handler::LogAlert;
 use lookout_shared::config::Env;
-use lookout_shared::deadline::Deadline;
 use lookout_shared::logging::exit_on_init_error;
-use log_alert::handler::{LogAlert, LogAlertConfig};
 use lookout_shared::publish::SnsPublisher;
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -15,11 +15,5 @@ async fn main() -> Result<(), Error> {
     let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let alert = exit_on_init_error(LogAlert::new(config, publisher));
-    let alert = &alert;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        alert
-            .handle(event.payload, Deadline::from_epoch_ms(event.context.deadline))
-            .await
-    }))
-    .await
+    lookout_shared::invocation::run(alert).await
 }

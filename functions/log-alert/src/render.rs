@@ -1,7 +1,7 @@
 //! The log alert people act on: what failed, where, when, how often, and links to look.
 
-use super::decode::LogsMessage;
-use super::group::{Group, Grouped};
+use crate::decode::LogsMessage;
+use crate::group::{Group, Grouped};
 use lookout_shared::console;
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::severity::Severity;
@@ -19,6 +19,7 @@ const INSIGHTS_PADDING_MS: i64 = 60_000;
 const INSIGHTS_QUERY: &str = "fields @timestamp, @logStream, @message\n| sort @timestamp asc\n| limit 10000";
 
 /// Everything about the batch that does not depend on how much detail fits.
+#[derive(Debug)]
 pub struct AlertContext<'m, 'a> {
     pub message: &'m LogsMessage<'a>,
     pub grouped: &'m Grouped<'m>,
@@ -317,10 +318,10 @@ impl Omitted {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
     use lookout_shared::config::TopicArn;
     use crate::decode::{LogEvent, MessageType};
-    use crate::group::group;
+    use crate::group::redact_classify_group;
     use lookout_shared::notification::{Delivery, MessageFormat};
     use lookout_shared::redact::Redactor;
     use std::borrow::Cow;
@@ -346,7 +347,7 @@ mod tests {
     }
 
     fn render(msg: &LogsMessage, detail: Detail) -> Notification {
-        let grouped = group(&msg.log_events, &Redactor::disabled());
+        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled());
         AlertContext {
             message: msg,
             grouped: &grouped,

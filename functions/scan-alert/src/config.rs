@@ -7,6 +7,7 @@ use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::wildcard::Patterns;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Notify when any severity reaches its threshold, e.g. `CRITICAL=1,HIGH=5`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub struct ScanAlertConfig {
     pub max_findings: usize,
     /// Findings listed in a message at most.
     pub max_shown: usize,
+    /// Stop waiting on SNS this long before the Lambda deadline, so the failure is reported.
+    pub deadline_margin: Duration,
     pub metrics: MetricsConfig,
     pub aws: AwsSettings,
 }
@@ -81,6 +84,7 @@ impl ScanAlertConfig {
                 .collect(),
             max_findings: env.number_in("MAX_FINDINGS", 1000, 1..=100_000)?,
             max_shown: env.number_in("MAX_FINDINGS_SHOWN", 25, 1..=1000)?,
+            deadline_margin: env.deadline_margin(500)?,
             metrics: MetricsConfig::from_env(env, "scan-alert")?,
             aws: AwsSettings::from_env(env)?,
         })
@@ -89,7 +93,7 @@ impl ScanAlertConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn thresholds() {

@@ -1,18 +1,23 @@
 //! One scan-alert invocation: parse the events, group them by image, apply thresholds,
 //! repository patterns and the ignore list, and publish one notification per image.
 
-use super::config::ScanAlertConfig;
-use super::events::{self, EventError, EventKind, ImageEvent};
-use super::render::ImageAlert;
-use super::scan_findings::ScanFindingsSource;
-use lookout_shared::deadline::Deadline;
+use crate::config::ScanAlertConfig;
+use crate::events::{self, EventError, EventKind, ImageEvent};
+use crate::render::ImageAlert;
+use crate::scan_findings::ScanFindingsSource;
 use lookout_shared::findings::{Finding, SeverityCounts};
-use lookout_shared::metrics::Metrics;
+use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::metrics::{Metric, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError};
-use lookout_shared::publish::{PublishError, Publisher};
+use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
-use serde_json::{Value, json};
-use std::time::Duration;
+use serde::Serialize;
+use serde_json::Value;
+
+const SCAN_EVENTS: Metric = Metric::count("ScanEvents");
+const BELOW_THRESHOLD: Metric = Metric::count("BelowThreshold");
+const ALERTS_PUBLISHED: Metric = Metric::count("AlertsPublished");
+const PUBLISHED_BYTES: Metric = Metric::bytes("PublishedBytes");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanAlertError {
@@ -21,102 +26,136 @@ pub enum ScanAlertError {
     #[error(transparent)]
     TooLarge(#[from] FitError),
     #[error(transparent)]
-    Publish(#[from] PublishError),
-    #[error("SNS Publish did not finish before the Lambda deadline")]
-    Deadline,
+    Delivery(#[from] DeliveryError),
 }
 
-impl ScanAlertError {
-    pub fn kind(&self) -> &'static str {
+impl FunctionError for ScanAlertError {
+    fn kind(&self) -> &'static str {
         match self {
             ScanAlertError::Event(_) => "InvalidEvent",
             ScanAlertError::TooLarge(_) => "MessageTooLarge",
-            ScanAlertError::Publish(_) => "PublishFailed",
-            ScanAlertError::Deadline => "DeadlineExceeded",
+            ScanAlertError::Delivery(e) => e.kind(),
         }
     }
 }
 
-impl From<ScanAlertError> for lambda_runtime::Diagnostic {
-    fn from(e: ScanAlertError) -> Self {
-        Self {
-            error_type: format!("Lookout.{}", e.kind()),
-            error_message: e.to_string(),
-        }
-    }
-}
-
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 const ITEM_BYTES: usize = 1_000;
 
+/// The invocation's response: one result per image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Notifications published.
+    pub alerts: usize,
+    pub results: Vec<ImageResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageResult {
+    pub repository: String,
+    pub digest: String,
+    pub event: &'static str,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    #[serde(rename = "repository excluded")]
+    RepositoryExcluded,
+    #[serde(rename = "below threshold")]
+    BelowThreshold,
+    #[serde(rename = "published")]
+    Published,
+    /// The state store said it was already delivered (or is suppressed).
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+
+#[derive(Debug)]
 pub struct ScanAlert<S, P> {
     config: ScanAlertConfig,
     findings: S,
-    publisher: P,
+    outbox: Outbox<P>,
     redactor: Redactor,
+}
+
+impl<S: ScanFindingsSource, P: Publisher> Function for ScanAlert<S, P> {
+    type Event = Value;
+    type Summary = Summary;
+    type Error = ScanAlertError;
+    const NAME: &'static str = "scan-alert";
+
+    fn metrics_config(&self) -> &MetricsConfig {
+        &self.config.metrics
+    }
+
+    async fn handle(&self, payload: Value, ctx: &mut Invocation) -> Result<Summary, ScanAlertError> {
+        let events = events::parse(&payload)?;
+        ctx.metrics.add_len(SCAN_EVENTS, events.len());
+        let mut results = Vec::new();
+        for group in group_by_image(events) {
+            let result = self.one_image(&group, ctx).await?;
+            results.push(result);
+        }
+        let alerts = results.iter().filter(|r| r.outcome == Outcome::Published).count();
+        Ok(Summary { alerts, results })
+    }
+
+    fn log_line<'s>(&self, summary: &'s Summary) -> impl Serialize + 's {
+        summary
+    }
 }
 
 impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
     pub fn new(config: ScanAlertConfig, findings: S, publisher: P) -> Self {
         Self {
+            outbox: Outbox::new(publisher, config.deadline_margin),
             config,
             findings,
-            publisher,
             redactor: Redactor::built_in(),
         }
     }
 
-    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, ScanAlertError> {
-        let mut metrics = Metrics::new();
-        let result = self.handle_with(&payload, deadline, &mut metrics).await;
-        if let Err(e) = &result {
-            tracing::error!(error_type = e.kind(), error = %e, "scan-alert failed; Lambda will retry it");
+    /// One image's events: filter, decide, render to fit, publish.
+    async fn one_image(&self, group: &[ImageEvent], ctx: &mut Invocation) -> Result<ImageResult, ScanAlertError> {
+        let first = &group[0];
+        let mut result = ImageResult {
+            repository: first.repository.clone(),
+            digest: first.digest.clone(),
+            event: first.kind.name(),
+            outcome: Outcome::RepositoryExcluded,
+            message_id: None,
+            subject: None,
+        };
+        if !self.config.repositories.matches(&first.repository) {
+            return Ok(result);
         }
-        metrics.flush(&self.config.metrics);
-        result
-    }
-
-    async fn handle_with(
-        &self,
-        payload: &Value,
-        deadline: Deadline,
-        metrics: &mut Metrics,
-    ) -> Result<Value, ScanAlertError> {
-        let events = events::parse(payload)?;
-        metrics.add("ScanEvents", events.len() as u64);
-        let mut results = Vec::new();
-        for group in group_by_image(events) {
-            let first = &group[0];
-            let image =
-                json!({"repository": first.repository, "digest": first.digest, "event": first.kind.name()});
-            if !self.config.repositories.matches(&first.repository) {
-                results.push(with_outcome(image, "repository excluded"));
-                continue;
+        let Some(alert) = self.decide(group).await else {
+            ctx.metrics.add(BELOW_THRESHOLD, 1);
+            result.outcome = Outcome::BelowThreshold;
+            return Ok(result);
+        };
+        let max = Detail {
+            items: self.config.max_shown,
+            item_bytes: ITEM_BYTES,
+        };
+        let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
+        let key = format!("scan-alert|{}|{}|{}", alert.event, alert.repository, alert.digest);
+        match self.outbox.publish(ctx, &key, &message).await? {
+            Delivered::Published { message_id } => {
+                ctx.metrics.add(ALERTS_PUBLISHED, 1);
+                ctx.metrics.add_len(PUBLISHED_BYTES, message.request_bytes());
+                result.outcome = Outcome::Published;
+                result.message_id = Some(message_id);
             }
-            let Some(alert) = self.decide(&group).await else {
-                metrics.add("BelowThreshold", 1);
-                results.push(with_outcome(image, "below threshold"));
-                continue;
-            };
-            let max = Detail {
-                items: self.config.max_shown,
-                item_bytes: ITEM_BYTES,
-            };
-            let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
-            let budget = deadline.remaining_before(DEADLINE_MARGIN);
-            let id = tokio::time::timeout(budget, self.publisher.publish(&message))
-                .await
-                .map_err(|_| ScanAlertError::Deadline)??;
-            metrics.add("AlertsPublished", 1);
-            metrics.add("PublishedBytes", message.request_bytes() as u64);
-            tracing::info!(repository = %alert.repository, digest = %alert.digest, event = alert.event, message_id = %id, "published scan alert");
-            let mut r = with_outcome(image, "published");
-            r["messageId"] = Value::String(id);
-            r["subject"] = Value::String(message.subject);
-            results.push(r);
+            Delivered::Skipped { .. } => result.outcome = Outcome::Skipped,
         }
-        let published = results.iter().filter(|r| r["outcome"] == "published").count();
-        Ok(json!({"alerts": published, "results": results}))
+        result.subject = Some(message.subject);
+        Ok(result)
     }
 
     /// The notification for one image, or `None` when nothing reaches a threshold.
@@ -229,11 +268,6 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
             .ignore
             .contains(&finding.vulnerability_id.to_ascii_uppercase())
     }
-}
-
-fn with_outcome(mut image: Value, outcome: &str) -> Value {
-    image["outcome"] = Value::from(outcome);
-    image
 }
 
 /// Events for the same image and of the same kind become one notification.

@@ -1,15 +1,13 @@
-//! scan-alert: ECR basic scan and Amazon Inspector events to notifications.
-//! See `lookout_shared::scan_alert`.
+//! scan-alert: ECR basic scan and Amazon Inspector events to notifications. The domain is in the
+//! library (`scan_alert`); this only wires configuration, clients and the invocation skeleton.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::Error;
 use lookout_shared::config::Env;
-use lookout_shared::deadline::Deadline;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
 use scan_alert::config::ScanAlertConfig;
 use scan_alert::handler::ScanAlert;
 use scan_alert::scan_findings::EcrScanFindings;
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -18,12 +16,5 @@ async fn main() -> Result<(), Error> {
     let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let findings = EcrScanFindings::new(aws_sdk_ecr::Client::new(&sdk));
-    let alert = ScanAlert::new(config, findings, publisher);
-    let alert = &alert;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        alert
-            .handle(event.payload, Deadline::from_epoch_ms(event.context.deadline))
-            .await
-    }))
-    .await
+    lookout_shared::invocation::run(ScanAlert::new(config, findings, publisher)).await
 }
