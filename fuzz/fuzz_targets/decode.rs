@@ -7,7 +7,7 @@
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use lookout_fuzz_support::check_rendered;
-use lookout_shared::logs::decode;
+use log_alert::decode;
 use std::io::Write;
 
 const CAP: usize = 1 << 20;

@@ -5,7 +5,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use lookout_fuzz_support::check_rendered;
-use lookout_shared::logs::decode::{LogEvent, LogsMessage, MessageType};
+use log_alert::decode::{LogEvent, LogsMessage, MessageType};
 use std::borrow::Cow;
 
 #[derive(Arbitrary, Debug)]
@@ -40,8 +40,10 @@ fuzz_target!(|b: Batch| {
     if message.log_events.is_empty() {
         return;
     }
-    let max_lines = usize::from(b.max_lines).clamp(1, 10_000);
-    let max_line_bytes = (b.max_line_bytes as usize).clamp(256, 256 << 10);
+    // A few limits each (one log-alert per configuration is built and kept): the smallest,
+    // small, the defaults and the largest allowed.
+    let max_lines = [1, 3, 100, 10_000][usize::from(b.max_lines) % 4];
+    let max_line_bytes = [256, 1_000, 8 << 10, 256 << 10][b.max_line_bytes as usize % 4];
     check_rendered(&message, max_lines, max_line_bytes, b.per_protocol, b.fifo);
 });
 

@@ -85,7 +85,7 @@ pub async fn invoke<F: Function>(
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     match &result {
         Ok(summary) => {
-            let line = serde_json::to_string(&function.log_line(summary)).unwrap_or_default();
+            let line = JsonLine(function.log_line(summary));
             tracing::info!(function = F::NAME, elapsed_us, summary = %line, "invocation done");
         }
         Err(e) => {
@@ -103,6 +103,16 @@ pub async fn invoke<F: Function>(
     }
     ctx.metrics.flush(function.metrics_config());
     result
+}
+
+/// Serialised only when the log line is written (benchmarks and tests have no subscriber).
+struct JsonLine<T>(T);
+
+impl<T: Serialize> std::fmt::Display for JsonLine<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(&self.0).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
 }
 
 /// The Lambda runtime loop around [`invoke`].
@@ -197,7 +207,7 @@ pub struct Outbox<P, H = NoHooks> {
     margin: Duration,
 }
 
-impl<P: Publisher> Outbox<P, NoHooks> {
+impl<P> Outbox<P, NoHooks> {
     pub fn new(publisher: P, margin: Duration) -> Self {
         Self {
             publisher,

@@ -99,7 +99,7 @@ impl RescanConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     #[test]
     fn defaults_are_safe() {

@@ -228,7 +228,7 @@ pub fn classify_scan_error(code: Option<&str>, detail: &str, transient: bool) ->
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     #[test]
     fn scan_errors_are_classified() {

@@ -36,7 +36,7 @@ impl Pacer {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     #[tokio::test(start_paused = true)]
     async fn spaces_calls_evenly() {

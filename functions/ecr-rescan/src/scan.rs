@@ -215,7 +215,7 @@ pub fn backoff(attempt: u32, digest: &str) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -183,7 +183,7 @@ pub fn order_for_progress(candidates: &mut [Image]) {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     const DAY: i64 = 86_400_000;
     const NOW: i64 = 100 * DAY;

@@ -3,7 +3,7 @@
 //! the whole handler with an in-memory publisher. Inputs are generated here: plain text, JSON
 //! logs and multibyte text, small, 256 KB and ~2 MB decompressed.
 //!
-//! `cargo bench -p lookout-shared --bench pipeline` prints, after criterion's report, the decode
+//! `cargo bench -p log-alert --bench pipeline` prints, after criterion's report, the decode
 //! pipeline's throughput as a share of raw inflate's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark: fail loudly
@@ -12,12 +12,11 @@ use base64::Engine;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
-use log_alert::handler::{LogAlert, LogAlertConfig};
+use log_alert::config::LogAlertConfig;
 use log_alert::decode;
-use log_alert::group;
-use log_alert::render::AlertContext;
-use lookout_shared::notification::Detail;
-use lookout_shared::redact::Redactor;
+use log_alert::handler::{LogAlert, Prepared};
+use lookout_shared::invocation::{Invocation, invoke};
+use lookout_shared::metrics::Metrics;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -135,31 +134,15 @@ fn benches(c: &mut Criterion) {
     }
     decode_group.finish();
 
-    let redactor = Redactor::new(&[]).unwrap();
-    let delivery = LogAlertConfig::from_env(&env()).unwrap().delivery;
+    let alert = LogAlert::new(LogAlertConfig::from_env(&env()).unwrap(), Noop).unwrap();
     let mut render_group = c.benchmark_group("render");
     for (name, json, _, _) in &inputs {
         let message = decode::parse(json).unwrap();
         render_group.throughput(Throughput::Bytes(json.len() as u64));
         render_group.bench_function(BenchmarkId::from_parameter(name), |b| {
-            b.iter(|| {
-                let grouped = group::group(&message.log_events, &redactor);
-                let context = AlertContext {
-                    message: &message,
-                    grouped: &grouped,
-                    region: "us-east-1",
-                };
-                delivery
-                    .fit(
-                        Detail {
-                            items: 100,
-                            item_bytes: 8192,
-                        },
-                        |d| context.render(d),
-                    )
-                    .unwrap()
-                    .0
-                    .request_bytes()
+            b.iter(|| match alert.plan(&message, &mut Metrics::default()).unwrap() {
+                Prepared::Publish { message, .. } => message.request_bytes(),
+                Prepared::Done(_) => panic!("the inputs all publish"),
             })
         });
     }
@@ -169,7 +152,6 @@ fn benches(c: &mut Criterion) {
         .enable_time()
         .build()
         .unwrap();
-    let alert = LogAlert::new(LogAlertConfig::from_env(&env()).unwrap(), Noop).unwrap();
     let mut handler_group = c.benchmark_group("handler");
     for (name, json, _, data) in &inputs {
         let event = json!({"awslogs": {"data": data}});
@@ -177,7 +159,8 @@ fn benches(c: &mut Criterion) {
         handler_group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 let deadline = Deadline::after(Duration::from_secs(30));
-                runtime.block_on(alert.handle(event.clone(), deadline)).unwrap()
+                let mut ctx = Invocation::new(deadline, "bench");
+                runtime.block_on(invoke(&alert, event.clone(), &mut ctx)).unwrap()
             })
         });
     }
@@ -206,7 +189,7 @@ fn env() -> Env {
 /// Criterion's mean estimate for one benchmark, in nanoseconds.
 fn mean_ns(group: &str, function: &str, input: &str) -> Option<f64> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/criterion")
+        .join("../../target/criterion")
         .join(group)
         .join(function)
         .join(input);

@@ -75,7 +75,7 @@ impl LogAlertConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
     
     fn env(extra: &[(&str, &str)]) -> Env {
         let mut pairs = vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")];

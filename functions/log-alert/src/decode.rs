@@ -152,17 +152,17 @@ pub fn parse(json: &[u8]) -> Result<LogsMessage<'_>, DecodeError> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use crate::*;
+    use super::*;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
 
-    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut enc = GzEncoder::new(Vec::new(), Compression::default());
         enc.write_all(bytes).unwrap();
         enc.finish().unwrap()
     }
 
-    pub fn encode(json: &str) -> String {
+    pub(crate) fn encode(json: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(gzip(json.as_bytes()))
     }
 

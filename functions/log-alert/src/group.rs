@@ -179,7 +179,7 @@ fn is_uuid_at(b: &[u8], i: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     fn norm(s: &str) -> String {
         let mut out = String::new();

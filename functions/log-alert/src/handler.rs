@@ -3,7 +3,7 @@
 //! destination keeps it.
 
 use crate::config::LogAlertConfig;
-use crate::decode::{self, DecodeError, MessageType};
+use crate::decode::{self, DecodeError, LogsMessage, MessageType};
 use crate::group;
 use crate::render::AlertContext;
 use lookout_shared::config::ConfigError;
@@ -105,7 +105,7 @@ pub struct LogAlert<P> {
     outbox: Outbox<P>,
 }
 
-impl<P: Publisher> LogAlert<P> {
+impl<P> LogAlert<P> {
     pub fn new(config: LogAlertConfig, publisher: P) -> Result<Self, ConfigError> {
         Ok(Self {
             redactor: config.redactor()?,
@@ -114,12 +114,18 @@ impl<P: Publisher> LogAlert<P> {
         })
     }
 
-    /// Decodes, groups and renders, synchronously and without I/O.
+    /// Decodes, then [`plan`](Self::plan)s: synchronously and without I/O.
     pub fn prepare(&self, event: &Value, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
         let data = decode::awslogs_data(event)?;
         let mut json = Vec::new();
         decode::decompress(data, self.config.max_decompressed_bytes, &mut json)?;
         let message = decode::parse(&json)?;
+        self.plan(&message, metrics)
+    }
+
+    /// A decoded batch to what to publish: redact, classify and group its lines, then render
+    /// them with as much detail as fits SNS.
+    pub fn plan(&self, message: &LogsMessage<'_>, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
         if message.message_type == MessageType::Control {
             metrics.add(CONTROL_MESSAGES, 1);
             return Ok(Prepared::Done(Summary::Acknowledged {
@@ -141,7 +147,7 @@ impl<P: Publisher> LogAlert<P> {
         }
         let grouped = group::redact_classify_group(&message.log_events, &self.redactor);
         let context = AlertContext {
-            message: &message,
+            message,
             grouped: &grouped,
             region: &self.config.region,
         };

@@ -318,7 +318,7 @@ impl Omitted {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
     use lookout_shared::config::TopicArn;
     use crate::decode::{LogEvent, MessageType};
     use crate::group::redact_classify_group;

@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use base64::Engine;
-use lookout_shared::config::TopicArn;
+use log_alert::config::LogAlertConfig;
 use log_alert::decode::{self, LogEvent, LogsMessage, MessageType};
-use log_alert::group;
-use log_alert::render::AlertContext;
-use lookout_shared::notification::{Delivery, Detail, MessageFormat, SUBJECT_MAX_CHARS};
-use lookout_shared::redact::Redactor;
+use log_alert::handler::{LogAlert, Prepared};
+use lookout_shared::config::Env;
+use lookout_shared::metrics::Metrics;
+use lookout_shared::notification::SUBJECT_MAX_CHARS;
 use proptest::prelude::*;
 use std::borrow::Cow;
 use std::io::Write;
@@ -71,14 +71,20 @@ fn message<'a>(group: &'a str, stream: &'a str, events: Vec<LogEvent<'a>>) -> Lo
     }
 }
 
-fn delivery(format: MessageFormat, chat_app: bool, fifo: bool, limit: usize) -> Delivery {
+/// log-alert as production builds it, from its environment, with the request limit lowered.
+fn log_alert(per_protocol: bool, chat_app: bool, fifo: bool, limit: usize, max_lines: usize, max_line_bytes: usize) -> LogAlert<()> {
     let name = if fifo { "alerts.fifo" } else { "alerts" };
-    Delivery {
-        topic: TopicArn::parse("T", &format!("arn:aws:sns:eu-west-1:123456789012:{name}")).unwrap(),
-        format,
-        chat_app,
-        max_request_bytes: limit,
-    }
+    let env = Env::from_pairs([
+        ("ALERT_TOPIC_ARN", format!("arn:aws:sns:eu-west-1:123456789012:{name}")),
+        ("AWS_REGION", "eu-west-1".to_string()),
+        ("MESSAGE_FORMAT", if per_protocol { "per-protocol" } else { "text" }.to_string()),
+        ("CHAT_APP_PAYLOAD", chat_app.to_string()),
+        ("MAX_LINES", max_lines.to_string()),
+        ("MAX_LINE_BYTES", max_line_bytes.to_string()),
+    ]);
+    let mut config = LogAlertConfig::from_env(&env).unwrap();
+    config.delivery.max_request_bytes = limit;
+    LogAlert::new(config, ()).unwrap()
 }
 
 fn arbitrary_events() -> impl Strategy<Value = Vec<(i64, String)>> {
@@ -108,34 +114,31 @@ proptest! {
         max_lines in 1usize..500,
         max_line_bytes in 256usize..70_000,
     ) {
-        let format = if per_protocol { MessageFormat::PerProtocol } else { MessageFormat::Text };
         // A small limit exercises truncation on every case.
         let limit = if small { 64 << 10 } else { 262_144 };
-        let delivery = delivery(format, chat_app && per_protocol, fifo, limit);
+        let alert = log_alert(per_protocol, chat_app && per_protocol, fifo, limit, max_lines, max_line_bytes);
         let log_events: Vec<LogEvent> = events
             .iter()
             .enumerate()
             .map(|(i, (ts, m))| LogEvent { id: Cow::Owned(i.to_string()), timestamp: *ts, message: Cow::Borrowed(m.as_str()) })
             .collect();
         let msg = message(&group_name, &stream, log_events);
-        let grouped = group::group(&msg.log_events, &Redactor::new(&[]).unwrap());
-        prop_assert_eq!(grouped.events, events.len() as u64);
-        let context = AlertContext { message: &msg, grouped: &grouped, region: "eu-west-1" };
-        let (sns, detail) = delivery
-            .fit(Detail { items: max_lines, item_bytes: max_line_bytes }, |d| context.render(d))
-            .unwrap();
+        let Prepared::Publish { message: sns, alert: summary } = alert.plan(&msg, &mut Metrics::default()).unwrap() else {
+            panic!("a data batch with events is published");
+        };
+        prop_assert_eq!(summary.events, events.len() as u64);
         prop_assert!(sns.request_bytes() <= limit, "{} > {limit}", sns.request_bytes());
         prop_assert!(!sns.subject.is_empty() && sns.subject.len() <= SUBJECT_MAX_CHARS);
         prop_assert!(sns.subject.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", sns.subject);
         prop_assert!(!sns.subject.starts_with(' '));
-        prop_assert!(detail.items <= max_lines);
+        prop_assert!(summary.shown_lines <= max_lines);
         if per_protocol {
             let body: serde_json::Value = serde_json::from_str(&sns.message).unwrap();
             prop_assert!(body["default"].is_string());
             let sqs: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
             prop_assert_eq!(sqs["eventCount"].as_u64(), Some(events.len() as u64));
             let shown = sqs["lines"].as_array().unwrap().len() as u64;
-            prop_assert_eq!(shown + sqs["omitted"]["lines"].as_u64().unwrap(), grouped.groups.len() as u64);
+            prop_assert_eq!(shown + sqs["omitted"]["lines"].as_u64().unwrap(), summary.distinct_lines as u64);
         } else {
             prop_assert!(sns.message.starts_with('['));
         }

@@ -93,7 +93,7 @@ impl ScanAlertConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::*;
+    use super::*;
 
     #[test]
     fn thresholds() {

@@ -6,6 +6,7 @@
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::findings::{Finding, VulnSeverity};
+use lookout_shared::invocation::{FunctionError, Invocation, invoke};
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::publish::MemoryPublisher;
 use lookout_shared::aws::ApiError;
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../events/scan-alert/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../events/scan-alert/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -81,10 +82,9 @@ async fn run_with(env: &[(&str, &str)], source: Result<BasicScanFindings, ApiErr
         calls: AtomicUsize::new(0),
     };
     let alert = ScanAlert::new(config, &findings, &publisher);
-    let response = alert
-        .handle(payload, Deadline::after(Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "test");
+    let summary = invoke(&alert, payload, &mut ctx).await.unwrap();
+    let response = serde_json::to_value(summary).unwrap();
     Run {
         response,
         messages: publisher.messages(),
@@ -302,16 +302,13 @@ async fn unsupported_events_fail_the_invocation() {
     };
     let alert = ScanAlert::new(config, findings, MemoryPublisher::default());
     let deadline = Deadline::after(Duration::from_secs(5));
-    let e = alert
-        .handle(
-            json!({"source": "aws.s3", "detail-type": "Object Created"}),
-            deadline,
-        )
+    let mut ctx = Invocation::new(deadline, "test");
+    let e = invoke(&alert, json!({"source": "aws.s3", "detail-type": "Object Created"}), &mut ctx)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), "InvalidEvent");
     assert!(e.to_string().contains("\"aws.s3\""), "{e}");
-    let e = alert.handle(json!({"source": "aws.ecr", "detail-type": "ECR Image Scan", "detail": {"scan-status": "COMPLETE"}}), deadline).await.unwrap_err();
+    let e = invoke(&alert, json!({"source": "aws.ecr", "detail-type": "ECR Image Scan", "detail": {"scan-status": "COMPLETE"}}), &mut ctx).await.unwrap_err();
     assert!(e.to_string().contains("malformed ECR Image Scan event"), "{e}");
-    assert!(alert.handle(json!("x"), deadline).await.is_err());
+    assert!(invoke(&alert, json!("x"), &mut ctx).await.is_err());
 }

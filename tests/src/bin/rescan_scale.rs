@@ -8,6 +8,7 @@
 use aws_config::BehaviorVersion;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
+use lookout_shared::invocation::{Function, Invocation, invoke};
 use lookout_shared::publish::MemoryPublisher;
 use ecr_rescan::config::RescanConfig;
 use ecr_rescan::ecr::EcrRegistry;
@@ -109,10 +110,7 @@ async fn run(
         None::<MemoryPublisher>,
     );
     let started = Instant::now();
-    let summary = rescan
-        .handle(json!({}), Deadline::after(Duration::from_secs(3600)), "bench")
-        .await
-        .expect("run");
+    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(3600)), "bench").await;
     let elapsed = started.elapsed();
     let counters = std::mem::take(&mut *counters.lock().expect("counters"));
     (elapsed, summary, counters)
@@ -153,4 +151,13 @@ async fn main() {
         "\nspeed-up over the sequential loop: {:.1}× (budget ≥ 10×)",
         results[1].as_secs_f64() / results[0].as_secs_f64()
     );
+}
+
+/// One invocation through the skeleton's entry point, its summary as JSON.
+async fn summary_of<F: Function>(function: &F, event: F::Event, deadline: Deadline, request_id: &str) -> Value {
+    let mut ctx = Invocation::new(deadline, request_id);
+    match invoke(function, event, &mut ctx).await {
+        Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
+        Err(e) => panic!("{e}"),
+    }
 }
