@@ -116,7 +116,11 @@ impl Env {
     /// `DEADLINE_MARGIN_MS`: work stops, and a publish gives up, this long before the Lambda
     /// deadline, so the result (or the failure) is still reported.
     pub fn deadline_margin(&self, default_ms: u64) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(self.number_in("DEADLINE_MARGIN_MS", default_ms, 0..=300_000)?))
+        Ok(Duration::from_millis(self.number_in(
+            "DEADLINE_MARGIN_MS",
+            default_ms,
+            0..=300_000,
+        )?))
     }
 
     /// The region console links point at: the function's own (`AWS_REGION`, always set by

@@ -135,7 +135,9 @@ pub async fn run<F: Function>(function: F) -> Result<(), lambda_runtime::Error> 
 pub enum BeforePublish {
     Publish,
     /// Already delivered, or suppressed: nothing is sent, and the reason is reported.
-    Skip { reason: &'static str },
+    Skip {
+        reason: &'static str,
+    },
 }
 
 /// A hook could not do its job (the state store unreachable, for instance).
@@ -156,7 +158,11 @@ pub trait PublishHooks: Send + Sync {
         message: &SnsMessage,
     ) -> impl Future<Output = Result<BeforePublish, HookError>> + Send;
     /// After SNS confirmed the publish with `message_id`.
-    fn after_publish(&self, key: &str, message_id: &str) -> impl Future<Output = Result<(), HookError>> + Send;
+    fn after_publish(
+        &self,
+        key: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), HookError>> + Send;
 }
 
 /// No state: always publish.
@@ -232,7 +238,12 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
 
     /// Before hook, then `sns:Publish` given up `margin` before the deadline, then after hook:
     /// the whole delivery stays within the margin, so a failure is still reported.
-    pub async fn publish(&self, ctx: &Invocation, key: &str, message: &SnsMessage) -> Result<Delivered, DeliveryError> {
+    pub async fn publish(
+        &self,
+        ctx: &Invocation,
+        key: &str,
+        message: &SnsMessage,
+    ) -> Result<Delivered, DeliveryError> {
         let margin_ms = self.margin.as_millis();
         let bounded = async {
             if let BeforePublish::Skip { reason } = self
@@ -281,7 +292,9 @@ mod tests {
         async fn before_publish(&self, key: &str, _m: &SnsMessage) -> Result<BeforePublish, HookError> {
             self.0.lock().unwrap().push(format!("before {key}"));
             Ok(if key == "dup" {
-                BeforePublish::Skip { reason: "already delivered" }
+                BeforePublish::Skip {
+                    reason: "already delivered",
+                }
             } else {
                 BeforePublish::Publish
             })
@@ -298,9 +311,19 @@ mod tests {
             .with_hooks(Seen(std::sync::Mutex::new(Vec::new())));
         let ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "r");
         let sent = outbox.publish(&ctx, "k", &message()).await.unwrap();
-        assert_eq!(sent, Delivered::Published { message_id: "memory-1".into() });
+        assert_eq!(
+            sent,
+            Delivered::Published {
+                message_id: "memory-1".into()
+            }
+        );
         let skipped = outbox.publish(&ctx, "dup", &message()).await.unwrap();
-        assert_eq!(skipped, Delivered::Skipped { reason: "already delivered" });
+        assert_eq!(
+            skipped,
+            Delivered::Skipped {
+                reason: "already delivered"
+            }
+        );
         assert_eq!(outbox.publisher().messages().len(), 1);
         assert_eq!(
             *outbox.hooks.0.lock().unwrap(),

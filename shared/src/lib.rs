@@ -16,4 +16,3 @@ pub mod severity;
 pub mod text;
 pub mod time;
 pub mod wildcard;
-

@@ -53,11 +53,17 @@ pub struct Metric {
 
 impl Metric {
     pub const fn count(name: &'static str) -> Self {
-        Self { name, unit: Unit::Count }
+        Self {
+            name,
+            unit: Unit::Count,
+        }
     }
 
     pub const fn bytes(name: &'static str) -> Self {
-        Self { name, unit: Unit::Bytes }
+        Self {
+            name,
+            unit: Unit::Bytes,
+        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! The registry behind a narrow trait, and its adapter over aws-sdk-ecr.
 
 use crate::model::{Image, ImageStatus, Repository, ScanError, ScanType};
-use lookout_shared::aws::ApiError;
-use lookout_shared::aws::{describe_sdk_error, error_code};
-use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use aws_sdk_ecr::config::retry::RetryConfig;
 use aws_sdk_ecr::operation::start_image_scan::StartImageScanError;
 use aws_sdk_ecr::types::{ImageIdentifier, ScanFrequency};
+use lookout_shared::aws::ApiError;
+use lookout_shared::aws::{describe_sdk_error, error_code};
+use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use std::collections::BTreeMap;
 use std::future::Future;
 

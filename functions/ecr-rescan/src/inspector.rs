@@ -1,12 +1,12 @@
 //! Amazon Inspector (ENHANCED scanning) behind a narrow trait, and its aws-sdk-inspector2
 //! adapter. Read-only: Inspector scans continuously and has no API to force a rescan.
 
-use lookout_shared::aws::ApiError;
-use lookout_shared::findings::{Finding, VulnSeverity};
 use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, FilterCriteria, StringComparison,
     StringFilter,
 };
+use lookout_shared::aws::ApiError;
+use lookout_shared::findings::{Finding, VulnSeverity};
 use serde::Serialize;
 use std::future::Future;
 

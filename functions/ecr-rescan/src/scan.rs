@@ -5,8 +5,8 @@ use crate::ecr::Registry;
 use crate::model::{Image, ScanError};
 use crate::pace::Pacer;
 use crate::select::Skip;
-use lookout_shared::deadline::Deadline;
 use futures::StreamExt;
+use lookout_shared::deadline::Deadline;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 use crate::enhanced::{EnhancedReport, Part};
 use crate::model::ScanType;
 use crate::scan::{Deferral, OutcomeKind};
-use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::console;
 use lookout_shared::findings::SeverityCounts;
+use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::text::{count, thousands, truncate_utf8};
 use serde::Serialize;
@@ -173,7 +173,9 @@ impl RunSummary {
             .enhanced
             .as_ref()
             .and_then(|e| e.findings.available())
-            .map_or(0, |f| f.counts.get(lookout_shared::findings::VulnSeverity::Critical));
+            .map_or(0, |f| {
+                f.counts.get(lookout_shared::findings::VulnSeverity::Critical)
+            });
         self.critical_findings.saturating_add(from_inspector)
     }
 
@@ -212,9 +214,16 @@ impl RunSummary {
                 } else {
                     "scans started"
                 },
-                self.outcome(if self.dry_run { OutcomeKind::WouldScan } else { OutcomeKind::Started }),
+                self.outcome(if self.dry_run {
+                    OutcomeKind::WouldScan
+                } else {
+                    OutcomeKind::Started
+                }),
             ),
-            ("already scanned (24 h quota)", self.outcome(OutcomeKind::AlreadyScanned)),
+            (
+                "already scanned (24 h quota)",
+                self.outcome(OutcomeKind::AlreadyScanned),
+            ),
             ("failed", self.outcome(OutcomeKind::Failed)),
             ("deferred to the next run", self.deferred()),
             ("skipped", self.skipped()),
@@ -222,7 +231,11 @@ impl RunSummary {
         for (label, n) in rows {
             let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
         }
-        for (kind, n) in self.outcomes.iter().filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_))) {
+        for (kind, n) in self
+            .outcomes
+            .iter()
+            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
+        {
             let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
         }
         let shown = |n: usize| n.min(detail.items);

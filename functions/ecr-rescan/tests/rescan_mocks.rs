@@ -14,15 +14,15 @@ use aws_sdk_inspector2::operation::get_configuration::GetConfigurationOutput;
 use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
 use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use ecr_rescan::config::RescanConfig;
+use ecr_rescan::ecr::{EcrRegistry, Registry};
+use ecr_rescan::handler::Rescan;
+use ecr_rescan::inspector::Inspector2;
 use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
 use lookout_shared::invocation::{Function, Invocation, invoke};
 use lookout_shared::notification::{Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
 use lookout_shared::publish::MemoryPublisher;
-use ecr_rescan::config::RescanConfig;
-use ecr_rescan::ecr::{EcrRegistry, Registry};
-use ecr_rescan::inspector::Inspector2;
-use ecr_rescan::handler::Rescan;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -391,7 +391,13 @@ async fn the_deadline_cuts_the_run_short_and_says_what_is_left() {
     );
     // 10 calls a second on a paused clock: the listing goes at 0 ms and scans at 100, 200 and
     // 300 ms; at 400 ms less than the 1,000 ms margin is left of the 1,350 ms deadline.
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_millis(1_350)), "req").await;
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_millis(1_350)),
+        "req",
+    )
+    .await;
     assert_eq!(summary["outcomes"], json!({"started": 3, "deferredDeadline": 7}));
     assert_eq!(start.num_calls(), 3);
     assert_eq!(summary["complete"], false);
@@ -666,7 +672,13 @@ async fn dry_runs_list_and_start_nothing_and_summaries_fit_sns() {
         Inspector2::new(inspector(&[])),
         &publisher,
     );
-    let summary = summary_of(&rescan, json!({"dryRun": true, "repositories": ["web"]}), Deadline::after(Duration::from_secs(60)), "req").await;
+    let summary = summary_of(
+        &rescan,
+        json!({"dryRun": true, "repositories": ["web"]}),
+        Deadline::after(Duration::from_secs(60)),
+        "req",
+    )
+    .await;
     assert_eq!(never.num_calls(), 0);
     assert_eq!(summary["outcomes"], json!({"wouldScan": 2}));
     assert_eq!(
@@ -689,7 +701,12 @@ async fn dry_runs_list_and_start_nothing_and_summaries_fit_sns() {
 }
 
 /// One invocation through the skeleton's entry point, its summary as JSON.
-async fn summary_of<F: Function>(function: &F, event: F::Event, deadline: Deadline, request_id: &str) -> Value {
+async fn summary_of<F: Function>(
+    function: &F,
+    event: F::Event,
+    deadline: Deadline,
+    request_id: &str,
+) -> Value {
     let mut ctx = Invocation::new(deadline, request_id);
     match invoke(function, event, &mut ctx).await {
         Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),

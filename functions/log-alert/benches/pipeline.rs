@@ -10,11 +10,11 @@
 
 use base64::Engine;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use lookout_shared::config::Env;
-use lookout_shared::deadline::Deadline;
 use log_alert::config::LogAlertConfig;
 use log_alert::decode;
 use log_alert::handler::{LogAlert, Prepared};
+use lookout_shared::config::Env;
+use lookout_shared::deadline::Deadline;
 use lookout_shared::invocation::{Invocation, invoke};
 use lookout_shared::metrics::Metrics;
 use serde_json::{Value, json};

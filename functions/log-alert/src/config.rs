@@ -76,7 +76,7 @@ impl LogAlertConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     fn env(extra: &[(&str, &str)]) -> Env {
         let mut pairs = vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")];
         pairs.extend_from_slice(extra);

@@ -60,10 +60,15 @@ impl FunctionError for LogAlertError {
 pub enum Summary {
     /// CONTROL_MESSAGE: CloudWatch checking the destination. Nothing to publish.
     #[serde(rename_all = "camelCase")]
-    Acknowledged { message_type: &'static str },
+    Acknowledged {
+        message_type: &'static str,
+    },
     /// A batch from this function's own log group, or an empty batch.
     #[serde(rename_all = "camelCase")]
-    Ignored { reason: &'static str, log_group: String },
+    Ignored {
+        reason: &'static str,
+        log_group: String,
+    },
     Published(Alert),
     /// The state store said this batch was already delivered (or is suppressed).
     #[serde(rename_all = "camelCase")]
@@ -95,7 +100,10 @@ pub struct Alert {
 pub enum Prepared {
     /// Nothing to publish: the summary says why.
     Done(Summary),
-    Publish { message: SnsMessage, alert: Alert },
+    Publish {
+        message: SnsMessage,
+        alert: Alert,
+    },
 }
 
 #[derive(Debug)]

@@ -3,8 +3,8 @@
 //! classified, identical ones counted), [`render`] them to fit SNS; [`handler`] wires the phases
 //! into the shared invocation skeleton.
 
-pub mod decode;
 pub mod config;
+pub mod decode;
 pub mod group;
 pub mod handler;
 pub mod render;

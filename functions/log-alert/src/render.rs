@@ -319,9 +319,9 @@ impl Omitted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lookout_shared::config::TopicArn;
     use crate::decode::{LogEvent, MessageType};
     use crate::group::redact_classify_group;
+    use lookout_shared::config::TopicArn;
     use lookout_shared::notification::{Delivery, MessageFormat};
     use lookout_shared::redact::Redactor;
     use std::borrow::Cow;

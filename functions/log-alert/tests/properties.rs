@@ -72,12 +72,25 @@ fn message<'a>(group: &'a str, stream: &'a str, events: Vec<LogEvent<'a>>) -> Lo
 }
 
 /// log-alert as production builds it, from its environment, with the request limit lowered.
-fn log_alert(per_protocol: bool, chat_app: bool, fifo: bool, limit: usize, max_lines: usize, max_line_bytes: usize) -> LogAlert<()> {
+fn log_alert(
+    per_protocol: bool,
+    chat_app: bool,
+    fifo: bool,
+    limit: usize,
+    max_lines: usize,
+    max_line_bytes: usize,
+) -> LogAlert<()> {
     let name = if fifo { "alerts.fifo" } else { "alerts" };
     let env = Env::from_pairs([
-        ("ALERT_TOPIC_ARN", format!("arn:aws:sns:eu-west-1:123456789012:{name}")),
+        (
+            "ALERT_TOPIC_ARN",
+            format!("arn:aws:sns:eu-west-1:123456789012:{name}"),
+        ),
         ("AWS_REGION", "eu-west-1".to_string()),
-        ("MESSAGE_FORMAT", if per_protocol { "per-protocol" } else { "text" }.to_string()),
+        (
+            "MESSAGE_FORMAT",
+            if per_protocol { "per-protocol" } else { "text" }.to_string(),
+        ),
         ("CHAT_APP_PAYLOAD", chat_app.to_string()),
         ("MAX_LINES", max_lines.to_string()),
         ("MAX_LINE_BYTES", max_line_bytes.to_string()),

@@ -1,8 +1,8 @@
 //! The EventBridge events scan-alert handles, as typed values. ECR's basic scan event uses
 //! `aws_lambda_events`' type; Inspector's have none there, so they are typed here.
 
-use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use aws_lambda_events::event::ecr_scan::EcrScanEvent;
+use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -121,7 +121,11 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
     }
 
     /// One image's events: filter, decide, render to fit, publish.
-    async fn one_image(&self, group: &[ImageEvent], ctx: &mut Invocation) -> Result<ImageResult, ScanAlertError> {
+    async fn one_image(
+        &self,
+        group: &[ImageEvent],
+        ctx: &mut Invocation,
+    ) -> Result<ImageResult, ScanAlertError> {
         let first = &group[0];
         let mut result = ImageResult {
             repository: first.repository.clone(),

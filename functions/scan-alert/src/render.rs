@@ -1,9 +1,9 @@
 //! The scan alert: which image, how bad, what to fix, where to look.
 
 use lookout_shared::console;
+use lookout_shared::findings::image_name;
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use lookout_shared::findings::image_name;
 use lookout_shared::text::truncate_utf8;
 use serde_json::json;
 use std::fmt::Write;

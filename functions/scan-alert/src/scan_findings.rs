@@ -1,9 +1,9 @@
 //! A basic scan's findings (DescribeImageScanFindings) behind a narrow trait, and its
 //! aws-sdk-ecr adapter.
 
-use lookout_shared::findings::{Finding, VulnSeverity};
-use lookout_shared::aws::ApiError;
 use aws_sdk_ecr::types::ImageIdentifier;
+use lookout_shared::aws::ApiError;
+use lookout_shared::findings::{Finding, VulnSeverity};
 use std::future::Future;
 
 #[derive(Debug, Clone, Default, PartialEq)]

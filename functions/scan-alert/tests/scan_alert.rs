@@ -3,13 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
+use lookout_shared::aws::ApiError;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::findings::{Finding, VulnSeverity};
 use lookout_shared::invocation::{FunctionError, Invocation, invoke};
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::publish::MemoryPublisher;
-use lookout_shared::aws::ApiError;
 use scan_alert::config::ScanAlertConfig;
 use scan_alert::handler::ScanAlert;
 use scan_alert::scan_findings::{BasicScanFindings, ScanFindingsSource};
@@ -303,12 +303,22 @@ async fn unsupported_events_fail_the_invocation() {
     let alert = ScanAlert::new(config, findings, MemoryPublisher::default());
     let deadline = Deadline::after(Duration::from_secs(5));
     let mut ctx = Invocation::new(deadline, "test");
-    let e = invoke(&alert, json!({"source": "aws.s3", "detail-type": "Object Created"}), &mut ctx)
-        .await
-        .unwrap_err();
+    let e = invoke(
+        &alert,
+        json!({"source": "aws.s3", "detail-type": "Object Created"}),
+        &mut ctx,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.kind(), "InvalidEvent");
     assert!(e.to_string().contains("\"aws.s3\""), "{e}");
-    let e = invoke(&alert, json!({"source": "aws.ecr", "detail-type": "ECR Image Scan", "detail": {"scan-status": "COMPLETE"}}), &mut ctx).await.unwrap_err();
+    let e = invoke(
+        &alert,
+        json!({"source": "aws.ecr", "detail-type": "ECR Image Scan", "detail": {"scan-status": "COMPLETE"}}),
+        &mut ctx,
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("malformed ECR Image Scan event"), "{e}");
     assert!(invoke(&alert, json!("x"), &mut ctx).await.is_err());
 }

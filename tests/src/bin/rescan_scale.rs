@@ -6,14 +6,14 @@
 //!   cargo run --release -p lookout-tests --bin rescan_scale -- [repositories] [images-per-repo] [latency-ms] [concurrency]
 
 use aws_config::BehaviorVersion;
+use ecr_rescan::config::RescanConfig;
+use ecr_rescan::ecr::EcrRegistry;
+use ecr_rescan::handler::Rescan;
+use ecr_rescan::inspector::Inspector2;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::invocation::{Function, Invocation, invoke};
 use lookout_shared::publish::MemoryPublisher;
-use ecr_rescan::config::RescanConfig;
-use ecr_rescan::ecr::EcrRegistry;
-use ecr_rescan::inspector::Inspector2;
-use ecr_rescan::handler::Rescan;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -110,7 +110,13 @@ async fn run(
         None::<MemoryPublisher>,
     );
     let started = Instant::now();
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(3600)), "bench").await;
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(3600)),
+        "bench",
+    )
+    .await;
     let elapsed = started.elapsed();
     let counters = std::mem::take(&mut *counters.lock().expect("counters"));
     (elapsed, summary, counters)
@@ -154,7 +160,12 @@ async fn main() {
 }
 
 /// One invocation through the skeleton's entry point, its summary as JSON.
-async fn summary_of<F: Function>(function: &F, event: F::Event, deadline: Deadline, request_id: &str) -> Value {
+async fn summary_of<F: Function>(
+    function: &F,
+    event: F::Event,
+    deadline: Deadline,
+    request_id: &str,
+) -> Value {
     let mut ctx = Invocation::new(deadline, request_id);
     match invoke(function, event, &mut ctx).await {
         Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
