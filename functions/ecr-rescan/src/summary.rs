@@ -1,11 +1,12 @@
 //! The run summary: the function's JSON output, and the notification rendered from it.
 
-use crate::enhanced::{EnhancedReport, Part};
+use crate::enhanced::{CoverageReport, EnhancedReport, ImageFindings, Part};
+use crate::inspector::RescanDurations;
 use crate::model::ScanType;
 use crate::scan::{Deferral, OutcomeKind};
 use lookout_shared::console;
-use lookout_shared::findings::SeverityCounts;
 use lookout_shared::findings::image_name_with_digest;
+use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::text::{count, thousands, truncate_utf8};
 use serde::Serialize;
@@ -132,26 +133,25 @@ impl RunSummary {
             ScanType::Basic => self.basic_text(&mut text, detail, &cut),
             ScanType::Enhanced => self.enhanced_text(&mut text, detail, &cut),
         }
-        let mut structured = self.clone();
-        structured.per_repository.truncate(detail.items);
-        structured.failures.truncate(detail.items);
-        structured.would_scan.truncate(detail.items);
-        structured.top_images.truncate(detail.items);
-        if let Some(Part::Available(f)) = structured.enhanced.as_mut().map(|e| &mut e.findings) {
-            f.images.truncate(detail.items);
-        }
-        let mut structured = serde_json::to_value(&structured).unwrap_or(Value::Null);
-        structured["source"] = Value::from(SOURCE);
+        let structured = if detail.bodies.structured {
+            serde_json::to_value(Structured::new(self, detail.items)).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
         let critical = self.critical_count();
         Notification {
             subject: self.subject(),
-            chat: ChatMessage {
-                title: self.subject(),
-                description: chat_code_block(truncate_utf8(&text, 2_000)),
-                next_steps: Vec::new(),
-                keywords: vec![self.scan_type.as_str().to_string(), "ECR".to_string()],
-                event_type: "LookoutEcrRescan".to_string(),
-                related_resources: Vec::new(),
+            chat: if detail.bodies.chat {
+                ChatMessage {
+                    title: self.subject(),
+                    description: chat_code_block(truncate_utf8(&text, 2_000)),
+                    next_steps: Vec::new(),
+                    keywords: vec![self.scan_type.as_str().to_string(), "ECR".to_string()],
+                    event_type: "LookoutEcrRescan".to_string(),
+                    related_resources: Vec::new(),
+                }
+            } else {
+                ChatMessage::default()
             },
             text,
             structured,
@@ -402,6 +402,85 @@ impl RunSummary {
             Part::Unavailable { unavailable } => {
                 let _ = writeln!(t, "\nFindings: unavailable ({})", cut(unavailable));
             }
+        }
+    }
+}
+
+/// The summary as subscribers get it: every figure, each list cut to `items`. It borrows, so
+/// fitting does not copy the summary at every step.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Structured<'a> {
+    source: &'static str,
+    scan_type: ScanType,
+    dry_run: bool,
+    complete: bool,
+    notes: &'a [String],
+    region: &'a str,
+    repositories: usize,
+    images: usize,
+    outcomes: &'a BTreeMap<OutcomeKind, u64>,
+    per_repository: &'a [RepositorySummary],
+    failures: &'a [ImageRef],
+    would_scan: &'a [ImageRef],
+    top_images: &'a [TopImage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enhanced: Option<EnhancedView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnhancedView<'a> {
+    rescan_durations: &'a Part<RescanDurations>,
+    coverage: &'a Part<CoverageReport>,
+    unscanned_repositories: &'a Part<Vec<String>>,
+    findings: Part<FindingsView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FindingsView<'a> {
+    min_severity: VulnSeverity,
+    total: usize,
+    truncated: bool,
+    counts: &'a SeverityCounts,
+    images: &'a [ImageFindings],
+}
+
+impl<'a> Structured<'a> {
+    fn new(s: &'a RunSummary, items: usize) -> Self {
+        let first = |n: usize| n.min(items);
+        Self {
+            source: SOURCE,
+            scan_type: s.scan_type,
+            dry_run: s.dry_run,
+            complete: s.complete,
+            notes: &s.notes,
+            region: &s.region,
+            repositories: s.repositories,
+            images: s.images,
+            outcomes: &s.outcomes,
+            per_repository: &s.per_repository[..first(s.per_repository.len())],
+            failures: &s.failures[..first(s.failures.len())],
+            would_scan: &s.would_scan[..first(s.would_scan.len())],
+            top_images: &s.top_images[..first(s.top_images.len())],
+            enhanced: s.enhanced.as_ref().map(|e| EnhancedView {
+                rescan_durations: &e.rescan_durations,
+                coverage: &e.coverage,
+                unscanned_repositories: &e.unscanned_repositories,
+                findings: match &e.findings {
+                    Part::Available(f) => Part::Available(FindingsView {
+                        min_severity: f.min_severity,
+                        total: f.total,
+                        truncated: f.truncated,
+                        counts: &f.counts,
+                        images: &f.images[..first(f.images.len())],
+                    }),
+                    Part::Unavailable { unavailable } => Part::Unavailable {
+                        unavailable: unavailable.clone(),
+                    },
+                },
+            }),
         }
     }
 }

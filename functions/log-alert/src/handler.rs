@@ -159,10 +159,7 @@ impl<P> LogAlert<P> {
             grouped: &grouped,
             region: &self.config.region,
         };
-        let max = Detail {
-            items: self.config.max_lines,
-            item_bytes: self.config.max_line_bytes,
-        };
+        let max = Detail::new(self.config.max_lines, self.config.max_line_bytes);
         let (sns, detail) = self.config.delivery.fit(max, |d| context.render(d))?;
         let omitted_events: u64 = grouped.groups.iter().skip(detail.items).map(|g| g.count).sum();
         metrics.add_len(DISTINCT_LINES, grouped.groups.len());

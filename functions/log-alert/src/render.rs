@@ -98,8 +98,16 @@ impl AlertContext<'_, '_> {
         Notification {
             subject: self.subject(),
             text: self.text(&shown, &omitted, &stream_url, &insights_url),
-            structured: self.structured(&shown, &omitted, &stream_url, &insights_url),
-            chat: self.chat(&shown, &omitted, &stream_url, &insights_url),
+            structured: if detail.bodies.structured {
+                self.structured(&shown, &omitted, &stream_url, &insights_url)
+            } else {
+                Value::Null
+            },
+            chat: if detail.bodies.chat {
+                self.chat(&shown, &omitted, &stream_url, &insights_url)
+            } else {
+                ChatMessage::default()
+            },
             attributes: vec![
                 Attribute::string("source", SOURCE),
                 Attribute::string("severity", self.severity().as_str()),
@@ -356,10 +364,7 @@ mod tests {
         .render(detail)
     }
 
-    const ALL: Detail = Detail {
-        items: 100,
-        item_bytes: 8192,
-    };
+    const ALL: Detail = Detail::new(100, 8192);
 
     #[test]
     fn subject_names_severity_count_and_group() {
@@ -397,13 +402,7 @@ mod tests {
     #[test]
     fn what_is_left_out_is_stated() {
         let msg = batch("/g", &["ERROR alpha", "ERROR beta", "ERROR gamma"]);
-        let n = render(
-            &msg,
-            Detail {
-                items: 1,
-                item_bytes: 8,
-            },
-        );
+        let n = render(&msg, Detail::new(1, 8));
         assert!(n.text.contains("ERROR al … [3 more bytes]"), "{}", n.text);
         assert!(
             n.text
@@ -434,13 +433,7 @@ mod tests {
     #[test]
     fn identity_is_stable_per_batch() {
         let a = render(&batch("/g", &["ERROR x", "ERROR y"]), ALL);
-        let b = render(
-            &batch("/g", &["ERROR x", "ERROR y"]),
-            Detail {
-                items: 1,
-                item_bytes: 300,
-            },
-        );
+        let b = render(&batch("/g", &["ERROR x", "ERROR y"]), Detail::new(1, 300));
         assert_eq!(
             a.identity, b.identity,
             "detail must not change the deduplication identity"

@@ -143,10 +143,7 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
             result.outcome = Outcome::BelowThreshold;
             return Ok(result);
         };
-        let max = Detail {
-            items: self.config.max_shown,
-            item_bytes: ITEM_BYTES,
-        };
+        let max = Detail::new(self.config.max_shown, ITEM_BYTES);
         let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
         let key = format!("scan-alert|{}|{}|{}", alert.event, alert.repository, alert.digest);
         match self.outbox.publish(ctx, &key, &message).await? {

@@ -116,26 +116,32 @@ impl ImageAlert {
                 );
             }
         }
-        let structured = json!({
-            "source": SOURCE,
-            "schemaVersion": 1,
-            "event": self.event,
-            "eventIds": self.event_ids,
-            "status": self.status,
-            "failed": self.failed,
-            "account": self.account,
-            "region": self.region,
-            "repository": self.repository,
-            "digest": self.digest,
-            "tags": self.tags,
-            "severityCounts": self.counts,
-            "thresholdsReached": self.reached,
-            "ignored": self.ignored,
-            "notes": self.notes,
-            "link": link,
-            "findings": shown,
-            "omittedFindings": self.findings.len() - shown.len(),
-        });
+        let structured = detail
+            .bodies
+            .structured
+            .then(|| {
+                json!({
+                    "source": SOURCE,
+                    "schemaVersion": 1,
+                    "event": self.event,
+                    "eventIds": self.event_ids,
+                    "status": self.status,
+                    "failed": self.failed,
+                    "account": self.account,
+                    "region": self.region,
+                    "repository": self.repository,
+                    "digest": self.digest,
+                    "tags": self.tags,
+                    "severityCounts": self.counts,
+                    "thresholdsReached": self.reached,
+                    "ignored": self.ignored,
+                    "notes": self.notes,
+                    "link": link,
+                    "findings": shown,
+                    "omittedFindings": self.findings.len() - shown.len(),
+                })
+            })
+            .unwrap_or_default();
         let mut description = format!("`{}` {}\n", self.image_name(), self.counts.describe());
         let chat_lines: Vec<String> = shown.iter().take(10).map(|f| line(f)).collect();
         if !chat_lines.is_empty() {

@@ -1,7 +1,7 @@
 //! Size fitting: re-render with less detail until the whole request fits the SNS limit.
 
-use super::Delivery;
-use super::model::{Detail, Notification, SnsMessage};
+use super::model::{Bodies, Detail, Notification, SnsMessage};
+use super::{Delivery, MessageFormat};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
@@ -16,6 +16,20 @@ pub struct FitError {
 const MIN_ITEM_BYTES: usize = 256;
 
 impl Delivery {
+    /// The bodies this delivery's format sends.
+    pub fn bodies(&self) -> Bodies {
+        match self.format {
+            MessageFormat::Text => Bodies {
+                structured: false,
+                chat: false,
+            },
+            MessageFormat::PerProtocol => Bodies {
+                structured: true,
+                chat: self.chat_app,
+            },
+        }
+    }
+
     /// Renders with as much detail as fits: all of `max`, else the most items that fit, else
     /// shorter items. `render` must produce smaller output for smaller [`Detail`].
     pub fn fit(
@@ -23,6 +37,8 @@ impl Delivery {
         max: Detail,
         mut render: impl FnMut(Detail) -> Notification,
     ) -> Result<(SnsMessage, Detail), FitError> {
+        let bodies = self.bodies();
+        let max = Detail { bodies, ..max };
         let limit = self.max_request_bytes;
         let mut attempt = |d: Detail| {
             let msg = self.encode(&render(d));
@@ -34,14 +50,34 @@ impl Delivery {
         }
         let mut item_bytes = max.item_bytes;
         loop {
-            let best = largest_fitting(max.items, |items| attempt(Detail { items, item_bytes }).ok());
+            let best = largest_fitting(max.items, |items| {
+                attempt(Detail {
+                    items,
+                    item_bytes,
+                    bodies,
+                })
+                .ok()
+            });
             let exhausted = max.items == 0 || item_bytes <= MIN_ITEM_BYTES;
             match best {
                 Some((msg, items)) if items > 0 || exhausted => {
-                    return Ok((msg, Detail { items, item_bytes }));
+                    return Ok((
+                        msg,
+                        Detail {
+                            items,
+                            item_bytes,
+                            bodies,
+                        },
+                    ));
                 }
                 None if exhausted => {
-                    let bytes = attempt(Detail { items: 0, item_bytes }).err().unwrap_or(0);
+                    let bytes = attempt(Detail {
+                        items: 0,
+                        item_bytes,
+                        bodies,
+                    })
+                    .err()
+                    .unwrap_or(0);
                     return Err(FitError { bytes, limit });
                 }
                 _ => item_bytes = (item_bytes / 2).max(MIN_ITEM_BYTES),

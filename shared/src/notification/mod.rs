@@ -9,7 +9,7 @@ mod sns;
 
 pub use chat::chat_code_block;
 pub use fit::FitError;
-pub use model::{Attribute, AttributeValue, ChatMessage, Detail, Notification, SnsMessage};
+pub use model::{Attribute, AttributeValue, Bodies, ChatMessage, Detail, Notification, SnsMessage};
 pub use sns::{deduplication_id, subject};
 
 use crate::config::{ConfigError, Env, TopicArn};
@@ -182,21 +182,9 @@ mod tests {
     fn fit_keeps_everything_when_it_fits() {
         let d = delivery(MessageFormat::PerProtocol, false);
         let (msg, detail) = d
-            .fit(
-                Detail {
-                    items: 10,
-                    item_bytes: 100,
-                },
-                |d| sample(d.items, d.item_bytes),
-            )
+            .fit(Detail::new(10, 100), |d| sample(d.items, d.item_bytes))
             .unwrap();
-        assert_eq!(
-            detail,
-            Detail {
-                items: 10,
-                item_bytes: 100
-            }
-        );
+        assert_eq!(detail, Detail::new(10, 100));
         assert!(msg.request_bytes() <= SNS_MAX_REQUEST_BYTES);
     }
 
@@ -205,13 +193,7 @@ mod tests {
         for format in [MessageFormat::PerProtocol, MessageFormat::Text] {
             let d = delivery(format, false);
             let (msg, detail) = d
-                .fit(
-                    Detail {
-                        items: 5_000,
-                        item_bytes: 1_000,
-                    },
-                    |d| sample(d.items, d.item_bytes),
-                )
+                .fit(Detail::new(5_000, 1_000), |d| sample(d.items, d.item_bytes))
                 .unwrap();
             assert!(msg.request_bytes() <= SNS_MAX_REQUEST_BYTES);
             // One more item would not have fitted.
@@ -228,13 +210,7 @@ mod tests {
     fn fit_shortens_items_when_one_is_too_big() {
         let d = delivery(MessageFormat::PerProtocol, false);
         let (msg, detail) = d
-            .fit(
-                Detail {
-                    items: 3,
-                    item_bytes: 1 << 20,
-                },
-                |d| sample(d.items, d.item_bytes),
-            )
+            .fit(Detail::new(3, 1 << 20), |d| sample(d.items, d.item_bytes))
             .unwrap();
         assert!(detail.items >= 1 && detail.item_bytes < 1 << 20, "{detail:?}");
         assert!(msg.request_bytes() <= SNS_MAX_REQUEST_BYTES);
@@ -247,13 +223,7 @@ mod tests {
             ..delivery(MessageFormat::Text, false)
         };
         let err = d
-            .fit(
-                Detail {
-                    items: 2,
-                    item_bytes: 10,
-                },
-                |d| sample(d.items, d.item_bytes),
-            )
+            .fit(Detail::new(2, 10), |d| sample(d.items, d.item_bytes))
             .unwrap_err();
         assert_eq!(err.limit, 10);
     }

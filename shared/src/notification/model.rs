@@ -51,7 +51,7 @@ impl Attribute {
 
 /// The Amazon Q Developer in chat apps custom notification. Renderers put log text only
 /// inside [`chat_code_block`], so it is never read as markup.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatMessage {
     pub title: String,
     pub description: String,
@@ -105,9 +105,39 @@ impl SnsMessage {
     }
 }
 
-/// How much a renderer may include: the first `items` items, each cut to `item_bytes`.
+/// How much a renderer may include: the first `items` items, each cut to `item_bytes`, and only
+/// the bodies the delivery sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detail {
     pub items: usize,
     pub item_bytes: usize,
+    pub bodies: Bodies,
+}
+
+impl Detail {
+    /// Every body; `Delivery::fit` narrows `bodies` to the ones its format sends.
+    pub const fn new(items: usize, item_bytes: usize) -> Self {
+        Self {
+            items,
+            item_bytes,
+            bodies: Bodies::ALL,
+        }
+    }
+}
+
+/// Which bodies besides `text` are encoded: renderers leave the others empty, so fitting does
+/// not render formats that are never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bodies {
+    /// `structured` (SQS, Lambda, HTTPS): per-protocol format only.
+    pub structured: bool,
+    /// `chat` (HTTPS): per-protocol format with `CHAT_APP_PAYLOAD` only.
+    pub chat: bool,
+}
+
+impl Bodies {
+    pub const ALL: Bodies = Bodies {
+        structured: true,
+        chat: true,
+    };
 }
