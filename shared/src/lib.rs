@@ -16,3 +16,11 @@ pub mod severity;
 pub mod text;
 pub mod time;
 pub mod wildcard;
+
+// Kept out of redact.rs while its rewrite is under way (one file, one owner); move it there
+// when that lands. Field-free: the compiled rules say nothing useful in a debug print.
+impl std::fmt::Debug for redact::Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor").finish_non_exhaustive()
+    }
+}

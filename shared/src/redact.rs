@@ -390,10 +390,3 @@ mod tests {
         assert_eq!(Redactor::disabled().redact("password=x").1, 0);
     }
 }
-
-// Manual and field-free: the compiled rules are large and say nothing useful in a debug print.
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor").finish_non_exhaustive()
-    }
-}

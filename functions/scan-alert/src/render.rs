@@ -116,11 +116,8 @@ impl ImageAlert {
                 );
             }
         }
-        let structured = detail
-            .bodies
-            .structured
-            .then(|| {
-                json!({
+        let structured = if detail.bodies.structured {
+            json!({
                     "source": SOURCE,
                     "schemaVersion": 1,
                     "event": self.event,
@@ -139,9 +136,10 @@ impl ImageAlert {
                     "link": link,
                     "findings": shown,
                     "omittedFindings": self.findings.len() - shown.len(),
-                })
             })
-            .unwrap_or_default();
+        } else {
+            serde_json::Value::Null
+        };
         let mut description = format!("`{}` {}\n", self.image_name(), self.counts.describe());
         let chat_lines: Vec<String> = shown.iter().take(10).map(|f| line(f)).collect();
         if !chat_lines.is_empty() {
