@@ -36,10 +36,6 @@ impl Deadline {
     pub fn remaining_before(&self, margin: Duration) -> Duration {
         self.remaining().saturating_sub(margin)
     }
-
-    pub fn instant(&self) -> Instant {
-        self.at
-    }
 }
 
 #[cfg(test)]

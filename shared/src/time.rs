@@ -15,13 +15,6 @@ pub fn iso8601_ms(epoch_ms: i64) -> String {
     )
 }
 
-/// Epoch milliseconds → `2024-05-01T10:00:00Z` (whole seconds, for console query windows).
-pub fn iso8601_secs(epoch_ms: i64) -> String {
-    let mut s = iso8601_ms(epoch_ms.div_euclid(1000) * 1000);
-    s.replace_range(19..23, "");
-    s
-}
-
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -55,7 +48,6 @@ mod tests {
         assert_eq!(iso8601_ms(1_714_557_600_123), "2024-05-01T10:00:00.123Z");
         assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601_ms(-1), "1969-12-31T23:59:59.999Z");
-        assert_eq!(iso8601_secs(1_714_557_600_999), "2024-05-01T10:00:00Z");
     }
 
     #[test]

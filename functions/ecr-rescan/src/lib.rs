@@ -6,12 +6,12 @@
 
 pub mod config;
 pub mod ecr;
-pub mod enhanced;
+mod enhanced;
 pub mod handler;
-pub mod input;
+mod input;
 pub mod inspector;
-pub mod model;
-pub mod pace;
-pub mod scan;
-pub mod select;
-pub mod summary;
+mod model;
+mod pace;
+mod scan;
+mod select;
+mod summary;

@@ -5,6 +5,6 @@
 
 pub mod config;
 pub mod decode;
-pub mod group;
+mod group;
 pub mod handler;
-pub mod render;
+mod render;

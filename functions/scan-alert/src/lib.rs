@@ -5,7 +5,7 @@
 //! and [`render`] builds one notification per image.
 
 pub mod config;
-pub mod events;
+mod events;
 pub mod handler;
-pub mod render;
+mod render;
 pub mod scan_findings;
