@@ -77,13 +77,13 @@ pub struct EnhancedReport {
 }
 
 #[derive(Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub min_severity: VulnSeverity,
     pub max_findings: usize,
     pub max_coverage: usize,
 }
 
-pub async fn report<I: Inspector, R: Registry>(
+pub(crate) async fn report<I: Inspector, R: Registry>(
     inspector: &I,
     registry: &R,
     repositories: &[String],

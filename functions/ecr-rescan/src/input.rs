@@ -6,7 +6,7 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub dry_run: Option<bool>,
     /// Repository name patterns, narrowing the configured ones.
     pub repositories: Option<Vec<String>>,
@@ -20,7 +20,7 @@ pub struct Overrides {
 pub struct InputError(pub String);
 
 /// Parses the invocation payload.
-pub fn parse(event: &Value) -> Result<Overrides, InputError> {
+pub(crate) fn parse(event: &Value) -> Result<Overrides, InputError> {
     match event {
         Value::Null => Ok(Overrides::default()),
         Value::Object(map) if is_scheduled_event(map) => match map.get("detail") {

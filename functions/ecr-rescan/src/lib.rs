@@ -10,7 +10,7 @@ mod enhanced;
 pub mod handler;
 mod input;
 pub mod inspector;
-mod model;
+pub mod model;
 mod pace;
 mod scan;
 mod select;

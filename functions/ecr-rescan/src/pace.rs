@@ -6,13 +6,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     interval: Duration,
     next: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
-    pub fn per_second(rate: f64) -> Self {
+    pub(crate) fn per_second(rate: f64) -> Self {
         Self {
             interval: Duration::from_secs_f64(1.0 / rate.max(0.001)),
             next: Mutex::new(None),
@@ -20,7 +20,7 @@ impl Pacer {
     }
 
     /// The instant the next call may go; reserves it.
-    pub fn reserve(&self) -> Instant {
+    pub(crate) fn reserve(&self) -> Instant {
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
         let slot = next.map_or(now, |n| n.max(now));
@@ -29,7 +29,7 @@ impl Pacer {
     }
 
     /// Waits for this caller's slot.
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         tokio::time::sleep_until(self.reserve()).await;
     }
 }

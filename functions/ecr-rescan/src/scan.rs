@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScanOutcome {
+pub(crate) enum ScanOutcome {
     Started,
     /// Dry run: it would have been started.
     WouldScan,
@@ -30,7 +30,7 @@ pub enum Deferral {
 }
 
 impl ScanOutcome {
-    pub fn kind(&self) -> OutcomeKind {
+    pub(crate) fn kind(&self) -> OutcomeKind {
         match self {
             ScanOutcome::Started => OutcomeKind::Started,
             ScanOutcome::WouldScan => OutcomeKind::WouldScan,
@@ -101,7 +101,7 @@ impl serde::Serialize for OutcomeKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct ScanSettings {
+pub(crate) struct ScanSettings {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub dry_run: bool,
@@ -111,12 +111,12 @@ pub struct ScanSettings {
 
 /// What happened to each candidate, in the order given; and the account-limit message if hit.
 #[derive(Debug)]
-pub struct ScanReport {
+pub(crate) struct ScanReport {
     pub outcomes: Vec<(Image, ScanOutcome)>,
     pub account_limit: Option<String>,
 }
 
-pub async fn scan_all<R: Registry>(
+pub(crate) async fn scan_all<R: Registry>(
     registry: &R,
     pacer: &Pacer,
     candidates: Vec<Image>,
@@ -202,7 +202,7 @@ async fn scan_one<R: Registry>(
 
 /// Exponential backoff from 200 ms, capped at 10 s, with jitter derived from the digest so
 /// concurrent retries spread out without a random number generator.
-pub fn backoff(attempt: u32, digest: &str) -> Duration {
+pub(crate) fn backoff(attempt: u32, digest: &str) -> Duration {
     let base = 200u64
         .saturating_mul(1 << attempt.min(6).saturating_sub(1))
         .min(10_000);

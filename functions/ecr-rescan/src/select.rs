@@ -66,7 +66,7 @@ impl Skip {
 
 /// The rules for one run: the configuration, narrowed by the invocation's overrides.
 #[derive(Debug, Clone)]
-pub struct Rules<'a> {
+pub(crate) struct Rules<'a> {
     pub selection: &'a ImageSelection,
     pub latest_per_repository: usize,
     pub rescan_after_ms: i64,
@@ -74,7 +74,7 @@ pub struct Rules<'a> {
 }
 
 #[derive(Debug, Default)]
-pub struct Selected {
+pub(crate) struct Selected {
     pub candidates: Vec<Image>,
     pub skipped: Vec<(Image, Skip)>,
 }
@@ -89,7 +89,7 @@ const INDEX_TYPES: [&str; 2] = [
 ];
 
 /// Applies the rules to one repository's images.
-pub fn select(images: Vec<Image>, rules: &Rules) -> Selected {
+pub(crate) fn select(images: Vec<Image>, rules: &Rules) -> Selected {
     let mut out = Selected::default();
     let mut kept = Vec::new();
     for image in images {
@@ -172,7 +172,7 @@ fn static_skip(image: &Image, rules: &Rules) -> Option<Skip> {
 
 /// Oldest scan first (never scanned before anything), so runs cut short by the deadline
 /// make progress across the schedule instead of rescanning the same images.
-pub fn order_for_progress(candidates: &mut [Image]) {
+pub(crate) fn order_for_progress(candidates: &mut [Image]) {
     candidates.sort_by(|a, b| {
         a.scan_completed_at_ms
             .cmp(&b.scan_completed_at_ms)

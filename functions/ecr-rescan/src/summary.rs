@@ -14,9 +14,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-pub const SOURCE: &str = "lookout.ecr-rescan";
+pub(crate) const SOURCE: &str = "lookout.ecr-rescan";
 /// Entries kept in each list of the JSON output; the counts stay exact.
-pub const MAX_LISTED: usize = 200;
+pub(crate) const MAX_LISTED: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

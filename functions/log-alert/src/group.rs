@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group<'e> {
+pub(crate) struct Group<'e> {
     /// The first event's message, redacted.
     pub message: Cow<'e, str>,
     pub first_id: &'e str,
@@ -22,7 +22,7 @@ pub struct Group<'e> {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grouped<'e> {
+pub(crate) struct Grouped<'e> {
     /// Most severe first, then in order of first appearance.
     pub groups: Vec<Group<'e>>,
     pub events: u64,
@@ -34,11 +34,11 @@ pub struct Grouped<'e> {
 }
 
 impl Grouped<'_> {
-    pub fn severity(&self) -> Severity {
+    pub(crate) fn severity(&self) -> Severity {
         self.groups.iter().map(|g| g.severity).max().unwrap_or_default()
     }
 
-    pub fn count_of(&self, severity: Severity) -> u64 {
+    pub(crate) fn count_of(&self, severity: Severity) -> u64 {
         Severity::ALL
             .iter()
             .position(|s| *s == severity)
@@ -46,13 +46,13 @@ impl Grouped<'_> {
     }
 
     /// Events that joined an existing group instead of starting one.
-    pub fn grouped_away(&self) -> u64 {
+    pub(crate) fn grouped_away(&self) -> u64 {
         self.events - self.groups.len() as u64
     }
 }
 
 /// Redacts, classifies and groups a batch.
-pub fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e> {
+pub(crate) fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e> {
     let mut out = Grouped {
         first_timestamp: i64::MAX,
         last_timestamp: i64::MIN,
@@ -103,7 +103,7 @@ pub fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor
 }
 
 /// Writes the shape of `message` into `out`: UUIDs become `<uuid>`, hex ids and numbers `#`.
-pub fn normalize_into(message: &str, out: &mut String) {
+pub(crate) fn normalize_into(message: &str, out: &mut String) {
     let bytes = message.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

@@ -10,7 +10,7 @@ use lookout_shared::time::iso8601_ms;
 use serde_json::{Value, json};
 use std::fmt::Write;
 
-pub const SOURCE: &str = "lookout.log-alert";
+pub(crate) const SOURCE: &str = "lookout.log-alert";
 /// Lines shown in the chat-app payload: a chat message is a pointer, not a log viewer.
 const CHAT_LINES: usize = 5;
 const CHAT_LINE_BYTES: usize = 500;
@@ -20,7 +20,7 @@ const INSIGHTS_QUERY: &str = "fields @timestamp, @logStream, @message\n| sort @t
 
 /// Everything about the batch that does not depend on how much detail fits.
 #[derive(Debug)]
-pub struct AlertContext<'m, 'a> {
+pub(crate) struct AlertContext<'m, 'a> {
     pub message: &'m LogsMessage<'a>,
     pub grouped: &'m Grouped<'m>,
     pub region: &'m str,
@@ -31,7 +31,7 @@ impl AlertContext<'_, '_> {
         self.grouped.severity()
     }
 
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         format!(
             "[{}] {} in {}",
             self.severity(),
@@ -84,7 +84,7 @@ impl AlertContext<'_, '_> {
     }
 
     /// Renders the alert with the first `detail.items` groups, each cut to `detail.item_bytes`.
-    pub fn render(&self, detail: Detail) -> Notification {
+    pub(crate) fn render(&self, detail: Detail) -> Notification {
         let shown: Vec<(&Group, &str)> = self
             .grouped
             .groups

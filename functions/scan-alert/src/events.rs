@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// What happened to which image.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImageEvent {
+pub(crate) struct ImageEvent {
     /// EventBridge event id: stable across redeliveries.
     pub id: String,
     pub account: String,
@@ -20,7 +20,7 @@ pub struct ImageEvent {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// `aws.ecr` / `ECR Image Scan`: a basic scan finished (COMPLETE or FAILED).
     BasicScan { status: String, counts: SeverityCounts },
     /// `aws.inspector2` / `Inspector2 Scan`: Inspector's initial scan of a pushed image.
@@ -30,7 +30,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             EventKind::BasicScan { .. } => "ECR Image Scan",
             EventKind::InspectorScan { .. } => "Inspector2 Scan",
@@ -55,7 +55,7 @@ pub enum EventError {
 }
 
 /// One event, or an array of them (EventBridge Pipes and replays can batch).
-pub fn parse(payload: &Value) -> Result<Vec<ImageEvent>, EventError> {
+pub(crate) fn parse(payload: &Value) -> Result<Vec<ImageEvent>, EventError> {
     match payload {
         Value::Array(items) => items.iter().map(parse_one).collect(),
         Value::Object(_) => parse_one(payload).map(|e| vec![e]),

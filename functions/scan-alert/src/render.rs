@@ -8,11 +8,11 @@ use lookout_shared::text::truncate_utf8;
 use serde_json::json;
 use std::fmt::Write;
 
-pub const SOURCE: &str = "lookout.scan-alert";
+pub(crate) const SOURCE: &str = "lookout.scan-alert";
 
 /// Everything one image's notification says.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImageAlert {
+pub(crate) struct ImageAlert {
     pub event: &'static str,
     pub event_ids: Vec<String>,
     pub account: String,
@@ -41,7 +41,7 @@ impl ImageAlert {
         self.reached.first().copied()
     }
 
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         if self.failed {
             return format!("[FAILED] ECR scan of {} failed", self.image_name());
         }
@@ -62,7 +62,7 @@ impl ImageAlert {
         }
     }
 
-    pub fn render(&self, detail: Detail) -> Notification {
+    pub(crate) fn render(&self, detail: Detail) -> Notification {
         let shown: Vec<&Finding> = self.findings.iter().take(detail.items).collect();
         let line = |f: &Finding| truncate_utf8(&f.one_line(), detail.item_bytes).to_string();
         let link = self.link();
