@@ -81,6 +81,12 @@ impl Metrics {
         }
     }
 
+    /// An alert confirmed by SNS: `AlertsPublished` and its request's `PublishedBytes`.
+    pub fn alert_published(&mut self, request_bytes: usize) {
+        self.add(Metric::count("AlertsPublished"), 1);
+        self.add_len(Metric::bytes("PublishedBytes"), request_bytes);
+    }
+
     /// Adds a count of items (a `usize` length).
     pub fn add_len(&mut self, metric: Metric, len: usize) {
         self.add(metric, u64::try_from(len).unwrap_or(u64::MAX));

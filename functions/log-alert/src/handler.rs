@@ -22,8 +22,6 @@ const DISTINCT_LINES: Metric = Metric::count("DistinctLines");
 const EVENTS_GROUPED: Metric = Metric::count("EventsGrouped");
 const EVENTS_OMITTED: Metric = Metric::count("EventsOmitted");
 const REDACTIONS: Metric = Metric::count("Redactions");
-const ALERTS_PUBLISHED: Metric = Metric::count("AlertsPublished");
-const PUBLISHED_BYTES: Metric = Metric::bytes("PublishedBytes");
 const INVALID_PAYLOADS: Metric = Metric::count("InvalidPayloads");
 const PUBLISH_FAILURES: Metric = Metric::count("PublishFailures");
 
@@ -200,8 +198,7 @@ impl<P: Publisher> Function for LogAlert<P> {
         let key = format!("log-alert|{}", ctx.request_id);
         match self.outbox.publish(ctx, &key, &message).await? {
             Delivered::Published { message_id } => {
-                ctx.metrics.add(ALERTS_PUBLISHED, 1);
-                ctx.metrics.add_len(PUBLISHED_BYTES, message.request_bytes());
+                ctx.metrics.alert_published(message.request_bytes());
                 alert.message_id = Some(message_id);
                 Ok(Summary::Published(alert))
             }

@@ -16,8 +16,6 @@ use serde_json::Value;
 
 const SCAN_EVENTS: Metric = Metric::count("ScanEvents");
 const BELOW_THRESHOLD: Metric = Metric::count("BelowThreshold");
-const ALERTS_PUBLISHED: Metric = Metric::count("AlertsPublished");
-const PUBLISHED_BYTES: Metric = Metric::bytes("PublishedBytes");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanAlertError {
@@ -148,8 +146,7 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
         let key = format!("scan-alert|{}|{}|{}", alert.event, alert.repository, alert.digest);
         match self.outbox.publish(ctx, &key, &message).await? {
             Delivered::Published { message_id } => {
-                ctx.metrics.add(ALERTS_PUBLISHED, 1);
-                ctx.metrics.add_len(PUBLISHED_BYTES, message.request_bytes());
+                ctx.metrics.alert_published(message.request_bytes());
                 result.outcome = Outcome::Published;
                 result.message_id = Some(message_id);
             }

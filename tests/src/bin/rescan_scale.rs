@@ -12,7 +12,7 @@ use ecr_rescan::handler::Rescan;
 use ecr_rescan::inspector::Inspector2;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
-use lookout_shared::invocation::{Function, Invocation, invoke};
+use lookout_shared::invocation::{Invocation, invoke};
 use lookout_shared::publish::MemoryPublisher;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -110,13 +110,9 @@ async fn run(
         None::<MemoryPublisher>,
     );
     let started = Instant::now();
-    let summary = summary_of(
-        &rescan,
-        json!({}),
-        Deadline::after(Duration::from_secs(3600)),
-        "bench",
-    )
-    .await;
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(3600)), "bench");
+    let summary = invoke(&rescan, json!({}), &mut ctx).await.expect("run");
+    let summary = serde_json::to_value(summary).expect("summary");
     let elapsed = started.elapsed();
     let counters = std::mem::take(&mut *counters.lock().expect("counters"));
     (elapsed, summary, counters)
@@ -157,18 +153,4 @@ async fn main() {
         "\nspeed-up over the sequential loop: {:.1}× (budget ≥ 10×)",
         results[1].as_secs_f64() / results[0].as_secs_f64()
     );
-}
-
-/// One invocation through the skeleton's entry point, its summary as JSON.
-async fn summary_of<F: Function>(
-    function: &F,
-    event: F::Event,
-    deadline: Deadline,
-    request_id: &str,
-) -> Value {
-    let mut ctx = Invocation::new(deadline, request_id);
-    match invoke(function, event, &mut ctx).await {
-        Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
-        Err(e) => panic!("{e}"),
-    }
 }
