@@ -184,7 +184,13 @@ mod tests {
         let (msg, detail) = d
             .fit(Detail::new(10, 100), |d| sample(d.items, d.item_bytes))
             .unwrap();
-        assert_eq!(detail, Detail::new(10, 100));
+        assert_eq!((detail.items, detail.item_bytes), (10, 100));
+        // Per-protocol without the chat payload: the chat body is never rendered.
+        let expected = Bodies {
+            structured: true,
+            chat: false,
+        };
+        assert_eq!(detail.bodies, expected);
         assert!(msg.request_bytes() <= SNS_MAX_REQUEST_BYTES);
     }
 
