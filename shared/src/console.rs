@@ -20,15 +20,48 @@ fn encode(s: &str) -> String {
     utf8_percent_encode(s, STRICT).to_string()
 }
 
-/// The console host for the region's partition.
-pub fn console_base(region: &str) -> String {
-    if region.starts_with("cn-") {
-        format!("https://{region}.console.amazonaws.cn")
-    } else if region.starts_with("us-gov-") {
-        "https://console.amazonaws-us-gov.com".to_string()
-    } else {
-        format!("https://{region}.console.aws.amazon.com")
+/// The AWS partition a region belongs to: the one table for console hosts and ARNs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    Aws,
+    China,
+    GovCloud,
+}
+
+impl Partition {
+    pub fn of_region(region: &str) -> Self {
+        if region.starts_with("cn-") {
+            Partition::China
+        } else if region.starts_with("us-gov-") {
+            Partition::GovCloud
+        } else {
+            Partition::Aws
+        }
     }
+
+    /// The partition in ARNs: `arn:<this>:service:region:account:resource`.
+    pub fn arn_name(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::China => "aws-cn",
+            Partition::GovCloud => "aws-us-gov",
+        }
+    }
+}
+
+/// The console host for the region's partition.
+fn console_base(region: &str) -> String {
+    match Partition::of_region(region) {
+        Partition::China => format!("https://{region}.console.amazonaws.cn"),
+        Partition::GovCloud => "https://console.amazonaws-us-gov.com".to_string(),
+        Partition::Aws => format!("https://{region}.console.aws.amazon.com"),
+    }
+}
+
+/// `arn:<partition>:<service>:<region>:<account>:<resource>`, the partition from the region.
+pub fn arn(service: &str, region: &str, account: &str, resource: &str) -> String {
+    let partition = Partition::of_region(region).arn_name();
+    format!("arn:{partition}:{service}:{region}:{account}:{resource}")
 }
 
 /// The console's fragment encoding: percent-encode, then every `%` becomes `$25`.
@@ -123,6 +156,18 @@ mod tests {
         assert_eq!(
             console_base("us-gov-west-1"),
             "https://console.amazonaws-us-gov.com"
+        );
+        assert_eq!(
+            arn("logs", "cn-north-1", "123456789012", "log-group:/g"),
+            "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/g"
+        );
+        assert_eq!(
+            arn("ecr", "us-gov-east-1", "123456789012", "repository/web"),
+            "arn:aws-us-gov:ecr:us-gov-east-1:123456789012:repository/web"
+        );
+        assert_eq!(
+            arn("ecr", "eu-west-1", "123456789012", "repository/web"),
+            "arn:aws:ecr:eu-west-1:123456789012:repository/web"
         );
     }
 

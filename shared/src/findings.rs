@@ -123,6 +123,13 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The one order findings are listed in: worst first, then by vulnerability id.
+    pub fn worst_first(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.vulnerability_id.cmp(&b.vulnerability_id))
+    }
+
     /// `CVE-2024-1 CRITICAL openssl 3.0.0 → 3.0.1 (fix available, score 9.8)`
     pub fn one_line(&self) -> String {
         let mut line = format!("{} {}", self.vulnerability_id, self.severity);

@@ -149,18 +149,18 @@ pub struct HookError {
     pub detail: String,
 }
 
-/// Runs around every publish: the state store claims before and marks done after.
+/// Runs around every publish: the state store claims before and marks done after. The key is
+/// `message.identity`: the same input gives the same identity, across retries and redeliveries.
 pub trait PublishHooks: Send + Sync {
-    /// Before publishing `message` under idempotency `key`.
+    /// Before publishing `message`.
     fn before_publish(
         &self,
-        key: &str,
         message: &SnsMessage,
     ) -> impl Future<Output = Result<BeforePublish, HookError>> + Send;
-    /// After SNS confirmed the publish with `message_id`.
+    /// After SNS confirmed the publish of `message` with `message_id`.
     fn after_publish(
         &self,
-        key: &str,
+        message: &SnsMessage,
         message_id: &str,
     ) -> impl Future<Output = Result<(), HookError>> + Send;
 }
@@ -170,10 +170,10 @@ pub trait PublishHooks: Send + Sync {
 pub struct NoHooks;
 
 impl PublishHooks for NoHooks {
-    async fn before_publish(&self, _key: &str, _message: &SnsMessage) -> Result<BeforePublish, HookError> {
+    async fn before_publish(&self, _message: &SnsMessage) -> Result<BeforePublish, HookError> {
         Ok(BeforePublish::Publish)
     }
-    async fn after_publish(&self, _key: &str, _message_id: &str) -> Result<(), HookError> {
+    async fn after_publish(&self, _message: &SnsMessage, _message_id: &str) -> Result<(), HookError> {
         Ok(())
     }
 }
@@ -238,17 +238,12 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
 
     /// Before hook, then `sns:Publish` given up `margin` before the deadline, then after hook:
     /// the whole delivery stays within the margin, so a failure is still reported.
-    pub async fn publish(
-        &self,
-        ctx: &Invocation,
-        key: &str,
-        message: &SnsMessage,
-    ) -> Result<Delivered, DeliveryError> {
+    pub async fn publish(&self, ctx: &Invocation, message: &SnsMessage) -> Result<Delivered, DeliveryError> {
         let margin_ms = self.margin.as_millis();
         let bounded = async {
             if let BeforePublish::Skip { reason } = self
                 .hooks
-                .before_publish(key, message)
+                .before_publish(message)
                 .await
                 .map_err(DeliveryError::Hook)?
             {
@@ -258,7 +253,7 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
             // handler it would pass rustc's default layout depth limit in every binary.
             let message_id = Box::pin(self.publisher.publish(message)).await?;
             self.hooks
-                .after_publish(key, &message_id)
+                .after_publish(message, &message_id)
                 .await
                 .map_err(DeliveryError::Hook)?;
             Ok(Delivered::Published { message_id })
@@ -276,7 +271,7 @@ mod tests {
     use super::*;
     use crate::publish::MemoryPublisher;
 
-    fn message() -> SnsMessage {
+    fn message(identity: &str) -> SnsMessage {
         SnsMessage {
             subject: "s".into(),
             message: "m".into(),
@@ -284,14 +279,15 @@ mod tests {
             attributes: Vec::new(),
             group_id: None,
             deduplication_id: None,
+            identity: identity.into(),
         }
     }
 
     struct Seen(std::sync::Mutex<Vec<String>>);
     impl PublishHooks for Seen {
-        async fn before_publish(&self, key: &str, _m: &SnsMessage) -> Result<BeforePublish, HookError> {
-            self.0.lock().unwrap().push(format!("before {key}"));
-            Ok(if key == "dup" {
+        async fn before_publish(&self, m: &SnsMessage) -> Result<BeforePublish, HookError> {
+            self.0.lock().unwrap().push(format!("before {}", m.identity));
+            Ok(if m.identity == "dup" {
                 BeforePublish::Skip {
                     reason: "already delivered",
                 }
@@ -299,8 +295,8 @@ mod tests {
                 BeforePublish::Publish
             })
         }
-        async fn after_publish(&self, key: &str, id: &str) -> Result<(), HookError> {
-            self.0.lock().unwrap().push(format!("after {key} {id}"));
+        async fn after_publish(&self, m: &SnsMessage, id: &str) -> Result<(), HookError> {
+            self.0.lock().unwrap().push(format!("after {} {id}", m.identity));
             Ok(())
         }
     }
@@ -310,14 +306,14 @@ mod tests {
         let outbox = Outbox::new(MemoryPublisher::default(), Duration::from_millis(500))
             .with_hooks(Seen(std::sync::Mutex::new(Vec::new())));
         let ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "r");
-        let sent = outbox.publish(&ctx, "k", &message()).await.unwrap();
+        let sent = outbox.publish(&ctx, &message("k")).await.unwrap();
         assert_eq!(
             sent,
             Delivered::Published {
                 message_id: "memory-1".into()
             }
         );
-        let skipped = outbox.publish(&ctx, "dup", &message()).await.unwrap();
+        let skipped = outbox.publish(&ctx, &message("dup")).await.unwrap();
         assert_eq!(
             skipped,
             Delivered::Skipped {
@@ -341,7 +337,7 @@ mod tests {
         }
         let outbox = Outbox::new(Never, Duration::from_millis(500));
         let ctx = Invocation::new(Deadline::after(Duration::from_secs(2)), "r");
-        let err = outbox.publish(&ctx, "k", &message()).await.unwrap_err();
+        let err = outbox.publish(&ctx, &message("k")).await.unwrap_err();
         assert_eq!(diagnostic(&err).error_type, "Lookout.DeadlineExceeded");
         assert_eq!(
             err.to_string(),

@@ -149,11 +149,7 @@ fn findings_report(findings: Vec<Finding>, patterns: &Patterns, limits: &Limits)
     }
     let mut images: Vec<ImageFindings> = by_image.into_values().collect();
     for image in &mut images {
-        image.findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.vulnerability_id.cmp(&b.vulnerability_id))
-        });
+        image.findings.sort_by(Finding::worst_first);
     }
     images.sort_by(|a, b| {
         b.counts

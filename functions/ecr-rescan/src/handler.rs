@@ -173,7 +173,7 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         let identity = format!("ecr-rescan|{}", ctx.request_id);
         let max = Detail::new(NOTIFICATION_ITEMS, NOTIFICATION_ITEM_BYTES);
         let (message, _) = delivery.fit(max, |d| summary.render(d, &identity))?;
-        if let Delivered::Published { .. } = self.outbox.publish(ctx, &identity, &message).await? {
+        if let Delivered::Published { .. } = self.outbox.publish(ctx, &message).await? {
             ctx.metrics.add(SUMMARIES_PUBLISHED, 1);
         }
         Ok(())

@@ -195,8 +195,7 @@ impl<P: Publisher> Function for LogAlert<P> {
             Prepared::Done(summary) => return Ok(summary),
             Prepared::Publish { message, alert } => (message, alert),
         };
-        let key = format!("log-alert|{}", ctx.request_id);
-        match self.outbox.publish(ctx, &key, &message).await? {
+        match self.outbox.publish(ctx, &message).await? {
             Delivered::Published { message_id } => {
                 ctx.metrics.alert_published(message.request_bytes());
                 alert.message_id = Some(message_id);

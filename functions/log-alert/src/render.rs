@@ -280,24 +280,13 @@ impl AlertContext<'_, '_> {
             ],
             keywords: vec![self.severity().as_str().to_string(), m.log_group.to_string()],
             event_type: "LookoutLogAlert".to_string(),
-            related_resources: vec![format!(
-                "arn:{}:logs:{}:{}:log-group:{}",
-                partition(self.region),
+            related_resources: vec![console::arn(
+                "logs",
                 self.region,
-                m.owner,
-                m.log_group
+                &m.owner,
+                &format!("log-group:{}", m.log_group),
             )],
         }
-    }
-}
-
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
     }
 }
 

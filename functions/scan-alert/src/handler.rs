@@ -143,8 +143,7 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
         };
         let max = Detail::new(self.config.max_shown, ITEM_BYTES);
         let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
-        let key = format!("scan-alert|{}|{}|{}", alert.event, alert.repository, alert.digest);
-        match self.outbox.publish(ctx, &key, &message).await? {
+        match self.outbox.publish(ctx, &message).await? {
             Delivered::Published { message_id } => {
                 ctx.metrics.alert_published(message.request_bytes());
                 result.outcome = Outcome::Published;
@@ -210,11 +209,7 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
                     alert.counts.add(finding.severity, 1);
                     alert.findings.push((**finding).clone());
                 }
-                alert.findings.sort_by(|a, b| {
-                    b.severity
-                        .cmp(&a.severity)
-                        .then_with(|| a.vulnerability_id.cmp(&b.vulnerability_id))
-                });
+                alert.findings.sort_by(Finding::worst_first);
             }
         }
         for f in &mut alert.findings {

@@ -158,9 +158,11 @@ impl ImageAlert {
                     self.repository.clone(),
                 ],
                 event_type: "LookoutScanAlert".to_string(),
-                related_resources: vec![format!(
-                    "arn:aws:ecr:{}:{}:repository/{}",
-                    self.region, self.account, self.repository
+                related_resources: vec![console::arn(
+                    "ecr",
+                    &self.region,
+                    &self.account,
+                    &format!("repository/{}", self.repository),
                 )],
             },
             attributes: vec![

@@ -113,11 +113,7 @@ impl ScanFindingsSource for EcrScanFindings {
                 break;
             }
         }
-        out.findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.vulnerability_id.cmp(&b.vulnerability_id))
-        });
+        out.findings.sort_by(Finding::worst_first);
         Ok(out)
     }
 }

@@ -88,6 +88,8 @@ pub struct SnsMessage {
     pub attributes: Vec<Attribute>,
     pub group_id: Option<String>,
     pub deduplication_id: Option<String>,
+    /// The notification's identity (not sent): the key the publish hooks claim and mark done.
+    pub identity: String,
 }
 
 impl SnsMessage {

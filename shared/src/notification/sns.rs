@@ -50,6 +50,7 @@ impl Delivery {
             attributes,
             group_id: fifo.then(|| fifo_id(&n.group)),
             deduplication_id: fifo.then(|| deduplication_id(&n.identity)),
+            identity: n.identity.clone(),
         }
     }
 }
