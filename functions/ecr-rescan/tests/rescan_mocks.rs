@@ -21,7 +21,7 @@ use ecr_rescan::inspector::Inspector2;
 use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
 use lookout_shared::invocation::{Function, Invocation, invoke};
-use lookout_shared::notification::{Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
+use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
 use lookout_shared::publish::MemoryPublisher;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -698,6 +698,58 @@ async fn dry_runs_list_and_start_nothing_and_summaries_fit_sns() {
         "{}",
         messages[0].message
     );
+}
+
+#[tokio::test]
+async fn critical_findings_count_every_image_not_only_the_top_ten() {
+    use aws_sdk_ecr::types::{FindingSeverity, ImageScanFindingsSummary};
+    let listing = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
+        let mut out = DescribeImagesOutput::builder();
+        for i in 0..12 {
+            let summary = ImageScanFindingsSummary::builder()
+                .finding_severity_counts(FindingSeverity::Critical, 1)
+                .build();
+            out = out.image_details(
+                ImageDetail::builder()
+                    .repository_name("web")
+                    .image_digest(format!("sha256:{i:064x}"))
+                    .image_tags(format!("v{i}"))
+                    .image_scan_findings_summary(summary)
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let rules = [&scan_type(ScanType::Basic), &repositories(&["web"]), &listing];
+    let publisher = MemoryPublisher::default();
+    let mut config = config(&[("DRY_RUN", "true")]);
+    config.delivery = Some(Delivery {
+        topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
+        format: MessageFormat::Text,
+        chat_app: false,
+        max_request_bytes: SNS_MAX_REQUEST_BYTES,
+    });
+    let rescan = Rescan::new(
+        config,
+        EcrRegistry::new(ecr(&rules)),
+        Inspector2::new(inspector(&[])),
+        &publisher,
+    );
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(60)),
+        "req",
+    )
+    .await;
+    assert_eq!(summary["topImages"].as_array().map(Vec::len), Some(10));
+    let messages = publisher.messages();
+    let critical = messages[0]
+        .attributes
+        .iter()
+        .find(|a| a.name == "criticalFindings")
+        .map(|a| a.value.clone());
+    assert_eq!(critical, Some(AttributeValue::Number(12)));
 }
 
 /// One invocation through the skeleton's entry point, its summary as JSON.

@@ -209,3 +209,81 @@ impl<P: Publisher> Function for LogAlert<P> {
         summary
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tests::encode;
+    use lookout_shared::config::Env;
+    use serde_json::json;
+
+    fn log_alert(extra: &[(&str, &str)]) -> LogAlert<()> {
+        let mut pairs = vec![
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alerts"),
+            ("AWS_REGION", "eu-west-1"),
+            ("MESSAGE_FORMAT", "text"),
+        ];
+        pairs.extend_from_slice(extra);
+        let config = LogAlertConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        LogAlert::new(config, ()).unwrap()
+    }
+
+    fn event(group: &str, events: &str) -> Value {
+        let data = format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{group}","logStream":"s","subscriptionFilters":["f"],"logEvents":[{events}]}}"#
+        );
+        json!({"awslogs": {"data": encode(&data)}})
+    }
+
+    #[test]
+    fn prepare_groups_redacts_and_renders_without_io() {
+        let events = r#"{"id":"1","timestamp":1714557600000,"message":"ERROR job 17 failed password=hunter2"},
+            {"id":"2","timestamp":1714557601000,"message":"ERROR job 18 failed password=hunter3"},
+            {"id":"3","timestamp":1714557602000,"message":"WARN disk at 91%"}"#;
+        let mut metrics = Metrics::default();
+        let prepared = log_alert(&[])
+            .prepare(&event("/ecs/web", events), &mut metrics)
+            .unwrap();
+        let Prepared::Publish { message, alert } = prepared else {
+            panic!("three events are published: {prepared:?}");
+        };
+        assert_eq!(alert.log_group, "/ecs/web");
+        assert_eq!(alert.severity, Severity::Error);
+        assert_eq!((alert.events, alert.distinct_lines, alert.shown_lines), (3, 2, 2));
+        assert_eq!((alert.omitted_events, alert.redactions), (0, 2));
+        assert_eq!(alert.published_bytes, message.request_bytes());
+        assert!(!message.message.contains("hunter"), "{}", message.message);
+        assert!(message.subject.starts_with("[ERROR]"), "{}", message.subject);
+    }
+
+    #[test]
+    fn prepare_publishes_nothing_for_control_own_and_empty_batches() {
+        let control = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[]}"#;
+        let alert = log_alert(&[("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/log-alert")]);
+        let mut metrics = Metrics::default();
+        let done = |p: Prepared| match p {
+            Prepared::Done(summary) => serde_json::to_value(summary).unwrap(),
+            other => panic!("nothing to publish: {other:?}"),
+        };
+        let ack = alert
+            .prepare(&json!({"awslogs": {"data": encode(control)}}), &mut metrics)
+            .unwrap();
+        assert_eq!(
+            done(ack),
+            json!({"status": "acknowledged", "messageType": "CONTROL_MESSAGE"})
+        );
+        let own = event(
+            "/aws/lambda/log-alert",
+            r#"{"id":"1","timestamp":1,"message":"ERROR x"}"#,
+        );
+        assert_eq!(
+            done(alert.prepare(&own, &mut metrics).unwrap())["reason"],
+            "events from this function's own log group would alert in a loop"
+        );
+        let empty = alert.prepare(&event("/ecs/web", ""), &mut metrics).unwrap();
+        assert_eq!(
+            done(empty),
+            json!({"status": "ignored", "reason": "no log events", "logGroup": "/ecs/web"})
+        );
+    }
+}
