@@ -150,50 +150,78 @@ fn detect_words(message: &str) -> Severity {
     best
 }
 
+const CRITICAL_WORDS: &[&str] = &[
+    "fatal",
+    "critical",
+    "crit",
+    "emerg",
+    "emergency",
+    "panic",
+    "panicked",
+];
+const ERROR_WORDS: &[&str] = &[
+    "error",
+    "err",
+    "errors",
+    "severe",
+    "traceback",
+    "exception",
+    "runtime.exiterror",
+];
+const WARNING_WORDS: &[&str] = &["warn", "warning"];
+/// `NullPointerException`, `java.io.IOException`; `ValueError` (capitalised only).
+const ERROR_SUFFIXES: &[&str] = &["exception", "error"];
+
+/// The first letters of every listed word and the last letters of every suffix, lowercased,
+/// derived from the lists above: a word with neither cannot match, which rejects most words
+/// after two lookups.
+const FIRST_LETTERS: [bool; 256] = letters(&[CRITICAL_WORDS, ERROR_WORDS, WARNING_WORDS], false);
+const LAST_LETTERS: [bool; 256] = letters(&[ERROR_SUFFIXES], true);
+
+const fn letters(lists: &[&[&str]], last: bool) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut w = 0;
+        while w < lists[l].len() {
+            let bytes = lists[l][w].as_bytes();
+            let b = if last { bytes[bytes.len() - 1] } else { bytes[0] };
+            set[b.to_ascii_lowercase() as usize] = true;
+            w += 1;
+        }
+        l += 1;
+    }
+    set
+}
+
 fn word_severity(word: &str) -> Severity {
     let word = word.trim_matches('.');
     if word.len() < 3 {
         return Severity::Notice;
     }
-    // Most words are none of the names below: reject them on their first and last letters
-    // (every name starts with one of these, every suffix rule ends in `n` or `r`).
     let (first, last) = (word.as_bytes()[0], word.as_bytes()[word.len() - 1]);
-    if !matches!(
-        first.to_ascii_lowercase(),
-        b'c' | b'e' | b'f' | b'p' | b'r' | b's' | b't' | b'w'
-    ) && !matches!(last.to_ascii_lowercase(), b'n' | b'r')
+    if !FIRST_LETTERS[usize::from(first.to_ascii_lowercase())]
+        && !LAST_LETTERS[usize::from(last.to_ascii_lowercase())]
     {
         return Severity::Notice;
     }
+    listed_severity(word)
+}
+
+/// The word lists and suffix rules themselves, without the letter shortcut.
+fn listed_severity(word: &str) -> Severity {
     let is = |names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
     let ends_with = |suffix: &str| {
         word.len() > suffix.len()
             && word.as_bytes()[word.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
-    if is(&[
-        "fatal",
-        "critical",
-        "crit",
-        "emerg",
-        "emergency",
-        "panic",
-        "panicked",
-    ]) {
+    if is(CRITICAL_WORDS) {
         Severity::Critical
-    } else if is(&[
-        "error",
-        "err",
-        "errors",
-        "severe",
-        "traceback",
-        "exception",
-        "runtime.exiterror",
-    ]) {
+    } else if is(ERROR_WORDS) {
         Severity::Error
-    } else if is(&["warn", "warning"]) {
+    } else if is(WARNING_WORDS) {
         Severity::Warning
-    } else if ends_with("exception") || (ends_with("error") && starts_upper(word)) {
-        // `NullPointerException`, `java.io.IOException`, `ValueError`, `TypeError`
+    } else if ends_with(ERROR_SUFFIXES[0]) || (ends_with(ERROR_SUFFIXES[1]) && starts_upper(word)) {
         Severity::Error
     } else {
         Severity::Notice
@@ -225,6 +253,45 @@ pub fn is_out_of_memory_report(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_letter_shortcut_never_changes_a_result() {
+        // Every listed word and suffix word in several casings, and every word of 3 and 4
+        // letters over an alphabet that covers all first and last letters and more.
+        let mut words: Vec<String> = Vec::new();
+        for list in [CRITICAL_WORDS, ERROR_WORDS, WARNING_WORDS] {
+            for w in list {
+                words.extend([w.to_string(), w.to_ascii_uppercase(), format!("{w}.")]);
+            }
+        }
+        for suffix in ERROR_SUFFIXES {
+            words.extend([
+                format!("Value{suffix}"),
+                format!("io.IO{suffix}"),
+                format!("x{suffix}"),
+            ]);
+        }
+        let alphabet = b"abcdefgnoprstwxzACEFNPRSTW.";
+        for &a in alphabet {
+            for &b in alphabet {
+                for &c in alphabet {
+                    words.push(String::from_utf8(vec![a, b, c]).unwrap());
+                    for &d in b"enrtx" {
+                        words.push(String::from_utf8(vec![a, b, c, d]).unwrap());
+                    }
+                }
+            }
+        }
+        for word in &words {
+            let trimmed = word.trim_matches('.');
+            let expected = if trimmed.len() < 3 {
+                Severity::Notice
+            } else {
+                listed_severity(trimmed)
+            };
+            assert_eq!(word_severity(word), expected, "{word:?}");
+        }
+    }
 
     #[test]
     fn structured_levels() {
