@@ -179,6 +179,7 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         Ok(())
     }
 
+    /// BASIC: list every repository, select, scan, then count: one phase each.
     async fn basic(
         &self,
         repositories: Vec<String>,
@@ -188,71 +189,20 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
     ) -> RunSummary {
         let config = &self.config;
         let mut summary = empty_summary(ScanType::Basic, dry_run, &config.region, repositories.len());
-        let out_of_time = || deadline.remaining() <= config.deadline_margin;
-
-        // List every repository's images, a few at a time, paced like every ECR call.
-        let listings: Vec<(String, Result<Vec<Image>, ListingProblem>)> = futures::stream::iter(repositories)
-            .map(|repository| async move {
-                if out_of_time() {
-                    return (repository, Err(ListingProblem::Deadline));
-                }
-                self.pacer.wait().await;
-                let images = self
-                    .registry
-                    .images(&repository)
-                    .await
-                    .map_err(ListingProblem::Api);
-                (repository, images)
-            })
-            .buffer_unordered(config.concurrency)
-            .collect()
-            .await;
-
-        let now = lookout_shared::time::now_epoch_ms();
+        let listings = self.list_images(repositories, deadline).await;
         let rules = Rules {
             selection: &config.images,
             latest_per_repository: latest,
             rescan_after_ms: i64::try_from(config.rescan_after.as_millis()).unwrap_or(i64::MAX),
-            now_ms: now,
+            now_ms: lookout_shared::time::now_epoch_ms(),
         };
-        let mut per_repository: BTreeMap<String, RepositorySummary> = BTreeMap::new();
-        let mut candidates = Vec::new();
-        let mut decided: Vec<(Image, ScanOutcome)> = Vec::new();
-        let mut all_images: Vec<Image> = Vec::new();
-        let mut not_listed = 0;
-        for (repository, listing) in listings {
-            let entry = per_repository
-                .entry(repository.clone())
-                .or_insert_with(|| RepositorySummary {
-                    name: repository.clone(),
-                    ..RepositorySummary::default()
-                });
-            match listing {
-                Ok(images) => {
-                    entry.images = images.len();
-                    all_images.extend(images.iter().cloned());
-                    let selected = select::select(images, &rules);
-                    decided.extend(
-                        selected
-                            .skipped
-                            .into_iter()
-                            .map(|(i, s)| (i, ScanOutcome::Skipped(s))),
-                    );
-                    candidates.extend(selected.candidates);
-                }
-                Err(ListingProblem::Api(e)) if e.not_found => {
-                    entry.error = Some("deleted during the run".to_string());
-                }
-                Err(ListingProblem::Api(e)) => {
-                    not_listed += 1;
-                    entry.error = Some(format!("not listed: {e}"));
-                }
-                Err(ListingProblem::Deadline) => {
-                    not_listed += 1;
-                    entry.error = Some("not listed: the Lambda deadline came first".to_string());
-                }
-            }
-        }
+        let Selection {
+            mut per_repository,
+            mut candidates,
+            mut decided,
+            all_images,
+            not_listed,
+        } = select_images(listings, &rules);
         if not_listed > 0 {
             summary.complete = false;
             summary.notes.push(format!(
@@ -271,7 +221,47 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         };
         let report = scan::scan_all(&self.registry, &self.pacer, candidates, &settings).await;
         decided.extend(report.outcomes);
+        self.note_stops(&mut summary, &decided, report.account_limit);
 
+        count_outcomes(&mut summary, &mut per_repository, &decided);
+        summary.images = all_images.len();
+        summary.critical_findings = all_images
+            .iter()
+            .map(|i| i.severity_counts.get(VulnSeverity::Critical))
+            .sum();
+        summary.top_images = top_images(&all_images, config, &summary.region);
+        summary.per_repository = ordered_repositories(per_repository);
+        summary
+    }
+
+    /// Every repository's images, a few at a time, paced like every ECR call.
+    async fn list_images(&self, repositories: Vec<String>, deadline: Deadline) -> Vec<(String, Listing)> {
+        let out_of_time = || deadline.remaining() <= self.config.deadline_margin;
+        futures::stream::iter(repositories)
+            .map(|repository| async move {
+                if out_of_time() {
+                    return (repository, Err(ListingProblem::Deadline));
+                }
+                self.pacer.wait().await;
+                let images = self
+                    .registry
+                    .images(&repository)
+                    .await
+                    .map_err(ListingProblem::Api);
+                (repository, images)
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await
+    }
+
+    /// Why the run stopped short, if it did: the deadline, or the account's scan limit.
+    fn note_stops(
+        &self,
+        summary: &mut RunSummary,
+        decided: &[(Image, ScanOutcome)],
+        account_limit: Option<String>,
+    ) {
         let deadline_deferred = decided
             .iter()
             .filter(|(_, o)| *o == ScanOutcome::Deferred(Deferral::Deadline))
@@ -280,49 +270,16 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             summary.complete = false;
             summary.notes.push(format!(
                 "Stopped {} s before the Lambda deadline; {} left for the next run (oldest scans go first).",
-                config.deadline_margin.as_secs(),
+                self.config.deadline_margin.as_secs(),
                 count(deadline_deferred as u64, "image", "images")
             ));
         }
-        if let Some(message) = report.account_limit {
+        if let Some(message) = account_limit {
             summary.complete = false;
             summary.notes.push(format!(
                 "The account's daily basic scan limit was reached; no more scans were started ({message})."
             ));
         }
-
-        for (image, outcome) in &decided {
-            *summary.outcomes.entry(outcome.kind()).or_default() += 1;
-            if let Some(repo) = per_repository.get_mut(&image.repository) {
-                *repo.outcomes.entry(outcome.kind()).or_default() += 1;
-            }
-            match outcome {
-                ScanOutcome::Failed(error) if summary.failures.len() < MAX_LISTED => {
-                    summary.failures.push(image_ref(image, Some(error.clone())));
-                }
-                ScanOutcome::WouldScan if summary.would_scan.len() < MAX_LISTED => {
-                    summary.would_scan.push(image_ref(image, None));
-                }
-                _ => {}
-            }
-        }
-        summary.images = all_images.len();
-        summary.critical_findings = all_images
-            .iter()
-            .map(|i| i.severity_counts.get(VulnSeverity::Critical))
-            .sum();
-        summary.top_images = top_images(&all_images, config, &summary.region);
-        let mut repos: Vec<RepositorySummary> = per_repository.into_values().collect();
-        repos.sort_by(|a, b| {
-            let started = |r: &RepositorySummary| r.outcomes.get(&OutcomeKind::Started).copied().unwrap_or(0);
-            b.error
-                .is_some()
-                .cmp(&a.error.is_some())
-                .then(started(b).cmp(&started(a)))
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        summary.per_repository = repos;
-        summary
     }
 
     async fn enhanced(&self, repositories: Vec<String>, dry_run: bool, patterns: &Patterns) -> RunSummary {
@@ -358,6 +315,99 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
 enum ListingProblem {
     Api(ApiError),
     Deadline,
+}
+
+type Listing = Result<Vec<Image>, ListingProblem>;
+
+/// The listings, sorted into what is decided already and what may be scanned.
+struct Selection {
+    per_repository: BTreeMap<String, RepositorySummary>,
+    candidates: Vec<Image>,
+    decided: Vec<(Image, ScanOutcome)>,
+    all_images: Vec<Image>,
+    not_listed: u64,
+}
+
+fn select_images(listings: Vec<(String, Listing)>, rules: &Rules<'_>) -> Selection {
+    let mut out = Selection {
+        per_repository: BTreeMap::new(),
+        candidates: Vec::new(),
+        decided: Vec::new(),
+        all_images: Vec::new(),
+        not_listed: 0,
+    };
+    for (repository, listing) in listings {
+        let entry = out
+            .per_repository
+            .entry(repository.clone())
+            .or_insert_with(|| RepositorySummary {
+                name: repository.clone(),
+                ..RepositorySummary::default()
+            });
+        match listing {
+            Ok(images) => {
+                entry.images = images.len();
+                out.all_images.extend(images.iter().cloned());
+                let selected = select::select(images, rules);
+                out.decided.extend(
+                    selected
+                        .skipped
+                        .into_iter()
+                        .map(|(i, s)| (i, ScanOutcome::Skipped(s))),
+                );
+                out.candidates.extend(selected.candidates);
+            }
+            Err(ListingProblem::Api(e)) if e.not_found => {
+                entry.error = Some("deleted during the run".to_string());
+            }
+            Err(ListingProblem::Api(e)) => {
+                out.not_listed += 1;
+                entry.error = Some(format!("not listed: {e}"));
+            }
+            Err(ListingProblem::Deadline) => {
+                out.not_listed += 1;
+                entry.error = Some("not listed: the Lambda deadline came first".to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Each image's outcome into the run's and its repository's counts, and the listed examples.
+fn count_outcomes(
+    summary: &mut RunSummary,
+    per_repository: &mut BTreeMap<String, RepositorySummary>,
+    decided: &[(Image, ScanOutcome)],
+) {
+    for (image, outcome) in decided {
+        *summary.outcomes.entry(outcome.kind()).or_default() += 1;
+        if let Some(repo) = per_repository.get_mut(&image.repository) {
+            *repo.outcomes.entry(outcome.kind()).or_default() += 1;
+        }
+        match outcome {
+            ScanOutcome::Failed(error) if summary.failures.len() < MAX_LISTED => {
+                summary.failures.push(image_ref(image, Some(error.clone())));
+            }
+            ScanOutcome::WouldScan if summary.would_scan.len() < MAX_LISTED => {
+                summary.would_scan.push(image_ref(image, None));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Repositories with a problem first, then by scans started, then by name.
+fn ordered_repositories(per_repository: BTreeMap<String, RepositorySummary>) -> Vec<RepositorySummary> {
+    let mut repos: Vec<RepositorySummary> = per_repository.into_values().collect();
+    repos.sort_by(|a, b| {
+        let started = |r: &RepositorySummary| r.outcomes.get(&OutcomeKind::Started).copied().unwrap_or(0);
+        b.error
+            .is_some()
+            .cmp(&a.error.is_some())
+            .then(started(b).cmp(&started(a)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    repos
 }
 
 fn empty_summary(scan_type: ScanType, dry_run: bool, region: &str, repositories: usize) -> RunSummary {
