@@ -1,7 +1,6 @@
-//! The EventBridge events scan-alert handles, as typed values. ECR's basic scan event uses
-//! `aws_lambda_events`' type; Inspector's have none there, so they are typed here.
+//! The EventBridge events scan-alert handles, as typed values: each kind's `detail` is
+//! deserialised into its own type here, as received (nothing is patched first).
 
-use aws_lambda_events::event::ecr_scan::EcrScanEvent;
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use serde::Deserialize;
 use serde_json::Value;
@@ -67,139 +66,153 @@ fn field<'a>(v: &'a Value, name: &str) -> &'a str {
     v.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// What each kind of event says about its image.
+struct Parsed {
+    repository: String,
+    digest: String,
+    tags: Vec<String>,
+    kind: EventKind,
+}
+
 fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
     let (source, detail_type) = (field(event, "source"), field(event, "detail-type"));
-    let malformed = |problem: String| EventError::Malformed {
+    let detail = || event.get("detail").cloned().unwrap_or_default();
+    let parsed = match (source, detail_type) {
+        ("aws.ecr", "ECR Image Scan") => ecr_scan(detail()),
+        ("aws.inspector2", "Inspector2 Scan") => inspector_scan(detail()),
+        ("aws.inspector2", "Inspector2 Finding") => inspector_finding(detail()),
+        _ => {
+            return Err(EventError::Unsupported {
+                event_source: source.to_string(),
+                detail_type: detail_type.to_string(),
+            });
+        }
+    }
+    .map_err(|problem| EventError::Malformed {
         detail_type: detail_type.to_string(),
         problem,
-    };
-    let base = |repository: String, digest: String, tags: Vec<String>, kind: EventKind| ImageEvent {
+    })?;
+    Ok(ImageEvent {
         id: field(event, "id").to_string(),
         account: field(event, "account").to_string(),
         region: field(event, "region").to_string(),
+        repository: parsed.repository,
+        digest: parsed.digest,
+        tags: parsed.tags,
+        kind: parsed.kind,
+    })
+}
+
+/// `aws.ecr` / `ECR Image Scan`. FAILED scans may carry no counts or tags.
+fn ecr_scan(detail: Value) -> Result<Parsed, String> {
+    let d: EcrScanDetail = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    let mut counts = SeverityCounts::default();
+    for (name, n) in d.finding_severity_counts.unwrap_or_default() {
+        if let Some(s) = VulnSeverity::parse(&name) {
+            counts.add(s, n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0));
+        }
+    }
+    let repository = d
+        .repository_name
+        .filter(|r| !r.is_empty())
+        .ok_or("no repository-name")?;
+    let digest = d
+        .image_digest
+        .filter(|r| !r.is_empty())
+        .ok_or("no image-digest")?;
+    Ok(Parsed {
         repository,
         digest,
-        tags,
-        kind,
-    };
-    match (source, detail_type) {
-        ("aws.ecr", "ECR Image Scan") => {
-            // FAILED scans may carry no counts or tags; the shared type requires both.
-            let mut event = event.clone();
-            if let Some(detail) = event.get_mut("detail").and_then(Value::as_object_mut) {
-                detail
-                    .entry("finding-severity-counts")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                detail
-                    .entry("image-tags")
-                    .or_insert_with(|| Value::Array(Vec::new()));
-            }
-            if event.get("resources").is_none() {
-                event["resources"] = Value::Array(Vec::new());
-            }
-            let scan: EcrScanEvent = serde_json::from_value(event).map_err(|e| malformed(e.to_string()))?;
-            let d = scan.detail;
-            let c = d.finding_severity_counts;
-            let mut counts = SeverityCounts::default();
-            for (s, n) in [
-                (VulnSeverity::Critical, c.critical),
-                (VulnSeverity::High, c.high),
-                (VulnSeverity::Medium, c.medium),
-                (VulnSeverity::Low, c.low),
-                (VulnSeverity::Informational, c.informational),
-                (VulnSeverity::Untriaged, c.undefined),
-            ] {
-                counts.add(s, n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0));
-            }
-            let repository = d
-                .repository_name
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| malformed("no repository-name".into()))?;
-            let digest = d
-                .image_digest
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| malformed("no image-digest".into()))?;
-            let status = d.scan_status.unwrap_or_default();
-            Ok(base(
-                repository,
-                digest,
-                d.image_tags,
-                EventKind::BasicScan { status, counts },
-            ))
+        tags: d.image_tags.unwrap_or_default(),
+        kind: EventKind::BasicScan {
+            status: d.scan_status.unwrap_or_default(),
+            counts,
+        },
+    })
+}
+
+/// `aws.inspector2` / `Inspector2 Scan`: the detail names the repository by ARN.
+fn inspector_scan(detail: Value) -> Result<Parsed, String> {
+    let d: InspectorScanDetail = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    let mut counts = SeverityCounts::default();
+    for (name, n) in d.finding_severity_counts {
+        if let Some(s) = VulnSeverity::parse(&name) {
+            counts.add(s, n);
         }
-        ("aws.inspector2", "Inspector2 Scan") => {
-            let d: InspectorScanDetail =
-                serde_json::from_value(event.get("detail").cloned().unwrap_or_default())
-                    .map_err(|e| malformed(e.to_string()))?;
-            let mut counts = SeverityCounts::default();
-            for (name, n) in d.finding_severity_counts {
-                if let Some(s) = VulnSeverity::parse(&name) {
-                    counts.add(s, n);
-                }
-            }
-            // The detail names the repository by ARN.
-            let repository = d
-                .repository_name
-                .rsplit_once(":repository/")
-                .map_or(d.repository_name.clone(), |(_, n)| n.to_string());
-            Ok(base(
-                repository,
-                d.image_digest,
-                d.image_tags,
-                EventKind::InspectorScan {
-                    status: d.scan_status,
-                    counts,
-                },
-            ))
-        }
-        ("aws.inspector2", "Inspector2 Finding") => {
-            let d: InspectorFindingDetail =
-                serde_json::from_value(event.get("detail").cloned().unwrap_or_default())
-                    .map_err(|e| malformed(e.to_string()))?;
-            let image = d
-                .resources
-                .iter()
-                .find_map(|r| r.details.as_ref()?.aws_ecr_container_image.as_ref())
-                .ok_or_else(|| malformed("no awsEcrContainerImage resource".into()))?;
-            let package = d
-                .package_vulnerability_details
-                .as_ref()
-                .and_then(|p| p.vulnerable_packages.first());
-            let finding = Finding {
-                vulnerability_id: d
-                    .package_vulnerability_details
-                    .as_ref()
-                    .map(|p| p.vulnerability_id.clone())
-                    .unwrap_or_else(|| d.title.clone()),
-                severity: VulnSeverity::parse(&d.severity).unwrap_or(VulnSeverity::Untriaged),
-                title: d.title.clone(),
-                package: package.map(|p| p.name.clone()),
-                installed_version: package.map(|p| p.version.clone()),
-                fixed_in_version: package
-                    .and_then(|p| p.fixed_in_version.clone())
-                    .filter(|v| !v.is_empty() && v != "NotAvailable"),
-                fix_available: d.fix_available.clone(),
-                exploit_available: d.exploit_available.clone(),
-                score: d.inspector_score,
-                repository: image.repository_name.clone(),
-                digest: image.image_hash.clone(),
-                tags: image.image_tags.clone(),
-            };
-            Ok(base(
-                image.repository_name.clone(),
-                image.image_hash.clone(),
-                image.image_tags.clone(),
-                EventKind::InspectorFinding {
-                    status: d.status,
-                    finding: Box::new(finding),
-                },
-            ))
-        }
-        _ => Err(EventError::Unsupported {
-            event_source: source.to_string(),
-            detail_type: detail_type.to_string(),
-        }),
     }
+    let repository = d
+        .repository_name
+        .rsplit_once(":repository/")
+        .map_or(d.repository_name.clone(), |(_, n)| n.to_string());
+    Ok(Parsed {
+        repository,
+        digest: d.image_digest,
+        tags: d.image_tags,
+        kind: EventKind::InspectorScan {
+            status: d.scan_status,
+            counts,
+        },
+    })
+}
+
+/// `aws.inspector2` / `Inspector2 Finding`: one finding on one ECR image.
+fn inspector_finding(detail: Value) -> Result<Parsed, String> {
+    let d: InspectorFindingDetail = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    let image = d
+        .resources
+        .iter()
+        .find_map(|r| r.details.as_ref()?.aws_ecr_container_image.as_ref())
+        .ok_or("no awsEcrContainerImage resource")?;
+    let package = d
+        .package_vulnerability_details
+        .as_ref()
+        .and_then(|p| p.vulnerable_packages.first());
+    let finding = Finding {
+        vulnerability_id: d
+            .package_vulnerability_details
+            .as_ref()
+            .map(|p| p.vulnerability_id.clone())
+            .unwrap_or_else(|| d.title.clone()),
+        severity: VulnSeverity::parse(&d.severity).unwrap_or(VulnSeverity::Untriaged),
+        title: d.title.clone(),
+        package: package.map(|p| p.name.clone()),
+        installed_version: package.map(|p| p.version.clone()),
+        fixed_in_version: package
+            .and_then(|p| p.fixed_in_version.clone())
+            .filter(|v| !v.is_empty() && v != "NotAvailable"),
+        fix_available: d.fix_available.clone(),
+        exploit_available: d.exploit_available.clone(),
+        score: d.inspector_score,
+        repository: image.repository_name.clone(),
+        digest: image.image_hash.clone(),
+        tags: image.image_tags.clone(),
+    };
+    Ok(Parsed {
+        repository: image.repository_name.clone(),
+        digest: image.image_hash.clone(),
+        tags: image.image_tags.clone(),
+        kind: EventKind::InspectorFinding {
+            status: d.status,
+            finding: Box::new(finding),
+        },
+    })
+}
+
+/// ECR's basic scan detail. Every field may be missing or null on a FAILED scan.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct EcrScanDetail {
+    #[serde(default)]
+    scan_status: Option<String>,
+    #[serde(default)]
+    repository_name: Option<String>,
+    #[serde(default)]
+    image_digest: Option<String>,
+    #[serde(default)]
+    image_tags: Option<Vec<String>>,
+    /// `CRITICAL`, `HIGH`, ..., `UNDEFINED` → count.
+    #[serde(default)]
+    finding_severity_counts: Option<std::collections::BTreeMap<String, Option<i64>>>,
 }
 
 #[derive(Deserialize)]
