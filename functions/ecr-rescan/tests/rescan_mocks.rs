@@ -659,19 +659,7 @@ async fn dry_runs_list_and_start_nothing_and_summaries_fit_sns() {
         &never,
     ];
     let publisher = MemoryPublisher::default();
-    let mut config = config(&[]);
-    config.delivery = Some(Delivery {
-        topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
-        format: MessageFormat::Text,
-        chat_app: false,
-        max_request_bytes: SNS_MAX_REQUEST_BYTES,
-    });
-    let rescan = Rescan::new(
-        config,
-        EcrRegistry::new(ecr(&rules)),
-        Inspector2::new(inspector(&[])),
-        &publisher,
-    );
+    let rescan = publishing_text(config(&[]), &rules, &publisher);
     let summary = summary_of(
         &rescan,
         json!({"dryRun": true, "repositories": ["web"]}),
@@ -722,19 +710,7 @@ async fn critical_findings_count_every_image_not_only_the_top_ten() {
     });
     let rules = [&scan_type(ScanType::Basic), &repositories(&["web"]), &listing];
     let publisher = MemoryPublisher::default();
-    let mut config = config(&[("DRY_RUN", "true")]);
-    config.delivery = Some(Delivery {
-        topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
-        format: MessageFormat::Text,
-        chat_app: false,
-        max_request_bytes: SNS_MAX_REQUEST_BYTES,
-    });
-    let rescan = Rescan::new(
-        config,
-        EcrRegistry::new(ecr(&rules)),
-        Inspector2::new(inspector(&[])),
-        &publisher,
-    );
+    let rescan = publishing_text(config(&[("DRY_RUN", "true")]), &rules, &publisher);
     let summary = summary_of(
         &rescan,
         json!({}),
@@ -750,6 +726,26 @@ async fn critical_findings_count_every_image_not_only_the_top_ten() {
         .find(|a| a.name == "criticalFindings")
         .map(|a| a.value.clone());
     assert_eq!(critical, Some(AttributeValue::Number(12)));
+}
+
+/// A rescan over the mocked ECR that publishes its summary as text to `publisher`.
+fn publishing_text<'p>(
+    mut config: RescanConfig,
+    rules: &[&Rule],
+    publisher: &'p MemoryPublisher,
+) -> Rescan<EcrRegistry, Inspector2, &'p MemoryPublisher> {
+    config.delivery = Some(Delivery {
+        topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
+        format: MessageFormat::Text,
+        chat_app: false,
+        max_request_bytes: SNS_MAX_REQUEST_BYTES,
+    });
+    Rescan::new(
+        config,
+        EcrRegistry::new(ecr(rules)),
+        Inspector2::new(inspector(&[])),
+        publisher,
+    )
 }
 
 /// One invocation through the skeleton's entry point, its summary as JSON.
