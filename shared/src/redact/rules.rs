@@ -380,7 +380,8 @@ fn value_is_not_placeholder(caps: &Captures<'_>) -> bool {
 fn url_password(caps: &Captures<'_>) -> bool {
     let secret = group(caps, "secret");
     let digits = secret.bytes().take_while(u8::is_ascii_digit).count();
-    !secret.is_empty() && !(digits > 0 && secret.as_bytes().get(digits) == Some(&b'/'))
+    let port_then_path = digits > 0 && secret.as_bytes().get(digits) == Some(&b'/');
+    !secret.is_empty() && !port_then_path
 }
 
 /// Upper, lower and digits: random base64, not a word, a hex hash or an upper-case id.
