@@ -221,10 +221,24 @@ struct Gate {
     shortest_run: usize,
 }
 
-/// Byte classes for the run scan.
+/// Byte classes for the run scan: 0 ends a run.
 const UPPER: u8 = 1;
 const DIGIT: u8 = 2;
 const OTHER: u8 = 4;
+const CLASS: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'A'..=b'Z' => UPPER,
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'z' | b'+' | b'/' => OTHER,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
 
 impl Gate {
     /// `None` if the table has more than 64 rules or an automaton cannot be built: every rule
@@ -305,19 +319,11 @@ impl Gate {
 fn longest_mixed_run(bytes: &[u8], min: usize) -> usize {
     let (mut len, mut seen, mut best) = (0, 0, 0);
     for &b in bytes {
-        let class = match b {
-            b'A'..=b'Z' => UPPER,
-            b'0'..=b'9' => DIGIT,
-            b'a'..=b'z' | b'+' | b'/' => OTHER,
-            _ => 0,
-        };
-        if class == 0 {
-            len = 0;
-            seen = 0;
-            continue;
-        }
-        len += 1;
-        seen |= class;
+        let class = CLASS[usize::from(b)];
+        // Branch-free: a byte outside the charset resets the run.
+        let keep = usize::from(class != 0);
+        len = (len + 1) * keep;
+        seen = (seen | class) * class.min(1);
         if len >= min && seen & (UPPER | DIGIT) == UPPER | DIGIT && len > best {
             best = len;
         }
