@@ -121,3 +121,30 @@ fn redaction_is_idempotent_on_the_corpus() {
         assert_eq!((out.as_ref(), n), (case.expected.as_str(), 0), "{}", case.name);
     }
 }
+
+proptest::proptest! {
+    /// A positive keeps losing its secrets when other lines of arbitrary text surround it in the
+    /// same message (a multi-line event, or text the logger put before and after).
+    #[test]
+    fn a_positive_between_arbitrary_lines_still_loses_its_secrets(
+        pick in 0usize..10_000,
+        before in "[ -~\t]{0,40}",
+        after in "[ -~\t]{0,40}",
+    ) {
+        thread_local! {
+            static SETUP: (Redactor, Vec<Case>) = (
+                Redactor::built_in(),
+                corpus().cases.into_iter().filter(|c| !c.secrets.is_empty()).collect(),
+            );
+        }
+        SETUP.with(|(redactor, positives)| {
+            let case = &positives[pick % positives.len()];
+            let text = format!("{before}\n{}\n{after}", case.input);
+            let (out, _) = redactor.redact(&text);
+            for secret in &case.secrets {
+                proptest::prop_assert!(!out.contains(secret.as_str()), "{}: {secret:?} in {out:?}", case.name);
+            }
+            Ok(())
+        })?;
+    }
+}

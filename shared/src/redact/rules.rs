@@ -44,13 +44,15 @@ pub(super) const KEY_WORDS: &[&str] = &[
 const ARRAY: &str = r#"\[[ \t]*"(?:[^"\\]|\\(?s:.))*"(?:[ \t]*,[ \t]*"(?:[^"\\]|\\(?s:.))*")*[ \t]*\]"#;
 /// A JSON string inside a JSON string: `\"…\"`, where `\\\"` is an escaped quote of the inner
 /// string and `\\\\` its escaped backslash. Unterminated: to the end of the text.
-const ESCAPED_ONCE: &str = r#"\\"(?:[^"\\]|\\[^"\\]|\\\\(?:\\(?s:.)|[^"\\]))*(?:\\"|$)"#;
+const ESCAPED_ONCE: &str = r#"\\"(?:[^"\\]|\\[^"\\]|\\\\(?:\\(?s:.)|[^"\\]))*(?:\\"|\\*$)"#;
 /// Escaped twice or more: to the next escaped quote (a quote escaped inside it ends it early).
-const ESCAPED_MORE: &str = r#"\\\\+"(?:[^"\\]|\\+[^"\\])*(?:\\+"|$)"#;
+const ESCAPED_MORE: &str = r#"\\\\+"(?:[^"\\]|\\+[^"\\])*(?:\\+"|\\*$)"#;
+/// Malformed escaping (an unescaped quote inside an escaped string): up to that quote.
+const ESCAPED_BROKEN: &str = r#"\\+"[^"]*"#;
 /// A JSON / double-quoted string with backslash escapes, through the closing unescaped quote.
-const DOUBLE_QUOTED: &str = r#""(?:[^"\\]|\\(?s:.))*(?:"|$)"#;
+const DOUBLE_QUOTED: &str = r#""(?:[^"\\]|\\(?s:.))*(?:"|\\?$)"#;
 /// Single-quoted (Python repr, shell, SQL), with backslash escapes.
-const SINGLE_QUOTED: &str = r"'(?:[^'\\]|\\(?s:.))*(?:'|$)";
+const SINGLE_QUOTED: &str = r"'(?:[^'\\]|\\(?s:.))*(?:'|\\?$)";
 /// Unquoted: to whitespace or a quote. It does not stop at `,`, `;`, `&`, `)` or `}`: a
 /// password may hold them, and cutting a trailing delimiter only costs punctuation.
 /// It may not start with `[`, `{` or `:` (an object, a list, a `::` path).
@@ -65,7 +67,7 @@ fn key_alternation() -> String {
 /// A value in any syntax, as the group `secret`.
 fn value() -> String {
     format!(
-        r"(?P<secret>{ARRAY}|{ESCAPED_ONCE}|{ESCAPED_MORE}|{DOUBLE_QUOTED}|{SINGLE_QUOTED}|(?i-u:digest)[ \t]+[^\r\n]*|(?i-u:{SCHEMES})[ \t]+{UNQUOTED}|{UNQUOTED})"
+        r"(?P<secret>{ARRAY}|{ESCAPED_ONCE}|{ESCAPED_MORE}|{ESCAPED_BROKEN}|{DOUBLE_QUOTED}|{SINGLE_QUOTED}|(?i-u:digest)[ \t]+[^\r\n]*|(?i-u:{SCHEMES})[ \t]+{UNQUOTED}|{UNQUOTED})"
     )
 }
 
@@ -102,7 +104,7 @@ pub(super) fn specs() -> Vec<Spec> {
             gate: Gate::Words(&["cookie"]),
             // Every cookie in the header is a credential: to the end of the line unless quoted.
             pattern: format!(
-                r#"(?:^|[^A-Za-z0-9_-])(?i-u:(?:set-)?cookie)(?:\\*["'])?[ \t]*[:=][ \t]*(?P<secret>{ESCAPED_ONCE}|{ESCAPED_MORE}|{DOUBLE_QUOTED}|{SINGLE_QUOTED}|[^\r\n]+)"#
+                r#"(?:^|[^A-Za-z0-9_-])(?i-u:(?:set-)?cookie)(?:\\*["'])?[ \t]*[:=][ \t]*(?P<secret>{ESCAPED_ONCE}|{ESCAPED_MORE}|{ESCAPED_BROKEN}|{DOUBLE_QUOTED}|{SINGLE_QUOTED}|[^\r\n]+)"#
             ),
             group: Some("secret"),
             check: Some(value_is_not_placeholder),
