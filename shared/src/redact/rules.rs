@@ -16,7 +16,7 @@ pub(super) type Check = fn(&Captures<'_>) -> bool;
 pub(super) enum Gate {
     /// Every match contains one of these (lowercase ASCII) once the line is lowercased.
     Words(&'static [&'static str]),
-    /// Every match that passes the check lies in a run of at least this many
+    /// Every text the rule replaces (after its check) lies in a run of at least this many
     /// `[A-Za-z0-9+/]` characters holding an upper-case letter and a digit.
     Run(usize),
 }
