@@ -148,7 +148,7 @@ fn apply(rule: &Rule, regex: &Regex, text: &str, replaced: &mut usize) -> Option
         let secret = target.as_str();
         // Empty matches hide nothing; a value already marked (by an earlier rule, or upstream)
         // is not counted twice.
-        if !secret.is_empty() && unquote(secret) != MARK && rule.check.is_none_or(|check| check(&caps)) {
+        if !secret.is_empty() && !is_marked(secret) && rule.check.is_none_or(|check| check(&caps)) {
             let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
             o.push_str(&text[copied..target.start()]);
             requote(o, secret);
@@ -192,6 +192,14 @@ fn unquote(value: &str) -> &str {
     let open = opener(value);
     let rest = &value[open.len()..];
     rest.strip_suffix(open).unwrap_or(rest)
+}
+
+/// Already redacted: the mark alone, in quotes, or followed by what closes its object or list
+/// (`{"Authorization":[REDACTED]}` seen again by a rule that runs to the end of the line).
+fn is_marked(value: &str) -> bool {
+    unquote(value)
+        .strip_prefix(MARK)
+        .is_some_and(|rest| rest.chars().all(|c| "\"'\\}]),;".contains(c)))
 }
 
 /// The mark, inside the value's own quotes so the surrounding syntax stays intact.

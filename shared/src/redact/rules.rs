@@ -110,6 +110,17 @@ pub(super) fn specs() -> Vec<Spec> {
             check: Some(value_is_not_placeholder),
         },
         Spec {
+            id: "authorization-header",
+            gate: Gate::Words(&["authorization"]),
+            // The credential follows a scheme we may not know: to the end of the line unless
+            // quoted.
+            pattern: format!(
+                r#"(?:^|[^A-Za-z0-9_-])(?i-u:(?:proxy-)?authorization)(?:\\*["'])?[ \t]*:[ \t]*(?P<secret>{ARRAY}|{ESCAPED_ONCE}|{ESCAPED_MORE}|{ESCAPED_BROKEN}|{DOUBLE_QUOTED}|{SINGLE_QUOTED}|[^\r\n]+)"#
+            ),
+            group: Some("secret"),
+            check: Some(value_is_not_placeholder),
+        },
+        Spec {
             id: "key-value",
             gate: Gate::Words(KEY_WORDS),
             // key=value, key: value, "key": "value", 'key': 'value', key => "value", key := value,
