@@ -1,0 +1,282 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use super::*;
+
+#[derive(serde::Deserialize)]
+struct Corpus {
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    name: String,
+    input: String,
+    /// The rules (comma-separated ids) that must catch a positive.
+    rule: Option<String>,
+}
+
+fn corpus() -> Vec<Case> {
+    let corpus: Corpus = serde_json::from_str(include_str!("../../tests/secrets-corpus.json")).unwrap();
+    assert!(corpus.cases.len() >= 60);
+    corpus.cases
+}
+
+fn corpus_inputs() -> Vec<String> {
+    corpus().into_iter().map(|c| c.input).collect()
+}
+
+#[test]
+fn each_positive_is_caught_by_the_rule_it_names() {
+    let specs = rules::specs();
+    let redactor = ungated();
+    for case in corpus() {
+        let Some(ids) = case.rule else { continue };
+        for id in ids.split(", ") {
+            let i = specs
+                .iter()
+                .position(|s| s.id == id)
+                .unwrap_or_else(|| panic!("{}: no rule {id}", case.name));
+            let rule = &redactor.rules[i];
+            let mut n = 0;
+            assert!(
+                apply(rule, rule.regex().unwrap(), &case.input, &mut n).is_some(),
+                "{}: rule {id} alone redacts nothing in {:?}",
+                case.name,
+                case.input
+            );
+        }
+    }
+}
+
+/// The same rules with no gate: every rule runs on every line.
+fn ungated() -> Redactor {
+    Redactor {
+        gate: None,
+        ..Redactor::built_in()
+    }
+}
+
+/// What the gate must never change: the gated and ungated outputs agree.
+fn assert_gate_keeps(line: &str, gated: &Redactor, ungated: &Redactor) {
+    assert_eq!(gated.redact(line), ungated.redact(line), "{line:?}");
+}
+
+#[test]
+fn the_gate_never_drops_a_line_a_rule_redacts_on_the_corpus() {
+    let (gated, ungated) = (Redactor::built_in(), ungated());
+    assert!(gated.gate.is_some());
+    for input in corpus_inputs() {
+        assert_gate_keeps(&input, &gated, &ungated);
+        // Upper-cased and lower-cased too: the gate lowercases, some rules are case-sensitive.
+        assert_gate_keeps(&input.to_uppercase(), &gated, &ungated);
+        assert_gate_keeps(&input.to_lowercase(), &gated, &ungated);
+    }
+}
+
+#[test]
+fn every_rule_match_contains_one_of_its_gate_words() {
+    // Stronger than the outcome check above: per rule, on the corpus, so a rule whose literal
+    // list is wrong fails here even when another rule happens to redact the same line.
+    let specs = rules::specs();
+    let redactor = ungated();
+    let mut exercised = vec![false; specs.len()];
+    for input in corpus_inputs() {
+        let lower = input.to_ascii_lowercase();
+        for (i, (spec, rule)) in specs.iter().zip(&redactor.rules).enumerate() {
+            let regex = rule.regex().unwrap();
+            let mut n = 0;
+            if apply(rule, regex, &input, &mut n).is_none() {
+                continue;
+            }
+            exercised[i] = true;
+            match spec.gate {
+                rules::Gate::Words(words) => assert!(
+                    words.iter().any(|w| lower.contains(w)),
+                    "{} redacts {input:?} without any of {words:?}",
+                    spec.id
+                ),
+                rules::Gate::Run(min) => assert!(
+                    longest_mixed_run(input.as_bytes(), min) >= min,
+                    "{} redacts {input:?} without a run of {min}",
+                    spec.id
+                ),
+            }
+        }
+    }
+    let idle: Vec<_> = specs
+        .iter()
+        .zip(exercised)
+        .filter(|(_, hit)| !hit)
+        .map(|(s, _)| s.id)
+        .collect();
+    assert!(idle.is_empty(), "rules with no corpus case: {idle:?}");
+}
+
+#[test]
+fn gate_literals_are_lowercase_and_fit_the_simd_searcher() {
+    for spec in rules::specs() {
+        if let rules::Gate::Words(words) = spec.gate {
+            for w in words {
+                assert_eq!(*w, w.to_ascii_lowercase(), "{}", spec.id);
+                assert!(!w.is_empty());
+            }
+        }
+    }
+    let gate = Redactor::built_in().gate.unwrap();
+    // Teddy, the packed searcher, handles at most 64 literals; beyond, the fast path slows.
+    assert!(gate.any.patterns_len() <= 64, "{}", gate.any.patterns_len());
+    assert!(rules::specs().len() <= 64);
+    // The mark itself never wakes a rule up.
+    assert_eq!(gate.candidates(MARK), 0);
+}
+
+#[test]
+fn every_built_in_rule_compiles() {
+    let errors: Vec<String> = rules::specs()
+        .iter()
+        .filter_map(|spec| {
+            Regex::new(&spec.pattern)
+                .err()
+                .map(|e| format!("{}: {e}", spec.id))
+        })
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn rules_compile_only_when_a_line_needs_them() {
+    let r = Redactor::built_in();
+    let compiled = |r: &Redactor| r.rules.iter().filter(|rule| rule.regex.get().is_some()).count();
+    assert_eq!(compiled(&r), 0);
+    r.redact("ERROR payment provider timed out after 3000 ms");
+    assert_eq!(compiled(&r), 0, "the gate clears a line without secret shapes");
+    r.redact("using key AKIAIOSFODNN7EXAMPLE");
+    // The access key id rule and the key/value rules (the word "key").
+    let after_one = compiled(&r);
+    assert!((1..=8).contains(&after_one), "{after_one}");
+    r.redact("using key AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(compiled(&r), after_one);
+}
+
+#[test]
+fn rules_that_cannot_compile_withhold_the_whole_line() {
+    let broken = || Rule {
+        pattern: Cow::Borrowed("(secret"),
+        regex: OnceLock::new(),
+        group: None,
+        check: None,
+    };
+    // Behind a gate that selects it.
+    let mut r = Redactor::built_in();
+    let kv = rules::specs().iter().position(|s| s.id == "key-value").unwrap();
+    r.rules[kv] = broken();
+    assert_eq!(r.redact("the secret: 42"), (Cow::Borrowed(MARK), 1));
+    assert_eq!(r.redact("nothing here").1, 0, "the gate did not select it");
+    // Without a gate.
+    let r = Redactor {
+        rules: vec![broken()],
+        gate: None,
+        builtin: 1,
+    };
+    assert_eq!(r.redact("nothing here"), (Cow::Borrowed(MARK), 1));
+}
+
+#[test]
+fn extra_patterns() {
+    let r = Redactor::new(&[
+        r"card=(?P<secret>\d{12,19})".into(),
+        r"SSN \d{3}-\d{2}-\d{4}".into(),
+    ])
+    .unwrap();
+    assert_eq!(
+        r.redact("card=4111111111111111 declined").0,
+        "card=[REDACTED] declined"
+    );
+    assert_eq!(r.redact("SSN 123-45-6789 on file").0, "[REDACTED] on file");
+    // Built-in rules still apply, behind their gate.
+    assert_eq!(r.redact("password=hunter2").0, "password=[REDACTED]");
+    let e = Redactor::new(&["(unclosed".into()]).err().unwrap();
+    assert!(e.to_string().contains("(unclosed"), "{e}");
+}
+
+#[test]
+fn an_extra_pattern_matching_the_empty_string_is_refused() {
+    for pattern in ["", "x*", "^"] {
+        let e = Redactor::new(&[pattern.into()]).err().unwrap();
+        assert!(matches!(e, PatternError::MatchesEmpty { .. }), "{pattern:?}: {e}");
+    }
+}
+
+#[test]
+fn leaves_ordinary_lines_alone_and_borrows() {
+    let r = Redactor::built_in();
+    let line = "ERROR connection to 10.0.0.1:5432 refused after 3 attempts — réessayer";
+    let (out, n) = r.redact(line);
+    assert!(matches!(out, Cow::Borrowed(_)));
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn disabled_redacts_nothing() {
+    assert_eq!(Redactor::disabled().redact("password=x").1, 0);
+}
+
+#[test]
+fn mixed_runs() {
+    assert_eq!(longest_mixed_run(b"abc ABC123def xyz", 5), 9);
+    assert_eq!(longest_mixed_run(b"ABC123def", 10), 0);
+    assert_eq!(
+        longest_mixed_run(b"abcdef0123456789abcdef", 5),
+        0,
+        "no upper case"
+    );
+    assert_eq!(longest_mixed_run(b"ABCDEFGHIJ", 5), 0, "no digit");
+}
+
+#[test]
+fn requote_keeps_the_values_own_quotes() {
+    let q = |v: &str| {
+        let mut s = String::new();
+        requote(&mut s, v);
+        s
+    };
+    assert_eq!(q(r#""a b""#), r#""[REDACTED]""#);
+    assert_eq!(q(r#"\"a\""#), r#"\"[REDACTED]\""#);
+    assert_eq!(q(r#"\\\"a\\\""#), r#"\\\"[REDACTED]\\\""#);
+    assert_eq!(q("'a'"), "'[REDACTED]'");
+    assert_eq!(q(r#""cut"#), r#""[REDACTED]"#);
+    assert_eq!(q(r#"""#), r#""[REDACTED]"#);
+    assert_eq!(q("plain"), "[REDACTED]");
+    assert_eq!(q(r#"["a"]"#), "[REDACTED]");
+}
+
+proptest::proptest! {
+    /// The gate never changes what is redacted, on lines built from the corpus's secret
+    /// shapes cut, joined, re-cased and surrounded by arbitrary text.
+    #[test]
+    fn the_gate_never_drops_a_line_a_rule_redacts(
+        picks in proptest::collection::vec((0usize..10_000, 0usize..200, 0usize..200, 0u8..3), 1..4),
+        noise in "(?s)[ -~\t\n\"'\\\\=:@/+é]{0,12}",
+    ) {
+        thread_local! {
+            static REDACTORS: (Redactor, Redactor, Vec<String>) = (Redactor::built_in(), ungated(), corpus_inputs());
+        }
+        REDACTORS.with(|(gated, ungated, inputs)| {
+            let mut line = String::new();
+            for (pick, from, len, case) in &picks {
+                let input = &inputs[pick % inputs.len()];
+                let chars: Vec<char> = input.chars().collect();
+                let from = from % (chars.len() + 1);
+                let piece: String = chars[from..(from + len).min(chars.len())].iter().collect();
+                line.push_str(&match case {
+                    0 => piece,
+                    1 => piece.to_uppercase(),
+                    _ => piece.to_lowercase(),
+                });
+                line.push_str(&noise);
+            }
+            proptest::prop_assert_eq!(gated.redact(&line), ungated.redact(&line), "{:?}", line);
+            Ok(())
+        })?;
+    }
+}
