@@ -1,0 +1,455 @@
+//! The state store (issue 13) against moto's DynamoDB, on a table created with the contract's
+//! schema: idempotency claims, the suppression window, races between concurrent callers, and
+//! failing open behind the fault proxy. Time moves on a manual clock, never by sleeping.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lookout_shared::state::{
+    Claim, DynamoStore, Fingerprint, IdempotencyKey, StateConfig, StateErrorKind, StateStore, Verdict,
+};
+use lookout_tests::dynamodb::{ManualClock, create_state_table};
+use lookout_tests::fault_proxy::{Fault, FaultProxy};
+use lookout_tests::moto::Moto;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TABLE: &str = "lookout-state";
+const T0: u64 = 1_800_000_000;
+const HOLD: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_secs(5);
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+const DAY: u64 = 86_400;
+
+struct Setup {
+    moto: Moto,
+    sdk: aws_config::SdkConfig,
+    store: DynamoStore<ManualClock>,
+    clock: ManualClock,
+}
+
+fn config(table: &str) -> StateConfig {
+    StateConfig {
+        table: Some(table.to_string()),
+        suppress_window: WINDOW,
+        keep: Duration::from_secs(DAY),
+    }
+}
+
+fn store_at(sdk: &aws_config::SdkConfig, table: &str, clock: &ManualClock) -> DynamoStore<ManualClock> {
+    DynamoStore::from_config(sdk, &config(table))
+        .expect("a table is configured")
+        .with_clock(clock.clone())
+}
+
+async fn setup() -> Setup {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    create_state_table(&sdk, TABLE).await;
+    let clock = ManualClock::at(T0);
+    Setup {
+        store: store_at(&sdk, TABLE, &clock),
+        moto: moto,
+        sdk,
+        clock,
+    }
+}
+
+/// The record as stored, read around the store.
+async fn raw_item(sdk: &aws_config::SdkConfig, pk: &str) -> HashMap<String, AttributeValue> {
+    aws_sdk_dynamodb::Client::new(sdk)
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+        .unwrap_or_default()
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn text(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(payload: &str) -> IdempotencyKey {
+    IdempotencyKey::from_payload("log-alert", payload.as_bytes())
+}
+
+async fn claim(store: &impl StateStore, key: &IdempotencyKey) -> Claim<Verdict> {
+    store.claim(key, HOLD, TIMEOUT).await.expect("claim")
+}
+
+#[tokio::test]
+async fn a_completed_claim_answers_every_retry_with_its_message_id() {
+    let s = setup().await;
+    let k = key("batch-1");
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: None
+        }
+    );
+    assert_eq!(claim(&s.store, &k).await, Claim::InProgress { until: T0 + 60 });
+    let stored = raw_item(&s.sdk, k.as_str()).await;
+    assert_eq!(stored["status"], text("in_progress"));
+    assert_eq!(stored["expiresAt"], n(T0 + 60));
+
+    s.store.complete(&k, Some("msg-1"), TIMEOUT).await.unwrap();
+    for later in [T0, T0 + 6 * 3_600, T0 + DAY - 1] {
+        s.clock.set(later);
+        assert_eq!(
+            claim(&s.store, &k).await,
+            Claim::AlreadyDone {
+                message_id: Some("msg-1".into())
+            },
+            "at {later}"
+        );
+    }
+    // The contract: pk, status, messageId, expiresAt as epoch seconds (keep = 24 h).
+    let stored = raw_item(&s.sdk, k.as_str()).await;
+    assert_eq!(stored["pk"], text(k.as_str()));
+    assert_eq!(stored["status"], text("done"));
+    assert_eq!(stored["messageId"], text("msg-1"));
+    assert_eq!(stored["expiresAt"], n(T0 + DAY));
+    // A different payload is a different event.
+    assert_eq!(
+        claim(&s.store, &key("batch-2")).await,
+        Claim::Acquired {
+            previous_decision: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn expired_claims_are_taken_over_without_waiting_for_ttl() {
+    let s = setup().await;
+    let k = key("batch-1");
+    assert!(matches!(claim(&s.store, &k).await, Claim::Acquired { .. }));
+    s.clock.set(T0 + 59);
+    assert_eq!(claim(&s.store, &k).await, Claim::InProgress { until: T0 + 60 });
+    // The first attempt crashed: its hold is over, the item is still there (TTL is late).
+    s.clock.set(T0 + 60);
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: None
+        }
+    );
+    assert_eq!(raw_item(&s.sdk, k.as_str()).await["expiresAt"], n(T0 + 120));
+
+    // A done record past its keep time no longer answers either.
+    s.store.complete(&k, None, TIMEOUT).await.unwrap();
+    s.clock.set(T0 + 60 + DAY - 1);
+    assert_eq!(claim(&s.store, &k).await, Claim::AlreadyDone { message_id: None });
+    s.clock.set(T0 + 60 + DAY);
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_failed_claim_is_taken_over_at_once_with_the_decision_it_saved() {
+    let s = setup().await;
+    let k = key("batch-1");
+    let decided = Verdict::Send {
+        suppressed: 3,
+        since: Some(T0 - 600),
+    };
+    assert!(matches!(claim(&s.store, &k).await, Claim::Acquired { .. }));
+    s.store.save_decision(&k, &decided, TIMEOUT).await.unwrap();
+    s.store.fail(&k, TIMEOUT).await.unwrap();
+
+    // Same instant: no wait for the hold to end.
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: Some(decided)
+        }
+    );
+    // The second attempt crashes while in progress: the third still inherits the decision.
+    s.clock.set(T0 + 60);
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: Some(decided)
+        }
+    );
+    s.store.complete(&k, Some("msg-3"), TIMEOUT).await.unwrap();
+    assert!(
+        !raw_item(&s.sdk, k.as_str()).await.contains_key("decision"),
+        "a done record carries no decision"
+    );
+    // A late `fail` (another attempt's) cannot undo a completion.
+    s.store.fail(&k, TIMEOUT).await.unwrap();
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::AlreadyDone {
+            message_id: Some("msg-3".into())
+        }
+    );
+    // After the keep time the same payload starts afresh, without the old decision.
+    s.clock.set(T0 + 60 + DAY);
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn saving_a_decision_needs_a_live_claim() {
+    let s = setup().await;
+    let k = key("batch-1");
+    let e = s
+        .store
+        .save_decision(&k, &Verdict::SEND, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StateErrorKind::Conflict, "{e}");
+    assert!(matches!(claim(&s.store, &k).await, Claim::Acquired { .. }));
+    s.store.complete(&k, Some("m"), TIMEOUT).await.unwrap();
+    let e = s
+        .store
+        .save_decision(&k, &Verdict::SEND, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StateErrorKind::Conflict, "{e}");
+}
+
+#[tokio::test]
+async fn repeats_are_counted_and_reported_by_the_first_alert_after_the_window() {
+    let s = setup().await;
+    let fp = Fingerprint::new("log-alert", &["/ecs/web", "ERROR db down"]);
+    let observe = |rank| s.store.observe(&fp, rank, WINDOW, TIMEOUT);
+    assert_eq!(observe(3).await.unwrap(), Verdict::SEND);
+    for (count, at) in [(1, T0 + 60), (2, T0 + 120), (3, T0 + 600), (4, T0 + 899)] {
+        s.clock.set(at);
+        assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count }, "at {at}");
+    }
+    // A less severe repeat is counted in the same window.
+    assert_eq!(observe(1).await.unwrap(), Verdict::Suppress { count: 5 });
+    s.clock.set(T0 + 900);
+    assert_eq!(
+        observe(3).await.unwrap(),
+        Verdict::Send {
+            suppressed: 5,
+            since: Some(T0)
+        }
+    );
+    // That alert opened a new window with a fresh count.
+    s.clock.set(T0 + 960);
+    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 1 });
+    let stored = raw_item(&s.sdk, fp.as_str()).await;
+    assert_eq!(stored["openedAt"], n(T0 + 900));
+    assert_eq!(stored["windowEnd"], n(T0 + 1_800));
+    assert_eq!(stored["suppressed"], n(1));
+    assert_eq!(
+        stored["expiresAt"],
+        n(T0 + 1_800 + DAY),
+        "counts outlive the window"
+    );
+    // A quiet window: the next alert reports nothing suppressed.
+    let quiet = Fingerprint::new("log-alert", &["/ecs/web", "WARN slow"]);
+    assert_eq!(
+        s.store.observe(&quiet, 2, WINDOW, TIMEOUT).await.unwrap(),
+        Verdict::SEND
+    );
+    s.clock.set(T0 + 960 + 900);
+    assert_eq!(
+        s.store.observe(&quiet, 2, WINDOW, TIMEOUT).await.unwrap(),
+        Verdict::SEND
+    );
+}
+
+#[tokio::test]
+async fn a_more_severe_alert_goes_through_inside_the_window() {
+    let s = setup().await;
+    let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+    let observe = |rank| s.store.observe(&fp, rank, WINDOW, TIMEOUT);
+    assert_eq!(observe(3).await.unwrap(), Verdict::SEND);
+    s.clock.set(T0 + 60);
+    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 1 });
+    s.clock.set(T0 + 120);
+    assert_eq!(
+        observe(5).await.unwrap(),
+        Verdict::Send {
+            suppressed: 1,
+            since: Some(T0)
+        }
+    );
+    // The new window is as severe as its alert: both ranks are repeats now.
+    assert_eq!(observe(5).await.unwrap(), Verdict::Suppress { count: 1 });
+    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 2 });
+    assert_eq!(
+        raw_item(&s.sdk, fp.as_str()).await["windowEnd"],
+        n(T0 + 120 + 900)
+    );
+}
+
+#[tokio::test]
+async fn a_zero_window_sends_without_touching_the_table() {
+    let s = setup().await;
+    // A store on a table that does not exist: any call would fail.
+    let missing = store_at(&s.sdk, "no-such-table", &s.clock);
+    let fp = Fingerprint::new("log-alert", &["g", "line"]);
+    for _ in 0..3 {
+        assert_eq!(
+            missing.observe(&fp, 3, Duration::ZERO, TIMEOUT).await.unwrap(),
+            Verdict::SEND
+        );
+    }
+    let e = missing.observe(&fp, 3, WINDOW, TIMEOUT).await.unwrap_err();
+    assert_eq!(e.kind, StateErrorKind::TableMissing, "{e}");
+    let e = missing
+        .claim::<Verdict>(&key("b"), HOLD, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StateErrorKind::TableMissing, "{e}");
+}
+
+const RACERS: usize = 12;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_claims_on_one_key_acquire_it_exactly_once() {
+    let s = setup().await;
+    let store = Arc::new(s.store);
+    let k = key("batch-1");
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, k, barrier) = (store.clone(), k.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.claim::<Verdict>(&k, HOLD, TIMEOUT).await
+            })
+        })
+        .collect();
+    let mut acquired = 0;
+    for racer in racers {
+        match racer.await.unwrap().expect("claim") {
+            Claim::Acquired { .. } => acquired += 1,
+            Claim::InProgress { until } => assert_eq!(until, T0 + 60),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acquired, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_alerts_with_one_fingerprint_send_exactly_once() {
+    let s = setup().await;
+    let store = Arc::new(s.store);
+    let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, fp, barrier) = (store.clone(), fp.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.observe(&fp, 3, WINDOW, TIMEOUT).await
+            })
+        })
+        .collect();
+    let (mut sent, mut counts) = (0, Vec::new());
+    for racer in racers {
+        match racer.await.unwrap().expect("observe") {
+            Verdict::Send { .. } => sent += 1,
+            Verdict::Suppress { count } => counts.push(count),
+        }
+    }
+    assert_eq!(sent, 1);
+    counts.sort_unstable();
+    let expected: Vec<u64> = (1..RACERS as u64).collect();
+    assert_eq!(counts, expected, "every repeat counted once");
+}
+
+/// A store that reaches moto through the fault proxy, with `faults` on every DynamoDB call.
+async fn behind_faults(fault: Fault) -> (Setup, FaultProxy, DynamoStore<ManualClock>) {
+    let s = setup().await;
+    let proxy = FaultProxy::start(&s.moto.endpoint);
+    for operation in ["UpdateItem", "GetItem"] {
+        proxy.inject(operation, fault.clone(), usize::MAX);
+    }
+    let sdk = s.sdk.to_builder().endpoint_url(&proxy.endpoint).build();
+    let store = store_at(&sdk, TABLE, &s.clock);
+    (s, proxy, store)
+}
+
+/// Every operation of the store fails with `kind`, within `timeout`.
+async fn every_call_fails_with(store: &DynamoStore<ManualClock>, kind: StateErrorKind, timeout: Duration) {
+    let k = key("batch-1");
+    let fp = Fingerprint::new("log-alert", &["g", "line"]);
+    let errors = [
+        (
+            "claim",
+            store.claim::<Verdict>(&k, HOLD, timeout).await.map(|_| ()),
+        ),
+        (
+            "save_decision",
+            store.save_decision(&k, &Verdict::SEND, timeout).await,
+        ),
+        ("complete", store.complete(&k, Some("m"), timeout).await),
+        ("fail", store.fail(&k, timeout).await),
+        (
+            "observe",
+            store.observe(&fp, 3, WINDOW, timeout).await.map(|_| ()),
+        ),
+    ];
+    for (operation, result) in errors {
+        let e = result.expect_err(operation);
+        assert_eq!((e.operation, e.kind), (operation, kind), "{e}");
+        assert!(!e.to_string().contains("batch-1"), "no payload in errors: {e}");
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_table_fails_every_call_as_throttled_after_three_attempts() {
+    let (_s, proxy, store) = behind_faults(Fault::Throttle).await;
+    every_call_fails_with(&store, StateErrorKind::Throttled, TIMEOUT).await;
+    assert_eq!(proxy.seen("UpdateItem"), 5 * 3, "five calls, three attempts each");
+}
+
+#[tokio::test]
+async fn exceeded_provisioned_throughput_is_throttling_too() {
+    let (_s, _proxy, store) = behind_faults(Fault::Error("ProvisionedThroughputExceededException")).await;
+    every_call_fails_with(&store, StateErrorKind::Throttled, TIMEOUT).await;
+}
+
+#[tokio::test]
+async fn server_errors_fail_every_call_as_unavailable() {
+    for status in [500, 503] {
+        let (_s, _proxy, store) = behind_faults(Fault::Status(status)).await;
+        every_call_fails_with(&store, StateErrorKind::Unavailable, TIMEOUT).await;
+    }
+}
+
+#[tokio::test]
+async fn refused_access_fails_every_call_as_access_denied() {
+    let (_s, _proxy, store) = behind_faults(Fault::Error("AccessDeniedException")).await;
+    every_call_fails_with(&store, StateErrorKind::AccessDenied, TIMEOUT).await;
+}
+
+#[tokio::test]
+async fn a_table_that_never_answers_fails_every_call_with_a_timeout() {
+    // The proxy holds each request far longer than the caller's timeout.
+    let (_s, _proxy, store) = behind_faults(Fault::Delay(Duration::from_secs(600))).await;
+    every_call_fails_with(&store, StateErrorKind::Timeout, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_table_fails_every_call_as_unreachable() {
+    let s = setup().await;
+    // A port nobody listens on.
+    let closed = format!("http://127.0.0.1:{}", lookout_tests::moto::free_port());
+    let sdk = s.sdk.to_builder().endpoint_url(closed).build();
+    let store = store_at(&sdk, TABLE, &s.clock);
+    every_call_fails_with(&store, StateErrorKind::Unreachable, TIMEOUT).await;
+}
