@@ -67,3 +67,31 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A proxy that hands moto one request at a time.
+///
+/// DynamoDB applies the writes to one item one after another, so of two conditional writes
+/// racing on an item only one can see it absent. moto's server evaluates the condition and
+/// writes without a lock, on a thread per request, so two racing requests can both pass it.
+/// In front of moto this proxy restores DynamoDB's ordering; the callers still race.
+pub struct SerialProxy {
+    pub endpoint: String,
+}
+
+impl SerialProxy {
+    pub fn start(upstream: &str) -> Self {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let one_at_a_time = Arc::new(std::sync::Mutex::new(()));
+        let address = crate::http::listen(move |client| {
+            crate::http::serve(client, |request| {
+                let _turn = one_at_a_time
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                Some(crate::fault_proxy::forward(&request, &upstream))
+            })
+        });
+        Self {
+            endpoint: format!("http://{address}"),
+        }
+    }
+}

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lookout_shared::state::{
     Claim, DynamoStore, Fingerprint, IdempotencyKey, StateConfig, StateErrorKind, StateStore, Verdict,
 };
-use lookout_tests::dynamodb::{ManualClock, create_state_table};
+use lookout_tests::dynamodb::{ManualClock, SerialProxy, create_state_table};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
 use lookout_tests::moto::Moto;
 use std::collections::HashMap;
@@ -317,10 +317,19 @@ async fn a_zero_window_sends_without_touching_the_table() {
 
 const RACERS: usize = 12;
 
+/// Callers race; moto sees their requests in DynamoDB's order (see `SerialProxy`).
+async fn racing_store() -> (Setup, SerialProxy, DynamoStore<ManualClock>) {
+    let s = setup().await;
+    let proxy = SerialProxy::start(&s.moto.endpoint);
+    let sdk = s.sdk.to_builder().endpoint_url(&proxy.endpoint).build();
+    let store = store_at(&sdk, TABLE, &s.clock);
+    (s, proxy, store)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_claims_on_one_key_acquire_it_exactly_once() {
-    let s = setup().await;
-    let store = Arc::new(s.store);
+    let (_s, _proxy, store) = racing_store().await;
+    let store = Arc::new(store);
     let k = key("batch-1");
     let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
     let racers: Vec<_> = (0..RACERS)
@@ -345,8 +354,8 @@ async fn racing_claims_on_one_key_acquire_it_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_alerts_with_one_fingerprint_send_exactly_once() {
-    let s = setup().await;
-    let store = Arc::new(s.store);
+    let (_s, _proxy, store) = racing_store().await;
+    let store = Arc::new(store);
     let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
     let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
     let racers: Vec<_> = (0..RACERS)
