@@ -48,7 +48,7 @@ async fn setup() -> Setup {
     let clock = ManualClock::at(T0);
     Setup {
         store: store_at(&sdk, TABLE, &clock),
-        moto: moto,
+        moto,
         sdk,
         clock,
     }
