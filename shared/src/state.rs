@@ -43,9 +43,13 @@
 //! `timeout` its caller passes (from the remaining deadline), so a hung table cannot eat it.
 
 mod dynamo;
+#[cfg(any(test, feature = "test-util"))]
+mod memory;
 mod record;
 
 pub use dynamo::DynamoStore;
+#[cfg(any(test, feature = "test-util"))]
+pub use memory::MemoryStore;
 
 use crate::config::{ConfigError, Env};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
