@@ -42,11 +42,13 @@
 //! anyway (at-least-once), log a warning and count a metric. Every call is bounded by the
 //! `timeout` its caller passes (from the remaining deadline), so a hung table cannot eat it.
 
+mod admit;
 mod dynamo;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod record;
 
+pub use admit::{Admission, Admitted, admit};
 pub use dynamo::DynamoStore;
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryStore;
