@@ -37,6 +37,14 @@
 //! severity are sent (with the count of repeats suppressed since the previous alert); the
 //! others are counted (UpdateItem ADD) and not sent.
 //!
+//! # Per alert
+//! [`admit`] runs the sequence (claim → window unless an earlier attempt decided → decision
+//! saved) and says what to do: publish (then `complete` with the MessageId, or `fail`), skip
+//! (done or suppressed), or fail retryably (another attempt holds the claim). Writes per
+//! published alert: claim, window, decision, completion (four small UpdateItems; a
+//! suppressed repeat: claim, two window writes, completion).
+//! Handler tests use `MemoryStore` (feature `test-util`), which follows the same rules.
+//!
 //! # Failing open
 //! Every store problem is one [`StateError`] with a [`StateErrorKind`]; callers then publish
 //! anyway (at-least-once), log a warning and count a metric. Every call is bounded by the
