@@ -43,7 +43,7 @@
 //! (done or suppressed), or fail retryably (another attempt holds the claim). Writes per
 //! published alert: claim, window, decision, completion (four small UpdateItems; a
 //! suppressed repeat: claim, two window writes, completion).
-//! Handler tests use `MemoryStore` (feature `test-util`), which follows the same rules.
+//! Handler tests use `MemoryStore` (feature `test-support`), which follows the same rules.
 //!
 //! # Failing open
 //! Every store problem is one [`StateError`] with a [`StateErrorKind`]; callers then publish
@@ -52,13 +52,13 @@
 
 mod admit;
 mod dynamo;
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(any(test, feature = "test-support"))]
 mod memory;
 mod record;
 
 pub use admit::{Admission, Admitted, admit};
 pub use dynamo::DynamoStore;
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(any(test, feature = "test-support"))]
 pub use memory::MemoryStore;
 
 use crate::config::{ConfigError, Env};

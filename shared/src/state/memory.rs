@@ -1,4 +1,4 @@
-//! The store in memory, for handler tests without a network (feature `test-util`). It applies
+//! The store in memory, for handler tests without a network (feature `test-support`). It applies
 //! the same record rules as the DynamoDB store, and the workspace tests run one suite against
 //! both (`tests/tests/state.rs`).
 
