@@ -74,6 +74,7 @@ impl Clock for ManualClock {
 /// racing on an item only one can see it absent. moto's server evaluates the condition and
 /// writes without a lock, on a thread per request, so two racing requests can both pass it.
 /// In front of moto this proxy restores DynamoDB's ordering; the callers still race.
+#[derive(Debug)]
 pub struct SerialProxy {
     pub endpoint: String,
 }
