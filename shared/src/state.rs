@@ -122,6 +122,12 @@ impl IdempotencyKey {
         Self(format!("idem#{function}#{}", sha256_hex(&[payload])))
     }
 
+    /// From an event already parsed to JSON: its serialization is a function of the payload,
+    /// so redeliveries and retries of one payload share the key.
+    pub fn from_event(function: &str, event: &serde_json::Value) -> Self {
+        Self::from_payload(function, event.to_string().as_bytes())
+    }
+
     /// The key of one item of the payload (a notification of a batch): distinct per item.
     pub fn item(&self, item: &str) -> Self {
         Self(format!("{}#{}", self.0, sha256_hex(&[item.as_bytes()])))
@@ -362,6 +368,17 @@ mod tests {
         assert_eq!(key.item("abc").as_str(), format!("idem#log-alert#{abc}#{abc}"));
         assert_ne!(key.item("a"), key.item("b"));
         assert_ne!(key, IdempotencyKey::from_payload("scan-alert", b"abc"));
+        // A parsed event: the same payload, however it was spaced, gives one key.
+        let event =
+            |text: &str| IdempotencyKey::from_event("log-alert", &serde_json::from_str(text).unwrap());
+        assert_eq!(
+            event(r#"{"awslogs":{"data":"H4sI"}}"#),
+            event("{ \"awslogs\" : {\"data\": \"H4sI\"} }\n")
+        );
+        assert_ne!(
+            event(r#"{"awslogs":{"data":"H4sI"}}"#),
+            event(r#"{"awslogs":{"data":"H4sJ"}}"#)
+        );
         // Expected values computed outside Rust: sha256 over (u64 BE length, bytes) per part.
         assert_eq!(
             Fingerprint::new("log-alert", &["/ecs/web", "ERROR db down"]).as_str(),
