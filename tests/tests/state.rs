@@ -7,7 +7,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lookout_shared::state::{
-    Claim, DynamoStore, Fingerprint, IdempotencyKey, StateConfig, StateErrorKind, StateStore, Verdict,
+    Admission, Claim, DynamoStore, Fingerprint, IdempotencyKey, StateConfig, StateErrorKind, StateStore,
+    Verdict,
 };
 use lookout_tests::dynamodb::{ManualClock, create_state_table};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
@@ -127,6 +128,7 @@ on_both_stores!(
     a_more_severe_alert_goes_through_inside_the_window,
     racing_claims_on_one_key_acquire_it_exactly_once,
     racing_alerts_with_one_fingerprint_send_exactly_once,
+    a_retry_is_not_suppressed_by_the_window_its_first_attempt_opened,
 );
 
 async fn a_completed_claim_answers_every_retry_with_its_message_id(
@@ -322,6 +324,56 @@ async fn a_more_severe_alert_goes_through_inside_the_window(
         observe(3).await.unwrap(),
         Verdict::Send { suppressed: 3, .. }
     ));
+}
+
+/// Lambda's story: the first attempt opens the window and fails to publish; its retry takes
+/// the decision over; a different batch with the same error is a counted repeat, once.
+async fn a_retry_is_not_suppressed_by_the_window_its_first_attempt_opened(
+    store: Arc<impl StateStore>,
+    clock: &ManualClock,
+) {
+    use lookout_shared::state::admit;
+    let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+    let alert = Some((&fp, 3));
+    let budget = TIMEOUT;
+    let publish = Admission::Publish {
+        verdict: Verdict::SEND,
+        claimed: true,
+    };
+    let first = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
+    assert_eq!((first.admission, first.problems), (publish.clone(), vec![]));
+    // No `fail`: the attempt was killed. Lambda retries a minute later.
+    clock.set(T0 + 60);
+    let retry = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
+    assert_eq!((retry.admission, retry.problems), (publish, vec![]));
+    store
+        .complete(&key("batch-1"), Some("msg-1"), TIMEOUT)
+        .await
+        .unwrap();
+    let late = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
+    assert_eq!(
+        late.admission,
+        Admission::AlreadyDone {
+            message_id: Some("msg-1".into())
+        }
+    );
+    let other = admit(&*store, &key("batch-2"), alert, WINDOW, HOLD, budget).await;
+    assert_eq!(other.admission, Admission::Suppressed { count: 1 });
+    let other_again = admit(&*store, &key("batch-2"), alert, WINDOW, HOLD, budget).await;
+    assert_eq!(other_again.admission, Admission::AlreadyDone { message_id: None });
+    // The first alert after the window reports the one repeat.
+    clock.set(T0 + 900);
+    let next = admit(&*store, &key("batch-3"), alert, WINDOW, HOLD, budget).await;
+    assert_eq!(
+        next.admission,
+        Admission::Publish {
+            verdict: Verdict::Send {
+                suppressed: 1,
+                since: Some(T0)
+            },
+            claimed: true
+        }
+    );
 }
 
 const RACERS: usize = 12;
@@ -537,4 +589,30 @@ async fn an_unreachable_table_fails_every_call_as_unreachable() {
     let sdk = s.sdk.to_builder().endpoint_url(closed).build();
     let store = store_at(&sdk, TABLE, &s.clock);
     every_call_fails_with(&store, StateErrorKind::Unreachable, TIMEOUT).await;
+}
+
+#[tokio::test]
+async fn a_throttled_table_never_costs_an_alert() {
+    let (_s, _proxy, store) = behind_faults(Fault::Throttle).await;
+    let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+    for _ in 0..3 {
+        let admitted =
+            lookout_shared::state::admit(&store, &key("batch-1"), Some((&fp, 3)), WINDOW, HOLD, TIMEOUT)
+                .await;
+        assert_eq!(
+            admitted.admission,
+            Admission::Publish {
+                verdict: Verdict::SEND,
+                claimed: false
+            }
+        );
+        let problems: Vec<_> = admitted.problems.iter().map(|e| (e.operation, e.kind)).collect();
+        assert_eq!(
+            problems,
+            [
+                ("claim", StateErrorKind::Throttled),
+                ("observe", StateErrorKind::Throttled)
+            ]
+        );
+    }
 }
