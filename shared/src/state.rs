@@ -49,6 +49,12 @@
 //! Every store problem is one [`StateError`] with a [`StateErrorKind`]; callers then publish
 //! anyway (at-least-once), log a warning and count a metric. Every call is bounded by the
 //! `timeout` its caller passes (from the remaining deadline), so a hung table cannot eat it.
+//!
+//! # Where
+//! Records and their meaning at an instant: `state/record.rs`; the DynamoDB calls and error
+//! kinds: `state/dynamo.rs` (IAM: `dynamodb:UpdateItem` and `dynamodb:GetItem` on the table);
+//! the per-alert sequence: `state/admit.rs`. Tests against moto's DynamoDB and the fault proxy:
+//! `tests/tests/state.rs`.
 
 mod admit;
 mod dynamo;
