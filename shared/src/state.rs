@@ -262,6 +262,9 @@ impl StateErrorKind {
     }
 }
 
+/// The shortest claim: a zero hold would expire as it is written.
+const MIN_HOLD: Duration = Duration::from_secs(1);
+
 /// Epoch seconds, injectable so tests move time without sleeping.
 pub trait Clock: Send + Sync {
     fn now(&self) -> u64;
@@ -279,8 +282,9 @@ impl Clock for SystemClock {
 
 /// The state store. Every call is bounded by `timeout`; every failure is a [`StateError`].
 pub trait StateStore: Send + Sync {
-    /// Claims `key` for this attempt for `hold` (its remaining run time), unless a live claim
-    /// or a completed one exists.
+    /// Claims `key` for this attempt for `hold` (its remaining run time; at least a second,
+    /// so a claim made at the deadline still excludes a concurrent duplicate), unless a live
+    /// claim or a completed one exists.
     fn claim<D: DeserializeOwned + Send>(
         &self,
         key: &IdempotencyKey,

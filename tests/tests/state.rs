@@ -181,6 +181,17 @@ async fn expired_claims_are_taken_over_without_waiting_for_ttl(
     );
     assert_eq!(claim(&*store, &k).await, Claim::InProgress { until: T0 + 120 });
 
+    // A claim made with no time left still holds for a second.
+    let late = key("batch-late");
+    assert!(matches!(
+        store
+            .claim::<Verdict>(&late, Duration::ZERO, TIMEOUT)
+            .await
+            .unwrap(),
+        Claim::Acquired { .. }
+    ));
+    assert_eq!(claim(&*store, &late).await, Claim::InProgress { until: T0 + 61 });
+
     // A done record past its keep time no longer answers either.
     store.complete(&k, None, TIMEOUT).await.unwrap();
     clock.set(T0 + 60 + DAY - 1);

@@ -6,7 +6,7 @@ use super::record::{
     STATUS, SUPPRESSED, WINDOW_END, WindowRecord,
 };
 use super::{
-    Claim, Clock, Fingerprint, IdempotencyKey, StateConfig, StateError, StateErrorKind, StateStore,
+    Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateConfig, StateError, StateErrorKind, StateStore,
     SystemClock, Verdict,
 };
 use crate::aws::{SdkError, describe_sdk_error, error_code};
@@ -96,7 +96,7 @@ impl<C: Clock> DynamoStore<C> {
             .expression_attribute_values(":in_progress", string(IN_PROGRESS))
             .expression_attribute_values(":failed", string(FAILED))
             .expression_attribute_values(":now", number(now))
-            .expression_attribute_values(":until", self.until(now, hold))
+            .expression_attribute_values(":until", self.until(now, hold.max(MIN_HOLD)))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()

@@ -3,7 +3,9 @@
 //! both (`tests/tests/state.rs`).
 
 use super::record::{ClaimRecord, Status, WindowRecord};
-use super::{Claim, Clock, Fingerprint, IdempotencyKey, StateError, StateErrorKind, StateStore, Verdict};
+use super::{
+    Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateError, StateErrorKind, StateStore, Verdict,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -65,7 +67,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
             None => {
                 let record = ClaimRecord {
                     status: Status::InProgress,
-                    expires_at: until(now, hold),
+                    expires_at: until(now, hold.max(MIN_HOLD)),
                     message_id: None,
                     decision: None,
                 };
@@ -77,7 +79,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
             Some(record) if record.expires_at <= now || record.status == Status::Failed => {
                 let previous_decision = record.inherited()?;
                 record.status = Status::InProgress;
-                record.expires_at = until(now, hold);
+                record.expires_at = until(now, hold.max(MIN_HOLD));
                 record.message_id = None;
                 Ok(Claim::Acquired { previous_decision })
             }
