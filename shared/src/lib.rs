@@ -13,6 +13,7 @@ pub mod notification;
 pub mod publish;
 pub mod redact;
 pub mod severity;
+pub mod state;
 pub mod text;
 pub mod time;
 pub mod wildcard;

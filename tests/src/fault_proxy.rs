@@ -128,7 +128,7 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
 }
 
 /// One request to moto on a fresh connection; the whole response comes back.
-fn forward(request: &crate::http::Request, upstream: &str) -> Vec<u8> {
+pub(crate) fn forward(request: &crate::http::Request, upstream: &str) -> Vec<u8> {
     let Ok(mut up) = TcpStream::connect(upstream) else {
         return b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec();
     };

@@ -1,6 +1,7 @@
 //! The workspace-level test harness: moto's server, a Lambda Runtime API stub that drives the
 //! real function binaries, and helpers to build events and read what SNS delivered.
 
+pub mod dynamodb;
 pub mod ecr;
 pub mod events;
 pub mod fault_proxy;

@@ -1,0 +1,421 @@
+//! Alert state in DynamoDB: exactly one alert per event across Lambda's retries
+//! (idempotency) and no alert storms across invocations (suppression window).
+//!
+//! # Contract (stable: operators' tooling and the tests rely on it)
+//! - The table is named by `STATE_TABLE`. Unset or blank: there is no store, and every
+//!   function behaves as without it (at-least-once: a retry may repeat an alert).
+//! - Key: the partition key `pk` (String) and nothing else (no sort key).
+//! - TTL attribute: `expiresAt` (Number, epoch seconds). DynamoDB deletes expired items days
+//!   late, so every read and every condition here compares `expiresAt` with the clock itself.
+//! - Key prefixes: `idem#<function>#<sha256 hex>` for idempotency claims (`#<sha256 hex>` more
+//!   per item of a batch) and `supp#<function>#<sha256 hex>` for suppression windows. Untrusted
+//!   text never reaches a key: only its hash does.
+//! - Other attributes: claims carry `status` (`in_progress` | `done` | `failed`), `messageId`
+//!   and `decision` (JSON); windows carry `openedAt`, `windowEnd`, `severity`, `suppressed`.
+//!
+//! # Idempotency (Powertools' design)
+//! [`StateStore::claim`] writes an "in progress" record that expires after `hold` (the time the
+//! attempt may still run), unless a live record exists. After SNS confirmed the publish,
+//! [`StateStore::complete`] marks it done with the MessageId for `IDEMPOTENCY_TTL_HOURS`
+//! (≥ 6 h, Lambda's async retry horizon); a retry then gets [`Claim::AlreadyDone`] and
+//! publishes nothing. After a failed publish, [`StateStore::fail`] lets a retry take over at
+//! once; a crashed attempt's claim is taken over when its hold expires.
+//!
+//! The key is the SHA-256 of the payload bytes, not the request id: Lambda's async retries
+//! keep the request id *and* the payload, a redelivered event (the async queue is at least
+//! once) keeps only the payload, and two distinct events never share a payload hash (a
+//! CloudWatch Logs batch carries unique event ids; an EventBridge event its unique `id`).
+//!
+//! A claim carries an opaque, typed decision ([`StateStore::save_decision`]): an attempt that
+//! decided to send (the [`Verdict`] of the suppression window) and then failed hands that
+//! decision to the retry that takes over ([`Claim::Acquired`]`{ previous_decision }`), so the
+//! retry is not suppressed by the window its own first attempt opened.
+//!
+//! # Suppression window
+//! [`StateStore::observe`] decides, atomically across concurrent invocations, whether an alert
+//! with a fingerprint goes out: the first one, the first after the window and any of higher
+//! severity are sent (with the count of repeats suppressed since the previous alert); the
+//! others are counted (UpdateItem ADD) and not sent.
+//!
+//! # Per alert
+//! [`admit`] runs the sequence (claim → window unless an earlier attempt decided → decision
+//! saved) and says what to do: publish (then `complete` with the MessageId, or `fail`), skip
+//! (done or suppressed), or fail retryably (another attempt holds the claim). Writes per
+//! published alert: claim, window, decision, completion (four small UpdateItems; a
+//! suppressed repeat: claim, two window writes, completion).
+//! Handler tests use `MemoryStore` (feature `test-support`), which follows the same rules.
+//!
+//! # Failing open
+//! Every store problem is one [`StateError`] with a [`StateErrorKind`]; callers then publish
+//! anyway (at-least-once), log a warning and count a metric. Every call is bounded by the
+//! `timeout` its caller passes (from the remaining deadline), so a hung table cannot eat it.
+//!
+//! # Where
+//! Records and their meaning at an instant: `state/record.rs`; the DynamoDB calls and error
+//! kinds: `state/dynamo.rs` (IAM: `dynamodb:UpdateItem` and `dynamodb:GetItem` on the table);
+//! the per-alert sequence: `state/admit.rs`. Tests against moto's DynamoDB and the fault proxy:
+//! `tests/tests/state.rs`.
+
+mod admit;
+mod dynamo;
+#[cfg(any(test, feature = "test-support"))]
+mod memory;
+mod record;
+
+pub use admit::{Admission, Admitted, admit};
+pub use dynamo::DynamoStore;
+#[cfg(any(test, feature = "test-support"))]
+pub use memory::MemoryStore;
+
+use crate::config::{ConfigError, Env};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::time::Duration;
+
+/// Settings parsed once at init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateConfig {
+    /// `STATE_TABLE`; `None` = no store (at-least-once, as without one).
+    pub table: Option<String>,
+    /// `SUPPRESS_WINDOW_MINUTES` (default 15); zero disables suppression.
+    pub suppress_window: Duration,
+    /// `IDEMPOTENCY_TTL_HOURS` (default 24, at least 6): how long done claims and suppressed
+    /// counts are kept.
+    pub keep: Duration,
+}
+
+impl StateConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let table = env.get("STATE_TABLE").map(String::from);
+        if table.as_deref().is_some_and(|name| !valid_table(name)) {
+            return Err(ConfigError::new(
+                "STATE_TABLE",
+                "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or table ARN",
+            ));
+        }
+        let minutes: u64 = env.number_in("SUPPRESS_WINDOW_MINUTES", 15, 0..=1_440)?;
+        // Lambda retries async events for up to 6 hours: a shorter memory would let a late
+        // retry publish again.
+        let hours: u64 = env.number_in("IDEMPOTENCY_TTL_HOURS", 24, 6..=720)?;
+        Ok(Self {
+            table,
+            suppress_window: Duration::from_secs(minutes * 60),
+            keep: Duration::from_secs(hours * 3_600),
+        })
+    }
+}
+
+fn valid_table(name: &str) -> bool {
+    let plain = (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let arn = name.starts_with("arn:aws")
+        && name.len() <= 1_024
+        && name.split(':').nth(2) == Some("dynamodb")
+        && name.contains(":table/");
+    plain || arn
+}
+
+/// The key of one idempotency claim: `idem#<function>#<sha256 of the payload>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// From the payload bytes exactly as delivered (see the module doc for why).
+    pub fn from_payload(function: &str, payload: &[u8]) -> Self {
+        Self(format!("idem#{function}#{}", sha256_hex(&[payload])))
+    }
+
+    /// From an event already parsed to JSON: its serialization is a function of the payload,
+    /// so redeliveries and retries of one payload share the key.
+    pub fn from_event(function: &str, event: &serde_json::Value) -> Self {
+        Self::from_payload(function, event.to_string().as_bytes())
+    }
+
+    /// The key of one item of the payload (a notification of a batch): distinct per item.
+    pub fn item(&self, item: &str) -> Self {
+        Self(format!("{}#{}", self.0, sha256_hex(&[item.as_bytes()])))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What makes two alerts "the same" for the suppression window:
+/// `supp#<function>#<sha256 of the parts>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// From parts such as the log group and the normalised most-severe line. Parts are
+    /// length-prefixed, so `["ab", "c"]` and `["a", "bc"]` differ.
+    pub fn new(function: &str, parts: &[&str]) -> Self {
+        let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        Self(format!("supp#{function}#{}", sha256_hex(&parts)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    if let [single] = parts {
+        hasher.update(single);
+    } else {
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What [`StateStore::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim<D> {
+    /// This attempt holds the claim. `previous_decision`: what a failed or crashed earlier
+    /// attempt for the same key decided (use it instead of deciding again).
+    Acquired { previous_decision: Option<D> },
+    /// An earlier attempt completed: publish nothing. `message_id` is its SNS MessageId,
+    /// `None` when it completed without publishing (suppressed).
+    AlreadyDone { message_id: Option<String> },
+    /// Another attempt holds a live claim until `until` (epoch seconds): fail with a
+    /// retryable error rather than publish.
+    InProgress { until: u64 },
+}
+
+/// The suppression window's verdict for one alert. Serializable, so it can be the decision a
+/// claim carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Publish. `suppressed` repeats were counted since the previous alert was sent at
+    /// `since` (epoch seconds; `None` when nothing was suppressed).
+    Send { suppressed: u64, since: Option<u64> },
+    /// Do not publish: this is repeat number `count` inside the window.
+    Suppress { count: u64 },
+}
+
+impl Verdict {
+    /// First alert, nothing suppressed: what a disabled window or no store decides.
+    pub const SEND: Self = Self::Send {
+        suppressed: 0,
+        since: None,
+    };
+}
+
+/// The one error of the state store: callers fail open on every kind.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("state store {operation} failed ({}): {detail}", kind.as_str())]
+pub struct StateError {
+    pub kind: StateErrorKind,
+    /// `claim`, `save_decision`, `complete`, `fail` or `observe`.
+    pub operation: &'static str,
+    /// The service's error code and message, or what went wrong on the wire; never the payload.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateErrorKind {
+    /// Throttling or provisioned throughput exceeded, after the SDK's retries.
+    Throttled,
+    /// HTTP 5xx from DynamoDB.
+    Unavailable,
+    /// No answer within the caller's timeout.
+    Timeout,
+    /// The connection failed.
+    Unreachable,
+    /// Credentials or IAM policy refused the call.
+    AccessDenied,
+    /// The table does not exist.
+    TableMissing,
+    /// The table or request does not match the contract (wrong key schema, for instance).
+    Misconfigured,
+    /// A record in the table does not have the contract's shape.
+    InvalidRecord,
+    /// The record changed under this attempt (claim lost, window still contended).
+    Conflict,
+    /// Anything else the SDK reported.
+    Unexpected,
+}
+
+impl StateErrorKind {
+    /// PascalCase, for logs and metric names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Throttled => "Throttled",
+            Self::Unavailable => "Unavailable",
+            Self::Timeout => "Timeout",
+            Self::Unreachable => "Unreachable",
+            Self::AccessDenied => "AccessDenied",
+            Self::TableMissing => "TableMissing",
+            Self::Misconfigured => "Misconfigured",
+            Self::InvalidRecord => "InvalidRecord",
+            Self::Conflict => "Conflict",
+            Self::Unexpected => "Unexpected",
+        }
+    }
+}
+
+/// The shortest claim: a zero hold would expire as it is written.
+const MIN_HOLD: Duration = Duration::from_secs(1);
+
+/// Epoch seconds, injectable so tests move time without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        u64::try_from(crate::time::now_epoch_ms() / 1_000).unwrap_or(0)
+    }
+}
+
+/// The state store. Every call is bounded by `timeout`; every failure is a [`StateError`].
+pub trait StateStore: Send + Sync {
+    /// Claims `key` for this attempt for `hold` (its remaining run time; at least a second,
+    /// so a claim made at the deadline still excludes a concurrent duplicate), unless a live
+    /// claim or a completed one exists.
+    fn claim<D: DeserializeOwned + Send>(
+        &self,
+        key: &IdempotencyKey,
+        hold: Duration,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Claim<D>, StateError>> + Send;
+
+    /// Stores this attempt's decision with its claim, for a retry that takes over.
+    fn save_decision<D: Serialize + Sync>(
+        &self,
+        key: &IdempotencyKey,
+        decision: &D,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Marks `key` done (`message_id` of the confirmed publish, `None` when nothing was
+    /// published) for the configured keep time; drops the stored decision.
+    fn complete(
+        &self,
+        key: &IdempotencyKey,
+        message_id: Option<&str>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Marks this attempt's claim failed, keeping its decision, so a retry takes over at once.
+    /// Does nothing when the claim is no longer in progress.
+    fn fail(
+        &self,
+        key: &IdempotencyKey,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Sends or suppresses one alert with `fingerprint` and `severity_rank` (higher = more
+    /// severe) under a window of `window`; a zero window always sends without a call.
+    fn observe(
+        &self,
+        fingerprint: &Fingerprint,
+        severity_rank: u8,
+        window: Duration,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Verdict, StateError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_errors_name_the_variable() {
+        let c = StateConfig::from_env(&Env::default()).unwrap();
+        assert_eq!(
+            c,
+            StateConfig {
+                table: None,
+                suppress_window: Duration::from_secs(900),
+                keep: Duration::from_secs(86_400),
+            }
+        );
+        let c = StateConfig::from_env(&Env::from_pairs([
+            ("STATE_TABLE", "lookout-state"),
+            ("SUPPRESS_WINDOW_MINUTES", "0"),
+            ("IDEMPOTENCY_TTL_HOURS", "6"),
+        ]))
+        .unwrap();
+        assert_eq!(c.table.as_deref(), Some("lookout-state"));
+        assert!(c.suppress_window.is_zero());
+        assert_eq!(c.keep, Duration::from_secs(6 * 3_600));
+        let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/lookout-state";
+        let c = StateConfig::from_env(&Env::from_pairs([("STATE_TABLE", arn)])).unwrap();
+        assert_eq!(c.table.as_deref(), Some(arn));
+        for (name, value) in [
+            ("STATE_TABLE", "my table"),
+            ("STATE_TABLE", "ab"),
+            ("STATE_TABLE", "arn:aws:sns:eu-west-1:123456789012:t"),
+            ("SUPPRESS_WINDOW_MINUTES", "-1"),
+            ("SUPPRESS_WINDOW_MINUTES", "1441"),
+            // Shorter than Lambda's 6-hour async retry horizon.
+            ("IDEMPOTENCY_TTL_HOURS", "5"),
+        ] {
+            let e = StateConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
+            assert_eq!(e.variable, name, "{value}");
+        }
+    }
+
+    #[test]
+    fn keys_are_prefixed_hashes() {
+        // SHA-256("abc"), FIPS 180-2 test vector.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let key = IdempotencyKey::from_payload("log-alert", b"abc");
+        assert_eq!(key.as_str(), format!("idem#log-alert#{abc}"));
+        assert_eq!(key.item("abc").as_str(), format!("idem#log-alert#{abc}#{abc}"));
+        assert_ne!(key.item("a"), key.item("b"));
+        assert_ne!(key, IdempotencyKey::from_payload("scan-alert", b"abc"));
+        // A parsed event: the same payload, however it was spaced, gives one key.
+        let event =
+            |text: &str| IdempotencyKey::from_event("log-alert", &serde_json::from_str(text).unwrap());
+        assert_eq!(
+            event(r#"{"awslogs":{"data":"H4sI"}}"#),
+            event("{ \"awslogs\" : {\"data\": \"H4sI\"} }\n")
+        );
+        assert_ne!(
+            event(r#"{"awslogs":{"data":"H4sI"}}"#),
+            event(r#"{"awslogs":{"data":"H4sJ"}}"#)
+        );
+        // Expected values computed outside Rust: sha256 over (u64 BE length, bytes) per part.
+        assert_eq!(
+            Fingerprint::new("log-alert", &["/ecs/web", "ERROR db down"]).as_str(),
+            "supp#log-alert#e40adbcd162f707783cc844a69af90fb9b9673198ea33e37344869c122963abf"
+        );
+        assert_eq!(
+            Fingerprint::new("x", &["ab", "c"]).as_str(),
+            "supp#x#601d5476e2ccfe2c87a2bba7a322659734a05749d5b5aa781f513e4912db0d5f"
+        );
+        assert_eq!(
+            Fingerprint::new("x", &["a", "bc"]).as_str(),
+            "supp#x#3fafa1cf2f19a7c1129beb20cf0983f73a489a221fc0dd2f16d1be292d089205"
+        );
+    }
+
+    #[test]
+    fn verdicts_are_stored_as_tagged_json() {
+        let send = Verdict::Send {
+            suppressed: 4,
+            since: Some(600),
+        };
+        let json = r#"{"verdict":"send","suppressed":4,"since":600}"#;
+        assert_eq!(serde_json::to_string(&send).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Verdict>(json).unwrap(), send);
+        assert_eq!(
+            serde_json::to_string(&Verdict::Suppress { count: 2 }).unwrap(),
+            r#"{"verdict":"suppress","count":2}"#
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! The one sequence every alert goes through before it is published: claim, then (unless an
+//! earlier attempt already decided) the suppression window, then the decision saved with the
+//! claim. Failing open is decided here, once: a store problem is recorded and the alert goes
+//! out.
+
+use super::{Claim, Fingerprint, IdempotencyKey, StateError, StateStore, Verdict};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What to do with one alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Publish, rendering `verdict` (`Send`: repeats suppressed since). `claimed`: this attempt
+    /// holds the claim, so it calls `complete` after a confirmed publish and `fail` otherwise.
+    Publish { verdict: Verdict, claimed: bool },
+    /// An earlier attempt completed this alert: publish nothing.
+    AlreadyDone { message_id: Option<String> },
+    /// A repeat inside the window (number `count`): publish nothing; the claim is completed.
+    Suppressed { count: u64 },
+    /// Another attempt holds the claim until `until` (epoch s): fail with a retryable error.
+    Busy { until: u64 },
+}
+
+/// The admission and the store problems met on the way (each one: warn and count a metric).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub admission: Admission,
+    pub problems: Vec<StateError>,
+}
+
+/// Admits one alert under `key`. `alert`: its fingerprint and severity rank, or `None` for a
+/// message that is never suppressed (a run summary). `hold`: how long this attempt may still
+/// run; `budget`: the time all store calls together may take.
+pub async fn admit<S: StateStore>(
+    store: &S,
+    key: &IdempotencyKey,
+    alert: Option<(&Fingerprint, u8)>,
+    window: Duration,
+    hold: Duration,
+    budget: Duration,
+) -> Admitted {
+    let until = Instant::now() + budget;
+    let left = || until.saturating_duration_since(Instant::now());
+    let mut problems = Vec::new();
+    let (claimed, previous) = match store.claim::<Verdict>(key, hold, left()).await {
+        Ok(Claim::Acquired { previous_decision }) => (true, previous_decision),
+        Ok(Claim::AlreadyDone { message_id }) => {
+            return Admitted {
+                admission: Admission::AlreadyDone { message_id },
+                problems,
+            };
+        }
+        Ok(Claim::InProgress { until }) => {
+            return Admitted {
+                admission: Admission::Busy { until },
+                problems,
+            };
+        }
+        Err(e) => {
+            problems.push(e);
+            (false, None)
+        }
+    };
+    // An earlier attempt's decision wins: its alert opened the window this retry would
+    // otherwise be suppressed by.
+    let verdict = match (previous, alert) {
+        (Some(decided), _) => decided,
+        (None, None) => Verdict::SEND,
+        (None, Some((fingerprint, rank))) => {
+            match store.observe(fingerprint, rank, window, left()).await {
+                Ok(verdict) => {
+                    // Saved for a retry that takes over after this attempt fails.
+                    if claimed
+                        && matches!(verdict, Verdict::Send { .. })
+                        && let Err(e) = store.save_decision(key, &verdict, left()).await
+                    {
+                        problems.push(e);
+                    }
+                    verdict
+                }
+                Err(e) => {
+                    problems.push(e);
+                    Verdict::SEND
+                }
+            }
+        }
+    };
+    let admission = match verdict {
+        Verdict::Suppress { count } => {
+            if claimed && let Err(e) = store.complete(key, None, left()).await {
+                problems.push(e);
+            }
+            Admission::Suppressed { count }
+        }
+        Verdict::Send { .. } => Admission::Publish { verdict, claimed },
+    };
+    Admitted { admission, problems }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{MemoryStore, StateErrorKind};
+    use super::*;
+    use crate::state::Clock;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const T0: u64 = 1_800_000_000;
+    const WINDOW: Duration = Duration::from_secs(900);
+    const HOLD: Duration = Duration::from_secs(60);
+    const BUDGET: Duration = Duration::from_secs(1);
+
+    #[derive(Clone)]
+    struct TestClock(Arc<AtomicU64>);
+    impl Clock for TestClock {
+        fn now(&self) -> u64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn store() -> (MemoryStore<TestClock>, TestClock) {
+        let clock = TestClock(Arc::new(AtomicU64::new(T0)));
+        (
+            MemoryStore::new(Duration::from_secs(86_400), clock.clone()),
+            clock,
+        )
+    }
+
+    /// A store whose every call fails, as a throttled table's would.
+    struct Down;
+    fn down(operation: &'static str) -> StateError {
+        StateError {
+            kind: StateErrorKind::Throttled,
+            operation,
+            detail: "ThrottlingException: Rate exceeded".into(),
+        }
+    }
+    impl StateStore for Down {
+        async fn claim<D: serde::de::DeserializeOwned + Send>(
+            &self,
+            _: &IdempotencyKey,
+            _: Duration,
+            _: Duration,
+        ) -> Result<Claim<D>, StateError> {
+            Err(down("claim"))
+        }
+        async fn save_decision<D: serde::Serialize + Sync>(
+            &self,
+            _: &IdempotencyKey,
+            _: &D,
+            _: Duration,
+        ) -> Result<(), StateError> {
+            Err(down("save_decision"))
+        }
+        async fn complete(&self, _: &IdempotencyKey, _: Option<&str>, _: Duration) -> Result<(), StateError> {
+            Err(down("complete"))
+        }
+        async fn fail(&self, _: &IdempotencyKey, _: Duration) -> Result<(), StateError> {
+            Err(down("fail"))
+        }
+        async fn observe(
+            &self,
+            _: &Fingerprint,
+            _: u8,
+            _: Duration,
+            _: Duration,
+        ) -> Result<Verdict, StateError> {
+            Err(down("observe"))
+        }
+    }
+
+    fn key(payload: &str) -> IdempotencyKey {
+        IdempotencyKey::from_payload("log-alert", payload.as_bytes())
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_failed_publish_is_not_suppressed_by_its_own_window() {
+        let (store, clock) = store();
+        let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+        let alert = Some((&fp, 3));
+        let first = admit(&store, &key("batch-1"), alert, WINDOW, HOLD, BUDGET).await;
+        assert_eq!(
+            first.admission,
+            Admission::Publish {
+                verdict: Verdict::SEND,
+                claimed: true
+            }
+        );
+        // The publish fails; Lambda retries a minute later.
+        store.fail(&key("batch-1"), BUDGET).await.unwrap();
+        clock.0.store(T0 + 60, Ordering::SeqCst);
+        let retry = admit(&store, &key("batch-1"), alert, WINDOW, HOLD, BUDGET).await;
+        assert_eq!(
+            first.admission, retry.admission,
+            "same decision, not a suppressed repeat"
+        );
+        assert!(retry.problems.is_empty());
+        // Another batch with the same error is a repeat.
+        let other = admit(&store, &key("batch-2"), alert, WINDOW, HOLD, BUDGET).await;
+        assert_eq!(other.admission, Admission::Suppressed { count: 1 });
+        // ... and its retry does not count again.
+        let other_retry = admit(&store, &key("batch-2"), alert, WINDOW, HOLD, BUDGET).await;
+        assert_eq!(other_retry.admission, Admission::AlreadyDone { message_id: None });
+    }
+
+    #[tokio::test]
+    async fn delivered_and_busy_alerts_are_not_published() {
+        let (store, _clock) = store();
+        let k = key("batch-1");
+        assert!(matches!(
+            admit(&store, &k, None, WINDOW, HOLD, BUDGET).await.admission,
+            Admission::Publish { claimed: true, .. }
+        ));
+        assert_eq!(
+            admit(&store, &k, None, WINDOW, HOLD, BUDGET).await.admission,
+            Admission::Busy { until: T0 + 60 }
+        );
+        store.complete(&k, Some("msg-1"), BUDGET).await.unwrap();
+        assert_eq!(
+            admit(&store, &k, None, WINDOW, HOLD, BUDGET).await.admission,
+            Admission::AlreadyDone {
+                message_id: Some("msg-1".into())
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_is_down_lets_every_alert_out_and_says_why() {
+        let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+        for _ in 0..2 {
+            let admitted = admit(&Down, &key("batch-1"), Some((&fp, 3)), WINDOW, HOLD, BUDGET).await;
+            assert_eq!(
+                admitted.admission,
+                Admission::Publish {
+                    verdict: Verdict::SEND,
+                    claimed: false
+                }
+            );
+            let operations: Vec<_> = admitted.problems.iter().map(|e| (e.operation, e.kind)).collect();
+            assert_eq!(
+                operations,
+                [
+                    ("claim", StateErrorKind::Throttled),
+                    ("observe", StateErrorKind::Throttled)
+                ]
+            );
+        }
+    }
+}

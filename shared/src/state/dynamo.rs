@@ -1,0 +1,478 @@
+//! The store on DynamoDB: conditional UpdateItems, so concurrent invocations agree, and
+//! `ReturnValues` so each decision needs one round trip (two for a suppressed repeat).
+
+use super::record::{
+    ClaimRecord, DECISION, DONE, EXPIRES_AT, FAILED, IN_PROGRESS, Item, MESSAGE_ID, OPENED_AT, PK, SEVERITY,
+    STATUS, SUPPRESSED, WINDOW_END, WindowRecord,
+};
+use super::{
+    Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateConfig, StateError, StateErrorKind, StateStore,
+    SystemClock, Verdict,
+};
+use crate::aws::{SdkError, describe_sdk_error, error_code};
+use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::{Serialize, de::DeserializeOwned};
+use std::future::Future;
+use std::time::Duration;
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// Rounds of "open a window" / "count a repeat" before giving up: each lost round means the
+/// window closed or changed severity between the two writes.
+const OBSERVE_ROUNDS: usize = 3;
+
+/// The DynamoDB state table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore<C: Clock = SystemClock> {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    keep: Duration,
+    clock: C,
+}
+
+impl DynamoStore {
+    /// The store `config` names, on a client built from the shared SDK configuration
+    /// (`crate::aws::load_sdk_config`); `None` when `STATE_TABLE` is unset.
+    pub fn from_config(sdk: &aws_config::SdkConfig, config: &StateConfig) -> Option<Self> {
+        let table = config.table.clone()?;
+        // Few, quick retries: each call is bounded by its caller's timeout anyway, and a
+        // throttled table should fail open fast rather than spend the deadline backing off.
+        let retry = RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(20))
+            .with_max_backoff(Duration::from_millis(200));
+        let client_config = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .retry_config(retry)
+            .build();
+        Some(Self {
+            client: aws_sdk_dynamodb::Client::from_conf(client_config),
+            table,
+            keep: config.keep,
+            clock: SystemClock,
+        })
+    }
+}
+
+impl<C: Clock> DynamoStore<C> {
+    /// The same store on another clock (tests move time without sleeping).
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> DynamoStore<C2> {
+        DynamoStore {
+            client: self.client,
+            table: self.table,
+            keep: self.keep,
+            clock,
+        }
+    }
+
+    fn key(&self, pk: &str) -> AttributeValue {
+        AttributeValue::S(pk.to_string())
+    }
+
+    fn until(&self, now: u64, d: Duration) -> AttributeValue {
+        // Whole seconds, rounded up: a hold or window never ends early.
+        let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+        number(now.saturating_add(secs))
+    }
+
+    async fn claim_inner<D: DeserializeOwned>(
+        &self,
+        key: &IdempotencyKey,
+        hold: Duration,
+        timeout: Duration,
+    ) -> Result<Claim<D>, StateError> {
+        let now = self.clock.now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, self.key(key.as_str()))
+            .update_expression("SET #status = :in_progress, #exp = :until REMOVE #mid")
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now OR #status = :failed")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_names("#mid", MESSAGE_ID)
+            .expression_attribute_values(":in_progress", string(IN_PROGRESS))
+            .expression_attribute_values(":failed", string(FAILED))
+            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(":until", self.until(now, hold.max(MIN_HOLD)))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(limits(timeout))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let previous_decision = match out.attributes.filter(|a| !a.is_empty()) {
+                    Some(old) => ClaimRecord::parse(&old, "claim")?.inherited()?,
+                    None => None,
+                };
+                Ok(Claim::Acquired { previous_decision })
+            }
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {
+                let existing = match condition_item(e) {
+                    Some(item) => item,
+                    None => self.read(key.as_str(), "claim", timeout).await?,
+                };
+                ClaimRecord::parse(&existing, "claim")?.refusal(now)
+            }
+            Err(e) => Err(classify(&e, "claim")),
+        }
+    }
+
+    /// A strongly consistent read, for a refused write that did not return the item.
+    async fn read(&self, pk: &str, operation: &'static str, timeout: Duration) -> Result<Item, StateError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, self.key(pk))
+            .consistent_read(true)
+            .customize()
+            .config_override(limits(timeout))
+            .send()
+            .await
+            .map_err(|e| classify(&e, operation))?;
+        out.item.ok_or_else(|| StateError {
+            kind: StateErrorKind::Conflict,
+            operation,
+            detail: "the record that refused the write is gone".into(),
+        })
+    }
+
+    async fn save_decision_inner(
+        &self,
+        key: &IdempotencyKey,
+        decision: String,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, self.key(key.as_str()))
+            .update_expression("SET #decision = :decision")
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#decision", DECISION)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":decision", AttributeValue::S(decision))
+            .expression_attribute_values(":in_progress", string(IN_PROGRESS))
+            .customize()
+            .config_override(limits(timeout))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Err(StateError {
+                kind: StateErrorKind::Conflict,
+                operation: "save_decision",
+                detail: "the claim is no longer in progress".into(),
+            }),
+            Err(e) => Err(classify(&e, "save_decision")),
+        }
+    }
+
+    async fn complete_inner(
+        &self,
+        key: &IdempotencyKey,
+        message_id: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        let now = self.clock.now();
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, self.key(key.as_str()))
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_names("#mid", MESSAGE_ID)
+            .expression_attribute_names("#decision", DECISION)
+            .expression_attribute_values(":done", string(DONE))
+            .expression_attribute_values(":until", self.until(now, self.keep));
+        let request = match message_id {
+            Some(id) => request
+                .update_expression("SET #status = :done, #exp = :until, #mid = :mid REMOVE #decision")
+                .expression_attribute_values(":mid", string(id)),
+            None => request.update_expression("SET #status = :done, #exp = :until REMOVE #decision, #mid"),
+        };
+        request
+            .customize()
+            .config_override(limits(timeout))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&e, "complete"))
+    }
+
+    async fn fail_inner(&self, key: &IdempotencyKey, timeout: Duration) -> Result<(), StateError> {
+        let now = self.clock.now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, self.key(key.as_str()))
+            // Kept as long as a done record, so its decision outlives Lambda's retries.
+            .update_expression("SET #status = :failed, #exp = :until")
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":failed", string(FAILED))
+            .expression_attribute_values(":in_progress", string(IN_PROGRESS))
+            .expression_attribute_values(":until", self.until(now, self.keep))
+            .customize()
+            .config_override(limits(timeout))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Done or taken over meanwhile: nothing of ours to release.
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(()),
+            Err(e) => Err(classify(&e, "fail")),
+        }
+    }
+
+    async fn observe_inner(
+        &self,
+        fingerprint: &Fingerprint,
+        rank: u8,
+        window: Duration,
+        timeout: Duration,
+    ) -> Result<Verdict, StateError> {
+        for _ in 0..OBSERVE_ROUNDS {
+            let now = self.clock.now();
+            // Open a new window: first alert, window over, or more severe than the window's.
+            let opened = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, self.key(fingerprint.as_str()))
+                .update_expression(
+                    "SET #opened = :now, #end = :end, #sev = :rank, #supp = :zero, #exp = :exp",
+                )
+                .condition_expression(
+                    "attribute_not_exists(#pk) OR attribute_not_exists(#end) OR #end <= :now OR #sev < :rank",
+                )
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#opened", OPENED_AT)
+                .expression_attribute_names("#end", WINDOW_END)
+                .expression_attribute_names("#sev", SEVERITY)
+                .expression_attribute_names("#supp", SUPPRESSED)
+                .expression_attribute_names("#exp", EXPIRES_AT)
+                .expression_attribute_values(":now", number(now))
+                .expression_attribute_values(":end", self.until(now, window))
+                .expression_attribute_values(":rank", number(u64::from(rank)))
+                .expression_attribute_values(":zero", number(0))
+                // The count outlives the window, for the first alert after it.
+                .expression_attribute_values(":exp", self.until(now, window.saturating_add(self.keep)))
+                .return_values(ReturnValue::AllOld)
+                .customize()
+                .config_override(limits(timeout))
+                .send()
+                .await;
+            match opened {
+                Ok(out) => {
+                    let previous = match out.attributes.filter(|a| !a.is_empty()) {
+                        Some(old) => Some(WindowRecord::parse(&old, "observe")?),
+                        None => None,
+                    };
+                    return Ok(WindowRecord::send_after(previous.as_ref(), now));
+                }
+                Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {}
+                Err(e) => return Err(classify(&e, "observe")),
+            }
+            // A live window at least as severe: count this repeat in it.
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, self.key(fingerprint.as_str()))
+                .update_expression("ADD #supp :one")
+                .condition_expression("#end > :now AND #sev >= :rank")
+                .expression_attribute_names("#supp", SUPPRESSED)
+                .expression_attribute_names("#end", WINDOW_END)
+                .expression_attribute_names("#sev", SEVERITY)
+                .expression_attribute_values(":one", number(1))
+                .expression_attribute_values(":now", number(now))
+                .expression_attribute_values(":rank", number(u64::from(rank)))
+                .return_values(ReturnValue::UpdatedNew)
+                .customize()
+                .config_override(limits(timeout))
+                .send()
+                .await;
+            match counted {
+                Ok(out) => {
+                    let item = out.attributes.unwrap_or_default();
+                    let count = match item.get(SUPPRESSED) {
+                        Some(AttributeValue::N(n)) => n.parse().ok(),
+                        _ => None,
+                    };
+                    return count
+                        .map(|count| Verdict::Suppress { count })
+                        .ok_or_else(|| StateError {
+                            kind: StateErrorKind::InvalidRecord,
+                            operation: "observe",
+                            detail: format!("attribute {SUPPRESSED} is not a whole number"),
+                        });
+                }
+                // The window closed (or turned less severe) between the two writes: again.
+                Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {}
+                Err(e) => return Err(classify(&e, "observe")),
+            }
+        }
+        Err(StateError {
+            kind: StateErrorKind::Conflict,
+            operation: "observe",
+            detail: format!("the window kept changing for {OBSERVE_ROUNDS} rounds"),
+        })
+    }
+}
+
+/// Runs one store method within `timeout` (its SDK requests are bounded by it too).
+async fn bounded<T>(
+    operation: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<T, StateError>>,
+) -> Result<T, StateError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StateError {
+            kind: StateErrorKind::Timeout,
+            operation,
+            detail: format!("no answer within {} ms", timeout.as_millis()),
+        }),
+    }
+}
+
+fn limits(timeout: Duration) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default().timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(timeout)
+            .operation_attempt_timeout(timeout)
+            .operation_timeout(timeout)
+            .build(),
+    )
+}
+
+impl<C: Clock> StateStore for DynamoStore<C> {
+    async fn claim<D: DeserializeOwned + Send>(
+        &self,
+        key: &IdempotencyKey,
+        hold: Duration,
+        timeout: Duration,
+    ) -> Result<Claim<D>, StateError> {
+        bounded("claim", timeout, self.claim_inner(key, hold, timeout)).await
+    }
+
+    async fn save_decision<D: Serialize + Sync>(
+        &self,
+        key: &IdempotencyKey,
+        decision: &D,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        let json = serde_json::to_string(decision).map_err(|e| StateError {
+            kind: StateErrorKind::InvalidRecord,
+            operation: "save_decision",
+            detail: format!("decision not serializable: {e}"),
+        })?;
+        bounded(
+            "save_decision",
+            timeout,
+            self.save_decision_inner(key, json, timeout),
+        )
+        .await
+    }
+
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        message_id: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        bounded("complete", timeout, self.complete_inner(key, message_id, timeout)).await
+    }
+
+    async fn fail(&self, key: &IdempotencyKey, timeout: Duration) -> Result<(), StateError> {
+        bounded("fail", timeout, self.fail_inner(key, timeout)).await
+    }
+
+    async fn observe(
+        &self,
+        fingerprint: &Fingerprint,
+        severity_rank: u8,
+        window: Duration,
+        timeout: Duration,
+    ) -> Result<Verdict, StateError> {
+        if window.is_zero() {
+            return Ok(Verdict::SEND);
+        }
+        bounded(
+            "observe",
+            timeout,
+            self.observe_inner(fingerprint, severity_rank, window, timeout),
+        )
+        .await
+    }
+}
+
+fn string(s: &str) -> AttributeValue {
+    AttributeValue::S(s.to_string())
+}
+
+fn number(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+/// The item a refused conditional write returned (`ReturnValuesOnConditionCheckFailure`).
+fn condition_item(e: SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>) -> Option<Item> {
+    match e.into_service_error() {
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+            c.item.filter(|i| !i.is_empty())
+        }
+        _ => None,
+    }
+}
+
+/// One kind per failure, from the service's error code, the HTTP status or the wire.
+fn classify<E>(err: &SdkError<E>, operation: &'static str) -> StateError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    let kind = match err {
+        SdkError::ServiceError(e) => match error_code(err) {
+            Some(
+                "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "Throttling",
+            ) => StateErrorKind::Throttled,
+            Some(
+                "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "MissingAuthenticationTokenException"
+                | "ExpiredTokenException"
+                | "IncompleteSignatureException",
+            ) => StateErrorKind::AccessDenied,
+            Some("ResourceNotFoundException") => StateErrorKind::TableMissing,
+            Some("ValidationException" | "SerializationException") => StateErrorKind::Misconfigured,
+            Some("TransactionConflictException" | "ReplicatedWriteConflictException") => {
+                StateErrorKind::Conflict
+            }
+            _ if e.raw().status().is_server_error() => StateErrorKind::Unavailable,
+            _ => StateErrorKind::Unexpected,
+        },
+        SdkError::TimeoutError(_) => StateErrorKind::Timeout,
+        SdkError::DispatchFailure(e) if e.is_timeout() => StateErrorKind::Timeout,
+        SdkError::DispatchFailure(_) => StateErrorKind::Unreachable,
+        SdkError::ConstructionFailure(_) => StateErrorKind::Misconfigured,
+        _ => StateErrorKind::Unexpected,
+    };
+    StateError {
+        kind,
+        operation,
+        detail: describe_sdk_error(err),
+    }
+}

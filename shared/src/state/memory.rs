@@ -1,0 +1,177 @@
+//! The store in memory, for handler tests without a network (feature `test-support`). It applies
+//! the same record rules as the DynamoDB store, and the workspace tests run one suite against
+//! both (`tests/tests/state.rs`).
+
+use super::record::{ClaimRecord, Status, WindowRecord};
+use super::{
+    Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateError, StateErrorKind, StateStore, Verdict,
+};
+use serde::{Serialize, de::DeserializeOwned};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    record: WindowRecord,
+    end: u64,
+    severity: u8,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    claims: HashMap<String, ClaimRecord>,
+    windows: HashMap<String, Window>,
+}
+
+/// One process's state table; `keep` as `IDEMPOTENCY_TTL_HOURS`.
+#[derive(Debug)]
+pub struct MemoryStore<C: Clock> {
+    tables: Mutex<Tables>,
+    keep: Duration,
+    clock: C,
+}
+
+impl<C: Clock> MemoryStore<C> {
+    pub fn new(keep: Duration, clock: C) -> Self {
+        Self {
+            tables: Mutex::new(Tables::default()),
+            keep,
+            clock,
+        }
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `now + d` in whole seconds, rounded up, as the DynamoDB store computes it.
+fn until(now: u64, d: Duration) -> u64 {
+    now.saturating_add(d.as_secs())
+        .saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+
+impl<C: Clock> StateStore for MemoryStore<C> {
+    async fn claim<D: DeserializeOwned + Send>(
+        &self,
+        key: &IdempotencyKey,
+        hold: Duration,
+        _timeout: Duration,
+    ) -> Result<Claim<D>, StateError> {
+        let now = self.clock.now();
+        let mut tables = self.tables();
+        match tables.claims.get_mut(key.as_str()) {
+            None => {
+                let record = ClaimRecord {
+                    status: Status::InProgress,
+                    expires_at: until(now, hold.max(MIN_HOLD)),
+                    message_id: None,
+                    decision: None,
+                };
+                tables.claims.insert(key.as_str().to_string(), record);
+                Ok(Claim::Acquired {
+                    previous_decision: None,
+                })
+            }
+            Some(record) if record.expires_at <= now || record.status == Status::Failed => {
+                let previous_decision = record.inherited()?;
+                record.status = Status::InProgress;
+                record.expires_at = until(now, hold.max(MIN_HOLD));
+                record.message_id = None;
+                Ok(Claim::Acquired { previous_decision })
+            }
+            Some(record) => record.refusal(now),
+        }
+    }
+
+    async fn save_decision<D: Serialize + Sync>(
+        &self,
+        key: &IdempotencyKey,
+        decision: &D,
+        _timeout: Duration,
+    ) -> Result<(), StateError> {
+        let json = serde_json::to_string(decision).map_err(|e| StateError {
+            kind: StateErrorKind::InvalidRecord,
+            operation: "save_decision",
+            detail: format!("decision not serializable: {e}"),
+        })?;
+        match self.tables().claims.get_mut(key.as_str()) {
+            Some(record) if record.status == Status::InProgress => {
+                record.decision = Some(json);
+                Ok(())
+            }
+            _ => Err(StateError {
+                kind: StateErrorKind::Conflict,
+                operation: "save_decision",
+                detail: "the claim is no longer in progress".into(),
+            }),
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        message_id: Option<&str>,
+        _timeout: Duration,
+    ) -> Result<(), StateError> {
+        let record = ClaimRecord {
+            status: Status::Done,
+            expires_at: until(self.clock.now(), self.keep),
+            message_id: message_id.map(String::from),
+            decision: None,
+        };
+        self.tables().claims.insert(key.as_str().to_string(), record);
+        Ok(())
+    }
+
+    async fn fail(&self, key: &IdempotencyKey, _timeout: Duration) -> Result<(), StateError> {
+        let expires_at = until(self.clock.now(), self.keep);
+        if let Some(record) = self.tables().claims.get_mut(key.as_str())
+            && record.status == Status::InProgress
+        {
+            record.status = Status::Failed;
+            record.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
+    async fn observe(
+        &self,
+        fingerprint: &Fingerprint,
+        severity_rank: u8,
+        window: Duration,
+        _timeout: Duration,
+    ) -> Result<Verdict, StateError> {
+        if window.is_zero() {
+            return Ok(Verdict::SEND);
+        }
+        let now = self.clock.now();
+        let mut tables = self.tables();
+        let previous = tables.windows.get(fingerprint.as_str()).copied();
+        match previous {
+            Some(w) if w.end > now && w.severity >= severity_rank => {
+                let count = w.record.suppressed.saturating_add(1);
+                if let Some(stored) = tables.windows.get_mut(fingerprint.as_str()) {
+                    stored.record.suppressed = count;
+                }
+                Ok(Verdict::Suppress { count })
+            }
+            _ => {
+                let opened = Window {
+                    record: WindowRecord {
+                        opened_at: now,
+                        expires_at: until(now, window.saturating_add(self.keep)),
+                        suppressed: 0,
+                    },
+                    end: until(now, window),
+                    severity: severity_rank,
+                };
+                tables.windows.insert(fingerprint.as_str().to_string(), opened);
+                Ok(WindowRecord::send_after(previous.map(|w| w.record).as_ref(), now))
+            }
+        }
+    }
+}
