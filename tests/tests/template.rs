@@ -611,6 +611,17 @@ fn each_named_log_group_gets_its_own_filter_and_permission() {
 }
 
 #[test]
+fn a_stack_that_watches_no_log_group_is_refused() {
+    let t = render(&[]);
+    let rule = &t["Rules"]["SubscribeSomething"]["Assertions"][0]["Assert"];
+    let expected: Value = serde_norway::from_str(
+        r#"!Or [!Not [!EachMemberEquals [!Ref LogGroupNames, ""]], !Equals [!Ref AccountPolicy, "true"]]"#,
+    )
+    .unwrap();
+    assert_eq!(format!("{rule:?}"), format!("{expected:?}"));
+}
+
+#[test]
 fn lookout_never_subscribes_to_its_own_log_groups() {
     let t = render(&[]);
     // CloudFormation checks AllowedPattern on each item of a CommaDelimitedList.
