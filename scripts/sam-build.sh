@@ -17,7 +17,7 @@ export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 export CARGO_TARGET_DIR="${LOOKOUT_SAM_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lookout/sam-target}"
 mkdir -p "$CARGO_TARGET_DIR" .aws-sam
 log=.aws-sam/sam-build.log
-fingerprints="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/.fingerprint"
+deps="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/deps"
 echo "   target dir $CARGO_TARGET_DIR"
 
 start=$SECONDS
@@ -26,7 +26,7 @@ touch "$stamp"
 progress() {
   while sleep 30; do
     local units
-    units="$(find "$fingerprints" -mindepth 1 -maxdepth 1 -newer "$stamp" 2>/dev/null | wc -l)"
+    units="$(find "$deps" -maxdepth 1 -name '*.rlib' -newer "$stamp" 2>/dev/null | wc -l)"
     printf '   ... %dm%02ds, %s crates compiled for arm64 so far\n' \
       $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$units"
   done

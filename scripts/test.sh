@@ -16,9 +16,11 @@ table() {
   done
   printf '%-18s %5dm%02ds\n' total $((total / 60)) $((total % 60))
 }
-# Drops what tells a reader nothing: colour codes, blank lines, cargo's download chatter.
+# Drops what tells a reader nothing: colour codes, blank lines, the progress dots and
+# "running N tests" of each test binary, and the summaries of binaries without tests.
 clean() {
-  sed -u 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep --line-buffered -v -e '^\s*$' || true
+  sed -u 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep --line-buffered -v -E \
+    -e '^\s*$' -e '^running [0-9]+ tests?$' -e '^\.+( [0-9]+/[0-9]+)?$' -e '^test result: ok\. 0 passed' || true
 }
 step() {
   local name="$1" start=$SECONDS status
