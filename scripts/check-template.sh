@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The deploy path, offline: lint and validate template.yaml for each subscription mode, run
-# checkov, and build every function's arm64 bootstrap with `sam build` (cargo-lambda + zig), as
-# `sam deploy` would. SKIP_BUILD=1 stops before `sam build` (it compiles three release binaries).
+# The template, offline: lint and validate template.yaml for each subscription mode and run
+# checkov. The build that `sam deploy` ships is scripts/sam-build.sh.
 #
 # cfn-lint and `sam validate` take no parameter values, and both expand Fn::ForEach over the
 # parameters' defaults: each variant is a copy of the template with other defaults
@@ -31,13 +30,3 @@ for v in "${variants[@]}"; do
   checkov -f "$work/$name.expanded.json" --framework cloudformation --skip-download --compact --quiet
 done
 
-[ "${SKIP_BUILD:-0}" = 1 ] && { echo "-- sam build skipped (SKIP_BUILD=1)"; exit 0; }
-echo "-- sam build"; sam build --beta-features 2>&1 | grep -v -e "^\s*$" -e "Experimental features" -e "service-terms" -e "Compiling" -e "Downloaded" -e "Downloading"
-
-for fn in LogAlertFunction EcrRescanFunction ScanAlertFunction; do
-  bootstrap=".aws-sam/build/${fn}/bootstrap"
-  [ -f "$bootstrap" ] || { echo "missing $bootstrap" >&2; exit 1; }
-  arch="$(od -An -tx1 -j18 -N2 "$bootstrap" | tr -d ' ')"   # ELF e_machine, little-endian
-  [ "$arch" = "b700" ] || { echo "$bootstrap is not an arm64 ELF (e_machine $arch)" >&2; exit 1; }
-  printf '   %-18s arm64 bootstrap, %s bytes\n' "$fn" "$(stat -c %s "$bootstrap")"
-done

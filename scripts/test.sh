@@ -1,18 +1,50 @@
 #!/usr/bin/env bash
-# Every check CI runs, on a fresh machine: tools, format, lints, unit, property and
-# integration tests (on moto's server), the template checks and the benchmark build.
+# Every check CI runs, on a fresh machine: tools, format, lints (clippy --all-targets also
+# type-checks the benches), unit, property and integration tests (on moto's server),
+# the template checks and the deploy build (`sam build`, arm64). Prints each step's duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0 BC_SKIP_MAPPING=TRUE
-scripts/setup.sh ci
+
+names=() secs=()
+table() {
+  printf '\n%-18s %8s\n' step duration
+  local i total=0
+  for i in "${!names[@]}"; do
+    printf '%-18s %5dm%02ds\n' "${names[$i]}" $((secs[i] / 60)) $((secs[i] % 60))
+    total=$((total + secs[i]))
+  done
+  printf '%-18s %5dm%02ds\n' total $((total / 60)) $((total % 60))
+}
+# Drops what tells a reader nothing: colour codes, blank lines, the progress dots and
+# "running N tests" of each test binary, and the summaries of binaries without tests.
+clean() {
+  sed -u 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep --line-buffered -v -E \
+    -e '^\s*$' -e '^running [0-9]+ tests?$' -e '^\.+( [0-9]+/[0-9]+)?$' -e '^test result: ok\. 0 passed' || true
+}
+step() {
+  local name="$1" start=$SECONDS status
+  shift
+  printf '\n== %s\n' "$name"
+  set +e
+  "$@" 2>&1 | clean
+  status=${PIPESTATUS[0]}
+  set -e
+  names+=("$name") secs+=($((SECONDS - start)))
+  if [ "$status" != 0 ]; then
+    table
+    printf '\nFAILED: %s (exit %s)\n' "$name" "$status"
+    exit "$status"
+  fi
+}
+
+step "setup"           scripts/setup.sh ci
 export PATH="$PWD/.venv/bin:$PATH"
-
-step() { printf '\n== %s\n' "$*"; }
-
-step "format";           cargo fmt --all --check
-step "clippy";           cargo clippy --quiet --workspace --all-targets -- -D warnings
-step "build functions";  cargo build --quiet --workspace --bins
-step "tests";            cargo test --quiet --workspace
-step "template";         scripts/check-template.sh
-step "benchmarks build"; cargo bench --quiet --workspace --no-run
-echo; echo "all checks passed"
+step "format"          cargo fmt --all --check
+step "clippy"          cargo clippy --quiet --workspace --all-targets -- -D warnings
+step "build functions" cargo build --quiet --workspace --bins
+step "tests"           cargo test --quiet --workspace
+step "template"        scripts/check-template.sh
+step "sam build"       scripts/sam-build.sh
+table
+printf '\nall checks passed\n'

@@ -60,15 +60,29 @@ impl AwsSettings {
 /// Loads the SDK configuration once, at init. Lambda hands region and credentials to the
 /// function in its environment, so they are read there: the default chains would also build
 /// IMDS, ECS and STS providers, code and work a Lambda function never uses.
-pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
+pub async fn load_sdk_config(settings: &AwsSettings) -> Result<SdkConfig, ConfigError> {
+    require_region(sdk_loader(settings).load().await)
+}
+
+fn sdk_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
         .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
         .http_client(https_client())
         .timeout_config(settings.timeout_config())
         .retry_config(settings.retry_config())
-        .load()
-        .await
+}
+
+/// Without a region every call would fail later as "request could not be sent"; a local run
+/// that forgot `AWS_REGION` fails at init instead, naming it.
+fn require_region(sdk: SdkConfig) -> Result<SdkConfig, ConfigError> {
+    match sdk.region() {
+        Some(_) => Ok(sdk),
+        None => Err(ConfigError::new(
+            "AWS_REGION",
+            "is required but not set (Lambda sets it; for a local run export it, or AWS_DEFAULT_REGION)",
+        )),
+    }
 }
 
 /// The one HTTP client every SDK client shares: hyper with rustls on ring, Mozilla's root
@@ -231,7 +245,7 @@ mod tests {
             max_attempts: 1,
             ..AwsSettings::from_env(&Env::default()).unwrap()
         };
-        let sdk = load_sdk_config(&settings).await;
+        let sdk = sdk_loader(&settings).load().await;
         let config = aws_sdk_sns::config::Builder::from(&sdk)
             .region(aws_sdk_sns::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sns::config::Credentials::new(
@@ -248,6 +262,16 @@ mod tests {
         assert!(result.is_err(), "no TLS server there");
         // 0x16: handshake record; 0x03 0x01: the record version a ClientHello carries.
         assert_eq!(head.unwrap().unwrap(), [0x16, 0x03, 0x01]);
+    }
+
+    #[test]
+    fn a_missing_region_is_named_at_init() {
+        let e = require_region(SdkConfig::builder().build()).unwrap_err();
+        assert_eq!(e.variable, "AWS_REGION");
+        let with_region = SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        assert!(require_region(with_region).is_ok());
     }
 
     #[test]

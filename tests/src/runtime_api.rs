@@ -73,13 +73,18 @@ impl RuntimeApi {
 
     /// Queues an event with a deadline `timeout` from now; returns its request id.
     pub fn enqueue(&self, event: &[u8], timeout: Duration) -> String {
-        let id = format!("req-{:04}", self.next_id.fetch_add(1, Ordering::SeqCst));
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d + timeout)
             .unwrap_or_default();
+        self.enqueue_with_deadline_ms(event, deadline.as_millis() as u64)
+    }
+
+    /// Queues an event with exactly this `Lambda-Runtime-Deadline-Ms` (emulators send odd ones).
+    pub fn enqueue_with_deadline_ms(&self, event: &[u8], deadline_ms: u64) -> String {
+        let id = format!("req-{:04}", self.next_id.fetch_add(1, Ordering::SeqCst));
         let mut queue = self.state.queue.lock().expect("queue");
-        queue.push_back((id.clone(), event.to_vec(), deadline.as_millis() as u64));
+        queue.push_back((id.clone(), event.to_vec(), deadline_ms));
         self.state.queued.notify_all();
         id
     }
@@ -248,7 +253,19 @@ impl Function {
 
     pub fn invoke_with_deadline(&self, event: &Value, deadline: Duration) -> Outcome {
         let id = self.api.enqueue(event.to_string().as_bytes(), deadline);
-        match self.api.wait(&id, deadline + Duration::from_secs(30)) {
+        self.answer(&id, deadline + Duration::from_secs(30))
+    }
+
+    /// Invokes with a raw `Lambda-Runtime-Deadline-Ms` and waits up to `wait` for the answer.
+    pub fn invoke_with_deadline_ms(&self, event: &Value, deadline_ms: u64, wait: Duration) -> Outcome {
+        let id = self
+            .api
+            .enqueue_with_deadline_ms(event.to_string().as_bytes(), deadline_ms);
+        self.answer(&id, wait)
+    }
+
+    fn answer(&self, id: &str, wait: Duration) -> Outcome {
+        match self.api.wait(id, wait) {
             Some((outcome, _)) => outcome,
             None => panic!(
                 "no answer to {id}; function output:\n{}",

@@ -331,3 +331,41 @@ async fn an_unreachable_sns_fails_the_invocation_in_bounded_time() {
     assert_eq!(error_type, "Lookout.PublishFailed");
     assert!(message.contains("connection failed"), "{message}");
 }
+
+#[tokio::test]
+async fn a_missing_region_is_an_init_error_that_names_the_variable() {
+    let setup = setup(false).await;
+    let mut env = setup.moto.function_env();
+    env.retain(|(k, _)| k != "AWS_REGION");
+    env.push(("ALERT_TOPIC_ARN".into(), setup.topic.topic_arn.clone()));
+    let mut function = Function::spawn(&binary("log-alert"), &env);
+    let status = function
+        .wait_exit(Duration::from_secs(20))
+        .expect("init fails and the process exits");
+    assert!(!status.success());
+    let output = function.output().join("\n");
+    assert!(output.contains("AWS_REGION is required but not set"), "{output}");
+}
+
+/// cargo-lambda 1.9's `watch` emulator sends `Lambda-Runtime-Deadline-Ms: 600000`, a deadline
+/// in 1970: the invocation runs on the fixed budget and publishes, with one warning.
+#[tokio::test]
+async fn an_emulator_deadline_in_1970_runs_on_a_fixed_budget_and_publishes() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    for _ in 0..2 {
+        let outcome = function.invoke_with_deadline_ms(
+            &event_file("log-alert/plain-errors.json"),
+            600_000,
+            Duration::from_secs(60),
+        );
+        assert_eq!(outcome.response()["status"], "published");
+    }
+    assert_eq!(setup.topic.drain().await.len(), 2);
+    let warnings = function
+        .output()
+        .into_iter()
+        .filter(|l| l.contains("using a fixed budget instead"))
+        .count();
+    assert_eq!(warnings, 1, "one warning per process");
+}

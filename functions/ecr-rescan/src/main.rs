@@ -15,7 +15,7 @@ use lookout_shared::publish::SnsPublisher;
 async fn main() -> Result<(), Error> {
     lookout_shared::logging::init();
     let config = exit_on_init_error(RescanConfig::from_env(&Env::from_process()));
-    let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
+    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
     let registry = EcrRegistry::new(aws_sdk_ecr::Client::new(&sdk));
     let inspector = Inspector2::new(aws_sdk_inspector2::Client::new(&sdk));
     let publisher = config

@@ -12,7 +12,7 @@ use lookout_shared::publish::SnsPublisher;
 async fn main() -> Result<(), Error> {
     lookout_shared::logging::init();
     let config = exit_on_init_error(LogAlertConfig::from_env(&Env::from_process()));
-    let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
+    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let alert = exit_on_init_error(LogAlert::new(config, publisher));
     lookout_shared::invocation::run(alert).await

@@ -13,7 +13,7 @@ use scan_alert::scan_findings::EcrScanFindings;
 async fn main() -> Result<(), Error> {
     lookout_shared::logging::init();
     let config = exit_on_init_error(ScanAlertConfig::from_env(&Env::from_process()));
-    let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
+    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let findings = EcrScanFindings::new(aws_sdk_ecr::Client::new(&sdk));
     lookout_shared::invocation::run(ScanAlert::new(config, findings, publisher)).await
