@@ -214,9 +214,8 @@ pub fn classify_scan_error(code: Option<&str>, detail: &str, transient: bool) ->
             ScanError::ImageQuota
         }
         Some("LimitExceededException") => ScanError::AccountQuota(detail.to_string()),
-        Some("ThrottlingException" | "ServerException" | "ServiceUnavailableException") => {
-            ScanError::Transient(detail.to_string())
-        }
+        Some("ThrottlingException") => ScanError::Throttled(detail.to_string()),
+        Some("ServerException" | "ServiceUnavailableException") => ScanError::Transient(detail.to_string()),
         Some("UnsupportedImageTypeException") => ScanError::UnsupportedImage,
         Some("ImageNotFoundException" | "RepositoryNotFoundException" | "ImageArchivedException") => {
             ScanError::Gone(detail.to_string())
@@ -247,7 +246,7 @@ mod tests {
         ));
         assert!(matches!(
             classify_scan_error(Some("ThrottlingException"), "slow down", false),
-            ScanError::Transient(_)
+            ScanError::Throttled(_)
         ));
         assert!(matches!(
             classify_scan_error(None, "connection failed", true),

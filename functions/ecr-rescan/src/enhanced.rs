@@ -8,6 +8,8 @@ use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::future::Future;
+use tokio::time::Instant;
 
 /// A part of the report, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,18 +85,24 @@ pub(crate) struct Limits {
     pub max_coverage: usize,
 }
 
+/// `only`: when set, findings are asked for these repositories (the patterns left others out).
 pub(crate) async fn report<I: Inspector, R: Registry>(
     inspector: &I,
     registry: &R,
     repositories: &[String],
+    only: Option<&[String]>,
     patterns: &Patterns,
     limits: &Limits,
+    stop_at: Instant,
 ) -> EnhancedReport {
     let (durations, coverage, frequencies, findings) = futures::join!(
-        inspector.configuration(),
-        inspector.coverage(limits.max_coverage),
-        registry.scan_frequencies(repositories),
-        inspector.findings(limits.min_severity, limits.max_findings + 1),
+        until(stop_at, inspector.configuration()),
+        until(stop_at, inspector.coverage(limits.max_coverage)),
+        until(stop_at, registry.scan_frequencies(repositories)),
+        until(
+            stop_at,
+            inspector.findings(limits.min_severity, only, limits.max_findings + 1)
+        ),
     );
     EnhancedReport {
         rescan_durations: Part::from_result(durations),
@@ -106,6 +114,17 @@ pub(crate) async fn report<I: Inspector, R: Registry>(
                 .collect()
         })),
         findings: Part::from_result(findings.map(|f| findings_report(f, patterns, limits))),
+    }
+}
+
+/// A part's read, given up at `stop_at`.
+async fn until<T, E: std::fmt::Display>(
+    stop_at: Instant,
+    read: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout_at(stop_at, read).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("not read: the Lambda deadline came first".to_string()),
     }
 }
 

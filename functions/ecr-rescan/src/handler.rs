@@ -7,14 +7,13 @@ use crate::enhanced::{self, Limits, Part};
 use crate::input::{self, InputError};
 use crate::inspector::Inspector;
 use crate::model::{Image, ScanType};
-use crate::pace::Pacer;
+use crate::pace::AdaptiveRate;
 use crate::scan::{self, Deferral, OutcomeKind, ScanOutcome, ScanSettings};
 use crate::select::{self, Rules};
 use crate::summary::{ImageRef, MAX_LISTED, RepositorySummary, RunSummary, TopImage};
 use futures::StreamExt;
 use lookout_shared::aws::ApiError;
 use lookout_shared::console;
-use lookout_shared::deadline::Deadline;
 use lookout_shared::findings::VulnSeverity;
 use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
 use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
@@ -25,6 +24,8 @@ use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
 
 const RUN_FAILURES: Metric = Metric::count("RunFailures");
 const IMAGES_LISTED: Metric = Metric::count("ImagesListed");
@@ -49,6 +50,17 @@ pub enum RescanError {
     TooLarge(#[from] FitError),
     #[error("the run finished but its summary was not published: {0}")]
     Delivery(#[from] DeliveryError),
+    #[error("the Lambda deadline came before the registry could be read")]
+    Deadline,
+    /// Raised after the summary is published, so the failure alarm and the on-failure
+    /// destination see a run that could not do its job.
+    #[error(
+        "{scans_failed} images could not be scanned and {repositories_not_listed} repositories could not be listed; the summary says which"
+    )]
+    Incomplete {
+        scans_failed: u64,
+        repositories_not_listed: u64,
+    },
 }
 
 impl FunctionError for RescanError {
@@ -58,6 +70,9 @@ impl FunctionError for RescanError {
             RescanError::ScanType(_) | RescanError::Repositories(_) => "RegistryUnreadable",
             RescanError::TooLarge(_) => "MessageTooLarge",
             RescanError::Delivery(e) => e.kind(),
+            RescanError::Deadline => "DeadlineExceeded",
+            RescanError::Incomplete { scans_failed: 0, .. } => "ImagesNotListed",
+            RescanError::Incomplete { .. } => "ScansFailed",
         }
     }
 
@@ -65,6 +80,16 @@ impl FunctionError for RescanError {
         Some(RUN_FAILURES)
     }
 }
+
+/// How long before the deadline the summary publish gives up: long enough to return the error
+/// (one log line, the metrics flush and the Runtime API call take milliseconds), and no longer,
+/// so the publish gets the rest of the margin (9 s of the default 10 s). Half the margin, when
+/// the margin is under 2 s.
+pub fn publish_reserve(margin: Duration) -> Duration {
+    margin.min(PUBLISH_RESERVE * 2) / 2
+}
+
+const PUBLISH_RESERVE: Duration = Duration::from_secs(1);
 
 /// Summary lines per list in the SNS message at most; the JSON output has more.
 const NOTIFICATION_ITEMS: usize = 50;
@@ -77,7 +102,6 @@ pub struct Rescan<R, I, P> {
     registry: R,
     inspector: I,
     outbox: Outbox<P>,
-    pacer: Pacer,
 }
 
 /// The summary log line: the run's figures, not its lists.
@@ -113,15 +137,30 @@ impl<R: Registry, I: Inspector, P: Publisher> Function for Rescan<R, I, P> {
             .max_images_per_repository
             .unwrap_or(self.config.images.latest_per_repository);
 
-        let scan_type = self.registry.scan_type().await.map_err(RescanError::ScanType)?;
-        let repositories = self.repositories(&patterns).await?;
+        // Nothing of the run passes this; the summary publish has the margin.
+        let stop_at = Instant::now() + ctx.deadline.remaining_before(self.config.deadline_margin);
+        let scan_type = tokio::time::timeout_at(stop_at, self.registry.scan_type())
+            .await
+            .map_err(|_| RescanError::Deadline)?
+            .map_err(RescanError::ScanType)?;
+        let (repositories, filtered) = self.repositories(&patterns, stop_at).await?;
         let summary = match scan_type {
-            ScanType::Basic => self.basic(repositories, dry_run, latest, ctx.deadline).await,
-            ScanType::Enhanced => self.enhanced(repositories, dry_run, &patterns).await,
+            ScanType::Basic => self.basic(repositories, dry_run, latest, stop_at).await,
+            ScanType::Enhanced => {
+                let only = filtered.then_some(repositories.as_slice());
+                self.enhanced(&repositories, only, dry_run, &patterns, stop_at)
+                    .await
+            }
         };
         record_metrics(&summary, &mut ctx.metrics);
         self.publish(&summary, ctx).await?;
-        Ok(summary)
+        match (summary.outcome(OutcomeKind::Failed), summary.repositories_not_listed) {
+            (0, 0) => Ok(summary),
+            (scans_failed, repositories_not_listed) => Err(RescanError::Incomplete {
+                scans_failed,
+                repositories_not_listed,
+            }),
+        }
     }
 
     fn log_line<'s>(&self, summary: &'s RunSummary) -> impl Serialize + 's {
@@ -137,32 +176,37 @@ impl<R: Registry, I: Inspector, P: Publisher> Function for Rescan<R, I, P> {
 }
 
 impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
-    /// The summary publish gives up at half of `DEADLINE_MARGIN_MS` before the deadline: scans
-    /// stop at the whole margin, so the publish keeps the other half.
+    /// The run stops `DEADLINE_MARGIN_MS` before the deadline; the summary publish gives up
+    /// [`publish_reserve`] before it, so it gets the rest of the margin.
     pub fn new(config: RescanConfig, registry: R, inspector: I, publisher: P) -> Self {
-        let pacer = Pacer::per_second(config.rate_per_second);
         Self {
-            outbox: Outbox::new(publisher, config.deadline_margin / 2),
+            outbox: Outbox::new(publisher, publish_reserve(config.deadline_margin)),
             config,
             registry,
             inspector,
-            pacer,
         }
     }
 
-    /// The registry's repositories that the patterns select, sorted by name.
-    async fn repositories(&self, patterns: &Patterns) -> Result<Vec<String>, RescanError> {
-        let mut repositories: Vec<String> = self
-            .registry
-            .repositories()
+    /// The registry's repositories that the patterns select, sorted by name, and whether the
+    /// patterns left any out.
+    async fn repositories(
+        &self,
+        patterns: &Patterns,
+        stop_at: Instant,
+    ) -> Result<(Vec<String>, bool), RescanError> {
+        let all = tokio::time::timeout_at(stop_at, self.registry.repositories())
             .await
-            .map_err(RescanError::Repositories)?
+            .map_err(|_| RescanError::Deadline)?
+            .map_err(RescanError::Repositories)?;
+        let listed = all.len();
+        let mut repositories: Vec<String> = all
             .into_iter()
             .map(|r| r.name)
             .filter(|name| patterns.matches(name))
             .collect();
         repositories.sort();
-        Ok(repositories)
+        let filtered = repositories.len() < listed;
+        Ok((repositories, filtered))
     }
 
     /// Publishes the summary when a topic is configured.
@@ -185,11 +229,13 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         repositories: Vec<String>,
         dry_run: bool,
         latest: usize,
-        deadline: Deadline,
+        stop_at: Instant,
     ) -> RunSummary {
         let config = &self.config;
         let mut summary = empty_summary(ScanType::Basic, dry_run, &config.region, repositories.len());
-        let listings = self.list_images(repositories, deadline).await;
+        // A fresh rate each run: what ECR accepted an hour ago says little about now.
+        let rate = AdaptiveRate::new(config.max_rate_per_second);
+        let listings = self.list_images(&rate, repositories, stop_at).await;
         let rules = Rules {
             selection: &config.images,
             latest_per_repository: latest,
@@ -202,7 +248,9 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             mut decided,
             all_images,
             not_listed,
+            failed_listings,
         } = select_images(listings, &rules);
+        summary.repositories_not_listed = failed_listings;
         if not_listed > 0 {
             summary.complete = false;
             summary.notes.push(format!(
@@ -216,10 +264,14 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             concurrency: config.concurrency,
             max_attempts: config.max_scan_attempts,
             dry_run,
-            deadline,
-            deadline_margin: config.deadline_margin,
+            stop_at,
         };
-        let report = scan::scan_all(&self.registry, &self.pacer, candidates, &settings).await;
+        let report = scan::scan_all(&self.registry, &rate, candidates, &settings).await;
+        if let Some(settled) = rate.settled() {
+            summary.notes.push(format!(
+                "ECR throttled the calls; the rate settled at {settled:.1} a second."
+            ));
+        }
         decided.extend(report.outcomes);
         self.note_stops(&mut summary, &decided, report.account_limit);
 
@@ -235,19 +287,22 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
     }
 
     /// Every repository's images, a few at a time, paced like every ECR call.
-    async fn list_images(&self, repositories: Vec<String>, deadline: Deadline) -> Vec<(String, Listing)> {
-        let out_of_time = || deadline.remaining() <= self.config.deadline_margin;
+    async fn list_images(
+        &self,
+        rate: &AdaptiveRate,
+        repositories: Vec<String>,
+        stop_at: Instant,
+    ) -> Vec<(String, Listing)> {
         futures::stream::iter(repositories)
             .map(|repository| async move {
-                if out_of_time() {
+                // Listing takes a slot; its throttling is the SDK's to retry (one call per page).
+                if rate.acquire(stop_at).await.is_none() {
                     return (repository, Err(ListingProblem::Deadline));
                 }
-                self.pacer.wait().await;
-                let images = self
-                    .registry
-                    .images(&repository)
-                    .await
-                    .map_err(ListingProblem::Api);
+                let images = match tokio::time::timeout_at(stop_at, self.registry.images(&repository)).await {
+                    Err(_) => Err(ListingProblem::Deadline),
+                    Ok(result) => result.map_err(ListingProblem::Api),
+                };
                 (repository, images)
             })
             .buffer_unordered(self.config.concurrency)
@@ -282,7 +337,15 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         }
     }
 
-    async fn enhanced(&self, repositories: Vec<String>, dry_run: bool, patterns: &Patterns) -> RunSummary {
+    /// `only`: the selected repositories, when the patterns left some out (Inspector filters on them).
+    async fn enhanced(
+        &self,
+        repositories: &[String],
+        only: Option<&[String]>,
+        dry_run: bool,
+        patterns: &Patterns,
+        stop_at: Instant,
+    ) -> RunSummary {
         let config = &self.config;
         let mut summary = empty_summary(ScanType::Enhanced, dry_run, &config.region, repositories.len());
         let limits = Limits {
@@ -291,7 +354,7 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             max_coverage: config.max_coverage,
         };
         let report =
-            enhanced::report(&self.inspector, &self.registry, &repositories, patterns, &limits).await;
+            enhanced::report(&self.inspector, &self.registry, repositories, only, patterns, &limits, stop_at).await;
         if let Part::Available(c) = &report.coverage {
             summary.images = c.images;
         }
@@ -326,6 +389,8 @@ struct Selection {
     decided: Vec<(Image, ScanOutcome)>,
     all_images: Vec<Image>,
     not_listed: u64,
+    /// Not listed because the API failed (not the deadline): the run is a Lambda error.
+    failed_listings: u64,
 }
 
 fn select_images(listings: Vec<(String, Listing)>, rules: &Rules<'_>) -> Selection {
@@ -335,6 +400,7 @@ fn select_images(listings: Vec<(String, Listing)>, rules: &Rules<'_>) -> Selecti
         decided: Vec::new(),
         all_images: Vec::new(),
         not_listed: 0,
+        failed_listings: 0,
     };
     for (repository, listing) in listings {
         let entry = out
@@ -362,6 +428,7 @@ fn select_images(listings: Vec<(String, Listing)>, rules: &Rules<'_>) -> Selecti
             }
             Err(ListingProblem::Api(e)) => {
                 out.not_listed += 1;
+                out.failed_listings += 1;
                 entry.error = Some(format!("not listed: {e}"));
             }
             Err(ListingProblem::Deadline) => {
@@ -426,6 +493,7 @@ fn empty_summary(scan_type: ScanType, dry_run: bool, region: &str, repositories:
         top_images: Vec::new(),
         enhanced: None,
         critical_findings: 0,
+        repositories_not_listed: 0,
     }
 }
 

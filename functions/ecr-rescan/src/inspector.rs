@@ -2,8 +2,8 @@
 //! adapter. Read-only: Inspector scans continuously and has no API to force a rescan.
 
 use aws_sdk_inspector2::types::{
-    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, FilterCriteria, StringComparison,
-    StringFilter,
+    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, FilterCriteria, SortCriteria,
+    SortField, SortOrder, StringComparison, StringFilter,
 };
 use lookout_shared::aws::ApiError;
 use lookout_shared::findings::{Finding, VulnSeverity};
@@ -42,10 +42,12 @@ pub trait Inspector: Send + Sync {
     fn configuration(&self) -> impl Future<Output = Result<RescanDurations, ApiError>> + Send;
     /// ECR images in Inspector's coverage, at most `limit`.
     fn coverage(&self, limit: usize) -> impl Future<Output = Result<Vec<CoveredImage>, ApiError>> + Send;
-    /// ACTIVE findings on ECR images at or above `min`, at most `limit`, worst first.
+    /// ACTIVE findings on ECR images at or above `min` (in `repositories` when given), at most
+    /// `limit`, worst first: the cut keeps the most severe.
     fn findings(
         &self,
         min: VulnSeverity,
+        repositories: Option<&[String]>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Finding>, ApiError>> + Send;
 }
@@ -143,17 +145,57 @@ impl Inspector for Inspector2 {
         Ok(out)
     }
 
-    async fn findings(&self, min: VulnSeverity, limit: usize) -> Result<Vec<Finding>, ApiError> {
+    async fn findings(
+        &self,
+        min: VulnSeverity,
+        repositories: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<Finding>, ApiError> {
+        // One query per 10 repositories (the API's limit per filter field), each sorted worst
+        // first by Inspector and read to `limit`; merged, the worst `limit` overall.
+        let chunks: Vec<Option<&[String]>> = match repositories {
+            None => vec![None],
+            Some(names) => names.chunks(FILTER_VALUES).map(Some).collect(),
+        };
+        let mut out = Vec::new();
+        for chunk in chunks {
+            out.extend(self.findings_in(min, chunk, limit).await?);
+        }
+        let mut out = sorted(out);
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// Values one `FilterCriteria` field takes at most.
+const FILTER_VALUES: usize = 10;
+
+impl Inspector2 {
+    async fn findings_in(
+        &self,
+        min: VulnSeverity,
+        repositories: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<Finding>, ApiError> {
         let mut criteria = FilterCriteria::builder()
             .resource_type(string_filter(ECR_IMAGE)?)
             .finding_status(string_filter("ACTIVE")?);
         for severity in VulnSeverity::DESCENDING.iter().filter(|s| **s >= min) {
             criteria = criteria.severity(string_filter(severity.as_str())?);
         }
+        for repository in repositories.unwrap_or_default() {
+            criteria = criteria.ecr_image_repository_name(string_filter(repository)?);
+        }
+        let worst_first = SortCriteria::builder()
+            .field(SortField::Severity)
+            .sort_order(SortOrder::Desc)
+            .build()
+            .map_err(|e| ApiError::invalid_request("ListFindings", e))?;
         let mut pages = self
             .client
             .list_findings()
             .filter_criteria(criteria.build())
+            .sort_criteria(worst_first)
             .into_paginator()
             .send();
         let mut out = Vec::new();
@@ -163,11 +205,11 @@ impl Inspector for Inspector2 {
                 out.extend(convert_finding(f));
                 if out.len() >= limit {
                     out.truncate(limit);
-                    return Ok(sorted(out));
+                    return Ok(out);
                 }
             }
         }
-        Ok(sorted(out))
+        Ok(out)
     }
 }
 

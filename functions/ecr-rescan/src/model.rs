@@ -63,7 +63,10 @@ pub enum ScanError {
     /// LimitExceededException for the account's 100,000 basic scans per 24 hours.
     #[error("account scan limit reached: {0}")]
     AccountQuota(String),
-    /// ThrottlingException, 5xx or a transport failure: worth retrying with backoff.
+    /// ThrottlingException: retried with backoff, and the call rate drops.
+    #[error("{0}")]
+    Throttled(String),
+    /// 5xx or a transport failure: worth retrying with backoff.
     #[error("{0}")]
     Transient(String),
     #[error("image type not supported by basic scanning")]

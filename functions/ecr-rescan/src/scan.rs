@@ -1,14 +1,15 @@
-//! Starting basic scans: bounded concurrency, a shared rate limit, our own retries for
-//! throttling (the SDK's are off for this call), and a stop before the Lambda deadline.
+//! Starting basic scans: bounded concurrency, the shared adaptive rate, our own retries for
+//! throttling (the SDK's are off for this call), and a stop before the Lambda deadline that
+//! nothing passes: not a wait for the rate, not a backoff, not a call in flight.
 
 use crate::ecr::Registry;
 use crate::model::{Image, ScanError};
-use crate::pace::Pacer;
+use crate::pace::AdaptiveRate;
 use crate::select::Skip;
 use futures::StreamExt;
-use lookout_shared::deadline::Deadline;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ScanOutcome {
@@ -105,8 +106,8 @@ pub(crate) struct ScanSettings {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub dry_run: bool,
-    pub deadline: Deadline,
-    pub deadline_margin: Duration,
+    /// `DEADLINE_MARGIN_MS` before the Lambda deadline: no call starts or runs past it.
+    pub stop_at: Instant,
 }
 
 /// What happened to each candidate, in the order given; and the account-limit message if hit.
@@ -118,7 +119,7 @@ pub(crate) struct ScanReport {
 
 pub(crate) async fn scan_all<R: Registry>(
     registry: &R,
-    pacer: &Pacer,
+    rate: &AdaptiveRate,
     candidates: Vec<Image>,
     settings: &ScanSettings,
 ) -> ScanReport {
@@ -128,7 +129,7 @@ pub(crate) async fn scan_all<R: Registry>(
         .map(|(i, image)| {
             let (stop, account_limit) = (&stop, &account_limit);
             async move {
-                let outcome = scan_one(registry, pacer, &image, settings, stop, account_limit).await;
+                let outcome = scan_one(registry, rate, &image, settings, stop, account_limit).await;
                 (i, image, outcome)
             }
         })
@@ -148,13 +149,12 @@ pub(crate) async fn scan_all<R: Registry>(
 
 async fn scan_one<R: Registry>(
     registry: &R,
-    pacer: &Pacer,
+    rate: &AdaptiveRate,
     image: &Image,
     settings: &ScanSettings,
     stop: &AtomicBool,
     account_limit: &std::sync::Mutex<Option<String>>,
 ) -> ScanOutcome {
-    let out_of_time = |extra: Duration| settings.deadline.remaining() <= settings.deadline_margin + extra;
     if settings.dry_run {
         return ScanOutcome::WouldScan;
     }
@@ -163,15 +163,24 @@ async fn scan_one<R: Registry>(
         if stop.load(Ordering::SeqCst) {
             return ScanOutcome::Deferred(Deferral::AccountLimit);
         }
-        if out_of_time(Duration::ZERO) {
+        let Some(sent) = rate.acquire(settings.stop_at).await else {
             return ScanOutcome::Deferred(Deferral::Deadline);
-        }
-        pacer.wait().await;
-        // Waiting for a slot may have used up the time.
-        if out_of_time(Duration::ZERO) {
+        };
+        // A call cut at the stop may have started the scan: the next run sees it IN_PROGRESS.
+        let Ok(result) = tokio::time::timeout_at(
+            settings.stop_at,
+            registry.start_scan(&image.repository, &image.digest),
+        )
+        .await
+        else {
             return ScanOutcome::Deferred(Deferral::Deadline);
+        };
+        match &result {
+            Err(ScanError::Throttled(_)) => rate.throttled(sent),
+            Err(ScanError::Transient(_)) => {}
+            _ => rate.succeeded(),
         }
-        match registry.start_scan(&image.repository, &image.digest).await {
+        match result {
             Ok(()) => return ScanOutcome::Started,
             Err(ScanError::ImageQuota) => return ScanOutcome::AlreadyScanned,
             Err(ScanError::AccountQuota(message)) => {
@@ -185,12 +194,12 @@ async fn scan_one<R: Registry>(
             Err(ScanError::UnsupportedImage) => return ScanOutcome::Skipped(Skip::UnsupportedType),
             Err(ScanError::Gone(_)) => return ScanOutcome::Skipped(Skip::DeletedMidRun),
             Err(ScanError::Other(message)) => return ScanOutcome::Failed(message),
-            Err(ScanError::Transient(message)) => {
+            Err(ScanError::Throttled(message) | ScanError::Transient(message)) => {
                 if attempt >= settings.max_attempts {
                     return ScanOutcome::Failed(format!("{message} (after {attempt} attempts)"));
                 }
                 let pause = backoff(attempt, &image.digest);
-                if out_of_time(pause) {
+                if Instant::now() + pause >= settings.stop_at {
                     return ScanOutcome::Deferred(Deferral::Deadline);
                 }
                 tokio::time::sleep(pause).await;

@@ -77,6 +77,9 @@ pub struct RunSummary {
     /// CRITICAL findings over every listed image's last basic scan (not only the top ones).
     #[serde(skip)]
     pub critical_findings: u64,
+    /// Repositories whose listing failed (not cut by the deadline): they make the run an error.
+    #[serde(skip)]
+    pub repositories_not_listed: u64,
 }
 
 impl RunSummary {
