@@ -329,6 +329,17 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
                 count(deadline_deferred as u64, "image", "images")
             ));
         }
+        let failed = decided
+            .iter()
+            .filter(|(_, o)| matches!(o, ScanOutcome::Failed(_)))
+            .count();
+        if failed > 0 {
+            summary.complete = false;
+            summary.notes.push(format!(
+                "{} could not be scanned (see failures); the run ends in an error, and Lambda's retry skips the scans already started.",
+                count(failed as u64, "image", "images")
+            ));
+        }
         if let Some(message) = account_limit {
             summary.complete = false;
             summary.notes.push(format!(

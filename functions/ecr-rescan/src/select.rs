@@ -22,6 +22,9 @@ pub enum Skip {
     NotLatest,
     Duplicate,
     ScannedRecently,
+    /// `imageScanStatus` IN_PROGRESS or PENDING: a scan was started (by this run's earlier
+    /// attempt that Lambda is retrying, by a push, by someone else); starting another repeats it.
+    ScanInProgress,
     /// StartImageScan said UnsupportedImageTypeException.
     UnsupportedType,
     /// Deleted or archived between listing and scanning.
@@ -41,6 +44,7 @@ impl Skip {
             Skip::NotLatest => "skippedNotLatest",
             Skip::Duplicate => "skippedDuplicate",
             Skip::ScannedRecently => "skippedScannedRecently",
+            Skip::ScanInProgress => "skippedScanInProgress",
             Skip::UnsupportedType => "skippedUnsupportedType",
             Skip::DeletedMidRun => "skippedDeletedMidRun",
         }
@@ -58,6 +62,7 @@ impl Skip {
             Skip::NotLatest => "older than the latest N",
             Skip::Duplicate => "duplicate digest",
             Skip::ScannedRecently => "scanned within the rescan interval",
+            Skip::ScanInProgress => "scan already in progress",
             Skip::UnsupportedType => "image type not supported",
             Skip::DeletedMidRun => "deleted or archived during the run",
         }
@@ -146,8 +151,10 @@ fn static_skip(image: &Image, rules: &Rules) -> Option<Skip> {
     {
         return Some(Skip::ImageIndex);
     }
-    if image.scan_status.as_deref() == Some("UNSUPPORTED_IMAGE") {
-        return Some(Skip::UnsupportedImage);
+    match image.scan_status.as_deref() {
+        Some("UNSUPPORTED_IMAGE") => return Some(Skip::UnsupportedImage),
+        Some("IN_PROGRESS" | "PENDING") => return Some(Skip::ScanInProgress),
+        _ => {}
     }
     if selection.tagged_only && image.tags.is_empty() {
         return Some(Skip::Untagged);
@@ -236,6 +243,8 @@ mod tests {
         recent.scan_completed_at_ms = Some(NOW - DAY / 2);
         let mut old_scan = image("o", &["v3"], 6);
         old_scan.scan_completed_at_ms = Some(NOW - 2 * DAY);
+        let mut running = image("p", &["v5"], 8);
+        running.scan_status = Some("IN_PROGRESS".into());
         let mut config_ok = image("c", &["v4"], 7);
         config_ok.artifact_media_type = Some("application/vnd.oci.image.config.v1+json".into());
         let images = vec![
@@ -247,6 +256,7 @@ mod tests {
             image("n", &[], 8),
             recent,
             old_scan,
+            running,
             config_ok,
         ];
         let sel = tagged();
@@ -260,6 +270,7 @@ mod tests {
                 ("b".into(), Skip::Artifact),
                 ("i".into(), Skip::ImageIndex),
                 ("n".into(), Skip::Untagged),
+                ("p".into(), Skip::ScanInProgress),
                 ("r".into(), Skip::ScannedRecently),
                 ("s".into(), Skip::Artifact),
                 ("u".into(), Skip::UnsupportedImage),

@@ -20,10 +20,13 @@ use ecr_rescan::handler::Rescan;
 use ecr_rescan::inspector::Inspector2;
 use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
-use lookout_shared::invocation::{Function, Invocation, invoke};
+use lookout_shared::invocation::{Function, Invocation, diagnostic, invoke};
 use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
-use lookout_shared::publish::MemoryPublisher;
+use lookout_shared::aws::ApiError;
+use lookout_shared::notification::SnsMessage;
+use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const QUOTA: &str = "The scan quota per image has been exceeded. Wait and try again.";
@@ -233,7 +236,7 @@ async fn scans_retry_throttling_then_start() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn throttling_that_never_ends_is_a_counted_failure_and_the_run_goes_on() {
+async fn throttling_that_never_ends_fails_the_image_and_then_the_run() {
     let throttled = scan_of("sha256:a")
         .sequence()
         .http_status(400, Some(json_error("ThrottlingException", "Rate exceeded")))
@@ -246,19 +249,26 @@ async fn throttling_that_never_ends_is_a_counted_failure_and_the_run_goes_on() {
         &throttled,
         &scan_ok(),
     ];
-    let summary = run(
-        config(&[("MAX_SCAN_ATTEMPTS", "3")]),
-        ecr(&rules),
-        inspector(&[]),
-        json!({}),
-    )
-    .await;
-    assert_eq!(summary["outcomes"], json!({"started": 1, "failed": 1}));
+    let publisher = MemoryPublisher::default();
+    let rescan = publishing_text(config(&[("MAX_SCAN_ATTEMPTS", "3")]), &rules, &publisher);
+    let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    // One image of two failed: the run goes on, the summary is published, then the error.
+    assert_eq!(error_type, "Lookout.ScansFailed");
+    assert_eq!(
+        message,
+        "1 images could not be scanned and 0 repositories could not be listed; the summary says which"
+    );
     assert_eq!(throttled.num_calls(), 3);
-    let error = summary["failures"][0]["error"].as_str().unwrap();
+    let sent = publisher.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].subject,
+        "[Lookout] ECR rescan: 1 started, 0 already scanned, 1 failed (partial)"
+    );
     assert!(
-        error.contains("ThrottlingException") && error.contains("after 3 attempts"),
-        "{error}"
+        sent[0].message.contains("ThrottlingException") && sent[0].message.contains("after 3 attempts"),
+        "{}",
+        sent[0].message
     );
 }
 
@@ -344,7 +354,7 @@ async fn an_image_or_repository_deleted_mid_run_is_skipped_and_counted() {
 }
 
 #[tokio::test]
-async fn a_listing_that_keeps_failing_makes_a_partial_run() {
+async fn a_listing_that_keeps_failing_makes_a_partial_run_and_an_error() {
     let broken = mock!(aws_sdk_ecr::Client::describe_images)
         .match_requests(|r| r.repository_name() == Some("broken"))
         .sequence()
@@ -358,15 +368,21 @@ async fn a_listing_that_keeps_failing_makes_a_partial_run() {
         &images("web", &["sha256:a"]),
         &scan_ok(),
     ];
-    let summary = run(config(&[]), ecr(&rules), inspector(&[]), json!({})).await;
-    assert_eq!(summary["outcomes"], json!({"started": 1}));
-    assert_eq!(summary["complete"], false);
+    let publisher = MemoryPublisher::default();
+    let rescan = publishing_text(config(&[]), &rules, &publisher);
+    let (error_type, _) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    assert_eq!(error_type, "Lookout.ImagesNotListed");
     assert_eq!(broken.num_calls(), 3, "the SDK retried the 5xx");
+    let sent = publisher.messages();
+    assert_eq!(sent.len(), 1, "the summary goes out before the error");
+    assert_eq!(
+        sent[0].subject,
+        "[Lookout] ECR rescan: 1 started, 0 already scanned, 0 failed (partial)"
+    );
     assert!(
-        summary["notes"][0]
-            .as_str()
-            .unwrap()
-            .contains("1 repository could not be listed")
+        sent[0].message.contains("1 repository could not be listed"),
+        "{}",
+        sent[0].message
     );
 }
 
@@ -748,6 +764,18 @@ fn publishing_text<'p>(
     )
 }
 
+/// One invocation that must fail: its `Diagnostic` type and message.
+async fn error_of<F: Function>(function: &F, event: F::Event, deadline: Deadline) -> (String, String) {
+    let mut ctx = Invocation::new(deadline, "req");
+    match invoke(function, event, &mut ctx).await {
+        Ok(_) => panic!("the invocation succeeded"),
+        Err(e) => {
+            let d = diagnostic(&e);
+            (d.error_type, d.error_message)
+        }
+    }
+}
+
 /// One invocation through the skeleton's entry point, its summary as JSON.
 async fn summary_of<F: Function>(
     function: &F,
@@ -760,4 +788,379 @@ async fn summary_of<F: Function>(
         Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
         Err(e) => panic!("{e}"),
     }
+}
+
+// ---- The deadline: nothing runs past the margin; the summary publish gets a real budget ----
+
+/// Answers after `delay` (virtual time on a paused clock); `None`: never.
+struct SlowPublisher(Option<Duration>);
+
+impl Publisher for SlowPublisher {
+    async fn publish(&self, _message: &SnsMessage) -> Result<String, PublishError> {
+        match self.0 {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok("slow-1".to_string())
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+fn with_topic(mut config: RescanConfig) -> RescanConfig {
+    config.delivery = Some(Delivery {
+        topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
+        format: MessageFormat::Text,
+        chat_app: false,
+        max_request_bytes: SNS_MAX_REQUEST_BYTES,
+    });
+    config
+}
+
+const TWENTY: &[&str] = &[
+    "sha256:00", "sha256:01", "sha256:02", "sha256:03", "sha256:04", "sha256:05", "sha256:06", "sha256:07",
+    "sha256:08", "sha256:09", "sha256:10", "sha256:11", "sha256:12", "sha256:13", "sha256:14", "sha256:15",
+    "sha256:16", "sha256:17", "sha256:18", "sha256:19",
+];
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_for_the_rate_never_passes_the_deadline_margin() {
+    // Before: each of 16 scans in flight reserved the next slot 2 s apart and slept until it,
+    // past the margin and past the deadline (a 40 s deadline returned after about 60 s).
+    let start = scan_ok();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", TWENTY),
+        &start,
+    ];
+    let settings = config(&[
+        ("SCAN_RATE_PER_SECOND", "0.5"),
+        ("SCAN_CONCURRENCY", "16"),
+        ("DEADLINE_MARGIN_MS", "10000"),
+    ]);
+    let publisher = MemoryPublisher::default();
+    let rescan = Rescan::new(
+        with_topic(settings),
+        EcrRegistry::new(ecr(&rules)),
+        Inspector2::new(inspector(&[])),
+        &publisher,
+    );
+    let began = tokio::time::Instant::now();
+    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(40)), "r").await;
+    // The listing took the slot at 0 s, scans the slots at 2, 4, ... 30 s: 15 of them. The
+    // slot at 32 s is past the stop (40 - 10 s) and is refused without waiting.
+    assert_eq!(began.elapsed(), Duration::from_secs(30));
+    assert_eq!(summary["outcomes"], json!({"started": 15, "deferredDeadline": 5}));
+    assert_eq!(start.num_calls(), 15);
+    assert_eq!(publisher.messages().len(), 1);
+}
+
+/// A registry whose StartImageScan never answers (a hung connection).
+struct HungRegistry;
+
+impl Registry for HungRegistry {
+    async fn scan_type(&self) -> Result<ecr_rescan::model::ScanType, ApiError> {
+        Ok(ecr_rescan::model::ScanType::Basic)
+    }
+    async fn repositories(&self) -> Result<Vec<ecr_rescan::model::Repository>, ApiError> {
+        Ok(vec![ecr_rescan::model::Repository { name: "web".into() }])
+    }
+    async fn images(&self, repository: &str) -> Result<Vec<ecr_rescan::model::Image>, ApiError> {
+        Ok((0..3)
+            .map(|i| ecr_rescan::model::Image {
+                repository: repository.into(),
+                digest: format!("sha256:{i}"),
+                tags: vec![format!("v{i}")],
+                ..Default::default()
+            })
+            .collect())
+    }
+    async fn start_scan(&self, _repository: &str, _digest: &str) -> Result<(), ecr_rescan::model::ScanError> {
+        std::future::pending().await
+    }
+    async fn scan_frequencies(&self, _r: &[String]) -> Result<BTreeMap<String, String>, ApiError> {
+        Ok(BTreeMap::new())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_in_flight_are_cut_at_the_margin_and_the_summary_still_goes_out() {
+    let publisher = MemoryPublisher::default();
+    let rescan = Rescan::new(
+        with_topic(config(&[("SCAN_CONCURRENCY", "4"), ("DEADLINE_MARGIN_MS", "10000")])),
+        HungRegistry,
+        Inspector2::new(inspector(&[])),
+        &publisher,
+    );
+    let began = tokio::time::Instant::now();
+    // Before: the run waited for the hung calls forever (here: an hour of virtual time).
+    let summary = tokio::time::timeout(
+        Duration::from_secs(3600),
+        summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60)), "r"),
+    )
+    .await
+    .expect("the run must end at the margin");
+    assert_eq!(began.elapsed(), Duration::from_secs(50));
+    assert_eq!(summary["outcomes"], json!({"deferredDeadline": 3}));
+    assert_eq!(publisher.messages().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_publish_gets_the_margin_less_one_second() {
+    // The scans use the run up to the margin (10 s before a 40 s deadline); then:
+    // a publish answering in 7 s is delivered (before: given up at 5 s, half the margin);
+    // one that never answers is given up 1 s before the deadline, and that is the error.
+    for (publisher, expected) in [
+        (SlowPublisher(Some(Duration::from_secs(7))), Ok(37)),
+        (SlowPublisher(None), Err(39)),
+    ] {
+        let rules = [
+            &scan_type(ScanType::Basic),
+            &repositories(&["web"]),
+            &images("web", TWENTY),
+            &scan_ok(),
+        ];
+        let rescan = Rescan::new(
+            with_topic(config(&[
+                ("SCAN_RATE_PER_SECOND", "0.5"),
+                ("DEADLINE_MARGIN_MS", "10000"),
+            ])),
+            EcrRegistry::new(ecr(&rules)),
+            Inspector2::new(inspector(&[])),
+            publisher,
+        );
+        let began = tokio::time::Instant::now();
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(40)), "r");
+        let result = invoke(&rescan, json!({}), &mut ctx).await;
+        let at = began.elapsed().as_secs();
+        match (result, expected) {
+            (Ok(_), Ok(secs)) => assert_eq!(at, secs),
+            (Err(e), Err(secs)) => {
+                assert_eq!(diagnostic(&e).error_type, "Lookout.DeadlineExceeded");
+                assert_eq!(at, secs);
+            }
+            (result, expected) => panic!("{:?} vs {expected:?}", result.map(|_| ())),
+        }
+    }
+}
+
+// ---- A run that could not do its job is a Lambda error, after its summary ----
+
+#[tokio::test(start_paused = true)]
+async fn every_scan_throttled_or_failing_is_an_error_after_the_summary() {
+    for (status, code) in [(400, "ThrottlingException"), (500, "ServerException")] {
+        let failing = mock!(aws_sdk_ecr::Client::start_image_scan)
+            .sequence()
+            .http_status(status, Some(json_error(code, "no")))
+            .repeatedly()
+            .build();
+        let rules = [
+            &scan_type(ScanType::Basic),
+            &repositories(&["web"]),
+            &images("web", &["sha256:a", "sha256:b"]),
+            &failing,
+        ];
+        let publisher = MemoryPublisher::default();
+        let rescan = publishing_text(config(&[("MAX_SCAN_ATTEMPTS", "2")]), &rules, &publisher);
+        let (error_type, message) =
+            error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+        assert_eq!(error_type, "Lookout.ScansFailed", "{code}");
+        assert!(message.starts_with("2 images could not be scanned"), "{message}");
+        assert_eq!(failing.num_calls(), 4, "{code}: 2 images × 2 attempts");
+        let sent = publisher.messages();
+        assert_eq!(sent.len(), 1, "{code}: the summary goes out first");
+        assert_eq!(
+            sent[0].subject,
+            "[Lookout] ECR rescan: 0 started, 0 already scanned, 2 failed (partial)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn images_that_cannot_be_listed_are_an_error_after_the_summary() {
+    let broken = mock!(aws_sdk_ecr::Client::describe_images)
+        .sequence()
+        .http_status(400, Some(json_error("AccessDeniedException", "not allowed")))
+        .repeatedly()
+        .build();
+    let never = scan_ok();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["api", "web"]),
+        &broken,
+        &never,
+    ];
+    let publisher = MemoryPublisher::default();
+    let rescan = publishing_text(config(&[]), &rules, &publisher);
+    let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    assert_eq!(error_type, "Lookout.ImagesNotListed");
+    assert_eq!(
+        message,
+        "0 images could not be scanned and 2 repositories could not be listed; the summary says which"
+    );
+    assert_eq!(never.num_calls(), 0);
+    let sent = publisher.messages();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].message.contains("2 repositories could not be listed"),
+        "{}",
+        sent[0].message
+    );
+}
+
+// ---- A retry never starts a scan again ----
+
+/// Fails the first publish, then delivers: the case where only the summary publish failed.
+#[derive(Default)]
+struct FailsOnce {
+    calls: std::sync::atomic::AtomicUsize,
+    delivered: std::sync::Mutex<Vec<String>>,
+}
+
+impl Publisher for FailsOnce {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(PublishError::Failed {
+                topic: "alerts".into(),
+                code: Some("InternalError".into()),
+                detail: "SNS was down".into(),
+            });
+        }
+        self.delivered.lock().unwrap().push(message.subject.clone());
+        Ok("m-2".into())
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_summary_publish_starts_no_scan_again() {
+    use aws_sdk_ecr::types::{ImageScanFindingsSummary, ImageScanStatus, ScanStatus};
+    // What ECR lists once the first attempt started the scans: one still IN_PROGRESS, one
+    // COMPLETE a minute ago.
+    let now = aws_smithy_types::DateTime::from_millis(lookout_shared::time::now_epoch_ms() - 60_000);
+    let listing = mock!(aws_sdk_ecr::Client::describe_images)
+        .sequence()
+        .output(|| {
+            DescribeImagesOutput::builder()
+                .image_details(ImageDetail::builder().repository_name("web").image_digest("sha256:a").image_tags("v1").build())
+                .image_details(ImageDetail::builder().repository_name("web").image_digest("sha256:b").image_tags("v2").build())
+                .build()
+        })
+        .output(move || {
+            DescribeImagesOutput::builder()
+                .image_details(
+                    ImageDetail::builder()
+                        .repository_name("web")
+                        .image_digest("sha256:a")
+                        .image_tags("v1")
+                        .image_scan_status(ImageScanStatus::builder().status(ScanStatus::InProgress).build())
+                        .build(),
+                )
+                .image_details(
+                    ImageDetail::builder()
+                        .repository_name("web")
+                        .image_digest("sha256:b")
+                        .image_tags("v2")
+                        .image_scan_status(ImageScanStatus::builder().status(ScanStatus::Complete).build())
+                        .image_scan_findings_summary(
+                            ImageScanFindingsSummary::builder().image_scan_completed_at(now).build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let start = scan_ok();
+    let rules = [&scan_type(ScanType::Basic), &repositories(&["web"]), &listing, &start];
+    let publisher = FailsOnce::default();
+    let rescan = Rescan::new(
+        with_topic(config(&[])),
+        EcrRegistry::new(ecr(&rules)),
+        Inspector2::new(inspector(&[])),
+        &publisher,
+    );
+    let deadline = || Deadline::after(Duration::from_secs(600));
+    let (error_type, _) = error_of(&rescan, json!({}), deadline()).await;
+    assert_eq!(error_type, "Lookout.PublishFailed");
+    assert_eq!(start.num_calls(), 2);
+    // Lambda's retry of the same event.
+    let summary = summary_of(&rescan, json!({}), deadline(), "req").await;
+    assert_eq!(start.num_calls(), 2, "no StartImageScan on the retry");
+    assert_eq!(
+        summary["outcomes"],
+        json!({"skippedScanInProgress": 1, "skippedScannedRecently": 1})
+    );
+    assert_eq!(
+        *publisher.delivered.lock().unwrap(),
+        ["[Lookout] ECR rescan: 0 started, 0 already scanned, 0 failed"]
+    );
+}
+
+// ---- ENHANCED: the findings cut keeps the worst, in the selected repositories ----
+
+#[tokio::test]
+async fn findings_are_asked_worst_first_in_the_selected_repositories() {
+    use aws_sdk_inspector2::types::{Severity, SortField, SortOrder};
+    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
+        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
+    });
+    let ecr_rules = [
+        &scan_type(ScanType::Enhanced),
+        &repositories(&["legacy", "web"]),
+        &frequencies,
+    ];
+    // Inspector answers worst first for the request that asks so, for `web` only.
+    let asked_right = mock!(aws_sdk_inspector2::Client::list_findings)
+        .match_requests(|r| {
+            let sort = r.sort_criteria();
+            let repos: Vec<(&str, &str)> = r
+                .filter_criteria()
+                .and_then(|f| f.ecr_image_repository_name.as_ref())
+                .map(|l| l.iter().map(|f| (f.comparison.as_str(), f.value())).collect())
+                .unwrap_or_default();
+            sort.map(|s| (s.field(), s.sort_order())) == Some((&SortField::Severity, &SortOrder::Desc))
+                && repos == [("EQUALS", "web")]
+        })
+        .then_output(|| {
+            ListFindingsOutput::builder()
+                .findings(finding("web", "sha256:w", "CVE-2024-0001", Severity::Critical))
+                .findings(finding("web", "sha256:w", "CVE-2024-0002", Severity::High))
+                .build()
+        });
+    // Before: unsorted, unfiltered; the cut kept other repositories' findings, then dropped them.
+    let asked_wrong = mock!(aws_sdk_inspector2::Client::list_findings).then_output(|| {
+        ListFindingsOutput::builder()
+            .findings(finding("legacy", "sha256:l", "CVE-2024-0009", Severity::High))
+            .findings(finding("web", "sha256:w", "CVE-2024-0002", Severity::High))
+            .build()
+    });
+    let unavailable = [
+        mock!(aws_sdk_inspector2::Client::get_configuration)
+            .sequence()
+            .http_status(404, None)
+            .repeatedly()
+            .build(),
+        mock!(aws_sdk_inspector2::Client::list_coverage)
+            .sequence()
+            .http_status(404, None)
+            .repeatedly()
+            .build(),
+    ];
+    let inspector_rules = [&asked_right, &asked_wrong, &unavailable[0], &unavailable[1]];
+    let summary = run(
+        config(&[("REPOSITORY_EXCLUDE", "legacy"), ("MAX_FINDINGS", "1")]),
+        ecr(&ecr_rules),
+        inspector(&inspector_rules),
+        json!({}),
+    )
+    .await;
+    assert_eq!(asked_right.num_calls(), 1);
+    assert_eq!(asked_wrong.num_calls(), 0);
+    let findings = &summary["enhanced"]["findings"];
+    assert_eq!(findings["total"], 1);
+    assert_eq!(findings["truncated"], true);
+    assert_eq!(
+        findings["images"][0]["findings"][0]["vulnerabilityId"],
+        "CVE-2024-0001"
+    );
 }
