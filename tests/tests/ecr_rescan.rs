@@ -27,8 +27,7 @@ async fn registry() -> Registry {
 fn rescan(r: &Registry, extra: &[(&str, &str)]) -> Function {
     let mut env = r.moto.function_env();
     env.push(("ALERT_TOPIC_ARN".into(), r.topic.topic_arn.clone()));
-    env.push(("SCAN_RATE_PER_SECOND".into(), "200".into()));
-    env.push(("SCAN_CONCURRENCY".into(), "8".into()));
+    // The shipped defaults: adaptive rate, default concurrency.
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Function::spawn(&binary("ecr-rescan"), &env)
 }
@@ -107,6 +106,41 @@ async fn basic_rescan_then_a_second_run_within_24_hours() {
     assert_eq!(
         r.topic.drain().await[0].subject(),
         Some("[Lookout] ECR rescan: 0 started, 1,008 already scanned, 0 failed")
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_the_summary_publish_failed_starts_no_scan_twice() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    create_repository(&ecr, "web-app").await;
+    let mut digests = Vec::new();
+    for i in 0..5u64 {
+        digests.push(put_image(&ecr, "web-app", 100 + i, Some(&format!("v{i}"))).await);
+    }
+    // The topic does not exist yet: the first summary publish fails.
+    let topic_arn = "arn:aws:sns:us-east-1:123456789012:rescan-late";
+    let mut env = moto.function_env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn.into()));
+    let function = Function::spawn(&binary("ecr-rescan"), &env);
+    let outcome = function.invoke(&json!({}));
+    let (error_type, _) = outcome.error();
+    assert_eq!(error_type, "Lookout.PublishFailed");
+    for digest in &digests {
+        assert!(was_scanned(&ecr, "web-app", digest).await, "{digest}");
+    }
+
+    // Lambda retries the event once the topic is back. moto lists no scan status, so the
+    // retry asks again and ECR's per-image quota answers: counted, none started twice.
+    let topic = TopicWithQueue::create(&config, "rescan-late", false).await;
+    assert_eq!(topic.topic_arn, topic_arn);
+    let summary = function.invoke(&json!({})).response().clone();
+    assert_eq!(summary["outcomes"], json!({"alreadyScanned": 5}));
+    assert_eq!(summary["complete"], true);
+    assert_eq!(
+        topic.drain().await[0].subject(),
+        Some("[Lookout] ECR rescan: 0 started, 5 already scanned, 0 failed")
     );
 }
 

@@ -187,7 +187,11 @@ async fn ecr_rescan_survives_deletions_and_a_failing_call_and_says_so() {
     s.proxy
         .inject_when("DescribeImages", Some("\"jobs\""), Fault::Status(500), usize::MAX);
     let f = function(&s, "ecr-rescan", &[("AWS_MAX_ATTEMPTS", "2")]);
-    let summary = f.invoke(&json!({})).response().clone();
+    // A repository that could not be listed makes the run an error, after its summary.
+    let outcome = f.invoke(&json!({}));
+    assert_eq!(outcome.error().0, "Lookout.ImagesNotListed");
+    let delivered = s.topic.drain().await;
+    let summary = delivered[0].message_json();
     assert_eq!(
         summary["outcomes"],
         json!({"started": 2, "skippedDeletedMidRun": 2})
@@ -207,7 +211,6 @@ async fn ecr_rescan_survives_deletions_and_a_failing_call_and_says_so() {
             .starts_with("not listed: DescribeImages"),
         "{jobs}"
     );
-    let delivered = s.topic.drain().await;
     assert_eq!(
         delivered[0].subject(),
         Some("[Lookout] ECR rescan: 2 started, 0 already scanned, 0 failed (partial)")

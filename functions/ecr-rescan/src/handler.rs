@@ -154,7 +154,10 @@ impl<R: Registry, I: Inspector, P: Publisher> Function for Rescan<R, I, P> {
         };
         record_metrics(&summary, &mut ctx.metrics);
         self.publish(&summary, ctx).await?;
-        match (summary.outcome(OutcomeKind::Failed), summary.repositories_not_listed) {
+        match (
+            summary.outcome(OutcomeKind::Failed),
+            summary.repositories_not_listed,
+        ) {
             (0, 0) => Ok(summary),
             (scans_failed, repositories_not_listed) => Err(RescanError::Incomplete {
                 scans_failed,
@@ -364,8 +367,16 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             max_findings: config.max_findings,
             max_coverage: config.max_coverage,
         };
-        let report =
-            enhanced::report(&self.inspector, &self.registry, repositories, only, patterns, &limits, stop_at).await;
+        let report = enhanced::report(
+            &self.inspector,
+            &self.registry,
+            repositories,
+            only,
+            patterns,
+            &limits,
+            stop_at,
+        )
+        .await;
         if let Part::Available(c) = &report.coverage {
             summary.images = c.images;
         }

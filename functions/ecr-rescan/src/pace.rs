@@ -124,7 +124,9 @@ impl AdaptiveRate {
         }
         let now = Instant::now();
         let measured = state.measured(now);
-        let sending = self.limit(&state).map_or(measured, |r| r.min(measured.max(MIN_RATE)));
+        let sending = self
+            .limit(&state)
+            .map_or(measured, |r| r.min(measured.max(MIN_RATE)));
         state.last_max = sending.max(MIN_RATE);
         state.rate = Some((sending * BETA).max(MIN_RATE));
         state.throttled_at = Some(now);

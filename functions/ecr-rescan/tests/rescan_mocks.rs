@@ -18,12 +18,12 @@ use ecr_rescan::config::RescanConfig;
 use ecr_rescan::ecr::{EcrRegistry, Registry};
 use ecr_rescan::handler::Rescan;
 use ecr_rescan::inspector::Inspector2;
+use lookout_shared::aws::ApiError;
 use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
 use lookout_shared::invocation::{Function, Invocation, diagnostic, invoke};
-use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
-use lookout_shared::aws::ApiError;
 use lookout_shared::notification::SnsMessage;
+use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
 use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -818,9 +818,26 @@ fn with_topic(mut config: RescanConfig) -> RescanConfig {
 }
 
 const TWENTY: &[&str] = &[
-    "sha256:00", "sha256:01", "sha256:02", "sha256:03", "sha256:04", "sha256:05", "sha256:06", "sha256:07",
-    "sha256:08", "sha256:09", "sha256:10", "sha256:11", "sha256:12", "sha256:13", "sha256:14", "sha256:15",
-    "sha256:16", "sha256:17", "sha256:18", "sha256:19",
+    "sha256:00",
+    "sha256:01",
+    "sha256:02",
+    "sha256:03",
+    "sha256:04",
+    "sha256:05",
+    "sha256:06",
+    "sha256:07",
+    "sha256:08",
+    "sha256:09",
+    "sha256:10",
+    "sha256:11",
+    "sha256:12",
+    "sha256:13",
+    "sha256:14",
+    "sha256:15",
+    "sha256:16",
+    "sha256:17",
+    "sha256:18",
+    "sha256:19",
 ];
 
 #[tokio::test(start_paused = true)]
@@ -888,7 +905,10 @@ impl Registry for HungRegistry {
 async fn calls_in_flight_are_cut_at_the_margin_and_the_summary_still_goes_out() {
     let publisher = MemoryPublisher::default();
     let rescan = Rescan::new(
-        with_topic(config(&[("SCAN_CONCURRENCY", "4"), ("DEADLINE_MARGIN_MS", "10000")])),
+        with_topic(config(&[
+            ("SCAN_CONCURRENCY", "4"),
+            ("DEADLINE_MARGIN_MS", "10000"),
+        ])),
         HungRegistry,
         Inspector2::new(inspector(&[])),
         &publisher,
@@ -1042,8 +1062,20 @@ async fn a_retry_after_a_failed_summary_publish_starts_no_scan_again() {
         .sequence()
         .output(|| {
             DescribeImagesOutput::builder()
-                .image_details(ImageDetail::builder().repository_name("web").image_digest("sha256:a").image_tags("v1").build())
-                .image_details(ImageDetail::builder().repository_name("web").image_digest("sha256:b").image_tags("v2").build())
+                .image_details(
+                    ImageDetail::builder()
+                        .repository_name("web")
+                        .image_digest("sha256:a")
+                        .image_tags("v1")
+                        .build(),
+                )
+                .image_details(
+                    ImageDetail::builder()
+                        .repository_name("web")
+                        .image_digest("sha256:b")
+                        .image_tags("v2")
+                        .build(),
+                )
                 .build()
         })
         .output(move || {
@@ -1063,7 +1095,9 @@ async fn a_retry_after_a_failed_summary_publish_starts_no_scan_again() {
                         .image_tags("v2")
                         .image_scan_status(ImageScanStatus::builder().status(ScanStatus::Complete).build())
                         .image_scan_findings_summary(
-                            ImageScanFindingsSummary::builder().image_scan_completed_at(now).build(),
+                            ImageScanFindingsSummary::builder()
+                                .image_scan_completed_at(now)
+                                .build(),
                         )
                         .build(),
                 )
@@ -1071,7 +1105,12 @@ async fn a_retry_after_a_failed_summary_publish_starts_no_scan_again() {
         })
         .build();
     let start = scan_ok();
-    let rules = [&scan_type(ScanType::Basic), &repositories(&["web"]), &listing, &start];
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &listing,
+        &start,
+    ];
     let publisher = FailsOnce::default();
     let rescan = Rescan::new(
         with_topic(config(&[])),
