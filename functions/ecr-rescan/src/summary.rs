@@ -5,10 +5,11 @@ use crate::inspector::RescanDurations;
 use crate::model::ScanType;
 use crate::scan::{Deferral, OutcomeKind};
 use lookout_shared::console;
+use lookout_shared::findings::Finding;
 use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use lookout_shared::text::{count, thousands, truncate_utf8};
+use lookout_shared::text::{ascii_line, count, thousands, truncate_utf8};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -128,9 +129,12 @@ impl RunSummary {
         }
     }
 
-    /// Renders at most `detail.items` entries of each list, each line cut to `detail.item_bytes`.
+    /// Renders at most `detail.items` entries of each list. Every line that carries untrusted
+    /// text (repository names, tags, AWS error details, Inspector's names) goes through `cut`,
+    /// the shared one-line encoder: printable ASCII, no line break, control or bidi character,
+    /// at most `detail.item_bytes`; so none can start a section, a `Subject:` or a link line.
     pub fn render(&self, detail: Detail, identity: &str) -> Notification {
-        let cut = |s: &str| truncate_utf8(s, detail.item_bytes).to_string();
+        let cut = |s: &str| ascii_line(s, detail.item_bytes);
         let mut text = String::new();
         match self.scan_type {
             ScanType::Basic => self.basic_text(&mut text, detail, &cut),
@@ -292,13 +296,10 @@ impl RunSummary {
                 let _ = writeln!(
                     t,
                     "{}",
-                    cut(&format!(
-                        "  {}: {}\n    {}",
-                        top.image.name(),
-                        top.counts.describe(),
-                        top.link
-                    ))
+                    cut(&format!("  {}: {}", top.image.name(), top.counts.describe()))
                 );
+                // Built from the encoded repository and digest (`console`).
+                let _ = writeln!(t, "    {}", top.link);
             }
         }
     }
@@ -308,14 +309,14 @@ impl RunSummary {
         let Some(report) = &self.enhanced else { return };
         match &report.rescan_durations {
             Part::Available(d) => {
-                let _ = writeln!(
-                    t,
+                let line = format!(
                     "Rescan duration: {} after push, {} after last pull (mode {}), status {}",
                     d.rescan_duration.as_deref().unwrap_or("unknown"),
                     d.pull_date_rescan_duration.as_deref().unwrap_or("unknown"),
                     d.pull_date_rescan_mode.as_deref().unwrap_or("unknown"),
                     d.status.as_deref().unwrap_or("unknown"),
                 );
+                let _ = writeln!(t, "{}", cut(&line));
             }
             Part::Unavailable { unavailable } => {
                 let _ = writeln!(t, "Rescan duration: unavailable ({})", cut(unavailable));
@@ -389,14 +390,15 @@ impl RunSummary {
                 );
                 for image in f.images.iter().take(detail.items) {
                     let name = image_name_with_digest(&image.repository, &image.tags, &image.digest);
-                    let _ = writeln!(t, "{}", cut(&format!("\n  {name}: {}", image.counts.describe())));
+                    let _ = writeln!(t, "\n{}", cut(&format!("  {name}: {}", image.counts.describe())));
                     let _ = writeln!(
                         t,
                         "    {}",
                         console::inspector_image_url(&self.region, &image.digest)
                     );
                     for finding in image.findings.iter().take(detail.items) {
-                        let _ = writeln!(t, "{}", cut(&format!("    {}", finding.one_line())));
+                        let line = format!("    {}", quoted_finding(finding, &cut).one_line());
+                        let _ = writeln!(t, "{}", truncate_utf8(&line, detail.item_bytes));
                     }
                     more(t, image.findings.len(), detail.items, "findings");
                 }
@@ -485,6 +487,25 @@ impl<'a> Structured<'a> {
                 },
             }),
         }
+    }
+}
+
+/// The finding with each field from Inspector (package names come from the image's own
+/// contents) through the one-line encoder, so `one_line` keeps its `→` and nothing else.
+fn quoted_finding(f: &Finding, cut: &dyn Fn(&str) -> String) -> Finding {
+    let opt = |v: &Option<String>| v.as_deref().map(cut);
+    Finding {
+        vulnerability_id: cut(&f.vulnerability_id),
+        title: cut(&f.title),
+        package: opt(&f.package),
+        installed_version: opt(&f.installed_version),
+        fixed_in_version: opt(&f.fixed_in_version),
+        fix_available: opt(&f.fix_available),
+        exploit_available: opt(&f.exploit_available),
+        repository: cut(&f.repository),
+        digest: cut(&f.digest),
+        tags: f.tags.iter().map(|t| cut(t)).collect(),
+        ..f.clone()
     }
 }
 

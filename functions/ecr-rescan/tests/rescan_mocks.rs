@@ -1203,3 +1203,114 @@ async fn findings_are_asked_worst_first_in_the_selected_repositories() {
         "CVE-2024-0001"
     );
 }
+
+// ---- Untrusted text in the summary is quoted ----
+
+const FORGED: &str = "x\n--- CRITICAL\nSubject: [Lookout] all clear\n\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7} \u{202e}txet";
+
+/// No line of a text body that untrusted text could have started or hidden.
+fn assert_quoted(body: &str) {
+    for line in body.lines() {
+        assert!(
+            !line.starts_with("--- ") && !line.starts_with("Subject:"),
+            "forged line {line:?} in\n{body}"
+        );
+    }
+    assert!(
+        !body.contains('\u{1b}') && !body.contains('\u{7}') && !body.contains('\u{202e}'),
+        "{body:?}"
+    );
+}
+
+#[tokio::test]
+async fn names_tags_and_error_details_cannot_forge_summary_lines() {
+    let hostile_repo: &'static str = Box::leak(format!("web{FORGED}").into_boxed_str());
+    let names: &'static [&'static str] = Box::leak(vec![hostile_repo].into_boxed_slice());
+    let listing = mock!(aws_sdk_ecr::Client::describe_images).then_output(move || {
+        DescribeImagesOutput::builder()
+            .image_details(
+                ImageDetail::builder()
+                    .repository_name(hostile_repo)
+                    .image_digest("sha256:a")
+                    .image_tags(format!("v1{FORGED}"))
+                    .build(),
+            )
+            .build()
+    });
+    let refused = mock!(aws_sdk_ecr::Client::start_image_scan)
+        .sequence()
+        .http_status(400, Some(json_error("ValidationException", FORGED)))
+        .repeatedly()
+        .build();
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(names),
+        &listing,
+        &refused,
+    ];
+    let publisher = MemoryPublisher::default();
+    let rescan = publishing_text(config(&[]), &rules, &publisher);
+    let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
+    assert_eq!(error_type, "Lookout.ScansFailed");
+    assert!(
+        !message.contains("evil"),
+        "errors name counts, not payloads: {message}"
+    );
+    let sent = publisher.messages();
+    let body = &sent[0].message;
+    assert!(body.contains("Failures:"), "{body}");
+    assert!(body.contains("Per repository:"), "{body}");
+    assert_quoted(body);
+}
+
+#[tokio::test]
+async fn inspector_names_cannot_forge_summary_lines() {
+    use aws_sdk_inspector2::types::Severity;
+    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
+        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
+    });
+    let ecr_rules = [
+        &scan_type(ScanType::Enhanced),
+        &repositories(&["web"]),
+        &frequencies,
+    ];
+    let findings = mock!(aws_sdk_inspector2::Client::list_findings).then_output(|| {
+        let mut f = finding("web", "sha256:w", "CVE-2024-0001", Severity::Critical);
+        f.title = Some(FORGED.to_string());
+        if let Some(details) = f.package_vulnerability_details.as_mut() {
+            if let Some(packages) = details.vulnerable_packages.as_mut() {
+                packages[0].name = format!("openssl{FORGED}");
+                packages[0].version = FORGED.to_string();
+            }
+        }
+        ListFindingsOutput::builder().findings(f).build()
+    });
+    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage).then_output(|| {
+        ListCoverageOutput::builder()
+            .covered_resources(covered(
+                &format!("web{FORGED}"),
+                "sha256:w",
+                aws_sdk_inspector2::types::ScanStatusReason::ScanEligibilityExpired,
+            ))
+            .build()
+    });
+    let configuration = mock!(aws_sdk_inspector2::Client::get_configuration)
+        .sequence()
+        .http_status(400, Some(json_error("AccessDeniedException", FORGED)))
+        .repeatedly()
+        .build();
+    let publisher = MemoryPublisher::default();
+    let mut settings = with_topic(config(&[]));
+    settings.delivery.as_mut().unwrap().format = MessageFormat::Text;
+    let rescan = Rescan::new(
+        settings,
+        EcrRegistry::new(ecr(&ecr_rules)),
+        Inspector2::new(inspector(&[&findings, &coverage, &configuration])),
+        &publisher,
+    );
+    summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60)), "r").await;
+    let body = &publisher.messages()[0].message;
+    assert!(body.contains("CVE-2024-0001 CRITICAL openssl"), "{body}");
+    assert!(body.contains("Coverage:"), "{body}");
+    assert_quoted(body);
+}
