@@ -88,7 +88,7 @@ impl AdaptiveRate {
         let slot = {
             let mut state = self.state();
             let now = Instant::now();
-            let slot = match self.limit(&state) {
+            match self.limit(&state) {
                 Some(rate) => {
                     let slot = state.next.map_or(now, |n| n.max(now));
                     if slot > stop_at {
@@ -99,8 +99,7 @@ impl AdaptiveRate {
                 }
                 None if now > stop_at => return None,
                 None => now,
-            };
-            slot
+            }
         };
         tokio::time::sleep_until(slot).await;
         let mut state = self.state();

@@ -1277,12 +1277,10 @@ async fn inspector_names_cannot_forge_summary_lines() {
     let findings = mock!(aws_sdk_inspector2::Client::list_findings).then_output(|| {
         let mut f = finding("web", "sha256:w", "CVE-2024-0001", Severity::Critical);
         f.title = Some(FORGED.to_string());
-        if let Some(details) = f.package_vulnerability_details.as_mut() {
-            if let Some(packages) = details.vulnerable_packages.as_mut() {
-                packages[0].name = format!("openssl{FORGED}");
-                packages[0].version = FORGED.to_string();
-            }
-        }
+        let details = f.package_vulnerability_details.as_mut().unwrap();
+        let package = &mut details.vulnerable_packages.as_mut().unwrap()[0];
+        package.name = format!("openssl{FORGED}");
+        package.version = FORGED.to_string();
         ListFindingsOutput::builder().findings(f).build()
     });
     let coverage = mock!(aws_sdk_inspector2::Client::list_coverage).then_output(|| {

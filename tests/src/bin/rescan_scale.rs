@@ -102,14 +102,14 @@ fn answer(target: &str, request: &Value, stub: &Stub) -> (u16, Value) {
             json!({"imageDetails": details})
         }
         "StartImageScan" => {
-            if let Some(bucket) = &stub.bucket {
-                if !bucket.lock().expect("bucket").take() {
-                    c.throttled += 1;
-                    return (
-                        400,
-                        json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
-                    );
-                }
+            if let Some(bucket) = &stub.bucket
+                && !bucket.lock().expect("bucket").take()
+            {
+                c.throttled += 1;
+                return (
+                    400,
+                    json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+                );
             }
             let key = format!(
                 "{}@{}",
