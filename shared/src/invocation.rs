@@ -236,6 +236,16 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
         &self.publisher
     }
 
+    /// `sns:Publish` itself, owned by the publish-outcome rules (`publish.rs`): the publisher
+    /// gets all the time left before the margin, so one attempt is never cut short by an SDK
+    /// attempt timeout and retried while it may have been delivered.
+    async fn publish_attempts(&self, ctx: &Invocation, message: &SnsMessage) -> Result<String, PublishError> {
+        let budget = ctx.deadline.remaining_before(self.margin);
+        // Boxed: the SDK's request future is deep, and under the runtime loop and the
+        // handler it would pass rustc's default layout depth limit in every binary.
+        Box::pin(self.publisher.publish_within(message, budget)).await
+    }
+
     /// Before hook, then `sns:Publish` given up `margin` before the deadline, then after hook:
     /// the whole delivery stays within the margin, so a failure is still reported.
     pub async fn publish(&self, ctx: &Invocation, message: &SnsMessage) -> Result<Delivered, DeliveryError> {
@@ -249,9 +259,7 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
             {
                 return Ok(Delivered::Skipped { reason });
             }
-            // Boxed: the SDK's request future is deep, and under the runtime loop and the
-            // handler it would pass rustc's default layout depth limit in every binary.
-            let message_id = Box::pin(self.publisher.publish(message)).await?;
+            let message_id = self.publish_attempts(ctx, message).await?;
             self.hooks
                 .after_publish(message, &message_id)
                 .await

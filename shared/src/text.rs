@@ -1,4 +1,61 @@
-//! Small text helpers shared by every renderer.
+//! Small text helpers shared by every renderer, and the quoting of untrusted text for plain-text
+//! bodies (email, SMS, `default`): see [`inline`] and [`push_framed`].
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// The prefix of every line of untrusted text in a text body: no log line can start a
+/// section, a `Subject:` line or a link line of its own.
+pub const FRAME: &str = "  | ";
+
+/// Characters never shown raw: C0/C1 controls and DEL (ANSI escapes, OSC-8 links, BEL, NUL,
+/// CR), bidi embeddings, overrides and isolates (Trojan Source), zero-width and invisible
+/// format characters, and the Unicode line/paragraph separators.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// Writes `s` with hidden characters shown as `\u{1b}`; `keep` characters pass unchanged.
+fn escape_into(out: &mut String, s: &str, keep: fn(char) -> bool) {
+    for c in s.chars() {
+        if is_hidden(c) && !keep(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Untrusted text on one line of a text body (log group and stream names, account, filter
+/// names): every hidden character, newlines and tabs included, is shown escaped.
+pub fn inline(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_hidden) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    escape_into(&mut out, s, |_| false);
+    Cow::Owned(out)
+}
+
+/// Appends untrusted multi-line text (a log line, a stack trace) to a text body: each of its
+/// lines framed by [`FRAME`], tabs kept, every other hidden character escaped, and a newline
+/// after the last one.
+pub fn push_framed(out: &mut String, text: &str) {
+    for line in text.split('\n') {
+        out.push_str(FRAME);
+        escape_into(out, line, |c| c == '\t');
+        out.push('\n');
+    }
+}
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
 pub fn truncate_utf8(s: &str, max: usize) -> &str {
@@ -55,6 +112,29 @@ pub fn ascii_line(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_text_shows_every_hidden_character_escaped() {
+        assert!(matches!(inline("/ecs/web"), Cow::Borrowed("/ecs/web")));
+        assert_eq!(
+            inline("a\nSubject: x\r\u{1b}]8;;https://e\u{7}\0\u{202e}b\u{2066}\t"),
+            "a\\u{a}Subject: x\\u{d}\\u{1b}]8;;https://e\\u{7}\\u{0}\\u{202e}b\\u{2066}\\u{9}"
+        );
+        for c in ['\u{202a}', '\u{202d}', '\u{2069}', '\u{200b}', '\u{2028}', '\u{85}', '\u{7f}'] {
+            assert!(!inline(&format!("x{c}y")).contains(c), "{c:?}");
+        }
+        assert_eq!(inline("日本語 ✓"), "日本語 ✓");
+    }
+
+    #[test]
+    fn framed_text_cannot_start_a_line_of_its_own() {
+        let mut out = String::new();
+        push_framed(&mut out, "ERROR x\n--- CRITICAL forged\nSubject: y\n\tat A.b(A.java:1)\u{1b}[31m");
+        assert_eq!(
+            out,
+            "  | ERROR x\n  | --- CRITICAL forged\n  | Subject: y\n  | \tat A.b(A.java:1)\\u{1b}[31m\n"
+        );
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -99,8 +99,8 @@ async fn text_format_carries_attributes_for_filter_policies() {
         text.contains("Time (UTC):    2025-11-25T18:00:02.345Z to 2025-11-25T18:00:02.345Z"),
         "{text}"
     );
-    // The stack trace arrives whole, lines and tabs intact.
-    assert!(text.contains("java.lang.IllegalStateException: Inventory reservation failed for SKU-88213\n\tat com.example.inventory.ReservationService.reserve(ReservationService.java:142)"), "{text}");
+    // The stack trace arrives whole, lines and tabs intact, each line framed.
+    assert!(text.contains("  | java.lang.IllegalStateException: Inventory reservation failed for SKU-88213\n  | \tat com.example.inventory.ReservationService.reserve(ReservationService.java:142)"), "{text}");
     assert!(text.contains("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Fecs$252Finventory/log-events/"));
 }
 
@@ -245,7 +245,7 @@ async fn a_one_megabyte_event_is_cut_and_the_cut_is_stated() {
     // 19 ASCII bytes and 500,000 two-byte letters: the 8,192-byte cut lands on a letter
     // boundary at 8,191 bytes, leaving 1,000,019 - 8,191 = 991,828 bytes out.
     assert_eq!(big.len(), 1_000_019);
-    assert!(text.contains("… [991,828 more bytes]"), "{text}");
+    assert!(text.contains("\n[991,828 more bytes]\n"), "{text}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use lookout_shared::config::{ConfigError, Env, TopicArn};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::redact::Redactor;
+use lookout_shared::severity::Severity;
 use std::time::Duration;
 
 /// Everything log-alert reads from its environment, parsed once at cold start.
@@ -18,6 +19,8 @@ pub struct LogAlertConfig {
     /// Each shown line is cut to this many bytes.
     pub max_line_bytes: usize,
     pub redact: bool,
+    /// `MIN_SEVERITY`: lines rated below it are counted, not published.
+    pub min_severity: Severity,
     pub redact_extra_patterns: Vec<String>,
     /// Region for console links (the function's own).
     pub region: String,
@@ -52,6 +55,7 @@ impl LogAlertConfig {
             max_lines: env.number_in("MAX_LINES", 100, 1..=10_000)?,
             max_line_bytes: env.number_in("MAX_LINE_BYTES", 8 << 10, 256..=256 << 10)?,
             redact: env.flag("REDACT", true)?,
+            min_severity: min_severity(env)?,
             redact_extra_patterns,
             region,
             own_log_group: env.get("AWS_LAMBDA_LOG_GROUP_NAME").map(String::from),
@@ -71,6 +75,17 @@ impl LogAlertConfig {
         Redactor::new(&self.redact_extra_patterns)
             .map_err(|e| ConfigError::new("REDACT_EXTRA_PATTERNS", e.to_string()))
     }
+}
+
+/// `MIN_SEVERITY` (default `ERROR`): one of NOTICE, WARNING, ERROR, CRITICAL.
+fn min_severity(env: &Env) -> Result<Severity, ConfigError> {
+    let Some(raw) = env.get("MIN_SEVERITY") else {
+        return Ok(Severity::Error);
+    };
+    Severity::ALL
+        .into_iter()
+        .find(|s| raw.trim().eq_ignore_ascii_case(s.as_str()))
+        .ok_or_else(|| ConfigError::new("MIN_SEVERITY", format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}")))
 }
 
 #[cfg(test)]
@@ -100,6 +115,7 @@ mod tests {
             ("MAX_LINES", "0"),
             ("MAX_LINE_BYTES", "1"),
             ("MESSAGE_FORMAT", "xml"),
+            ("MIN_SEVERITY", "SEVERE"),
         ] {
             assert_eq!(
                 LogAlertConfig::from_env(&env(&[(name, value)]))
@@ -110,6 +126,9 @@ mod tests {
         }
         let c = LogAlertConfig::from_env(&env(&[])).unwrap();
         assert_eq!(c.max_decompressed_bytes, 8 << 20);
+        assert_eq!(c.min_severity, Severity::Error);
+        let c = LogAlertConfig::from_env(&env(&[("MIN_SEVERITY", "warning")])).unwrap();
+        assert_eq!(c.min_severity, Severity::Warning);
         assert!(c.redact);
     }
 }

@@ -24,6 +24,7 @@ const EVENTS_OMITTED: Metric = Metric::count("EventsOmitted");
 const REDACTIONS: Metric = Metric::count("Redactions");
 const INVALID_PAYLOADS: Metric = Metric::count("InvalidPayloads");
 const PUBLISH_FAILURES: Metric = Metric::count("PublishFailures");
+const EVENTS_BELOW_MIN_SEVERITY: Metric = Metric::count("EventsBelowMinSeverity");
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogAlertError {
@@ -68,6 +69,15 @@ pub enum Summary {
         log_group: String,
     },
     Published(Alert),
+    /// No line reached `MIN_SEVERITY`: nothing published.
+    #[serde(rename_all = "camelCase")]
+    BelowMinSeverity {
+        reason: &'static str,
+        log_group: String,
+        min_severity: Severity,
+        highest_severity: Severity,
+        events: u64,
+    },
     /// The state store said this batch was already delivered (or is suppressed).
     #[serde(rename_all = "camelCase")]
     Skipped {
@@ -88,6 +98,8 @@ pub struct Alert {
     pub shown_lines: usize,
     pub omitted_events: u64,
     pub redactions: u64,
+    /// Events rated below `MIN_SEVERITY`, counted and not shown.
+    pub below_min_severity: u64,
     pub published_bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -151,7 +163,17 @@ impl<P> LogAlert<P> {
         if message.log_events.is_empty() {
             return ignored("no log events");
         }
-        let grouped = group::redact_classify_group(&message.log_events, &self.redactor);
+        let grouped = group::redact_classify_group(&message.log_events, &self.redactor, self.config.min_severity);
+        metrics.add(EVENTS_BELOW_MIN_SEVERITY, grouped.below_min);
+        if grouped.events == 0 {
+            return Ok(Prepared::Done(Summary::BelowMinSeverity {
+                reason: "no line is at or above MIN_SEVERITY",
+                log_group: message.log_group.to_string(),
+                min_severity: self.config.min_severity,
+                highest_severity: grouped.below_min_severity,
+                events: grouped.below_min,
+            }));
+        }
         let context = AlertContext {
             message,
             grouped: &grouped,
@@ -172,6 +194,7 @@ impl<P> LogAlert<P> {
             shown_lines: detail.items.min(grouped.groups.len()),
             omitted_events,
             redactions: grouped.redactions,
+            below_min_severity: grouped.below_min,
             published_bytes: sns.request_bytes(),
             message_id: None,
         };
