@@ -130,8 +130,8 @@ pub(crate) fn normalize_into(message: &str, out: &mut String) {
             while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            let after_dash = start > 0 && bytes[start - 1] == b'-';
-            push_word(&message[start..i], after_dash, out);
+            let before = if start > 0 { bytes[start - 1] } else { b' ' };
+            push_word(&message[start..i], before, out);
         } else {
             // Copy everything up to the next ASCII alphanumeric: ASCII bytes are always
             // character boundaries, so multibyte text is copied whole.
@@ -151,8 +151,9 @@ const POD_SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// Whether a run of ASCII letters and digits is an id rather than a word: hex (with a digit, or 8+
 /// hex letters like `effddeea`), letters and digits interleaved (`x2k4q`, `3MqKz9`), a long
-/// mixed-case run holding digits (base62, `ch_3MqKzW…`), or a vowel-free pod suffix after `-`.
-fn is_id(word: &str, after_dash: bool) -> bool {
+/// mixed-case run holding digits or switching case every few letters (base62, `ch_3MqKzW…`), a
+/// long run after `_` (`cus_NffrFeUfNV2Hib`), or a vowel-free pod suffix after `-`.
+fn is_id(word: &str, before: u8) -> bool {
     let bytes = word.as_bytes();
     let has_digit = bytes.iter().any(u8::is_ascii_digit);
     if bytes.iter().all(u8::is_ascii_hexdigit) && (has_digit || bytes.len() >= 8) {
@@ -171,17 +172,29 @@ fn is_id(word: &str, after_dash: bool) -> bool {
     if has_digit && upper && lower && bytes.len() >= 10 {
         return true;
     }
-    after_dash && matches!(bytes.len(), 5 | 8..=10) && bytes.iter().all(|b| POD_SUFFIX_ALPHABET.contains(b))
+    // CamelCase words switch case about twice per word (`IllegalStateException`: 4 in 21);
+    // random base62 about every other letter.
+    let case_switches = bytes
+        .windows(2)
+        .filter(|w| w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .count();
+    if bytes.len() >= 16 && upper && lower && case_switches * 3 >= bytes.len() {
+        return true;
+    }
+    if before == b'_' && bytes.len() >= 14 {
+        return true;
+    }
+    before == b'-' && matches!(bytes.len(), 5 | 8..=10) && bytes.iter().all(|b| POD_SUFFIX_ALPHABET.contains(b))
 }
 
-fn push_word(word: &str, after_dash: bool, out: &mut String) {
+fn push_word(word: &str, before: u8, out: &mut String) {
     let hex_body = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X"));
     if hex_body.is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())) {
         out.push('#');
         return;
     }
     let has_digit = word.bytes().any(|b| b.is_ascii_digit());
-    if is_id(word, after_dash) {
+    if is_id(word, before) {
         out.push('#');
         return;
     }
@@ -353,11 +366,13 @@ mod tests {
         assert_eq!(grouped.groups.len(), 1, "{:?}", grouped.groups.iter().take(3).map(|g| &g.message).collect::<Vec<_>>());
         assert_eq!(grouped.groups[0].count, 200);
         assert_eq!(norm("web-7d9f8b6c5-x2k4q ch_3MqKzW2eZvKYlo2C effddeea"), "web-#-# ch_# #");
-        // Words stay words: names of exceptions, units, protocols.
+        assert_eq!(norm("cus_GgpeSFPaYVtGBrkKNQzrByrF web-bcdfg"), "cus_# web-#");
+        // Words stay words: names of exceptions, units, protocols, snake_case.
         assert_eq!(
-            norm("NullPointerException req42 took 17ms via http utf8 IllegalStateException"),
-            "NullPointerException req# took #ms via http utf# IllegalStateException"
+            norm("NullPointerException req42 took 17ms via http utf8 AbstractSingletonProxyFactoryBean"),
+            "NullPointerException req# took #ms via http utf# AbstractSingletonProxyFactoryBean"
         );
+        assert_eq!(norm("http_requests_errors_total max-retries"), "http_requests_errors_total max-retries");
     }
 
     #[test]

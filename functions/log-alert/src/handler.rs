@@ -272,7 +272,9 @@ mod tests {
         };
         assert_eq!(alert.log_group, "/ecs/web");
         assert_eq!(alert.severity, Severity::Error);
-        assert_eq!((alert.events, alert.distinct_lines, alert.shown_lines), (3, 2, 2));
+        // MIN_SEVERITY defaults to ERROR: the WARN line is counted, not shown.
+        assert_eq!((alert.events, alert.distinct_lines, alert.shown_lines), (2, 1, 1));
+        assert_eq!(alert.below_min_severity, 1);
         assert_eq!((alert.omitted_events, alert.redactions), (0, 2));
         assert_eq!(alert.published_bytes, message.request_bytes());
         assert!(!message.message.contains("hunter"), "{}", message.message);
