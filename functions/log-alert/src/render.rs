@@ -136,7 +136,7 @@ impl AlertContext<'_, '_> {
         let m = self.message;
         let g = self.grouped;
         let mut t = String::with_capacity(4096 + shown.iter().map(|(_, s)| s.len() + 80).sum::<usize>());
-        let _ = writeln!(t, "{}\n", self.subject());
+        let _ = writeln!(t, "{}\n", inline(&self.subject()));
         // Names and fields from the event are quoted: one line each, hidden characters escaped.
         let _ = writeln!(t, "Log group:     {}", inline(&m.log_group));
         let _ = writeln!(t, "Log stream:    {}", inline(&m.log_stream));
