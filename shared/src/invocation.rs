@@ -239,11 +239,20 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
     /// `sns:Publish` itself, owned by the publish-outcome rules (`publish.rs`): the publisher
     /// gets all the time left before the margin, so one attempt is never cut short by an SDK
     /// attempt timeout and retried while it may have been delivered.
-    async fn publish_attempts(&self, ctx: &Invocation, message: &SnsMessage) -> Result<String, PublishError> {
+    async fn publish_attempts(&self, ctx: &Invocation, message: &SnsMessage) -> Result<String, DeliveryError> {
         let budget = ctx.deadline.remaining_before(self.margin);
         // Boxed: the SDK's request future is deep, and under the runtime loop and the
         // handler it would pass rustc's default layout depth limit in every binary.
-        Box::pin(self.publisher.publish_within(message, budget)).await
+        match Box::pin(self.publisher.publish_within(message, budget)).await {
+            Ok(id) => Ok(id),
+            // The attempt used the whole budget: the deadline, not SNS, ended it.
+            Err(PublishError::Unconfirmed { .. }) if ctx.deadline.remaining_before(self.margin).is_zero() => {
+                Err(DeliveryError::Deadline {
+                    margin_ms: self.margin.as_millis(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Before hook, then `sns:Publish` given up `margin` before the deadline, then after hook:

@@ -20,6 +20,9 @@ pub enum Fault {
     Reset,
     /// Wait this long, then pass the request on.
     Delay(Duration),
+    /// Pass the request on at once (it is delivered), then hold the answer this long:
+    /// "delivered but answered late".
+    DelayResponse(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +124,11 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
             Some(Fault::Delay(d)) => {
                 std::thread::sleep(d);
                 forward(&request, upstream)
+            }
+            Some(Fault::DelayResponse(d)) => {
+                let response = forward(&request, upstream);
+                std::thread::sleep(d);
+                response
             }
             None => forward(&request, upstream),
         })

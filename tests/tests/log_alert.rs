@@ -369,3 +369,110 @@ async fn an_emulator_deadline_in_1970_runs_on_a_fixed_budget_and_publishes() {
         .count();
     assert_eq!(warnings, 1, "one warning per process");
 }
+
+/// Issue 15: `MIN_SEVERITY` (default ERROR). The failure shapes of events/log-alert/failure-shapes.json
+/// (Go panic, Node unhandled rejection, nginx `[error]`, JSON `level:error`, Lambda timeout as text
+/// and as a JSON `platform.report`, out of memory) are all published; its `0 errors`, health-check
+/// and WARN lines are counted, not shown.
+#[tokio::test]
+async fn lines_below_min_severity_are_counted_not_published() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let response = function
+        .invoke(&event_file("log-alert/failure-shapes.json"))
+        .response()
+        .clone();
+    assert_eq!(response["status"], "published", "{response}");
+    assert_eq!(response["events"], 7, "{response}");
+    assert_eq!(response["belowMinSeverity"], 3, "{response}");
+    let doc = one_message(&setup).await.message_json();
+    assert_eq!(doc["severityCounts"], json!({"CRITICAL": 1, "ERROR": 6, "WARNING": 0, "NOTICE": 0}));
+    assert_eq!(doc["belowMinSeverity"], 3);
+    let shown = doc["lines"].to_string();
+    for failure in ["panic: runtime error", "UnhandledPromiseRejection", "[error] 29#29", "order sync failed", "Task timed out", "platform.report", "Max Memory Used: 256 MB"] {
+        assert!(shown.contains(failure), "{failure} not shown: {shown}");
+    }
+    for noise in ["0 errors", "healthz", "retrying upstream"] {
+        assert!(!shown.contains(noise), "{noise} shown: {shown}");
+    }
+    let emf = function
+        .output()
+        .into_iter()
+        .find(|l| l.contains("\"_aws\""))
+        .expect("EMF line");
+    let emf: Value = serde_json::from_str(&emf).unwrap();
+    assert_eq!(emf["EventsBelowMinSeverity"], 3);
+}
+
+#[tokio::test]
+async fn a_batch_with_nothing_at_min_severity_publishes_nothing_and_says_why() {
+    let setup = setup(false).await;
+    let event = event_file("log-alert/below-min-severity.json");
+    let function = log_alert(&setup, &[]);
+    let response = function.invoke(&event).response().clone();
+    assert_eq!(
+        response,
+        json!({
+            "status": "belowMinSeverity",
+            "reason": "no line is at or above MIN_SEVERITY",
+            "logGroup": "/ecs/quiet",
+            "minSeverity": "ERROR",
+            "highestSeverity": "WARNING",
+            "events": 3,
+        })
+    );
+    assert!(setup.topic.drain().await.is_empty());
+    let logged = function.output().join("\n");
+    assert!(logged.contains("no line is at or above MIN_SEVERITY"), "the summary log line says why");
+    // A lower minimum publishes the WARN line.
+    let warning = log_alert(&setup, &[("MIN_SEVERITY", "WARNING")]);
+    let response = warning.invoke(&event).response().clone();
+    assert_eq!((response["status"].as_str(), response["events"].as_u64()), (Some("published"), Some(1)));
+    assert_eq!(setup.topic.drain().await.len(), 1);
+}
+
+/// A topic in another region than the function's (issue 12 §4): the publish goes to the topic's
+/// own region. Before, the client's region was used and SNS answered NotFound.
+#[tokio::test]
+async fn a_topic_in_another_region_is_published_to_in_its_own_region() {
+    let moto = Moto::start();
+    let other = moto
+        .sdk_config()
+        .await
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-2"))
+        .build();
+    let topic = TopicWithQueue::create(&other, "elsewhere", false).await;
+    assert!(topic.topic_arn.starts_with("arn:aws:sns:eu-west-2:"), "{}", topic.topic_arn);
+    let mut env = moto.function_env();
+    assert!(env.iter().any(|(k, v)| k == "AWS_REGION" && v != "eu-west-2"));
+    env.push(("ALERT_TOPIC_ARN".into(), topic.topic_arn.clone()));
+    let function = Function::spawn(&binary("log-alert"), &env);
+    let outcome = function.invoke(&event_file("log-alert/plain-errors.json"));
+    assert_eq!(outcome.response()["status"], "published");
+    assert_eq!(topic.drain().await.len(), 1);
+}
+
+/// Issue 12 §4: a payload that is not a Logs message used to be echoed into the error
+/// (`unknown variant "password=hunter2"`, a 5 KB string whole). The Diagnostic and the logs
+/// name the problem and a position only.
+#[tokio::test]
+async fn errors_and_logs_never_quote_the_payload() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let long = "x".repeat(5_000);
+    for message in [
+        json!({"messageType": "password=hunter2"}),
+        json!({"messageType": "DATA_MESSAGE", "logGroup": "/g", "logEvents": format!("password=hunter2 {long}")}),
+        json!({"messageType": "DATA_MESSAGE", "logGroup": "/g", "logEvents": [{"id": "1", "timestamp": "password=hunter2", "message": long}]}),
+    ] {
+        let outcome = function.invoke(&subscription_event(&message));
+        let (error_type, text) = outcome.error();
+        assert_eq!(error_type, "Lookout.PayloadNotLogsMessage");
+        assert!(text.contains("line 1, column"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("xxxxxxxxxx"), "{text}");
+    }
+    let logs = function.output().join("\n");
+    assert!(!logs.contains("hunter2") && !logs.contains("xxxxxxxxxx"), "{logs}");
+    assert!(setup.topic.drain().await.is_empty());
+}

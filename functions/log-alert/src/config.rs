@@ -36,6 +36,10 @@ impl LogAlertConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
         let region = env.region(Some(&topic));
+        // Console links are built from it: it must be a region, not any text.
+        if !lookout_shared::console::is_region(&region) {
+            return Err(ConfigError::new("AWS_REGION", format!("must be an AWS region like us-east-1, got {region:?}")));
+        }
         let redact_extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
             None => Vec::new(),
             Some(raw) => serde_json::from_str::<Vec<String>>(raw).map_err(|e| {
@@ -63,9 +67,44 @@ impl LogAlertConfig {
             metrics: MetricsConfig::from_env(env, "log-alert")?,
             aws: AwsSettings::from_env(env)?,
         };
+        config.check_memory(env)?;
         // A bad REDACT_EXTRA_PATTERNS surfaces from `LogAlert::new`, still at init: compiling
         // here as well would double the cold-start cost of the patterns.
         Ok(config)
+    }
+
+    /// A conservative worst case of one batch's memory, in bytes: the runtime, the decompressed
+    /// batch with its parsed events, redacted copies and grouping keys (8× the cap), and the
+    /// rendered bodies of everything that can be shown (12× what the limits let through,
+    /// escapes included). Calibrated on measurements: 12.7 MB for a 2.8 MB batch at the
+    /// defaults, 959 MB at the largest limits (issue 12); this gives 1.3 GB there.
+    pub fn worst_case_memory_bytes(&self) -> u64 {
+        let decompressed = self.max_decompressed_bytes as u64;
+        let shown = (self.max_lines as u64)
+            .saturating_mul(self.max_line_bytes as u64)
+            .min(decompressed);
+        (16u64 << 20)
+            .saturating_add(decompressed.saturating_mul(8))
+            .saturating_add(shown.saturating_mul(12))
+    }
+
+    /// Limits whose worst case does not fit the function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+    /// set by Lambda) are refused at init, not found by an out-of-memory kill mid-batch.
+    fn check_memory(&self, env: &Env) -> Result<(), ConfigError> {
+        let Some(raw) = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") else {
+            return Ok(());
+        };
+        let memory_mb: u64 = env.parse_or("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0)?;
+        let need_mb = self.worst_case_memory_bytes().div_ceil(1 << 20);
+        if need_mb > memory_mb {
+            return Err(ConfigError::new(
+                "MAX_DECOMPRESSED_BYTES",
+                format!(
+                    "with MAX_LINES and MAX_LINE_BYTES can need up to {need_mb} MB, more than the function's {raw} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower the limits or raise MemorySize"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub fn redactor(&self) -> Result<Redactor, ConfigError> {
@@ -106,6 +145,27 @@ mod tests {
         assert_eq!(err.variable, "REDACT_EXTRA_PATTERNS");
         let err = LogAlertConfig::from_env(&env(&[("REDACT_EXTRA_PATTERNS", "not json")])).unwrap_err();
         assert_eq!(err.variable, "REDACT_EXTRA_PATTERNS");
+    }
+
+    #[test]
+    fn run_time_failures_of_the_configuration_fail_at_init() {
+        // Limits whose worst case exceeds the function's memory.
+        let big = [("MAX_DECOMPRESSED_BYTES", "67108864"), ("MAX_LINES", "10000"), ("MAX_LINE_BYTES", "262144")];
+        let mut pairs = big.to_vec();
+        pairs.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"));
+        let e = LogAlertConfig::from_env(&env(&pairs)).unwrap_err();
+        assert_eq!(e.variable, "MAX_DECOMPRESSED_BYTES");
+        assert!(e.to_string().contains("more than the function's 256 MB"), "{e}");
+        // The same limits without a memory size (a local run) and the defaults at 128 MB pass.
+        assert!(LogAlertConfig::from_env(&env(&big)).is_ok());
+        let defaults = LogAlertConfig::from_env(&env(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")])).unwrap();
+        assert!(defaults.worst_case_memory_bytes() <= 128 << 20);
+        // A region that is not one never reaches a link.
+        let e = LogAlertConfig::from_env(&env(&[("AWS_REGION", "evil.example/#")])).unwrap_err();
+        assert_eq!(e.variable, "AWS_REGION");
+        // A margin as long as the function timeout.
+        let e = LogAlertConfig::from_env(&env(&[("DEADLINE_MARGIN_MS", "3000"), ("FUNCTION_TIMEOUT_SECONDS", "3")])).unwrap_err();
+        assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
     }
 
     #[test]
