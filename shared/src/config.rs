@@ -126,7 +126,9 @@ impl Env {
             if margin_ms >= timeout_s.saturating_mul(1000) {
                 return Err(ConfigError::new(
                     "DEADLINE_MARGIN_MS",
-                    format!("({margin_ms} ms) must be less than the function timeout (FUNCTION_TIMEOUT_SECONDS={timeout_s})"),
+                    format!(
+                        "({margin_ms} ms) must be less than the function timeout (FUNCTION_TIMEOUT_SECONDS={timeout_s})"
+                    ),
                 ));
             }
         }
@@ -139,11 +141,17 @@ impl Env {
         let mut out: Vec<(String, String)> = Vec::new();
         for item in self.list(name) {
             let Some((key, value)) = item.split_once('=') else {
-                return Err(ConfigError::new(name, format!("items must be KEY=VALUE, got {item:?}")));
+                return Err(ConfigError::new(
+                    name,
+                    format!("items must be KEY=VALUE, got {item:?}"),
+                ));
             };
             let key = key.trim().to_string();
             if key.is_empty() {
-                return Err(ConfigError::new(name, format!("has an item without a key: {item:?}")));
+                return Err(ConfigError::new(
+                    name,
+                    format!("has an item without a key: {item:?}"),
+                ));
             }
             if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
                 return Err(ConfigError::new(name, format!("lists {key} more than once")));
@@ -258,19 +266,40 @@ mod tests {
 
     #[test]
     fn a_margin_as_long_as_the_function_timeout_fails_at_init() {
-        let env = |margin: &str, timeout: &str| Env::from_pairs([("DEADLINE_MARGIN_MS", margin), ("FUNCTION_TIMEOUT_SECONDS", timeout)]);
+        let env = |margin: &str, timeout: &str| {
+            Env::from_pairs([
+                ("DEADLINE_MARGIN_MS", margin),
+                ("FUNCTION_TIMEOUT_SECONDS", timeout),
+            ])
+        };
         let e = env("30000", "30").deadline_margin(500).unwrap_err();
         assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
         assert!(e.to_string().contains("FUNCTION_TIMEOUT_SECONDS=30"), "{e}");
-        assert_eq!(env("29999", "30").deadline_margin(500).unwrap(), Duration::from_millis(29_999));
-        assert_eq!(env("500", "0").deadline_margin(500).unwrap_err().variable, "FUNCTION_TIMEOUT_SECONDS");
+        assert_eq!(
+            env("29999", "30").deadline_margin(500).unwrap(),
+            Duration::from_millis(29_999)
+        );
+        assert_eq!(
+            env("500", "0").deadline_margin(500).unwrap_err().variable,
+            "FUNCTION_TIMEOUT_SECONDS"
+        );
         // Unset (a local run): the range check alone.
-        assert!(Env::from_pairs([("DEADLINE_MARGIN_MS", "60000")]).deadline_margin(500).is_ok());
+        assert!(
+            Env::from_pairs([("DEADLINE_MARGIN_MS", "60000")])
+                .deadline_margin(500)
+                .is_ok()
+        );
     }
 
     #[test]
     fn key_value_lists_refuse_repeated_keys() {
-        let env = Env::from_pairs([("T", "HIGH=1,HIGH=500"), ("U", "CRITICAL=1, high=5"), ("V", "high=1,HIGH=2"), ("W", "HIGH"), ("X", "=1")]);
+        let env = Env::from_pairs([
+            ("T", "HIGH=1,HIGH=500"),
+            ("U", "CRITICAL=1, high=5"),
+            ("V", "high=1,HIGH=2"),
+            ("W", "HIGH"),
+            ("X", "=1"),
+        ]);
         let e = env.key_values("T").unwrap_err();
         assert_eq!(e.variable, "T");
         assert!(e.to_string().contains("lists HIGH more than once"), "{e}");
@@ -279,7 +308,10 @@ mod tests {
         assert_eq!(env.key_values("X").unwrap_err().variable, "X");
         assert_eq!(
             env.key_values("U").unwrap(),
-            vec![("CRITICAL".to_string(), "1".to_string()), ("high".to_string(), "5".to_string())]
+            vec![
+                ("CRITICAL".to_string(), "1".to_string()),
+                ("high".to_string(), "5".to_string())
+            ]
         );
         assert!(env.key_values("UNSET").unwrap().is_empty());
     }

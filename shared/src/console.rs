@@ -112,7 +112,10 @@ fn fragment_component(s: &str) -> String {
 /// The log stream, opened at `start_ms` and ending at `end_ms`; without a time window when
 /// either is outside [`LINK_TIME_RANGE_MS`] or they are out of order.
 pub fn log_stream_url(region: &str, group: &str, stream: &str, start_ms: i64, end_ms: i64) -> String {
-    let window = if LINK_TIME_RANGE_MS.contains(&start_ms) && LINK_TIME_RANGE_MS.contains(&end_ms) && start_ms <= end_ms {
+    let window = if LINK_TIME_RANGE_MS.contains(&start_ms)
+        && LINK_TIME_RANGE_MS.contains(&end_ms)
+        && start_ms <= end_ms
+    {
         format!("$3Fstart$3D{start_ms}$26end$3D{end_ms}")
     } else {
         String::new()
@@ -237,10 +240,28 @@ mod tests {
 
     #[test]
     fn only_region_shaped_regions_reach_a_host_or_an_arn() {
-        for ok in ["us-east-1", "eu-west-3", "us-gov-west-1", "cn-north-1", "ap-southeast-5", "il-central-1"] {
+        for ok in [
+            "us-east-1",
+            "eu-west-3",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-5",
+            "il-central-1",
+        ] {
             assert!(is_region(ok), "{ok}");
         }
-        for bad in ["evil.example/#", "us-east-1.evil.example", "US-EAST-1", "us-east", "east-1", "", "us-east-123", "us--1", "x-y-1", "us-east-1/"] {
+        for bad in [
+            "evil.example/#",
+            "us-east-1.evil.example",
+            "US-EAST-1",
+            "us-east",
+            "east-1",
+            "",
+            "us-east-123",
+            "us--1",
+            "x-y-1",
+            "us-east-1/",
+        ] {
             assert!(!is_region(bad), "{bad}");
         }
         let hostile = "evil.example/#";
@@ -258,8 +279,14 @@ mod tests {
                 "{url}"
             );
         }
-        assert_eq!(arn("logs", hostile, "123456789012", "log-group:g"), "arn:aws:logs::123456789012:log-group:g");
-        assert_eq!(arn("logs", "eu-west-1", "evil:x", "log-group:g"), "arn:aws:logs:eu-west-1::log-group:g");
+        assert_eq!(
+            arn("logs", hostile, "123456789012", "log-group:g"),
+            "arn:aws:logs::123456789012:log-group:g"
+        );
+        assert_eq!(
+            arn("logs", "eu-west-1", "evil:x", "log-group:g"),
+            "arn:aws:logs:eu-west-1::log-group:g"
+        );
     }
 
     #[test]
@@ -269,7 +296,10 @@ mod tests {
         let url = log_stream_url("eu-west-1", "g", "s", -5, 1);
         assert!(url.ends_with("/log-events/s"), "{url}");
         let url = logs_insights_url("eu-west-1", "g", "q", i64::MIN, i64::MAX);
-        assert!(url.contains("end~'9999-12-31T23*3A59*3A59.999Z~start~'1970-01-01T00*3A00*3A00.000Z"), "{url}");
+        assert!(
+            url.contains("end~'9999-12-31T23*3A59*3A59.999Z~start~'1970-01-01T00*3A00*3A00.000Z"),
+            "{url}"
+        );
         assert!(!url.contains("-9223"), "{url}");
     }
 }

@@ -239,7 +239,11 @@ impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
     /// `sns:Publish` itself, owned by the publish-outcome rules (`publish.rs`): the publisher
     /// gets all the time left before the margin, so one attempt is never cut short by an SDK
     /// attempt timeout and retried while it may have been delivered.
-    async fn publish_attempts(&self, ctx: &Invocation, message: &SnsMessage) -> Result<String, DeliveryError> {
+    async fn publish_attempts(
+        &self,
+        ctx: &Invocation,
+        message: &SnsMessage,
+    ) -> Result<String, DeliveryError> {
         let budget = ctx.deadline.remaining_before(self.margin);
         // Boxed: the SDK's request future is deep, and under the runtime loop and the
         // handler it would pass rustc's default layout depth limit in every binary.

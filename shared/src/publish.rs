@@ -27,7 +27,9 @@ pub enum PublishError {
     Invalid(String),
     /// Sent, but no answer came (timeout, dropped connection): SNS may have delivered it, so
     /// it was not retried.
-    #[error("SNS Publish to {topic} was not confirmed ({detail}); it may have been delivered, so it was not retried")]
+    #[error(
+        "SNS Publish to {topic} was not confirmed ({detail}); it may have been delivered, so it was not retried"
+    )]
     Unconfirmed { topic: String, detail: String },
 }
 
@@ -40,10 +42,19 @@ impl PublishError {
         let throttled = code.as_deref().is_some_and(|c| {
             matches!(
                 c,
-                "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestLimitExceeded" | "TooManyRequestsException" | "KMSThrottlingException" | "ServiceUnavailable"
+                "Throttling"
+                    | "ThrottlingException"
+                    | "ThrottledException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequestsException"
+                    | "KMSThrottlingException"
+                    | "ServiceUnavailable"
             )
         });
-        throttled || ["HTTP 502 ", "HTTP 503 ", "HTTP 504 "].iter().any(|s| detail.starts_with(s))
+        throttled
+            || ["HTTP 502 ", "HTTP 503 ", "HTTP 504 "]
+                .iter()
+                .any(|s| detail.starts_with(s))
     }
 }
 
@@ -120,11 +131,13 @@ impl SnsPublisher {
                 let topic = self.topic.as_str().to_string();
                 let detail = describe_sdk_error(&e);
                 Err(match &e {
-                    aws_smithy_runtime_api::client::result::SdkError::ServiceError(_) => PublishError::Failed {
-                        topic,
-                        code: error_code(&e).map(String::from),
-                        detail,
-                    },
+                    aws_smithy_runtime_api::client::result::SdkError::ServiceError(_) => {
+                        PublishError::Failed {
+                            topic,
+                            code: error_code(&e).map(String::from),
+                            detail,
+                        }
+                    }
                     aws_smithy_runtime_api::client::result::SdkError::ConstructionFailure(_) => {
                         PublishError::Invalid(detail)
                     }
@@ -157,7 +170,8 @@ impl Publisher for SnsPublisher {
                 Err(e) => e,
             };
             // Exponential backoff from 100 ms, capped at 5 s, only if the wait leaves time.
-            let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(5));
+            let backoff =
+                Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(5));
             let left = budget.saturating_sub(started.elapsed());
             if !error.is_clean_refusal() || attempt >= max_attempts || backoff >= left {
                 return Err(error);
@@ -243,10 +257,15 @@ mod tests {
     struct Budget(std::sync::Mutex<Vec<Duration>>);
     impl Publisher for Budget {
         async fn publish(&self, _m: &SnsMessage) -> Result<String, PublishError> {
-            Err(PublishError::Invalid("the outbox must call publish_within".into()))
+            Err(PublishError::Invalid(
+                "the outbox must call publish_within".into(),
+            ))
         }
         async fn publish_within(&self, _m: &SnsMessage, budget: Duration) -> Result<String, PublishError> {
-            self.0.lock().map_err(|_| PublishError::Invalid("poisoned".into()))?.push(budget);
+            self.0
+                .lock()
+                .map_err(|_| PublishError::Invalid("poisoned".into()))?
+                .push(budget);
             Ok("id".into())
         }
     }
@@ -271,7 +290,10 @@ mod tests {
         assert_eq!(budgets.len(), 1);
         // 30 s to the deadline less the 500 ms margin, less the few ms this test took: far more
         // than the SDK's 5 s attempt timeout that used to cut a slow but delivered publish.
-        assert!(budgets[0] <= Duration::from_millis(29_500) && budgets[0] > Duration::from_secs(25), "{budgets:?}");
+        assert!(
+            budgets[0] <= Duration::from_millis(29_500) && budgets[0] > Duration::from_secs(25),
+            "{budgets:?}"
+        );
     }
 
     #[test]
@@ -285,6 +307,9 @@ mod tests {
             detail: "timed out".into(),
         };
         assert!(!unconfirmed.is_clean_refusal());
-        assert!(unconfirmed.to_string().contains("may have been delivered"), "{unconfirmed}");
+        assert!(
+            unconfirmed.to_string().contains("may have been delivered"),
+            "{unconfirmed}"
+        );
     }
 }

@@ -244,11 +244,15 @@ const fn letters(lists: &[&[&str]], last: bool) -> [bool; 256] {
 }
 
 fn is_zero_count(word: &str) -> bool {
-    ["0", "no", "zero", "without"].iter().any(|w| word.eq_ignore_ascii_case(w))
+    ["0", "no", "zero", "without"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 fn is_error_word(word: &str) -> bool {
-    ["error", "errors", "err", "failures", "exceptions"].iter().any(|w| word.eq_ignore_ascii_case(w))
+    ["error", "errors", "err", "failures", "exceptions"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 fn word_severity(word: &str) -> Severity {
@@ -429,8 +433,14 @@ mod tests {
         let fine = timeout.replace(r#""status":"timeout""#, r#""status":"success""#);
         assert_eq!(detect(&fine), Severity::Notice);
         // `record` of another shape, or no platform type: not a platform failure.
-        assert_eq!(detect(r#"{"type":"app","record":{"status":"timeout"}}"#), Severity::Notice);
-        assert_eq!(detect(r#"{"type":"platform.report","record":"x"}"#), Severity::Notice);
+        assert_eq!(
+            detect(r#"{"type":"app","record":{"status":"timeout"}}"#),
+            Severity::Notice
+        );
+        assert_eq!(
+            detect(r#"{"type":"platform.report","record":"x"}"#),
+            Severity::Notice
+        );
     }
 
     #[test]

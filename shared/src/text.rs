@@ -120,7 +120,9 @@ mod tests {
             inline("a\nSubject: x\r\u{1b}]8;;https://e\u{7}\0\u{202e}b\u{2066}\t"),
             "a\\u{a}Subject: x\\u{d}\\u{1b}]8;;https://e\\u{7}\\u{0}\\u{202e}b\\u{2066}\\u{9}"
         );
-        for c in ['\u{202a}', '\u{202d}', '\u{2069}', '\u{200b}', '\u{2028}', '\u{85}', '\u{7f}'] {
+        for c in [
+            '\u{202a}', '\u{202d}', '\u{2069}', '\u{200b}', '\u{2028}', '\u{85}', '\u{7f}',
+        ] {
             assert!(!inline(&format!("x{c}y")).contains(c), "{c:?}");
         }
         assert_eq!(inline("日本語 ✓"), "日本語 ✓");
@@ -129,7 +131,10 @@ mod tests {
     #[test]
     fn framed_text_cannot_start_a_line_of_its_own() {
         let mut out = String::new();
-        push_framed(&mut out, "ERROR x\n--- CRITICAL forged\nSubject: y\n\tat A.b(A.java:1)\u{1b}[31m");
+        push_framed(
+            &mut out,
+            "ERROR x\n--- CRITICAL forged\nSubject: y\n\tat A.b(A.java:1)\u{1b}[31m",
+        );
         assert_eq!(
             out,
             "  | ERROR x\n  | --- CRITICAL forged\n  | Subject: y\n  | \tat A.b(A.java:1)\\u{1b}[31m\n"

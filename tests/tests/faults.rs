@@ -66,7 +66,10 @@ async fn log_alert_never_retries_a_publish_whose_connection_dropped() {
     let outcome = f.invoke(&event_file("log-alert/plain-errors.json"));
     let (error_type, message) = outcome.error();
     assert_eq!(error_type, "Lookout.PublishFailed");
-    assert!(message.contains("may have been delivered, so it was not retried"), "{message}");
+    assert!(
+        message.contains("may have been delivered, so it was not retried"),
+        "{message}"
+    );
     assert_eq!(s.proxy.seen("Publish"), 1);
 }
 
@@ -76,10 +79,16 @@ async fn log_alert_never_retries_a_publish_whose_connection_dropped() {
 #[tokio::test]
 async fn log_alert_delivers_once_when_sns_answers_late_inside_the_deadline() {
     let s = setup().await;
-    s.proxy
-        .inject("Publish", Fault::DelayResponse(Duration::from_secs(5)), usize::MAX);
+    s.proxy.inject(
+        "Publish",
+        Fault::DelayResponse(Duration::from_secs(5)),
+        usize::MAX,
+    );
     let f = function(&s, "log-alert", &[]);
-    let outcome = f.invoke_with_deadline(&event_file("log-alert/plain-errors.json"), Duration::from_secs(15));
+    let outcome = f.invoke_with_deadline(
+        &event_file("log-alert/plain-errors.json"),
+        Duration::from_secs(15),
+    );
     assert_eq!(outcome.response()["status"], "published");
     assert_eq!(s.proxy.seen("Publish"), 1, "one attempt");
     assert_eq!(s.topic.drain().await.len(), 1, "exactly one message");
@@ -90,14 +99,21 @@ async fn log_alert_delivers_once_when_sns_answers_late_inside_the_deadline() {
 #[tokio::test]
 async fn log_alert_reports_a_publish_answered_after_the_deadline_and_never_repeats_it() {
     let s = setup().await;
-    s.proxy
-        .inject("Publish", Fault::DelayResponse(Duration::from_secs(8)), usize::MAX);
+    s.proxy.inject(
+        "Publish",
+        Fault::DelayResponse(Duration::from_secs(8)),
+        usize::MAX,
+    );
     let f = function(&s, "log-alert", &[("AWS_ATTEMPT_TIMEOUT_MS", "1000")]);
     let outcome = f.invoke_with_deadline(&event_file("log-alert/plain-errors.json"), Duration::from_secs(5));
     let (error_type, _) = outcome.error();
     assert_eq!(error_type, "Lookout.DeadlineExceeded");
     assert_eq!(s.proxy.seen("Publish"), 1, "one attempt");
-    assert_eq!(s.topic.drain().await.len(), 1, "exactly one message reached the queue");
+    assert_eq!(
+        s.topic.drain().await.len(),
+        1,
+        "exactly one message reached the queue"
+    );
 }
 
 #[tokio::test]

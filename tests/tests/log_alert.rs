@@ -203,7 +203,11 @@ async fn ten_thousand_multibyte_events_fit_one_message() {
         // MAX_LINES=10000 needs the template's 256 MB (refused at init at the harness's 128).
         let function = log_alert(
             &setup,
-            &[("MESSAGE_FORMAT", format), ("MAX_LINES", "10000"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")],
+            &[
+                ("MESSAGE_FORMAT", format),
+                ("MAX_LINES", "10000"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ],
         );
         let response = function.invoke(&event).response().clone();
         assert_eq!(response["events"], 10_000, "{format}");
@@ -390,10 +394,21 @@ async fn lines_below_min_severity_are_counted_not_published() {
     assert_eq!(response["events"], 7, "{response}");
     assert_eq!(response["belowMinSeverity"], 3, "{response}");
     let doc = one_message(&setup).await.message_json();
-    assert_eq!(doc["severityCounts"], json!({"CRITICAL": 1, "ERROR": 6, "WARNING": 0, "NOTICE": 0}));
+    assert_eq!(
+        doc["severityCounts"],
+        json!({"CRITICAL": 1, "ERROR": 6, "WARNING": 0, "NOTICE": 0})
+    );
     assert_eq!(doc["belowMinSeverity"], 3);
     let shown = doc["lines"].to_string();
-    for failure in ["panic: runtime error", "UnhandledPromiseRejection", "[error] 29#29", "order sync failed", "Task timed out", "platform.report", "Max Memory Used: 256 MB"] {
+    for failure in [
+        "panic: runtime error",
+        "UnhandledPromiseRejection",
+        "[error] 29#29",
+        "order sync failed",
+        "Task timed out",
+        "platform.report",
+        "Max Memory Used: 256 MB",
+    ] {
         assert!(shown.contains(failure), "{failure} not shown: {shown}");
     }
     for noise in ["0 errors", "healthz", "retrying upstream"] {
@@ -427,11 +442,17 @@ async fn a_batch_with_nothing_at_min_severity_publishes_nothing_and_says_why() {
     );
     assert!(setup.topic.drain().await.is_empty());
     let logged = function.output().join("\n");
-    assert!(logged.contains("no line is at or above MIN_SEVERITY"), "the summary log line says why");
+    assert!(
+        logged.contains("no line is at or above MIN_SEVERITY"),
+        "the summary log line says why"
+    );
     // A lower minimum publishes the WARN line.
     let warning = log_alert(&setup, &[("MIN_SEVERITY", "WARNING")]);
     let response = warning.invoke(&event).response().clone();
-    assert_eq!((response["status"].as_str(), response["events"].as_u64()), (Some("published"), Some(1)));
+    assert_eq!(
+        (response["status"].as_str(), response["events"].as_u64()),
+        (Some("published"), Some(1))
+    );
     assert_eq!(setup.topic.drain().await.len(), 1);
 }
 
@@ -447,7 +468,11 @@ async fn a_topic_in_another_region_is_published_to_in_its_own_region() {
         .region(aws_config::Region::new("eu-west-2"))
         .build();
     let topic = TopicWithQueue::create(&other, "elsewhere", false).await;
-    assert!(topic.topic_arn.starts_with("arn:aws:sns:eu-west-2:"), "{}", topic.topic_arn);
+    assert!(
+        topic.topic_arn.starts_with("arn:aws:sns:eu-west-2:"),
+        "{}",
+        topic.topic_arn
+    );
     let mut env = moto.function_env();
     assert!(env.iter().any(|(k, v)| k == "AWS_REGION" && v != "eu-west-2"));
     env.push(("ALERT_TOPIC_ARN".into(), topic.topic_arn.clone()));
@@ -474,9 +499,15 @@ async fn errors_and_logs_never_quote_the_payload() {
         let (error_type, text) = outcome.error();
         assert_eq!(error_type, "Lookout.PayloadNotLogsMessage");
         assert!(text.contains("line 1, column"), "{text}");
-        assert!(!text.contains("hunter2") && !text.contains("xxxxxxxxxx"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("xxxxxxxxxx"),
+            "{text}"
+        );
     }
     let logs = function.output().join("\n");
-    assert!(!logs.contains("hunter2") && !logs.contains("xxxxxxxxxx"), "{logs}");
+    assert!(
+        !logs.contains("hunter2") && !logs.contains("xxxxxxxxxx"),
+        "{logs}"
+    );
     assert!(setup.topic.drain().await.is_empty());
 }

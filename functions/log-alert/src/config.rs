@@ -38,7 +38,10 @@ impl LogAlertConfig {
         let region = env.region(Some(&topic));
         // Console links are built from it: it must be a region, not any text.
         if !lookout_shared::console::is_region(&region) {
-            return Err(ConfigError::new("AWS_REGION", format!("must be an AWS region like us-east-1, got {region:?}")));
+            return Err(ConfigError::new(
+                "AWS_REGION",
+                format!("must be an AWS region like us-east-1, got {region:?}"),
+            ));
         }
         let redact_extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
             None => Vec::new(),
@@ -124,7 +127,12 @@ fn min_severity(env: &Env) -> Result<Severity, ConfigError> {
     Severity::ALL
         .into_iter()
         .find(|s| raw.trim().eq_ignore_ascii_case(s.as_str()))
-        .ok_or_else(|| ConfigError::new("MIN_SEVERITY", format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}")))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "MIN_SEVERITY",
+                format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -150,7 +158,11 @@ mod tests {
     #[test]
     fn run_time_failures_of_the_configuration_fail_at_init() {
         // Limits whose worst case exceeds the function's memory.
-        let big = [("MAX_DECOMPRESSED_BYTES", "67108864"), ("MAX_LINES", "10000"), ("MAX_LINE_BYTES", "262144")];
+        let big = [
+            ("MAX_DECOMPRESSED_BYTES", "67108864"),
+            ("MAX_LINES", "10000"),
+            ("MAX_LINE_BYTES", "262144"),
+        ];
         let mut pairs = big.to_vec();
         pairs.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"));
         let e = LogAlertConfig::from_env(&env(&pairs)).unwrap_err();
@@ -164,7 +176,11 @@ mod tests {
         let e = LogAlertConfig::from_env(&env(&[("AWS_REGION", "evil.example/#")])).unwrap_err();
         assert_eq!(e.variable, "AWS_REGION");
         // A margin as long as the function timeout.
-        let e = LogAlertConfig::from_env(&env(&[("DEADLINE_MARGIN_MS", "3000"), ("FUNCTION_TIMEOUT_SECONDS", "3")])).unwrap_err();
+        let e = LogAlertConfig::from_env(&env(&[
+            ("DEADLINE_MARGIN_MS", "3000"),
+            ("FUNCTION_TIMEOUT_SECONDS", "3"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
     }
 

@@ -138,9 +138,20 @@ fn expected_size(gzip: &[u8]) -> usize {
 /// (`unknown variant "password=hunter2"`), so only the field it names and the position are kept.
 fn shape_problem(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    let field = ["messageType", "owner", "logGroup", "logStream", "subscriptionFilters", "policyLevel", "logEvents", "id", "timestamp", "message"]
-        .into_iter()
-        .find(|f| text.contains(&format!("`{f}`")));
+    let field = [
+        "messageType",
+        "owner",
+        "logGroup",
+        "logStream",
+        "subscriptionFilters",
+        "policyLevel",
+        "logEvents",
+        "id",
+        "timestamp",
+        "message",
+    ]
+    .into_iter()
+    .find(|f| text.contains(&format!("`{f}`")));
     let what = if text.starts_with("missing field") {
         "missing field"
     } else if text.starts_with("unknown variant") {
@@ -348,13 +359,18 @@ pub(crate) mod tests {
             format!(r#"{{"messageType":"{secret}"}}"#),
             format!(r#"{{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":"{secret} {long}"}}"#),
             format!(r#"{{"messageType":"DATA_MESSAGE","logGroup":["{secret}"]}}"#),
-            format!(r#"{{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":[{{"id":"1","timestamp":"{secret}","message":""}}]}}"#),
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":[{{"id":"1","timestamp":"{secret}","message":""}}]}}"#
+            ),
             format!(r#"{{"messageType":"DATA_MESSAGE" {secret} {long}"#),
         ] {
             let err = parse(json.as_bytes()).unwrap_err();
             let text = err.to_string();
             assert!(!text.contains("hunter2") && !text.contains("xxxxxxxx"), "{text}");
-            assert!(text.contains("line 1, column") || text.contains("field"), "{text}");
+            assert!(
+                text.contains("line 1, column") || text.contains("field"),
+                "{text}"
+            );
             assert!(text.len() < 200, "{text}");
         }
         let err = parse(br#"{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":"x"}"#).unwrap_err();

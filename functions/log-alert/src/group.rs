@@ -184,7 +184,9 @@ fn is_id(word: &str, before: u8) -> bool {
     if before == b'_' && bytes.len() >= 14 {
         return true;
     }
-    before == b'-' && matches!(bytes.len(), 5 | 8..=10) && bytes.iter().all(|b| POD_SUFFIX_ALPHABET.contains(b))
+    before == b'-'
+        && matches!(bytes.len(), 5 | 8..=10)
+        && bytes.iter().all(|b| POD_SUFFIX_ALPHABET.contains(b))
 }
 
 fn push_word(word: &str, before: u8, out: &mut String) {
@@ -328,7 +330,9 @@ mod tests {
         std::iter::repeat_with(move || {
             (0..len)
                 .map(|_| {
-                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
                     alphabet[(state >> 33) as usize % alphabet.len()] as char
                 })
                 .collect()
@@ -363,16 +367,32 @@ mod tests {
             })
             .collect();
         let grouped = redact_classify_group(&events, &Redactor::disabled(), Severity::Notice);
-        assert_eq!(grouped.groups.len(), 1, "{:?}", grouped.groups.iter().take(3).map(|g| &g.message).collect::<Vec<_>>());
+        assert_eq!(
+            grouped.groups.len(),
+            1,
+            "{:?}",
+            grouped
+                .groups
+                .iter()
+                .take(3)
+                .map(|g| &g.message)
+                .collect::<Vec<_>>()
+        );
         assert_eq!(grouped.groups[0].count, 200);
-        assert_eq!(norm("web-7d9f8b6c5-x2k4q ch_3MqKzW2eZvKYlo2C effddeea"), "web-#-# ch_# #");
+        assert_eq!(
+            norm("web-7d9f8b6c5-x2k4q ch_3MqKzW2eZvKYlo2C effddeea"),
+            "web-#-# ch_# #"
+        );
         assert_eq!(norm("cus_GgpeSFPaYVtGBrkKNQzrByrF web-bcdfg"), "cus_# web-#");
         // Words stay words: names of exceptions, units, protocols, snake_case.
         assert_eq!(
             norm("NullPointerException req42 took 17ms via http utf8 AbstractSingletonProxyFactoryBean"),
             "NullPointerException req# took #ms via http utf# AbstractSingletonProxyFactoryBean"
         );
-        assert_eq!(norm("http_requests_errors_total max-retries"), "http_requests_errors_total max-retries");
+        assert_eq!(
+            norm("http_requests_errors_total max-retries"),
+            "http_requests_errors_total max-retries"
+        );
     }
 
     #[test]

@@ -163,7 +163,8 @@ impl<P> LogAlert<P> {
         if message.log_events.is_empty() {
             return ignored("no log events");
         }
-        let grouped = group::redact_classify_group(&message.log_events, &self.redactor, self.config.min_severity);
+        let grouped =
+            group::redact_classify_group(&message.log_events, &self.redactor, self.config.min_severity);
         metrics.add(EVENTS_BELOW_MIN_SEVERITY, grouped.below_min);
         if grouped.events == 0 {
             return Ok(Prepared::Done(Summary::BelowMinSeverity {

@@ -3,7 +3,9 @@
 use crate::decode::LogsMessage;
 use crate::group::{Group, Grouped};
 use lookout_shared::console;
-use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block, chat_code_span};
+use lookout_shared::notification::{
+    Attribute, ChatMessage, Detail, Notification, chat_code_block, chat_code_span,
+};
 use lookout_shared::severity::Severity;
 use lookout_shared::text::{count, inline, push_framed, thousands, truncate_utf8};
 use lookout_shared::time::iso8601_ms;
@@ -153,7 +155,10 @@ impl AlertContext<'_, '_> {
             iso8601_ms(g.last_timestamp)
         );
         if !self.times_linkable() {
-            let _ = writeln!(t, "Note:          event timestamps outside 1970-9999; links open without that window");
+            let _ = writeln!(
+                t,
+                "Note:          event timestamps outside 1970-9999; links open without that window"
+            );
         }
         let _ = writeln!(t, "Severity:      {}", self.severity_summary());
         if g.redactions > 0 {

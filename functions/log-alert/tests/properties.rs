@@ -112,7 +112,13 @@ fn arbitrary_events() -> impl Strategy<Value = Vec<(i64, String)>> {
         (1usize..40_000).prop_map(|n| "é".repeat(n)),
     ];
     // The full i64 range: timestamps are untrusted input (debug builds panic on overflow).
-    let timestamp = prop_oneof![any::<i64>(), Just(i64::MAX), Just(i64::MIN), -1i64..1, 0i64..4_000_000_000_000];
+    let timestamp = prop_oneof![
+        any::<i64>(),
+        Just(i64::MAX),
+        Just(i64::MIN),
+        -1i64..1,
+        0i64..4_000_000_000_000
+    ];
     proptest::collection::vec((timestamp, line), 1..120)
 }
 

@@ -61,7 +61,11 @@ fn bodies(sns: &SnsMessage) -> Vec<(&'static str, String)> {
     out.push(("default", body["default"].as_str().unwrap().to_string()));
     for protocol in ["sqs", "https"] {
         let doc: Value = serde_json::from_str(body[protocol].as_str().unwrap()).unwrap();
-        let name = if protocol == "https" && doc["source"] == "custom" { "chat" } else { protocol };
+        let name = if protocol == "https" && doc["source"] == "custom" {
+            "chat"
+        } else {
+            protocol
+        };
         out.push((name, strings(&doc).join("\n")));
     }
     out
@@ -80,9 +84,18 @@ fn strings(v: &Value) -> Vec<String> {
 /// The links a reader is offered: link lines of a text body, the chat's next steps, the
 /// structured document's `links`.
 fn offered_links(body: &str, sns: &SnsMessage) -> Vec<String> {
-    let text = |s: &str| s.lines().filter(|l| l.starts_with("https://")).map(String::from).collect::<Vec<_>>();
+    let text = |s: &str| {
+        s.lines()
+            .filter(|l| l.starts_with("https://"))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
     if !sns.json_structure {
-        return if body == "text" { text(&sns.message) } else { Vec::new() };
+        return if body == "text" {
+            text(&sns.message)
+        } else {
+            Vec::new()
+        };
     }
     let outer: Value = serde_json::from_str(&sns.message).unwrap();
     let doc = |p: &str| serde_json::from_str::<Value>(outer[p].as_str().unwrap()).unwrap();
@@ -105,7 +118,9 @@ fn outside_code(text: &str) -> String {
         .collect()
 }
 
-const HIDDEN: [char; 9] = ['\u{1b}', '\u{7}', '\0', '\r', '\u{202e}', '\u{202a}', '\u{2066}', '\u{2069}', '\u{9b}'];
+const HIDDEN: [char; 9] = [
+    '\u{1b}', '\u{7}', '\0', '\r', '\u{202e}', '\u{202a}', '\u{2066}', '\u{2069}', '\u{9b}',
+];
 
 #[test]
 fn hostile_lines_and_names_cannot_forge_sections_links_or_mentions() {
@@ -123,9 +138,15 @@ fn hostile_lines_and_names_cannot_forge_sections_links_or_mentions() {
             let at = format!("{format} chat={chat} {body}");
             // Links: only the console, in the configured region; never a host from the input.
             for link in offered_links(body, &sns) {
-                assert!(link.starts_with("https://eu-west-1.console.aws.amazon.com/"), "{at}: {link}");
+                assert!(
+                    link.starts_with("https://eu-west-1.console.aws.amazon.com/"),
+                    "{at}: {link}"
+                );
                 // Names stay inside their (percent-encoded) path component.
-                assert!(!link.contains("https://evil") && !link.contains(char::is_whitespace), "{at}: {link}");
+                assert!(
+                    !link.contains("https://evil") && !link.contains(char::is_whitespace),
+                    "{at}: {link}"
+                );
             }
             if matches!(body, "sqs" | "https") {
                 continue; // A JSON document for programs: values are data, JSON-escaped.
@@ -135,27 +156,64 @@ fn hostile_lines_and_names_cannot_forge_sections_links_or_mentions() {
             }
             if matches!(body, "text" | "default") {
                 for line in text.lines() {
-                    for forged in ["--- CRITICAL database", "--- CRITICAL stream", "Subject:", "https://evil"] {
-                        assert!(!line.starts_with(forged), "{at}: a line starts with {forged:?}: {line:?}");
+                    for forged in [
+                        "--- CRITICAL database",
+                        "--- CRITICAL stream",
+                        "Subject:",
+                        "https://evil",
+                    ] {
+                        assert!(
+                            !line.starts_with(forged),
+                            "{at}: a line starts with {forged:?}: {line:?}"
+                        );
                     }
                 }
-                let ours = text.lines().filter(|l| *l == "Open the log stream at the first event:").count();
+                let ours = text
+                    .lines()
+                    .filter(|l| *l == "Open the log stream at the first event:")
+                    .count();
                 assert_eq!(ours, 1, "{at}:\n{text}");
                 // Each section header is ours: three lines, three sections.
-                assert_eq!(text.lines().filter(|l| l.starts_with("--- ")).count(), 3, "{at}:\n{text}");
-                assert_eq!(text.lines().filter(|l| l.starts_with("https://")).count(), 2, "{at}:\n{text}");
-                assert!(text.contains("  | Subject: [CRITICAL] forged"), "{at}: the line is shown, framed");
+                assert_eq!(
+                    text.lines().filter(|l| l.starts_with("--- ")).count(),
+                    3,
+                    "{at}:\n{text}"
+                );
+                assert_eq!(
+                    text.lines().filter(|l| l.starts_with("https://")).count(),
+                    2,
+                    "{at}:\n{text}"
+                );
+                assert!(
+                    text.contains("  | Subject: [CRITICAL] forged"),
+                    "{at}: the line is shown, framed"
+                );
                 assert!(text.contains("\\u{1b}[31mred"), "{at}: escapes are shown escaped");
-                assert!(text.contains("Log group:     /ecs/web\\u{a}Open the log stream"), "{at}:\n{text}");
+                assert!(
+                    text.contains("Log group:     /ecs/web\\u{a}Open the log stream"),
+                    "{at}:\n{text}"
+                );
             }
             if body == "chat" {
-                for live in ["<!channel>", "<!here>", "<@U", "@here", "@channel", "<https://evil"] {
+                for live in [
+                    "<!channel>",
+                    "<!here>",
+                    "<@U",
+                    "@here",
+                    "@channel",
+                    "<https://evil",
+                ] {
                     assert!(!text.contains(live), "{at}: {live} is live in\n{text}");
                 }
                 // Markdown is inert inside code; outside it, no link may be formed.
-                assert!(!outside_code(&text).contains("]("), "{at}: a markdown link in\n{text}");
+                assert!(
+                    !outside_code(&text).contains("]("),
+                    "{at}: a markdown link in\n{text}"
+                );
                 let doc: Value = serde_json::from_str(
-                    serde_json::from_str::<Value>(&sns.message).unwrap()["https"].as_str().unwrap(),
+                    serde_json::from_str::<Value>(&sns.message).unwrap()["https"]
+                        .as_str()
+                        .unwrap(),
                 )
                 .unwrap();
                 let description = doc["content"]["description"].as_str().unwrap();
@@ -186,7 +244,8 @@ struct Case {
 /// raw request (as written, or JSON-escaped).
 #[test]
 fn no_secret_of_the_corpus_survives_in_any_format() {
-    let corpus: Corpus = serde_json::from_str(include_str!("../../../shared/tests/secrets-corpus.json")).unwrap();
+    let corpus: Corpus =
+        serde_json::from_str(include_str!("../../../shared/tests/secrets-corpus.json")).unwrap();
     let cases: Vec<&Case> = corpus.cases.iter().filter(|c| !c.secrets.is_empty()).collect();
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let mut checked = 0;
@@ -194,11 +253,17 @@ fn no_secret_of_the_corpus_survives_in_any_format() {
         let alert = log_alert(format, chat);
         for case in &cases {
             // As the only line, and among others (grouping and ordering must not matter).
-            for lines in [vec![case.input.as_str()], vec!["ERROR before", case.input.as_str(), "WARN after"]] {
+            for lines in [
+                vec![case.input.as_str()],
+                vec!["ERROR before", case.input.as_str(), "WARN after"],
+            ] {
                 let sns = publish(&alert, &event("123456789012", "/ecs/app", "app/1", &lines));
                 // The same batch without the secret line: a short secret (`tail`) may also occur
                 // in our own words (`queryDetail`); only occurrences beyond those are leaks.
-                let without: Vec<&str> = lines.iter().map(|l| if *l == case.input { "ERROR placeholder" } else { *l }).collect();
+                let without: Vec<&str> = lines
+                    .iter()
+                    .map(|l| if *l == case.input { "ERROR placeholder" } else { *l })
+                    .collect();
                 let baseline = publish(&alert, &event("123456789012", "/ecs/app", "app/1", &without));
                 let raw = |m: &SnsMessage| format!("{}\n{}", m.subject, m.message);
                 let (decoded, base_decoded) = (bodies(&sns), bodies(&baseline));
