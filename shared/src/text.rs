@@ -30,6 +30,42 @@ pub fn count(n: u64, singular: &str, plural: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { singular } else { plural })
 }
 
+/// Untrusted text for one line of a plain-text body: line breaks, other control characters
+/// (ANSI escapes, BEL, NUL) and invisible/bidi format characters (U+202E...) are shown escaped
+/// (`\n`, `\u{1b}`), so the text can neither start a line of its own nor hide or reorder what
+/// follows. Everything else is kept.
+pub fn inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || is_format_char(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Unicode format characters that change how text around them is shown: bidi controls,
+/// zero-width characters, the BOM, soft hyphen, line/paragraph separators.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
 /// Printable ASCII only, single line, at most `max` characters, with the middle elided when
 /// too long (the tail of a log group name is usually the part that tells services apart).
 pub fn ascii_line(s: &str, max: usize) -> String {
@@ -73,6 +109,15 @@ mod tests {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(count(1, "event", "events"), "1 event");
         assert_eq!(count(10_000, "event", "events"), "10,000 events");
+    }
+
+    #[test]
+    fn inline_escapes_line_breaks_controls_and_bidi() {
+        assert_eq!(
+            inline("a\nb\r\tc\u{1b}[31m\u{7}\u{0}\u{202e}d\u{200b}é"),
+            "a\\nb\\r\\tc\\u{1b}[31m\\u{7}\\u{0}\\u{202e}d\\u{200b}é"
+        );
+        assert_eq!(inline("plain text: ok"), "plain text: ok");
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod fit;
 mod model;
 mod sns;
 
-pub use chat::chat_code_block;
+pub use chat::{chat_code_block, chat_text};
 pub use fit::FitError;
 pub use model::{Attribute, AttributeValue, Bodies, ChatMessage, Detail, Notification, SnsMessage};
 pub use sns::{deduplication_id, subject};
@@ -238,5 +238,13 @@ mod tests {
     fn chat_code_blocks_neutralise_markup() {
         let out = chat_code_block("```<!channel> & <https://x|y>`");
         assert_eq!(out, "```\n'''&lt;!channel&gt; &amp; &lt;https://x|y&gt;'\n```");
+    }
+
+    #[test]
+    fn chat_text_is_one_line_without_markup() {
+        assert_eq!(
+            chat_text("`x`<!channel>\n*y* & <https://e|z>"),
+            "'x'&lt;!channel&gt;\\n*y* &amp; &lt;https://e|z&gt;"
+        );
     }
 }
