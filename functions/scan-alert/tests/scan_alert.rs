@@ -346,8 +346,8 @@ fn no_findings() -> FakeFindings {
 /// The three bodies a subscriber can receive: text, per-protocol JSON, per-protocol with the
 /// chat-app payload for HTTPS.
 const FORMATS: [&[(&str, &str)]; 3] = [
-    &[("MESSAGE_FORMAT", "text")],
     &[("MESSAGE_FORMAT", "per-protocol")],
+    &[("MESSAGE_FORMAT", "text")],
     &[("MESSAGE_FORMAT", "per-protocol"), ("CHAT_APP_PAYLOAD", "true")],
 ];
 
