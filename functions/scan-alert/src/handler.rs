@@ -131,6 +131,7 @@ pub struct BatchItemFailure {
 
 /// What the summary log line shows: everything but the (long) partial batch response.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct LogLine<'s> {
     alerts: usize,
     failed: usize,
