@@ -1,5 +1,9 @@
 //! One scan-alert invocation: parse the events, group them by image, apply thresholds,
 //! repository patterns and the ignore list, and publish one notification per image.
+//!
+//! Each input item succeeds or fails on its own: an SQS batch answers `batchItemFailures` (only
+//! the failed messages come back); a single event or an array fails the invocation, after the
+//! other items were published, naming how many failed and the first.
 
 use crate::config::ScanAlertConfig;
 use crate::events::{self, EventError, EventKind, FindingStatus, ImageEvent, Shape};
