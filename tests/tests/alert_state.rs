@@ -142,8 +142,12 @@ async fn a_retry_after_a_confirmed_publish_publishes_nothing() {
     let f = function(&s, "log-alert", &[]);
     let event = event_file("log-alert/plain-errors.json");
     assert_eq!(f.invoke(&event).response()["status"], "published");
+    // The README's cost: claim, window, decision, completion.
+    assert_eq!(s.proxy.seen("UpdateItem"), 4, "writes per published alert");
     let retry = f.invoke(&event);
     assert_eq!(retry.response()["reason"], "already delivered");
+    assert_eq!(s.proxy.seen("UpdateItem"), 5, "one refused claim per duplicate");
+    assert_eq!(s.proxy.seen("GetItem"), 0);
     assert_eq!(s.topic.drain().await.len(), 1);
 }
 
@@ -163,6 +167,9 @@ async fn repeats_inside_the_window_are_counted_and_reported_by_the_next_alert() 
     );
     assert_eq!(s.topic.drain().await.len(), 1, "one message for five batches");
     assert_eq!(emf_total(&f, "AlertsSuppressed"), 4);
+    // The README's cost: 4 writes for the alert, 4 per suppressed repeat (claim, two window
+    // writes, completion).
+    assert_eq!(s.proxy.seen("UpdateItem"), 4 + 4 * 4);
 
     end_windows(&s).await;
     let after = f.invoke(&batch(
@@ -358,6 +365,7 @@ async fn ecr_rescan_publishes_a_run_summary_once_per_event() {
     let f = function(&s, "ecr-rescan", &[]);
     let scheduled = event_file("ecr-rescan/scheduled.json");
     f.invoke(&scheduled).response();
+    assert_eq!(s.proxy.seen("UpdateItem"), 2, "a summary: claim and completion");
     f.invoke(&scheduled).response();
     assert_eq!(s.topic.drain().await.len(), 1, "the retry did not publish again");
     // Manual runs carry no event id: each one reports.
