@@ -10,11 +10,12 @@ use crate::events::{self, EventError, EventKind, FindingStatus, ImageEvent, Shap
 use crate::render::ImageAlert;
 use crate::scan_findings::ScanFindingsSource;
 use lookout_shared::findings::{Finding, SeverityCounts};
-use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::invocation::{Admission, DeliveryError, Function, FunctionError, Invocation, Outbox};
 use lookout_shared::metrics::{Metric, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError};
 use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
+use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, StateStore};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -174,14 +175,30 @@ pub enum Outcome {
 }
 
 #[derive(Debug)]
-pub struct ScanAlert<S, P> {
+pub struct ScanAlert<S, P, St = DynamoStore> {
     config: ScanAlertConfig,
     findings: S,
-    outbox: Outbox<P>,
+    outbox: Outbox<P, St>,
     redactor: Redactor,
 }
 
-impl<S: ScanFindingsSource, P: Publisher> Function for ScanAlert<S, P> {
+impl<S, P, St> ScanAlert<S, P, St> {
+    /// Uses the state store (None when `STATE_TABLE` is unset) with this suppression window.
+    pub fn with_state<St2: StateStore>(
+        self,
+        store: Option<St2>,
+        window: std::time::Duration,
+    ) -> ScanAlert<S, P, St2> {
+        ScanAlert {
+            config: self.config,
+            findings: self.findings,
+            outbox: self.outbox.with_state(store, window),
+            redactor: self.redactor,
+        }
+    }
+}
+
+impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert<S, P, St> {
     type Event = Value;
     type Summary = Summary;
     type Error = ScanAlertError;
@@ -206,6 +223,8 @@ impl<S: ScanFindingsSource, P: Publisher> Function for ScanAlert<S, P> {
             }
         }
         ctx.metrics.add_len(SCAN_EVENTS, events.len());
+        // Each image's notification is claimed under its own key inside the payload's.
+        let key = IdempotencyKey::from_event(Self::NAME, &payload);
         let mut results = Vec::new();
         let mut slowest = MIN_PUBLISH_TIME;
         for (indices, group) in group_by_image(events) {
@@ -218,7 +237,7 @@ impl<S: ScanFindingsSource, P: Publisher> Function for ScanAlert<S, P> {
                 })
             } else {
                 let started = tokio::time::Instant::now();
-                let outcome = self.one_image(&group, ctx).await;
+                let outcome = self.one_image(&group, &key, ctx).await;
                 slowest = slowest.max(started.elapsed());
                 outcome
             };
@@ -301,11 +320,14 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
             redactor: Redactor::built_in(),
         }
     }
+}
 
-    /// One image's events: filter, decide, render to fit, publish.
+impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
+    /// One image's events: filter, decide, admit, render to fit, publish.
     async fn one_image(
         &self,
         group: &[ImageEvent],
+        payload_key: &IdempotencyKey,
         ctx: &mut Invocation,
     ) -> Result<ImageResult, ScanAlertError> {
         let first = &group[0];
@@ -330,16 +352,21 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
             result.outcome = Outcome::BelowThreshold;
             return Ok(result);
         };
-        let max = Detail::new(self.config.max_shown, ITEM_BYTES);
-        let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
-        match self.outbox.publish(ctx, &message).await? {
-            Delivered::Published { message_id } => {
-                ctx.metrics.alert_published(message.request_bytes());
-                result.outcome = Outcome::Published;
-                result.message_id = Some(message_id);
+        let key = payload_key.item(&format!("{}|{}", alert.digest, alert.event_ids.join(",")));
+        let (fingerprint, rank) = fingerprint(&alert);
+        let permit = match self.outbox.admit(ctx, key, Some((&fingerprint, rank))).await? {
+            Admission::Publish(permit) => permit,
+            Admission::Skip { .. } => {
+                result.outcome = Outcome::Skipped;
+                return Ok(result);
             }
-            Delivered::Skipped { .. } => result.outcome = Outcome::Skipped,
-        }
+        };
+        let max = Detail::new(self.config.max_shown, ITEM_BYTES);
+        let (message, _) = self.config.delivery.fit(max, |d| permit.note(alert.render(d)))?;
+        let message_id = self.outbox.publish(ctx, permit, &message).await?;
+        ctx.metrics.alert_published(message.request_bytes());
+        result.outcome = Outcome::Published;
+        result.message_id = Some(message_id);
         result.subject = Some(message.subject);
         Ok(result)
     }
@@ -451,6 +478,28 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
             .ignore
             .contains(&finding.vulnerability_id.to_ascii_uppercase())
     }
+}
+
+/// The suppression window's key: the image digest and its finding set (ids, else the counts),
+/// ranked by the worst severity reached (a failed scan ranks lowest).
+fn fingerprint(alert: &ImageAlert) -> (Fingerprint, u8) {
+    let mut ids: Vec<&str> = alert
+        .findings
+        .iter()
+        .map(|f| f.vulnerability_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let findings = if ids.is_empty() {
+        format!("{} {}", alert.status, alert.counts.describe())
+    } else {
+        ids.join(",")
+    };
+    let rank = alert.reached.first().map_or(0, |s| *s as u8 + 1);
+    (
+        Fingerprint::new("scan-alert", &[&alert.digest, alert.event, &findings]),
+        rank,
+    )
 }
 
 /// Events for the same image and of the same kind become one notification, with the input
