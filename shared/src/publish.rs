@@ -273,9 +273,10 @@ mod tests {
     #[tokio::test]
     async fn the_outbox_gives_the_publish_all_the_time_to_the_margin() {
         use crate::deadline::Deadline;
-        use crate::invocation::{Invocation, Outbox};
+        use crate::invocation::{Admission, Invocation, Outbox};
+        use crate::state::IdempotencyKey;
         let outbox = Outbox::new(Budget::default(), Duration::from_millis(500));
-        let ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "r");
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "r");
         let message = SnsMessage {
             subject: "s".into(),
             message: "m".into(),
@@ -285,7 +286,11 @@ mod tests {
             deduplication_id: None,
             identity: "i".into(),
         };
-        outbox.publish(&ctx, &message).await.unwrap();
+        let key = IdempotencyKey::from_payload("t", b"m");
+        let Admission::Publish(permit) = outbox.admit(&mut ctx, key, None).await.unwrap() else {
+            panic!("no state store: always admitted");
+        };
+        outbox.publish(&mut ctx, permit, &message).await.unwrap();
         let budgets = outbox.publisher().0.lock().unwrap().clone();
         assert_eq!(budgets.len(), 1);
         // 30 s to the deadline less the 500 ms margin, less the few ms this test took: far more

@@ -20,9 +20,9 @@ pub enum Fault {
     Reset,
     /// Wait this long, then pass the request on.
     Delay(Duration),
-    /// Pass the request on at once (it is delivered), then hold the answer this long:
-    /// "delivered but answered late".
-    DelayResponse(Duration),
+    /// Pass the request on (it takes effect), then hold the answer this long: a call that
+    /// succeeded but whose caller gave up first.
+    DelayAnswer(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -125,10 +125,10 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
                 std::thread::sleep(d);
                 forward(&request, upstream)
             }
-            Some(Fault::DelayResponse(d)) => {
-                let response = forward(&request, upstream);
+            Some(Fault::DelayAnswer(d)) => {
+                let answer = forward(&request, upstream);
                 std::thread::sleep(d);
-                response
+                answer
             }
             None => forward(&request, upstream),
         })

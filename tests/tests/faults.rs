@@ -79,11 +79,8 @@ async fn log_alert_never_retries_a_publish_whose_connection_dropped() {
 #[tokio::test]
 async fn log_alert_delivers_once_when_sns_answers_late_inside_the_deadline() {
     let s = setup().await;
-    s.proxy.inject(
-        "Publish",
-        Fault::DelayResponse(Duration::from_secs(5)),
-        usize::MAX,
-    );
+    s.proxy
+        .inject("Publish", Fault::DelayAnswer(Duration::from_secs(5)), usize::MAX);
     let f = function(&s, "log-alert", &[]);
     let outcome = f.invoke_with_deadline(
         &event_file("log-alert/plain-errors.json"),
@@ -99,11 +96,8 @@ async fn log_alert_delivers_once_when_sns_answers_late_inside_the_deadline() {
 #[tokio::test]
 async fn log_alert_reports_a_publish_answered_after_the_deadline_and_never_repeats_it() {
     let s = setup().await;
-    s.proxy.inject(
-        "Publish",
-        Fault::DelayResponse(Duration::from_secs(8)),
-        usize::MAX,
-    );
+    s.proxy
+        .inject("Publish", Fault::DelayAnswer(Duration::from_secs(8)), usize::MAX);
     let f = function(&s, "log-alert", &[("AWS_ATTEMPT_TIMEOUT_MS", "1000")]);
     let outcome = f.invoke_with_deadline(&event_file("log-alert/plain-errors.json"), Duration::from_secs(5));
     let (error_type, _) = outcome.error();

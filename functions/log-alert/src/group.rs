@@ -7,6 +7,7 @@
 use crate::decode::LogEvent;
 use lookout_shared::redact::Redactor;
 use lookout_shared::severity::{self, Severity};
+use lookout_shared::state::Fingerprint;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -113,6 +114,16 @@ pub(crate) fn redact_classify_group<'e>(
     // Stable sort: within a severity, groups keep their order of first appearance.
     out.groups.sort_by_key(|g| std::cmp::Reverse(g.severity));
     out
+}
+
+/// The suppression window's key: the log group and the most severe line's shape (so a storm's
+/// batches share it whatever numbers and ids they carry).
+pub(crate) fn fingerprint(log_group: &str, grouped: &Grouped<'_>) -> Fingerprint {
+    let mut shape = String::new();
+    if let Some(top) = grouped.groups.first() {
+        normalize_into(&top.message, &mut shape);
+    }
+    Fingerprint::new("log-alert", &[log_group, &shape])
 }
 
 /// Writes the shape of `message` into `out`: UUIDs become `<uuid>`, hex ids and numbers `#`.

@@ -146,7 +146,7 @@ proptest! {
             .map(|(i, (ts, m))| LogEvent { id: Cow::Owned(i.to_string()), timestamp: *ts, message: Cow::Borrowed(m.as_str()) })
             .collect();
         let msg = message(&group_name, &stream, log_events);
-        let Prepared::Publish { message: sns, alert: summary } = alert.plan(&msg, &mut Metrics::default()).unwrap() else {
+        let Prepared::Publish { message: sns, alert: summary, .. } = alert.plan(&msg, &mut Metrics::default()).unwrap() else {
             panic!("a data batch with events is published");
         };
         prop_assert_eq!(summary.events, events.len() as u64);

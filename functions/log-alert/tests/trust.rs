@@ -190,7 +190,7 @@ fn hostile_lines_and_names_cannot_forge_sections_links_or_mentions() {
                 );
                 assert!(text.contains("\\u{1b}[31mred"), "{at}: escapes are shown escaped");
                 assert!(
-                    text.contains("Log group:     /ecs/web\\u{a}Open the log stream"),
+                    text.contains("Log group:     /ecs/web\\nOpen the log stream"),
                     "{at}:\n{text}"
                 );
             }

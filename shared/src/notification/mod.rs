@@ -7,7 +7,7 @@ mod fit;
 mod model;
 mod sns;
 
-pub use chat::{chat_code_block, chat_code_span};
+pub use chat::{chat_code_block, chat_code_span, chat_text};
 pub use fit::FitError;
 pub use model::{Attribute, AttributeValue, Bodies, ChatMessage, Detail, Notification, SnsMessage};
 pub use sns::{deduplication_id, subject};
@@ -247,7 +247,7 @@ mod tests {
         let out = chat_code_span("s`\n<!channel>\n*Open the log stream*: [x](https://evil.example) @here");
         assert_eq!(
             out,
-            "`s'\\u{a}&lt;!channel&gt;\\u{a}*Open the log stream*: [x](https://evil.example) ＠here`"
+            "`s'\\n&lt;!channel&gt;\\n*Open the log stream*: [x](https://evil.example) ＠here`"
         );
         assert_eq!(out.matches('`').count(), 2);
     }
@@ -273,6 +273,14 @@ mod tests {
         assert_eq!(
             chat["content"]["title"],
             "[ERROR] in &lt;!channel&gt; [x] (https://evil.example) ＠here"
+        );
+    }
+
+    #[test]
+    fn chat_text_is_one_line_without_markup() {
+        assert_eq!(
+            chat_text("`x`<!channel>\n*y* & <https://e|z>"),
+            "'x'&lt;!channel&gt;\\n*y* &amp; &lt;https://e|z&gt;"
         );
     }
 }
