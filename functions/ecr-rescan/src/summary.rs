@@ -5,11 +5,10 @@ use crate::inspector::RescanDurations;
 use crate::model::ScanType;
 use crate::scan::{Deferral, OutcomeKind};
 use lookout_shared::console;
-use lookout_shared::findings::Finding;
 use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use lookout_shared::text::{ascii_line, count, thousands, truncate_utf8};
+use lookout_shared::text::{count, inline, thousands, truncate_utf8};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -130,11 +129,12 @@ impl RunSummary {
     }
 
     /// Renders at most `detail.items` entries of each list. Every line that carries untrusted
-    /// text (repository names, tags, AWS error details, Inspector's names) goes through `cut`,
-    /// the shared one-line encoder: printable ASCII, no line break, control or bidi character,
-    /// at most `detail.item_bytes`; so none can start a section, a `Subject:` or a link line.
+    /// text (repository names, tags, AWS error details, Inspector's names) goes through `cut`:
+    /// the shared one-line encoder (`text::inline`: line breaks, control and bidi characters
+    /// shown escaped), then at most `detail.item_bytes`; so none can start a section, a
+    /// `Subject:` or a link line.
     pub fn render(&self, detail: Detail, identity: &str) -> Notification {
-        let cut = |s: &str| ascii_line(s, detail.item_bytes);
+        let cut = |s: &str| truncate_utf8(&inline(s), detail.item_bytes).to_string();
         let mut text = String::new();
         match self.scan_type {
             ScanType::Basic => self.basic_text(&mut text, detail, &cut),
@@ -397,8 +397,7 @@ impl RunSummary {
                         console::inspector_image_url(&self.region, &image.digest)
                     );
                     for finding in image.findings.iter().take(detail.items) {
-                        let line = format!("    {}", quoted_finding(finding, &cut).one_line());
-                        let _ = writeln!(t, "{}", truncate_utf8(&line, detail.item_bytes));
+                        let _ = writeln!(t, "{}", cut(&format!("    {}", finding.one_line())));
                     }
                     more(t, image.findings.len(), detail.items, "findings");
                 }
@@ -487,25 +486,6 @@ impl<'a> Structured<'a> {
                 },
             }),
         }
-    }
-}
-
-/// The finding with each field from Inspector (package names come from the image's own
-/// contents) through the one-line encoder, so `one_line` keeps its `→` and nothing else.
-fn quoted_finding(f: &Finding, cut: &dyn Fn(&str) -> String) -> Finding {
-    let opt = |v: &Option<String>| v.as_deref().map(cut);
-    Finding {
-        vulnerability_id: cut(&f.vulnerability_id),
-        title: cut(&f.title),
-        package: opt(&f.package),
-        installed_version: opt(&f.installed_version),
-        fixed_in_version: opt(&f.fixed_in_version),
-        fix_available: opt(&f.fix_available),
-        exploit_available: opt(&f.exploit_available),
-        repository: cut(&f.repository),
-        digest: cut(&f.digest),
-        tags: f.tags.iter().map(|t| cut(t)).collect(),
-        ..f.clone()
     }
 }
 
