@@ -1,0 +1,468 @@
+//! One task-alert invocation: parse, drop stale and duplicate task events, classify, group a
+//! service's stops for the same reason into one alert, read the dying container's last log
+//! lines, render and publish, all within the Lambda deadline.
+//!
+//! Kept small on purpose: `plan` is pure, `handle` only wires I/O, so it re-plugs into the
+//! shared invocation skeleton as `Function::handle`.
+
+use crate::classify::{self, Abnormal, Verdict};
+use crate::config::TaskAlertConfig;
+use crate::event::{self, Event, EventError, EventKind, Meta, TaskStop};
+use crate::logs::{Fetched, LogOutcome, LogRequest, LogSource};
+use crate::render::{Alert, HealthAlert, ServiceAlert, ServiceProblem, StoppedTask, TaskStopAlert};
+use lookout_shared::deadline::Deadline;
+use lookout_shared::metrics::Metrics;
+use lookout_shared::notification::{Detail, FitError};
+use lookout_shared::publish::{PublishError, Publisher};
+use lookout_shared::redact::Redactor;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Time kept for rendering and publishing after the log lookup.
+const PUBLISH_RESERVE: Duration = Duration::from_millis(1_500);
+/// Items (log lines, affected resources) offered to the renderer; the fetch already bounds lines.
+const MAX_ITEMS: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskAlertError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    TooLarge(#[from] FitError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("SNS Publish did not finish before the Lambda deadline; gave up {margin_ms} ms before it")]
+    Deadline { margin_ms: u128 },
+}
+
+impl TaskAlertError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskAlertError::Event(_) => "InvalidEvent",
+            TaskAlertError::TooLarge(_) => "MessageTooLarge",
+            TaskAlertError::Publish(_) => "PublishFailed",
+            TaskAlertError::Deadline { .. } => "DeadlineExceeded",
+        }
+    }
+}
+
+impl From<TaskAlertError> for lambda_runtime::Diagnostic {
+    fn from(e: TaskAlertError) -> Self {
+        Self {
+            error_type: format!("Lookout.{}", e.kind()),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The invocation's result: returned to Lambda and logged as one line.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub events: usize,
+    /// Older versions of a task's state than another event of the same batch.
+    pub stale_events: usize,
+    pub duplicate_events: usize,
+    /// Routine stops, by kind (`ScaleIn`, `UserStopped`...).
+    pub expected_stops: BTreeMap<&'static str, usize>,
+    /// Events that are not news (steady state, deployment in progress...), by why.
+    pub ignored: BTreeMap<&'static str, usize>,
+    pub alerts: Vec<AlertSummary>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertSummary {
+    pub reason: &'static str,
+    pub severity: &'static str,
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub tasks: usize,
+    pub logs: Option<&'static str>,
+    pub subject: String,
+    pub message_id: String,
+    pub published_bytes: usize,
+}
+
+/// A group of abnormal stops: same cluster, same service (or family), same problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopGroup {
+    pub meta: Meta,
+    /// Newest first.
+    pub stops: Vec<(Box<TaskStop>, Abnormal, String)>,
+}
+
+/// What to do with a batch, decided without I/O.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub stop_groups: Vec<StopGroup>,
+    pub ready: Vec<Alert>,
+    pub summary: Summary,
+}
+
+/// Keeps the newest version of each task's state change (ECS may deliver them more than once
+/// and out of order), classifies, and groups.
+pub fn plan(events: Vec<Event>, redactor: &Redactor) -> Plan {
+    let mut plan = Plan::default();
+    plan.summary.events = events.len();
+    let mut newest: HashMap<String, usize> = HashMap::new();
+    let mut keep = vec![true; events.len()];
+    for (i, e) in events.iter().enumerate() {
+        let EventKind::Task(t) = &e.kind else { continue };
+        match newest.get(&t.task.arn).copied() {
+            None => {
+                newest.insert(t.task.arn.clone(), i);
+            }
+            Some(j) => {
+                let EventKind::Task(other) = &events[j].kind else {
+                    continue;
+                };
+                if t.version.is_some() && t.version == other.version {
+                    plan.summary.duplicate_events += 1;
+                    keep[i] = false;
+                } else {
+                    plan.summary.stale_events += 1;
+                    // Without versions, the later event of the batch wins.
+                    if t.version.unwrap_or(u64::MAX) >= other.version.unwrap_or(0) {
+                        keep[j] = false;
+                        newest.insert(t.task.arn.clone(), i);
+                    } else {
+                        keep[i] = false;
+                    }
+                }
+            }
+        }
+    }
+    for (event, kept) in events.into_iter().zip(keep) {
+        if !kept {
+            continue;
+        }
+        let Event { meta, kind } = event;
+        match kind {
+            EventKind::Task(task) => match classify::classify(&task) {
+                Verdict::NotStopped => *plan.summary.ignored.entry("task not stopped").or_default() += 1,
+                Verdict::Expected(why) => *plan.summary.expected_stops.entry(why.as_str()).or_default() += 1,
+                Verdict::Abnormal(abnormal) => {
+                    let id = meta.id.clone();
+                    let same = |g: &StopGroup| {
+                        let (first, a, _) = &g.stops[0];
+                        first.cluster == task.cluster
+                            && first.group == task.group
+                            && first.task_definition.family == task.task_definition.family
+                            && a.problem == abnormal.problem
+                    };
+                    match plan.stop_groups.iter_mut().find(|g| same(g)) {
+                        Some(g) => g.stops.push((task, abnormal, id)),
+                        None => plan.stop_groups.push(StopGroup {
+                            meta,
+                            stops: vec![(task, abnormal, id)],
+                        }),
+                    }
+                }
+            },
+            EventKind::Deployment(d) => {
+                let rolled_back = d.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS"
+                    && d.reason
+                        .as_deref()
+                        .is_some_and(|r| r.contains("circuit breaker") && r.contains("rolling back"));
+                let problem = match d.event_name.as_str() {
+                    "SERVICE_DEPLOYMENT_FAILED" => ServiceProblem::DeploymentFailed,
+                    _ if rolled_back => ServiceProblem::DeploymentRolledBack,
+                    _ => {
+                        *plan
+                            .summary
+                            .ignored
+                            .entry("deployment event that is not a failure")
+                            .or_default() += 1;
+                        continue;
+                    }
+                };
+                plan.ready.push(Alert::Service(ServiceAlert {
+                    problem,
+                    account: meta.account,
+                    region: meta.region,
+                    cluster: d.service.cluster.clone(),
+                    service: Some(d.service.name.clone()),
+                    event_name: d.event_name,
+                    deployment_id: d.deployment_id,
+                    reason: d.reason.map(|r| redactor.redact(&r).0.into_owned()),
+                    capacity_providers: Vec::new(),
+                    at_ms: meta.time_ms,
+                    event_id: meta.id,
+                }));
+            }
+            EventKind::ServiceAction(a) => {
+                let problem = match a.event_name.as_str() {
+                    "SERVICE_TASK_PLACEMENT_FAILURE" => ServiceProblem::PlacementFailed,
+                    "SERVICE_TASK_CONFIGURATION_FAILURE" => ServiceProblem::ConfigurationFailed,
+                    "SERVICE_TASK_START_IMPAIRED" => ServiceProblem::StartImpaired,
+                    _ => {
+                        *plan
+                            .summary
+                            .ignored
+                            .entry("service action that is not a failure")
+                            .or_default() += 1;
+                        continue;
+                    }
+                };
+                let cluster = a
+                    .cluster
+                    .as_ref()
+                    .map(|c| c.name.clone())
+                    .or_else(|| a.service.as_ref().and_then(|s| s.cluster.clone()));
+                plan.ready.push(Alert::Service(ServiceAlert {
+                    problem,
+                    account: meta.account,
+                    region: meta.region,
+                    cluster,
+                    service: a.service.map(|s| s.name),
+                    event_name: a.event_name,
+                    deployment_id: None,
+                    reason: a.reason.map(|r| redactor.redact(&r).0.into_owned()),
+                    capacity_providers: a.capacity_providers,
+                    at_ms: a.created_at_ms.or(meta.time_ms),
+                    event_id: meta.id,
+                }));
+            }
+            EventKind::Health(h) => {
+                if !h.service.eq_ignore_ascii_case("ECS") {
+                    *plan
+                        .summary
+                        .ignored
+                        .entry("health event for another service")
+                        .or_default() += 1;
+                    continue;
+                }
+                plan.ready.push(Alert::Health(HealthAlert {
+                    account: meta.account,
+                    region: meta.region,
+                    event_type_code: h.event_type_code,
+                    category: h.event_type_category,
+                    event_arn: h.event_arn,
+                    start_time: h.start_time,
+                    end_time: h.end_time,
+                    description: h.description.map(|d| redactor.redact(&d).0.into_owned()),
+                    entities: h.entities,
+                    event_id: meta.id,
+                }));
+            }
+        }
+    }
+    for g in &mut plan.stop_groups {
+        g.stops
+            .sort_by_key(|(t, _, _)| std::cmp::Reverse(t.stopped_at_ms));
+    }
+    plan
+}
+
+pub struct TaskAlert<L, P> {
+    config: TaskAlertConfig,
+    redactor: Redactor,
+    logs: L,
+    publisher: P,
+}
+
+impl<L: LogSource, P: Publisher> TaskAlert<L, P> {
+    pub fn new(
+        config: TaskAlertConfig,
+        logs: L,
+        publisher: P,
+    ) -> Result<Self, lookout_shared::config::ConfigError> {
+        Ok(Self {
+            redactor: config.redactor()?,
+            config,
+            logs,
+            publisher,
+        })
+    }
+
+    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Summary, TaskAlertError> {
+        let mut metrics = Metrics::new();
+        let result = self.handle_with(&payload, deadline, &mut metrics).await;
+        match &result {
+            Ok(summary) => tracing::info!(
+                events = summary.events,
+                alerts = summary.alerts.len(),
+                stale_events = summary.stale_events,
+                "task-alert invocation done"
+            ),
+            Err(e) => {
+                metrics.add(
+                    if matches!(e, TaskAlertError::Event(_)) {
+                        "InvalidEvents"
+                    } else {
+                        "PublishFailures"
+                    },
+                    1,
+                );
+                tracing::error!(error_type = e.kind(), error = %e, "task-alert failed; Lambda will retry it");
+            }
+        }
+        metrics.flush(&self.config.metrics);
+        result
+    }
+
+    async fn handle_with(
+        &self,
+        payload: &Value,
+        deadline: Deadline,
+        metrics: &mut Metrics,
+    ) -> Result<Summary, TaskAlertError> {
+        let events = event::parse_batch(payload)?;
+        metrics.add("TaskAlertEvents", events.len() as u64);
+        let Plan {
+            stop_groups,
+            ready,
+            mut summary,
+        } = plan(events, &self.redactor);
+        metrics.add(
+            "StaleEvents",
+            (summary.stale_events + summary.duplicate_events) as u64,
+        );
+        metrics.add(
+            "ExpectedStops",
+            summary.expected_stops.values().sum::<usize>() as u64,
+        );
+        let mut alerts = Vec::with_capacity(stop_groups.len() + ready.len());
+        for group in stop_groups {
+            alerts.push(Alert::TaskStop(Box::new(
+                self.task_stop_alert(group, deadline, metrics).await,
+            )));
+        }
+        alerts.extend(ready);
+        let margin_ms = self.config.deadline_margin.as_millis();
+        for alert in &alerts {
+            let max = Detail {
+                items: MAX_ITEMS,
+                item_bytes: self.config.log_limits.bytes,
+            };
+            let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
+            let budget = deadline.remaining_before(self.config.deadline_margin);
+            let message_id = tokio::time::timeout(budget, self.publisher.publish(&message))
+                .await
+                .map_err(|_| TaskAlertError::Deadline { margin_ms })??;
+            metrics.add("AlertsPublished", 1);
+            metrics.add("PublishedBytes", message.request_bytes() as u64);
+            let (tasks, logs) = match alert {
+                Alert::TaskStop(a) => (a.tasks.len(), Some(a.logs.status())),
+                _ => (0, None),
+            };
+            tracing::info!(reason = alert.reason(), severity = alert.severity().as_str(), message_id = %message_id, "published task alert");
+            summary.alerts.push(AlertSummary {
+                reason: alert.reason(),
+                severity: alert.severity().as_str(),
+                cluster: alert.cluster().map(String::from),
+                service: alert.service().map(String::from),
+                tasks,
+                logs,
+                subject: message.subject.clone(),
+                message_id,
+                published_bytes: message.request_bytes(),
+            });
+        }
+        Ok(summary)
+    }
+
+    /// The alert for one group: the newest stop's failed container and its last log lines.
+    async fn task_stop_alert(
+        &self,
+        group: StopGroup,
+        deadline: Deadline,
+        metrics: &mut Metrics,
+    ) -> TaskStopAlert {
+        let StopGroup { meta, stops } = group;
+        let (newest, abnormal, _) = &stops[0];
+        let problem = abnormal.problem;
+        let failed = abnormal.container.and_then(|i| newest.containers.get(i));
+        // Health checks, Spot and the like name no container: read the first one's logs.
+        let log_container = failed.or(newest.containers.first());
+        let fetched = match log_container {
+            _ if problem.never_ran() => Fetched {
+                essential: None,
+                logs: LogOutcome::NeverRan,
+            },
+            None => Fetched {
+                essential: None,
+                logs: LogOutcome::ContainerNotInDefinition,
+            },
+            Some(c) => {
+                let request = LogRequest {
+                    task_definition: &newest.task_definition,
+                    container: &c.name,
+                    task_id: &newest.task.id,
+                    runtime_id: c.runtime_id.as_deref(),
+                };
+                let budget = deadline.remaining_before(self.config.deadline_margin + PUBLISH_RESERVE);
+                tokio::time::timeout(budget, self.logs.last_lines(request))
+                    .await
+                    .unwrap_or(Fetched {
+                        essential: None,
+                        logs: LogOutcome::TimedOut,
+                    })
+            }
+        };
+        let mut redactions = 0usize;
+        let mut redact = |s: &str| {
+            let (out, n) = self.redactor.redact(s);
+            redactions = redactions.saturating_add(n);
+            out.into_owned()
+        };
+        let logs = match fetched.logs {
+            LogOutcome::Lines {
+                stream,
+                lines,
+                omitted,
+            } => LogOutcome::Lines {
+                stream,
+                lines: lines
+                    .into_iter()
+                    .map(|mut l| {
+                        l.message = redact(&l.message);
+                        l
+                    })
+                    .collect(),
+                omitted,
+            },
+            other => other,
+        };
+        match &logs {
+            LogOutcome::Lines { lines, .. } => metrics.add("LogLinesShown", lines.len() as u64),
+            LogOutcome::Unavailable { .. } | LogOutcome::TimedOut => metrics.add("LogLookupFailures", 1),
+            _ => {}
+        }
+        let mut container = log_container.filter(|_| failed.is_some()).cloned();
+        if let Some(c) = &mut container {
+            c.reason = c.reason.as_deref().map(&mut redact);
+        }
+        let tasks: Vec<StoppedTask> = stops
+            .iter()
+            .map(|(t, _, _)| StoppedTask {
+                task: t.task.clone(),
+                stopped_at_ms: t.stopped_at_ms.or(meta.time_ms),
+                stop_code: t.stop_code.clone(),
+                stopped_reason: t.stopped_reason.as_deref().map(&mut redact),
+                version: t.version,
+            })
+            .collect();
+        metrics.add("Redactions", redactions as u64);
+        let severity = problem.severity(self.config.spot_severity);
+        TaskStopAlert {
+            problem,
+            severity,
+            account: meta.account,
+            region: meta.region,
+            cluster: newest.cluster.clone(),
+            service: newest.service().map(String::from),
+            task_definition: newest.task_definition.clone(),
+            tasks,
+            log_container: log_container.map(|c| c.name.clone()),
+            container,
+            essential: fetched.essential,
+            logs,
+            redactions,
+            event_ids: stops.iter().map(|(_, _, id)| id.clone()).collect(),
+        }
+    }
+}

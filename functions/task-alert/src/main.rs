@@ -1,0 +1,34 @@
+//! task-alert: ECS task stops, deployment failures and retirements to alerts with the dying
+//! container's last log lines. See the `task_alert` library.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lookout_shared::config::Env;
+use lookout_shared::deadline::Deadline;
+use lookout_shared::logging::exit_on_init_error;
+use lookout_shared::publish::SnsPublisher;
+use serde_json::Value;
+use task_alert::config::TaskAlertConfig;
+use task_alert::handler::TaskAlert;
+use task_alert::logs::AwsLogSource;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lookout_shared::logging::init();
+    let config = exit_on_init_error(TaskAlertConfig::from_env(&Env::from_process()));
+    let sdk = lookout_shared::aws::load_sdk_config(&config.aws).await;
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
+    let logs = AwsLogSource::new(
+        aws_sdk_ecs::Client::new(&sdk),
+        aws_sdk_cloudwatchlogs::Client::new(&sdk),
+        config.region.clone(),
+        config.log_limits,
+    );
+    let alert = exit_on_init_error(TaskAlert::new(config, logs, publisher));
+    let alert = &alert;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        alert
+            .handle(event.payload, Deadline::from_epoch_ms(event.context.deadline))
+            .await
+    }))
+    .await
+}
