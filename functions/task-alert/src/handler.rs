@@ -466,3 +466,364 @@ impl<L: LogSource, P: Publisher> TaskAlert<L, P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::{LogLine, LogStream};
+    use lookout_shared::config::Env;
+    use lookout_shared::publish::MemoryPublisher;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    /// Answers every lookup with the same outcome and records what was asked.
+    struct FakeLogs {
+        answer: Fetched,
+        asked: Mutex<Vec<(String, String, String)>>,
+    }
+
+    impl FakeLogs {
+        fn with(logs: LogOutcome) -> Self {
+            Self {
+                answer: Fetched {
+                    essential: Some(true),
+                    logs,
+                },
+                asked: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl LogSource for FakeLogs {
+        async fn last_lines(&self, request: LogRequest<'_>) -> Fetched {
+            self.asked.lock().unwrap().push((
+                request.task_definition.family.clone(),
+                request.container.to_string(),
+                request.task_id.to_string(),
+            ));
+            self.answer.clone()
+        }
+    }
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/task-alert/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn lines() -> LogOutcome {
+        LogOutcome::Lines {
+            stream: LogStream {
+                region: crate::arn::Region::parse("us-east-1").unwrap(),
+                group: "/ecs/web-app".into(),
+                stream: "ecs/app/5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21".into(),
+            },
+            lines: vec![
+                LogLine {
+                    timestamp_ms: 1_764_093_849_000,
+                    message: "allocating cache for 1200000 entries".into(),
+                },
+                LogLine {
+                    timestamp_ms: 1_764_093_850_000,
+                    message: "connecting with password=hunter2".into(),
+                },
+            ],
+            omitted: 0,
+        }
+    }
+
+    fn alert(logs: LogOutcome, extra: &[(&str, &str)]) -> TaskAlert<FakeLogs, MemoryPublisher> {
+        let mut pairs = vec![
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("MESSAGE_FORMAT", "text"),
+        ];
+        pairs.extend_from_slice(extra);
+        let config = TaskAlertConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        TaskAlert::new(config, FakeLogs::with(logs), MemoryPublisher::default()).unwrap()
+    }
+
+    fn deadline() -> Deadline {
+        Deadline::after(Duration::from_secs(30))
+    }
+
+    /// Every sample: alert or not, the reason, the severity, whether log lines were looked up.
+    #[tokio::test]
+    async fn every_sample_is_classified() {
+        let table: [(&str, Option<(&str, &str)>, bool); 13] = [
+            ("oom-killed.json", Some(("OutOfMemory", "ERROR")), true),
+            ("exit-1.json", Some(("EssentialContainerExited", "ERROR")), true),
+            ("cannot-pull.json", Some(("ImagePullFailed", "ERROR")), false),
+            (
+                "secrets-unavailable.json",
+                Some(("SecretsUnavailable", "ERROR")),
+                false,
+            ),
+            (
+                "elb-health-check.json",
+                Some(("ElbHealthCheckFailed", "ERROR")),
+                true,
+            ),
+            (
+                "spot-interruption.json",
+                Some(("SpotInterruption", "WARNING")),
+                true,
+            ),
+            ("scale-in.json", None, false),
+            ("deployment-replacement.json", None, false),
+            ("user-stop.json", None, false),
+            (
+                "non-awslogs.json",
+                Some(("EssentialContainerExited", "ERROR")),
+                true,
+            ),
+            (
+                "deployment-failed.json",
+                Some(("DeploymentFailed", "CRITICAL")),
+                false,
+            ),
+            (
+                "placement-failure.json",
+                Some(("TaskPlacementFailed", "ERROR")),
+                false,
+            ),
+            ("task-retirement.json", Some(("TaskRetirement", "WARNING")), false),
+        ];
+        for (file, expected, looked_up) in table {
+            let a = alert(lines(), &[]);
+            let summary = a.handle(sample(file), deadline()).await.unwrap();
+            let published = a.publisher.messages();
+            match expected {
+                None => {
+                    assert!(published.is_empty(), "{file}");
+                    assert_eq!(summary.expected_stops.values().sum::<usize>(), 1, "{file}");
+                }
+                Some((reason, severity)) => {
+                    assert_eq!(published.len(), 1, "{file}");
+                    let attr = |n: &str| {
+                        published[0]
+                            .attributes
+                            .iter()
+                            .find(|x| x.name == n)
+                            .map(|x| x.value_string())
+                    };
+                    assert_eq!(attr("reason").as_deref(), Some(reason), "{file}");
+                    assert_eq!(attr("severity").as_deref(), Some(severity), "{file}");
+                    assert_eq!(summary.alerts[0].reason, reason);
+                }
+            }
+            assert_eq!(!a.logs.asked.lock().unwrap().is_empty(), looked_up, "{file}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_oom_alert_carries_redacted_lines_links_and_attributes() {
+        let a = alert(lines(), &[]);
+        a.handle(sample("oom-killed.json"), deadline()).await.unwrap();
+        assert_eq!(
+            a.logs.asked.lock().unwrap().as_slice(),
+            [(
+                "web-app".to_string(),
+                "app".to_string(),
+                "5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21".to_string()
+            )]
+        );
+        let m = &a.publisher.messages()[0];
+        assert_eq!(
+            m.subject,
+            "[ERROR] web: killed: out of memory (app exit 137) in prod"
+        );
+        let attr = |n: &str| {
+            m.attributes
+                .iter()
+                .find(|x| x.name == n)
+                .map(|x| x.value_string())
+        };
+        assert_eq!(attr("service").as_deref(), Some("web"));
+        assert_eq!(attr("cluster").as_deref(), Some("prod"));
+        let t = &m.message;
+        assert!(t.contains("  | allocating cache for 1200000 entries\n"), "{t}");
+        assert!(t.contains("password=[REDACTED]") && !t.contains("hunter2"), "{t}");
+        assert!(t.contains("1 secret redacted"), "{t}");
+        assert!(
+            t.contains("Container reason:  \"OutOfMemoryError: Container killed due to memory usage\""),
+            "{t}"
+        );
+        assert!(t.contains("https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21/configuration?region=us-east-1"), "{t}");
+        assert!(t.contains("https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/health?region=us-east-1"), "{t}");
+        assert!(t.contains("https://us-east-1.console.aws.amazon.com/ecs/v2/task-definitions/web-app/1/containers?region=us-east-1"), "{t}");
+        // Stopped 2025-11-25T18:04:10.512Z: the stream opens ten minutes before.
+        assert!(t.contains("log-events/ecs$252Fapp$252F5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21$3Fstart$3D1764093250512$26end$3D1764093910512"), "{t}");
+        assert!(t.contains("logs-insights$3FqueryDetail$3D"), "{t}");
+    }
+
+    #[tokio::test]
+    async fn missing_log_lines_are_explained() {
+        let a = alert(
+            LogOutcome::NotAwslogs {
+                driver: "awsfirelens".into(),
+            },
+            &[],
+        );
+        a.handle(sample("non-awslogs.json"), deadline()).await.unwrap();
+        let t = &a.publisher.messages()[0].message;
+        assert!(
+            t.contains("logs with the \"awsfirelens\" driver, not awslogs: its logs are elsewhere"),
+            "{t}"
+        );
+        let a = alert(lines(), &[]);
+        a.handle(sample("cannot-pull.json"), deadline()).await.unwrap();
+        let t = &a.publisher.messages()[0].message;
+        assert!(
+            t.contains("never started (image pull failed), so it wrote no log lines"),
+            "{t}"
+        );
+        assert!(!t.contains("  | "), "{t}");
+    }
+
+    fn with_task(mut event: Value, id: &str, version: u64, stopped: &str) -> Value {
+        let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{id}");
+        event["detail"]["taskArn"] = json!(arn);
+        event["detail"]["version"] = json!(version);
+        event["detail"]["stoppedAt"] = json!(stopped);
+        event
+    }
+
+    #[tokio::test]
+    async fn a_crash_loop_in_one_batch_is_one_alert_and_stale_versions_are_dropped() {
+        let oom = sample("oom-killed.json");
+        let batch = json!([
+            with_task(
+                oom.clone(),
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+                6,
+                "2025-11-25T18:01:00.000Z"
+            ),
+            with_task(
+                oom.clone(),
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2",
+                6,
+                "2025-11-25T18:03:00.000Z"
+            ),
+            with_task(
+                oom.clone(),
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3",
+                6,
+                "2025-11-25T18:02:00.000Z"
+            ),
+            // The same task again, older and identical: neither counts twice.
+            with_task(
+                oom.clone(),
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+                4,
+                "2025-11-25T18:01:00.000Z"
+            ),
+            with_task(
+                oom,
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2",
+                6,
+                "2025-11-25T18:03:00.000Z"
+            ),
+            sample("exit-1.json"),
+        ]);
+        let a = alert(lines(), &[]);
+        let summary = a.handle(batch, deadline()).await.unwrap();
+        assert_eq!((summary.stale_events, summary.duplicate_events), (1, 1));
+        let published = a.publisher.messages();
+        assert_eq!(
+            published.len(),
+            2,
+            "one alert for the web crash loop, one for the worker"
+        );
+        assert_eq!(
+            published[0].subject,
+            "[ERROR] web: 3 tasks: killed: out of memory (app exit 137) in prod"
+        );
+        assert_eq!(summary.alerts[0].tasks, 3);
+        // The newest stop's logs were read, once.
+        let asked = a.logs.asked.lock().unwrap().clone();
+        assert_eq!(asked.iter().filter(|(f, _, _)| f == "web-app").count(), 1);
+        assert_eq!(asked[0].2, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2");
+        assert!(
+            published[0]
+                .message
+                .contains("3 tasks of this service stopped for the same reason")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_newer_stale_order_keeps_the_newest_state() {
+        let mut running = sample("oom-killed.json");
+        running["detail"]["lastStatus"] = json!("RUNNING");
+        running["detail"]["version"] = json!(3);
+        let batch = json!([sample("oom-killed.json"), running]);
+        let a = alert(lines(), &[]);
+        let summary = a.handle(batch, deadline()).await.unwrap();
+        assert_eq!(summary.stale_events, 1);
+        assert_eq!(
+            a.publisher.messages().len(),
+            1,
+            "the RUNNING event is older (version 3 < 6)"
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_events_fail_with_a_named_error() {
+        let a = alert(lines(), &[]);
+        let mut e = sample("oom-killed.json");
+        e["detail"]["containers"][0]["exitCode"] = json!("137; DROP TABLE");
+        let err = a.handle(e, deadline()).await.unwrap_err();
+        assert_eq!(err.kind(), "InvalidEvent");
+        let d = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(d.error_type, "Lookout.InvalidEvent");
+        assert_eq!(
+            d.error_message,
+            "event field detail.containers[0].exitCode must be a whole number"
+        );
+        assert!(a.publisher.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn spot_severity_is_configurable() {
+        let a = alert(lines(), &[("SPOT_SEVERITY", "NOTICE")]);
+        a.handle(sample("spot-interruption.json"), deadline())
+            .await
+            .unwrap();
+        assert!(
+            a.publisher.messages()[0]
+                .subject
+                .starts_with("[NOTICE] worker: Spot interruption")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_log_lookup_gives_way_to_the_deadline() {
+        struct Slow;
+        impl LogSource for Slow {
+            async fn last_lines(&self, _: LogRequest<'_>) -> Fetched {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Fetched {
+                    essential: None,
+                    logs: LogOutcome::NoLogConfiguration,
+                }
+            }
+        }
+        let config = TaskAlertConfig::from_env(&Env::from_pairs([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("MESSAGE_FORMAT", "text"),
+        ]))
+        .unwrap();
+        let a = TaskAlert::new(config, Slow, MemoryPublisher::default()).unwrap();
+        let summary = a
+            .handle(
+                sample("oom-killed.json"),
+                Deadline::after(Duration::from_secs(10)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(summary.alerts[0].logs, Some("timedOut"));
+        assert!(
+            a.publisher.messages()[0]
+                .message
+                .contains("would have run past the Lambda deadline")
+        );
+    }
+}

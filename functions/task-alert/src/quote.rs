@@ -83,6 +83,21 @@ pub fn chat_inline(s: &str, max: usize) -> String {
     out
 }
 
+/// A chat title from an SNS-safe Subject: no mention, link or code markup survives.
+pub fn chat_title(subject: &str) -> String {
+    let mut out = String::with_capacity(subject.len());
+    for c in subject.chars() {
+        match c {
+            '`' => out.push('\''),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use crate::classify::Problem;
 use crate::event::{AffectedEntity, Container};
 use crate::links::{self, Links};
 use crate::logs::{LogLine, LogOutcome};
-use crate::quote::{chat_inline, escape, framed, quoted};
+use crate::quote::{chat_inline, chat_title, escape, framed, quoted};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::severity::Severity;
 use lookout_shared::text::{count, truncate_utf8};
@@ -170,7 +170,12 @@ impl Alert {
         }
     }
 
+    /// SNS-safe (printable ASCII, one line, at most 99 characters), whatever the event said.
     pub fn subject(&self) -> String {
+        lookout_shared::notification::subject(&self.raw_subject())
+    }
+
+    fn raw_subject(&self) -> String {
         let severity = self.severity().as_str();
         match self {
             Alert::TaskStop(a) => {
@@ -240,7 +245,7 @@ impl Alert {
 
 /// `Label:` padded so values line up.
 fn field(t: &mut String, label: &str, value: &str) {
-    let _ = writeln!(t, "{:<17}{value}", format!("{label}:"));
+    let _ = writeln!(t, "{:<19}{value}", format!("{label}:"));
 }
 
 fn time_or_unknown(ms: Option<i64>) -> String {
@@ -585,7 +590,7 @@ impl TaskStopAlert {
             .map(|(label, link)| format!("{label}: {link}"))
             .collect();
         ChatMessage {
-            title: subject.to_string(),
+            title: chat_title(subject),
             description: d,
             next_steps,
             keywords: vec![
@@ -682,7 +687,7 @@ impl ServiceAlert {
             text: t,
             structured,
             chat: ChatMessage {
-                title: subject,
+                title: chat_title(&subject),
                 description: d,
                 next_steps: links
                     .labelled()
@@ -815,7 +820,7 @@ impl HealthAlert {
             text: t,
             structured,
             chat: ChatMessage {
-                title: subject,
+                title: chat_title(&subject),
                 description: d,
                 next_steps: vec!["Plan for the retirement: force a new deployment of the affected services before it starts, or restart standalone tasks after it.".to_string()],
                 keywords: vec![alert.severity().as_str().to_string(), alert.reason().to_string()],
