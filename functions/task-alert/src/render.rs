@@ -833,3 +833,230 @@ impl HealthAlert {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::LogStream;
+    use lookout_shared::config::TopicArn;
+    use lookout_shared::notification::{Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};
+
+    const HOSTILE: &str =
+        "app\n\nLinks:\nhttps://evil.example `x` <!channel> <@U123> \x1b[31mred\x1b[0m \u{202E}txt.exe";
+
+    fn region() -> Region {
+        Region::parse("us-east-1").unwrap()
+    }
+
+    fn task_alert(container: &str, reason: &str, lines: Vec<&str>) -> Alert {
+        let task =
+            TaskArn::parse("arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef")
+                .unwrap();
+        Alert::TaskStop(Box::new(TaskStopAlert {
+            problem: Problem::EssentialContainerExited,
+            severity: Severity::Error,
+            account: "123456789012".into(),
+            region: region(),
+            cluster: ClusterArn::parse("arn:aws:ecs:us-east-1:123456789012:cluster/prod").unwrap(),
+            service: Some("web".into()),
+            task_definition: TaskDefinitionArn::parse(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3",
+            )
+            .unwrap(),
+            tasks: vec![StoppedTask {
+                task,
+                stopped_at_ms: Some(1_764_093_850_512),
+                stop_code: Some("EssentialContainerExited".into()),
+                stopped_reason: Some(reason.into()),
+                version: Some(3),
+            }],
+            container: Some(Container {
+                name: container.into(),
+                exit_code: Some(1),
+                reason: Some(reason.into()),
+                last_status: None,
+                runtime_id: None,
+            }),
+            log_container: Some(container.into()),
+            essential: Some(true),
+            logs: LogOutcome::Lines {
+                stream: LogStream {
+                    region: region(),
+                    group: "/ecs/web".into(),
+                    stream: "ecs/app/0123456789abcdef0123456789abcdef".into(),
+                },
+                lines: lines
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, m)| LogLine {
+                        timestamp_ms: 1_764_093_840_000 + i as i64,
+                        message: m.into(),
+                    })
+                    .collect(),
+                omitted: 0,
+            },
+            redactions: 0,
+            event_ids: vec!["e1".into()],
+        }))
+    }
+
+    fn delivery(format: MessageFormat, chat_app: bool) -> Delivery {
+        Delivery {
+            topic: TopicArn::parse("T", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap(),
+            format,
+            chat_app,
+            max_request_bytes: SNS_MAX_REQUEST_BYTES,
+        }
+    }
+
+    const ALL: Detail = Detail {
+        items: 1_000,
+        item_bytes: 16_384,
+    };
+
+    #[test]
+    fn hostile_text_cannot_forge_sections_links_or_mentions() {
+        let alert = task_alert(HOSTILE, HOSTILE, vec![HOSTILE, "ok line"]);
+        let n = alert.render(ALL);
+        // Only our own section headers start a line; every log line is framed.
+        assert_eq!(n.text.matches("\nLinks:\n").count(), 1, "{}", n.text);
+        assert!(
+            !n.text.lines().any(|l| l.starts_with("https://evil")),
+            "{}",
+            n.text
+        );
+        assert!(
+            !n.text.contains('\x1b') && !n.text.contains('\u{202E}'),
+            "{}",
+            n.text
+        );
+        assert!(
+            n.text.contains("\\u{1b}[31mred") && n.text.contains("\\u{202e}txt.exe"),
+            "{}",
+            n.text
+        );
+        let log_lines: Vec<&str> = n
+            .text
+            .lines()
+            .skip_while(|l| !l.starts_with("Last "))
+            .skip(1)
+            .filter(|l| !l.starts_with("--- "))
+            .collect();
+        assert!(log_lines.iter().all(|l| l.starts_with("  | ")), "{log_lines:?}");
+        // Chat: no live mention, no code block broken out of.
+        let chat = &n.chat;
+        for text in [&chat.title, &chat.description] {
+            assert!(
+                !text.contains("<!channel>") && !text.contains("<@U123>"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            chat.description.matches("```").count() % 2,
+            0,
+            "{}",
+            chat.description
+        );
+        // Subject: SNS-safe whatever the container is called.
+        let subject = alert.subject();
+        assert!(
+            subject.len() <= SUBJECT_MAX_CHARS && subject.bytes().all(|b| (0x20..0x7f).contains(&b)),
+            "{subject}"
+        );
+    }
+
+    #[test]
+    fn subject_limit_holds_for_long_names() {
+        let long = "c".repeat(255);
+        let alert = task_alert(&long, "x", vec![]);
+        let sns = delivery(MessageFormat::Text, false).encode(&alert.render(ALL));
+        assert_eq!(sns.subject.len(), SUBJECT_MAX_CHARS);
+        assert!(
+            sns.subject
+                .starts_with("[ERROR] web: essential container exited (ccc")
+                && sns.subject.contains("..."),
+            "{}",
+            sns.subject
+        );
+    }
+
+    #[test]
+    fn text_format_attributes_and_per_protocol_documents() {
+        let alert = task_alert("app", "Essential container in task exited", vec!["boom"]);
+        let sns = delivery(MessageFormat::Text, false).encode(&alert.render(ALL));
+        let attr = |n: &str| {
+            sns.attributes
+                .iter()
+                .find(|a| a.name == n)
+                .map(|a| a.value_string())
+        };
+        assert_eq!(attr("service").as_deref(), Some("web"));
+        assert_eq!(attr("cluster").as_deref(), Some("prod"));
+        assert_eq!(attr("severity").as_deref(), Some("ERROR"));
+        assert_eq!(attr("reason").as_deref(), Some("EssentialContainerExited"));
+        let sns = delivery(MessageFormat::PerProtocol, true).encode(&alert.render(ALL));
+        let body: Value = serde_json::from_str(&sns.message).unwrap();
+        let doc: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["logs"]["lines"][0]["message"], "boom");
+        assert_eq!(doc["container"]["exitCode"], 1);
+        assert_eq!(
+            doc["links"]["taskDefinition"],
+            "https://us-east-1.console.aws.amazon.com/ecs/v2/task-definitions/web/3/containers?region=us-east-1"
+        );
+        let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
+        assert_eq!(chat["content"]["textType"], "client-markdown");
+    }
+
+    #[test]
+    fn huge_logs_are_fitted_to_the_sns_limit_newest_kept() {
+        let big = "x".repeat(16_000);
+        let mut lines: Vec<&str> = vec![big.as_str(); 40];
+        lines.push("the last line");
+        let alert = task_alert("app", "r", lines);
+        for format in [MessageFormat::Text, MessageFormat::PerProtocol] {
+            let d = delivery(format, true);
+            let (sns, detail) = d.fit(ALL, |detail| alert.render(detail)).unwrap();
+            assert!(sns.request_bytes() <= SNS_MAX_REQUEST_BYTES);
+            assert!(detail.items < 41, "{detail:?}");
+            assert!(
+                sns.message.contains("the last line"),
+                "the newest line survives fitting"
+            );
+        }
+    }
+
+    #[test]
+    fn health_notices_list_resources_with_links() {
+        let alert = Alert::Health(HealthAlert {
+            account: "123456789012".into(),
+            region: region(),
+            event_type_code: "AWS_ECS_TASK_PATCHING_RETIREMENT".into(),
+            category: Some("scheduledChange".into()),
+            event_arn: None,
+            start_time: Some("Tue, 02 Dec 2025 18:00:00 GMT".into()),
+            end_time: None,
+            description: Some("Line one\nLinks:\nhttps://evil.example".into()),
+            entities: vec![
+                crate::event::AffectedEntity::Service {
+                    cluster: "prod".into(),
+                    service: "web".into(),
+                },
+                crate::event::AffectedEntity::Other { value: "x\ny".into() },
+            ],
+            event_id: "h1".into(),
+        });
+        assert_eq!(
+            alert.subject(),
+            "[WARNING] ECS task retirement: 2 resources after Tue, 02 Dec 2025 18:00:00 GMT"
+        );
+        let n = alert.render(ALL);
+        assert!(n.text.contains("  tasks of service web in cluster prod\n  https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/health?region=us-east-1\n"), "{}", n.text);
+        assert!(n.text.contains("  \"x\\u{a}y\"\n"), "{}", n.text);
+        assert!(
+            n.text.contains("  > Links:\n  > https://evil.example\n"),
+            "{}",
+            n.text
+        );
+        assert_eq!(n.text.matches("\nLinks:").count(), 0);
+    }
+}
