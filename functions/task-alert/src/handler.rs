@@ -548,7 +548,9 @@ mod tests {
     /// Every sample: alert or not, the reason, the severity, whether log lines were looked up.
     #[tokio::test]
     async fn every_sample_is_classified() {
-        let table: [(&str, Option<(&str, &str)>, bool); 13] = [
+        // (sample, (reason, severity) of the alert or none, whether log lines were looked up)
+        type Row = (&'static str, Option<(&'static str, &'static str)>, bool);
+        let table: [Row; 13] = [
             ("oom-killed.json", Some(("OutOfMemory", "ERROR")), true),
             ("exit-1.json", Some(("EssentialContainerExited", "ERROR")), true),
             ("cannot-pull.json", Some(("ImagePullFailed", "ERROR")), false),
