@@ -306,7 +306,7 @@ async fn malformed_events_fail_with_a_named_error() {
     let (error_type, message) = outcome.error();
     assert_eq!(error_type, "Lookout.InvalidEvent");
     assert_eq!(message, "event field detail.taskArn is not an ECS task ARN");
-    let outcome = function.invoke(&json!({"detail-type": "EC2 Instance State-change Notification", "region": "us-east-1", "detail": {}}));
+    let outcome = function.invoke(&json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "region": "us-east-1", "detail": {}}));
     assert_eq!(outcome.error().0, "Lookout.InvalidEvent");
     assert!(s.topic.drain().await.is_empty());
 }

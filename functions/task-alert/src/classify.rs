@@ -290,7 +290,7 @@ mod tests {
             .map(|(n, code, r)| serde_json::json!({"name": n, "exitCode": code, "reason": r}))
             .collect();
         let event = serde_json::json!({
-            "detail-type": "ECS Task State Change", "region": "us-east-1", "id": "1", "account": "123456789012",
+            "detail-type": "ECS Task State Change", "source": "aws.ecs", "region": "us-east-1", "id": "1", "account": "123456789012",
             "detail": {
                 "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
                 "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef",

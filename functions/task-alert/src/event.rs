@@ -190,6 +190,24 @@ pub fn parse_event(value: &Value, at: &str) -> Result<Event, EventError> {
         region: Region::parse(region).ok_or_else(|| root.bad("region", "is not an AWS region name"))?,
         time_ms: root.opt_str("time")?.and_then(parse_iso8601_ms),
     };
+    // Only AWS can send events with an `aws.` source: a custom event cannot pose as ECS.
+    let source = root.req_str("source")?;
+    let expected_source = if detail_type == HEALTH_EVENT {
+        "aws.health"
+    } else {
+        "aws.ecs"
+    };
+    if source != expected_source
+        && [
+            TASK_STATE_CHANGE,
+            DEPLOYMENT_STATE_CHANGE,
+            SERVICE_ACTION,
+            HEALTH_EVENT,
+        ]
+        .contains(&detail_type)
+    {
+        return Err(root.bad("source", "is not the AWS service that sends this detail-type"));
+    }
     let detail = root.req_obj("detail")?;
     let resources = root.opt_str_array("resources")?;
     let kind = match detail_type {
@@ -608,6 +626,15 @@ mod tests {
         e["detail-type"] = json!(format!("Evil {secret}"));
         let text = parse_event(&e, "").unwrap_err().to_string();
         assert!(text.contains("detail-type") && !text.contains(secret), "{text}");
+        let mut forged = task_event(detail());
+        forged["source"] = json!("custom.app");
+        assert_eq!(
+            parse_event(&forged, "").unwrap_err(),
+            EventError::Field {
+                field: "source".into(),
+                problem: "is not the AWS service that sends this detail-type"
+            }
+        );
         let batch = json!([task_event(detail()), {"detail-type": 5}]);
         assert_eq!(
             parse_batch(&batch).unwrap_err(),
