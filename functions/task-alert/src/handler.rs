@@ -385,7 +385,7 @@ impl<L: LogSource, P: Publisher> TaskAlert<L, P> {
             },
             None => Fetched {
                 essential: None,
-                logs: LogOutcome::ContainerNotInDefinition,
+                logs: LogOutcome::NoContainer,
             },
             Some(c) => {
                 let request = LogRequest {
@@ -781,6 +781,21 @@ mod tests {
             "event field detail.containers[0].exitCode must be a whole number"
         );
         assert!(a.publisher.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stop_without_containers_says_there_is_nothing_to_look_up() {
+        let mut spot = sample("spot-interruption.json");
+        spot["detail"]["containers"] = json!([]);
+        let a = alert(lines(), &[]);
+        let summary = a.handle(spot, deadline()).await.unwrap();
+        assert_eq!(summary.alerts[0].logs, Some("noContainer"));
+        assert!(a.logs.asked.lock().unwrap().is_empty());
+        assert!(
+            a.publisher.messages()[0]
+                .message
+                .contains("The event lists no container")
+        );
     }
 
     #[tokio::test]

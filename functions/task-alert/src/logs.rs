@@ -69,6 +69,8 @@ pub enum LogOutcome {
     },
     /// The task definition has no container of that name.
     ContainerNotInDefinition,
+    /// The event lists no container to look up.
+    NoContainer,
     /// The container never started (image pull, secrets): it wrote nothing.
     NeverRan,
     /// An API call failed: which one, and what it said.
@@ -90,6 +92,7 @@ impl LogOutcome {
             LogOutcome::NoLogConfiguration => "noLogConfiguration",
             LogOutcome::StreamUnknown { .. } => "streamUnknown",
             LogOutcome::ContainerNotInDefinition => "containerNotInDefinition",
+            LogOutcome::NoContainer => "noContainer",
             LogOutcome::NeverRan => "neverRan",
             LogOutcome::Unavailable { .. } => "unavailable",
             LogOutcome::TimedOut => "timedOut",

@@ -312,6 +312,7 @@ impl TaskStopAlert {
             LogOutcome::ContainerNotInDefinition => {
                 format!("{container} is not in the task definition: no log configuration to follow.")
             }
+            LogOutcome::NoContainer => "The event lists no container: no log lines to look up.".to_string(),
             LogOutcome::NeverRan => format!(
                 "None: {container} never started ({}), so it wrote no log lines.",
                 self.problem.headline()
