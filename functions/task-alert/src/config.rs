@@ -57,7 +57,7 @@ impl TaskAlertConfig {
             delivery: Delivery::from_env(env, topic)?,
             region,
             log_limits: LogLimits {
-                lines: env.number_in("LOG_LINES", 20, 0..=1_000)?,
+                lines: env.number_in("LOG_LINES", 20, 1..=1_000)?,
                 bytes: env.number_in("LOG_BYTES", 16 << 10, 256..=128 << 10)?,
             },
             spot_severity,
@@ -109,6 +109,7 @@ mod tests {
         );
         for (name, value) in [
             ("LOG_LINES", "5000"),
+            ("LOG_LINES", "0"),
             ("LOG_BYTES", "10"),
             ("SPOT_SEVERITY", "loud"),
             ("AWS_REGION", "mars"),

@@ -32,7 +32,7 @@ impl Links {
     /// In the order a reader wants them, with labels.
     pub fn labelled(&self) -> Vec<(&'static str, &str)> {
         [
-            ("Task", &self.task),
+            ("Task (ECS shows stopped tasks for about an hour)", &self.task),
             ("Service", &self.service),
             ("Task definition", &self.task_definition),
             ("Log stream at the stop", &self.log_stream),
