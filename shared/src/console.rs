@@ -49,8 +49,8 @@ impl Partition {
     }
 }
 
-/// The console host for the region's partition.
-fn console_base(region: &str) -> String {
+/// The console host for the region's partition (task-alert builds its ECS pages on it).
+pub fn console_base(region: &str) -> String {
     match Partition::of_region(region) {
         Partition::China => format!("https://{region}.console.amazonaws.cn"),
         Partition::GovCloud => "https://console.amazonaws-us-gov.com".to_string(),

@@ -1,0 +1,312 @@
+//! task-alert end to end: the binary through the Lambda Runtime API; moto's ECS holds the task
+//! definitions, moto's CloudWatch Logs the container's stream, and the alert is read from SQS.
+
+use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
+use lookout_tests::Function;
+use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
+use lookout_tests::workspace::{binary, event_file};
+use serde_json::json;
+
+const OOM_TASK: &str = "5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21";
+
+struct Setup {
+    moto: Moto,
+    topic: TopicWithQueue,
+}
+
+async fn register(ecs: &aws_sdk_ecs::Client, family: &str, container: &str, logging: LogConfiguration) {
+    ecs.register_task_definition()
+        .family(family)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name(container)
+                .image(format!(
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/{family}:v2.3.1"
+                ))
+                .essential(true)
+                .memory(512)
+                .log_configuration(logging)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("register task definition");
+}
+
+/// web-app:1 logs with awslogs (prefix `ecs`); payments:1 with FireLens. The OOM task's
+/// stream holds its last lines, one with a secret.
+async fn setup() -> Setup {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let topic = TopicWithQueue::create(&config, "task-alerts", false).await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let awslogs = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", "/ecs/web-app")
+        .options("awslogs-region", "us-east-1")
+        .options("awslogs-stream-prefix", "ecs")
+        .build()
+        .unwrap();
+    register(&ecs, "web-app", "app", awslogs).await;
+    let firelens = LogConfiguration::builder()
+        .log_driver(LogDriver::Awsfirelens)
+        .options("Name", "datadog")
+        .build()
+        .unwrap();
+    register(&ecs, "payments", "payments", firelens).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    logs.create_log_group()
+        .log_group_name("/ecs/web-app")
+        .send()
+        .await
+        .unwrap();
+    let stream = format!("ecs/app/{OOM_TASK}");
+    logs.create_log_stream()
+        .log_group_name("/ecs/web-app")
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let now = lookout_shared::time::now_epoch_ms();
+    let lines = [
+        "starting web-app v2.3.1",
+        "connected to db with password=hunter2",
+        "loading product catalogue into memory",
+        "cache size 1843 MiB",
+        "GC overhead limit approaching",
+    ];
+    let events = lines.iter().enumerate().map(|(i, m)| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(now - 10_000 + i as i64 * 1000)
+            .message(*m)
+            .build()
+            .unwrap()
+    });
+    logs.put_log_events()
+        .log_group_name("/ecs/web-app")
+        .log_stream_name(&stream)
+        .set_log_events(Some(events.collect()))
+        .send()
+        .await
+        .unwrap();
+    Setup { moto, topic }
+}
+
+fn task_alert(s: &Setup, extra: &[(&str, &str)]) -> Function {
+    let mut env = s.moto.function_env();
+    env.push(("ALERT_TOPIC_ARN".into(), s.topic.topic_arn.clone()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Function::spawn(&binary("task-alert"), &env)
+}
+
+async fn one(s: &Setup) -> Delivered {
+    let mut delivered = s.topic.drain().await;
+    assert_eq!(delivered.len(), 1, "expected exactly one message: {delivered:?}");
+    delivered.remove(0)
+}
+
+#[tokio::test]
+async fn an_oom_killed_container_alerts_with_its_last_log_lines_and_links() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("LOG_LINES", "4")]);
+    let response = function
+        .invoke(&event_file("task-alert/oom-killed.json"))
+        .response()
+        .clone();
+    assert_eq!(response["alerts"][0]["reason"], "OutOfMemory");
+    assert_eq!(response["alerts"][0]["logs"], "shown");
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[ERROR] web: killed: out of memory (app exit 137) in prod")
+    );
+    let doc = delivered.message_json();
+    assert_eq!(doc["source"], "lookout.task-alert");
+    assert_eq!(doc["service"], "web");
+    assert_eq!(doc["cluster"], "prod");
+    assert_eq!(doc["container"]["name"], "app");
+    assert_eq!(doc["container"]["essential"], true);
+    assert_eq!(doc["logs"]["logGroup"], "/ecs/web-app");
+    assert_eq!(doc["logs"]["logStream"], format!("ecs/app/{OOM_TASK}"));
+    // The last four lines, oldest first, the secret redacted.
+    let lines: Vec<&str> = doc["logs"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "connected to db with password=[REDACTED]",
+            "loading product catalogue into memory",
+            "cache size 1843 MiB",
+            "GC overhead limit approaching"
+        ]
+    );
+    assert_eq!(doc["logs"]["redactions"], 1);
+    assert!(!delivered.body.contains("hunter2"));
+    assert_eq!(
+        doc["links"]["task"],
+        format!(
+            "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/{OOM_TASK}/configuration?region=us-east-1"
+        )
+    );
+    assert_eq!(
+        doc["links"]["service"],
+        "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/health?region=us-east-1"
+    );
+    assert_eq!(
+        doc["links"]["taskDefinition"],
+        "https://us-east-1.console.aws.amazon.com/ecs/v2/task-definitions/web-app/1/containers?region=us-east-1"
+    );
+    let stream = doc["links"]["logStream"].as_str().unwrap();
+    assert!(
+        stream.contains(&format!(
+            "log-group/$252Fecs$252Fweb-app/log-events/ecs$252Fapp$252F{OOM_TASK}$3Fstart$3D"
+        )),
+        "{stream}"
+    );
+    assert!(
+        doc["links"]["logsInsights"]
+            .as_str()
+            .unwrap()
+            .contains("logs-insights$3FqueryDetail$3D")
+    );
+    let emf = function
+        .output()
+        .into_iter()
+        .find(|l| l.contains("\"_aws\""))
+        .expect("EMF line");
+    let emf: serde_json::Value = serde_json::from_str(&emf).unwrap();
+    assert_eq!(emf["AlertsPublished"], 1);
+    assert_eq!(emf["LogLinesShown"], 4);
+}
+
+#[tokio::test]
+async fn text_format_carries_the_filter_attributes() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("task-alert/oom-killed.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(delivered.attribute("service"), Some("web"));
+    assert_eq!(delivered.attribute("cluster"), Some("prod"));
+    assert_eq!(delivered.attribute("severity"), Some("ERROR"));
+    assert_eq!(delivered.attribute("reason"), Some("OutOfMemory"));
+    let text = delivered.message();
+    assert!(text.contains("  | GC overhead limit approaching\n"), "{text}");
+}
+
+#[tokio::test]
+async fn routine_stops_publish_nothing() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    for (file, kind) in [
+        ("scale-in.json", "ScaleIn"),
+        ("deployment-replacement.json", "DeploymentReplacement"),
+        ("user-stop.json", "UserStopped"),
+    ] {
+        let response = function
+            .invoke(&event_file(&format!("task-alert/{file}")))
+            .response()
+            .clone();
+        assert_eq!(response["expectedStops"][kind], 1, "{file}: {response}");
+        assert_eq!(response["alerts"], json!([]), "{file}");
+    }
+    assert!(s.topic.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_image_pull_alerts_without_log_lines_and_says_why() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("task-alert/cannot-pull.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(delivered.attribute("reason"), Some("ImagePullFailed"));
+    let text = delivered.message();
+    assert!(
+        text.contains("never started (image pull failed), so it wrote no log lines"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CannotPullContainerError: pull image manifest has been retried 7 time(s)"),
+        "{text}"
+    );
+    assert!(!text.contains("  | "), "{text}");
+}
+
+#[tokio::test]
+async fn a_firelens_container_alerts_and_says_its_logs_are_elsewhere() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    let response = function
+        .invoke(&event_file("task-alert/non-awslogs.json"))
+        .response()
+        .clone();
+    assert_eq!(response["alerts"][0]["logs"], "notAwslogs");
+    let doc = one(&s).await.message_json();
+    assert_eq!(doc["logs"]["status"], "notAwslogs");
+    let note = doc["logs"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("\"awsfirelens\" driver, not awslogs: its logs are elsewhere"),
+        "{note}"
+    );
+    assert_eq!(doc["container"]["exitCode"], 2);
+}
+
+#[tokio::test]
+async fn deployment_failures_and_retirement_notices_alert() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("task-alert/deployment-failed.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[CRITICAL] web: deployment failed in prod")
+    );
+    assert_eq!(delivered.attribute("reason"), Some("DeploymentFailed"));
+    assert!(
+        delivered
+            .message()
+            .contains("Reason:            \"ECS deployment circuit breaker: task failed to start.\"")
+    );
+    function
+        .invoke(&event_file("task-alert/task-retirement.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[WARNING] ECS task retirement: 2 resources after Tue, 02 Dec 2025 18:00:00 GMT")
+    );
+    assert_eq!(delivered.attribute("reason"), Some("TaskRetirement"));
+    assert!(
+        delivered
+            .message()
+            .contains("task 00805ce1d81940b5a37398e5a2c23333 in cluster prod")
+    );
+    function
+        .invoke(&event_file("task-alert/placement-failure.json"))
+        .response();
+    assert_eq!(one(&s).await.attribute("reason"), Some("TaskPlacementFailed"));
+}
+
+#[tokio::test]
+async fn malformed_events_fail_with_a_named_error() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    let mut event = event_file("task-alert/oom-killed.json");
+    event["detail"]["taskArn"] = json!("not-an-arn-but-a-secret-value");
+    let outcome = function.invoke(&event);
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Lookout.InvalidEvent");
+    assert_eq!(message, "event field detail.taskArn is not an ECS task ARN");
+    let outcome = function.invoke(&json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "region": "us-east-1", "detail": {}}));
+    assert_eq!(outcome.error().0, "Lookout.InvalidEvent");
+    assert!(s.topic.drain().await.is_empty());
+}
