@@ -4,7 +4,7 @@
 use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
 use lookout_tests::Function;
 use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
-use lookout_tests::workspace::{binary, event_file};
+use lookout_tests::workspace::event_file;
 use serde_json::json;
 
 const OOM_TASK: &str = "5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21";
@@ -93,16 +93,11 @@ async fn setup() -> Setup {
 }
 
 fn task_alert(s: &Setup, extra: &[(&str, &str)]) -> Function {
-    let mut env = s.moto.function_env();
-    env.push(("ALERT_TOPIC_ARN".into(), s.topic.topic_arn.clone()));
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Function::spawn(&binary("task-alert"), &env)
+    s.topic.spawn_publisher(&s.moto, "task-alert", extra)
 }
 
 async fn one(s: &Setup) -> Delivered {
-    let mut delivered = s.topic.drain().await;
-    assert_eq!(delivered.len(), 1, "expected exactly one message: {delivered:?}");
-    delivered.remove(0)
+    s.topic.one().await
 }
 
 #[tokio::test]
@@ -309,4 +304,75 @@ async fn malformed_events_fail_with_a_named_error() {
     let outcome = function.invoke(&json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "region": "us-east-1", "detail": {}}));
     assert_eq!(outcome.error().0, "Lookout.InvalidEvent");
     assert!(s.topic.drain().await.is_empty());
+}
+
+/// The same service's OOM stop, as task `n`.
+fn oom_stop(n: u32) -> serde_json::Value {
+    let mut event = event_file("task-alert/oom-killed.json");
+    event["id"] = json!(format!("6d0b2e3c-0000-4000-8000-{n:012}"));
+    event["detail"]["taskArn"] = json!(format!(
+        "arn:aws:ecs:us-east-1:123456789012:task/prod/{n:032x}"
+    ));
+    event
+}
+
+#[tokio::test]
+async fn a_crash_loop_across_invocations_alerts_once_then_reports_the_count() {
+    let s = setup().await;
+    let config = s.moto.sdk_config().await;
+    lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
+    let function = task_alert(
+        &s,
+        &[("STATE_TABLE", "lookout-state"), ("MESSAGE_FORMAT", "text")],
+    );
+    let outcome = |n: u32| {
+        let response = function.invoke(&oom_stop(n)).response().clone();
+        response["alerts"][0]["outcome"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        [outcome(1), outcome(2), outcome(3)],
+        ["published", "suppressed", "suppressed"]
+    );
+    assert!(!one(&s).await.message().contains("suppressed since"));
+    // Lambda's retry (or a redelivery) of the first stop: already delivered.
+    assert_eq!(outcome(1), "alreadyDelivered");
+    assert!(s.topic.drain().await.is_empty());
+
+    // The 15-minute window ends (the contract's windowEnd, moved to the past).
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let items = dynamodb
+        .scan()
+        .table_name("lookout-state")
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let windows: Vec<_> = items
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("supp#task-alert#"))
+        .collect();
+    assert_eq!(windows.len(), 1, "one window for the loop");
+    assert_eq!(windows[0]["suppressed"].as_n().unwrap(), "2");
+    dynamodb
+        .update_item()
+        .table_name("lookout-state")
+        .key("pk", windows[0]["pk"].clone())
+        .update_expression("SET windowEnd = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let response = function.invoke(&oom_stop(4)).response().clone();
+    assert_eq!(response["alerts"][0]["outcome"], "published");
+    assert_eq!(response["alerts"][0]["suppressedBefore"], 2);
+    let text = one(&s).await.message().to_string();
+    assert!(
+        text.contains("\n2 similar stops suppressed since 20") && text.contains("(the previous alert).\n"),
+        "{text}"
+    );
 }

@@ -587,8 +587,10 @@ mod tests {
     use lookout_shared::deadline::Deadline;
     use lookout_shared::invocation::{diagnostic, invoke};
     use lookout_shared::publish::MemoryPublisher;
+    use lookout_shared::state::MemoryStore;
     use serde_json::json;
-    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
 
     /// Answers every lookup with the same outcome and records what was asked.
     struct FakeLogs {
@@ -875,6 +877,62 @@ mod tests {
                 .message
                 .contains("3 tasks of this service stopped for the same reason")
         );
+    }
+
+    /// Epoch seconds the test moves by hand.
+    #[derive(Debug, Clone)]
+    struct TestClock(Arc<AtomicU64>);
+
+    impl state::Clock for TestClock {
+        fn now(&self) -> u64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crash_loop_across_invocations_is_one_alert_then_a_count() {
+        // 2025-11-25T18:04:10Z
+        let clock = TestClock(Arc::new(AtomicU64::new(1_764_093_850)));
+        let store = MemoryStore::new(Duration::from_secs(24 * 3600), clock.clone());
+        let a = alert(lines(), &[]).with_state(Some(store));
+        let stop = |id: &str| {
+            with_task(
+                sample("oom-killed.json"),
+                &format!("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb{id}"),
+                6,
+                "2025-11-25T18:04:10.512Z",
+            )
+        };
+        let outcomes = [
+            run(&a, stop("1")).await.unwrap(),
+            run(&a, stop("2")).await.unwrap(),
+            run(&a, stop("3")).await.unwrap(),
+        ]
+        .map(|s| s.alerts[0].outcome);
+        assert_eq!(
+            outcomes,
+            [Outcome::Published, Outcome::Suppressed, Outcome::Suppressed]
+        );
+        assert_eq!(a.publisher().messages().len(), 1);
+        // Lambda's retry of the first event: already delivered, not sent again.
+        let retry = run(&a, stop("1")).await.unwrap();
+        assert_eq!(retry.alerts[0].outcome, Outcome::AlreadyDelivered);
+        // Another service's crash is news of its own.
+        let other = run(&a, sample("exit-1.json")).await.unwrap();
+        assert_eq!(other.alerts[0].outcome, Outcome::Published);
+        // After the 15-minute window, the next stop goes out with the count.
+        clock.0.store(1_764_093_850 + 16 * 60, Ordering::SeqCst);
+        let next = run(&a, stop("4")).await.unwrap();
+        assert_eq!(next.alerts[0].outcome, Outcome::Published);
+        assert_eq!(next.alerts[0].suppressed_before, Some(2));
+        let published = a.publisher().messages();
+        assert_eq!(published.len(), 3);
+        let t = &published[2].message;
+        assert!(
+            t.contains("\n2 similar stops suppressed since 2025-11-25T18:04:10.000Z (the previous alert).\n"),
+            "{t}"
+        );
+        assert!(!published[0].message.contains("suppressed since"));
     }
 
     #[tokio::test]

@@ -70,15 +70,7 @@ pub fn framed(out: &mut String, prefix: &str, text: &str) {
 /// form a mention or link escaped.
 pub fn chat_inline(s: &str, max: usize) -> String {
     let mut out = String::from("`");
-    for c in escape(truncate_utf8(s, max)).chars() {
-        match c {
-            '`' => out.push('\''),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
+    chat_escaped(&mut out, &escape(truncate_utf8(s, max)));
     out.push('`');
     out
 }
@@ -86,7 +78,14 @@ pub fn chat_inline(s: &str, max: usize) -> String {
 /// A chat title from an SNS-safe Subject: no mention, link or code markup survives.
 pub fn chat_title(subject: &str) -> String {
     let mut out = String::with_capacity(subject.len());
-    for c in subject.chars() {
+    chat_escaped(&mut out, subject);
+    out
+}
+
+/// What could close inline code or form a mention or link, escaped as in the shared
+/// `chat_code_block`.
+fn chat_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
         match c {
             '`' => out.push('\''),
             '&' => out.push_str("&amp;"),
@@ -95,7 +94,6 @@ pub fn chat_title(subject: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 #[cfg(test)]
