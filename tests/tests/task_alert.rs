@@ -1,94 +1,23 @@
 //! task-alert end to end: the binary through the Lambda Runtime API; moto's ECS holds the task
 //! definitions, moto's CloudWatch Logs the container's stream, and the alert is read from SQS.
 
-use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
 use lookout_tests::Function;
+use lookout_tests::ecs::{OOM_TASK, web_app_with_oom_logs};
 use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
 use lookout_tests::workspace::event_file;
 use serde_json::json;
-
-const OOM_TASK: &str = "5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21";
 
 struct Setup {
     moto: Moto,
     topic: TopicWithQueue,
 }
 
-async fn register(ecs: &aws_sdk_ecs::Client, family: &str, container: &str, logging: LogConfiguration) {
-    ecs.register_task_definition()
-        .family(family)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name(container)
-                .image(format!(
-                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/{family}:v2.3.1"
-                ))
-                .essential(true)
-                .memory(512)
-                .log_configuration(logging)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register task definition");
-}
-
-/// web-app:1 logs with awslogs (prefix `ecs`); payments:1 with FireLens. The OOM task's
-/// stream holds its last lines, one with a secret.
+/// moto with web-app:1 (awslogs), payments:1 (FireLens) and the OOM task's last lines.
 async fn setup() -> Setup {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     let topic = TopicWithQueue::create(&config, "task-alerts", false).await;
-    let ecs = aws_sdk_ecs::Client::new(&config);
-    let awslogs = LogConfiguration::builder()
-        .log_driver(LogDriver::Awslogs)
-        .options("awslogs-group", "/ecs/web-app")
-        .options("awslogs-region", "us-east-1")
-        .options("awslogs-stream-prefix", "ecs")
-        .build()
-        .unwrap();
-    register(&ecs, "web-app", "app", awslogs).await;
-    let firelens = LogConfiguration::builder()
-        .log_driver(LogDriver::Awsfirelens)
-        .options("Name", "datadog")
-        .build()
-        .unwrap();
-    register(&ecs, "payments", "payments", firelens).await;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
-    logs.create_log_group()
-        .log_group_name("/ecs/web-app")
-        .send()
-        .await
-        .unwrap();
-    let stream = format!("ecs/app/{OOM_TASK}");
-    logs.create_log_stream()
-        .log_group_name("/ecs/web-app")
-        .log_stream_name(&stream)
-        .send()
-        .await
-        .unwrap();
-    let now = lookout_shared::time::now_epoch_ms();
-    let lines = [
-        "starting web-app v2.3.1",
-        "connected to db with password=hunter2",
-        "loading product catalogue into memory",
-        "cache size 1843 MiB",
-        "GC overhead limit approaching",
-    ];
-    let events = lines.iter().enumerate().map(|(i, m)| {
-        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-            .timestamp(now - 10_000 + i as i64 * 1000)
-            .message(*m)
-            .build()
-            .unwrap()
-    });
-    logs.put_log_events()
-        .log_group_name("/ecs/web-app")
-        .log_stream_name(&stream)
-        .set_log_events(Some(events.collect()))
-        .send()
-        .await
-        .unwrap();
+    web_app_with_oom_logs(&config).await;
     Setup { moto, topic }
 }
 

@@ -16,6 +16,7 @@ async fn main() {
     log_alert_demo(&moto, &config).await;
     ecr_rescan_demo(&moto, &config).await;
     scan_alert_demo(&moto, &config).await;
+    task_alert_demo(&moto, &config).await;
     println!("\nDone. moto's server is stopped; nothing left running.");
 }
 
@@ -131,6 +132,28 @@ async fn scan_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
             event["detail"]["finding-severity-counts"] = serde_json::json!({"HIGH": 1});
         }
         println!("\n$ invoke scan-alert with events/scan-alert/{file}");
+        report(function.invoke(&event));
+        for delivered in topic.drain().await {
+            print_delivered(&delivered);
+        }
+    }
+}
+
+async fn task_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
+    let topic = TopicWithQueue::create(config, "lookout-demo-tasks", false).await;
+    banner("task-alert: an OOM-killed container, with its last log lines (moto's ECS and CloudWatch Logs)");
+    lookout_tests::ecs::web_app_with_oom_logs(config).await;
+    println!("Registered web-app:1 (awslogs, group /ecs/web-app) and wrote the OOM task's last 5 lines.");
+    let function = spawn(moto, "task-alert", &topic, &[("MESSAGE_FORMAT", "text")]);
+    for (file, note) in [
+        ("oom-killed.json", "the essential container was OOM-killed"),
+        ("scale-in.json", "the service scheduler scaled in: routine, no alert"),
+    ] {
+        println!("\n$ invoke task-alert with events/task-alert/{file} ({note})");
+        let event: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("events/task-alert").join(file)).expect("event"),
+        )
+        .expect("json");
         report(function.invoke(&event));
         for delivered in topic.drain().await {
             print_delivered(&delivered);
