@@ -150,10 +150,15 @@ async fn task_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
         ("scale-in.json", "the service scheduler scaled in: routine, no alert"),
     ] {
         println!("\n$ invoke task-alert with events/task-alert/{file} ({note})");
-        let event: Value = serde_json::from_str(
+        let mut event: Value = serde_json::from_str(
             &std::fs::read_to_string(root().join("events/task-alert").join(file)).expect("event"),
         )
         .expect("json");
+        // The task stops now, just after its last lines were written (CloudWatch Logs refuses
+        // lines older than 14 days, so the sample's own date cannot hold them).
+        let now = lookout_shared::time::now_epoch_ms();
+        event["time"] = Value::String(lookout_shared::time::iso8601_ms(now));
+        event["detail"]["stoppedAt"] = Value::String(lookout_shared::time::iso8601_ms(now));
         report(function.invoke(&event));
         for delivered in topic.drain().await {
             print_delivered(&delivered);
