@@ -239,9 +239,7 @@ async fn malformed_events_fail_with_a_named_error() {
 fn oom_stop(n: u32) -> serde_json::Value {
     let mut event = event_file("task-alert/oom-killed.json");
     event["id"] = json!(format!("6d0b2e3c-0000-4000-8000-{n:012}"));
-    event["detail"]["taskArn"] = json!(format!(
-        "arn:aws:ecs:us-east-1:123456789012:task/prod/{n:032x}"
-    ));
+    event["detail"]["taskArn"] = json!(format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{n:032x}"));
     event
 }
 
@@ -288,10 +286,7 @@ async fn a_crash_loop_across_invocations_alerts_once_then_reports_the_count() {
         .table_name("lookout-state")
         .key("pk", windows[0]["pk"].clone())
         .update_expression("SET windowEnd = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-        )
+        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
         .send()
         .await
         .unwrap();

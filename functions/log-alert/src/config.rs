@@ -95,6 +95,6 @@ mod tests {
         }
         let c = LogAlertConfig::from_env(&env(&[])).unwrap();
         assert_eq!(c.max_decompressed_bytes, 8 << 20);
-        assert!(c.redact);
+        assert!(c.redact.enabled);
     }
 }

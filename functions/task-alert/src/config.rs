@@ -6,8 +6,8 @@ use lookout_shared::aws::AwsSettings;
 use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
-use lookout_shared::state::StateConfig;
 use lookout_shared::severity::Severity;
+use lookout_shared::state::StateConfig;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -60,7 +60,6 @@ impl TaskAlertConfig {
             aws: AwsSettings::from_env(env)?,
         })
     }
-
 }
 
 #[cfg(test)]

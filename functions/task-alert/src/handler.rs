@@ -442,7 +442,9 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
         if let (Some(store), true) = (&self.state, claimed) {
             let budget = self.state_budget(ctx);
             let marked = match &delivered {
-                Ok(Delivered::Published { message_id }) => store.complete(&key, Some(message_id), budget).await,
+                Ok(Delivered::Published { message_id }) => {
+                    store.complete(&key, Some(message_id), budget).await
+                }
                 Ok(Delivered::Skipped { .. }) => store.complete(&key, None, budget).await,
                 // A retry takes over at once, with the decision this attempt saved.
                 Err(_) => store.fail(&key, budget).await,
@@ -985,9 +987,7 @@ mod tests {
     #[tokio::test]
     async fn spot_severity_is_configurable() {
         let a = alert(lines(), &[("SPOT_SEVERITY", "NOTICE")]);
-        run(&a, sample("spot-interruption.json"))
-            .await
-            .unwrap();
+        run(&a, sample("spot-interruption.json")).await.unwrap();
         assert!(
             a.publisher().messages()[0]
                 .subject

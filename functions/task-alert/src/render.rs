@@ -79,14 +79,19 @@ impl Repeats {
         );
         format!(
             "{} suppressed since {since}.",
-            count(self.suppressed, &format!("similar {what}"), &format!("similar {what}s"))
+            count(
+                self.suppressed,
+                &format!("similar {what}"),
+                &format!("similar {what}s")
+            )
         )
     }
 
     fn structured(repeats: Option<Self>) -> Value {
-        repeats.map_or(Value::Null, |r| {
-            json!({"suppressed": r.suppressed, "since": r.since.map(|s| iso8601_ms(epoch_ms(s)))})
-        })
+        repeats.map_or(
+            Value::Null,
+            |r| json!({"suppressed": r.suppressed, "since": r.since.map(|s| iso8601_ms(epoch_ms(s)))}),
+        )
     }
 }
 
@@ -232,7 +237,9 @@ impl Alert {
         match self {
             Alert::TaskStop(a) => Some([
                 a.cluster.name.clone(),
-                a.service.clone().unwrap_or_else(|| a.task_definition.family.clone()),
+                a.service
+                    .clone()
+                    .unwrap_or_else(|| a.task_definition.family.clone()),
                 a.problem.as_str().to_string(),
             ]),
             Alert::Service(a) => Some([

@@ -147,7 +147,10 @@ async fn task_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
     let function = spawn(moto, "task-alert", &topic, &[("MESSAGE_FORMAT", "text")]);
     for (file, note) in [
         ("oom-killed.json", "the essential container was OOM-killed"),
-        ("scale-in.json", "the service scheduler scaled in: routine, no alert"),
+        (
+            "scale-in.json",
+            "the service scheduler scaled in: routine, no alert",
+        ),
     ] {
         println!("\n$ invoke task-alert with events/task-alert/{file} ({note})");
         let mut event: Value = serde_json::from_str(
