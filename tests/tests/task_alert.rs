@@ -97,12 +97,7 @@ async fn an_oom_killed_container_alerts_with_its_last_log_lines_and_links() {
             .unwrap()
             .contains("logs-insights$3FqueryDetail$3D")
     );
-    let emf = function
-        .output()
-        .into_iter()
-        .find(|l| l.contains("\"_aws\""))
-        .expect("EMF line");
-    let emf: serde_json::Value = serde_json::from_str(&emf).unwrap();
+    let emf = function.last_emf();
     assert_eq!(emf["AlertsPublished"], 1);
     assert_eq!(emf["LogLinesShown"], 4);
 }
