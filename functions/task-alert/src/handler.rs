@@ -437,15 +437,20 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
             }
         }
         let max = Detail::new(MAX_ITEMS, self.config.log_limits.bytes);
-        let (message, _) = self.config.delivery.fit(max, |d| alert.render(d))?;
-        let delivered = self.outbox.publish(ctx, &message).await;
+        let sent = match self.config.delivery.fit(max, |d| alert.render(d)) {
+            Ok((message, _)) => match self.outbox.publish(ctx, &message).await {
+                Ok(delivered) => Ok((delivered, message)),
+                Err(e) => Err(TaskAlertError::from(e)),
+            },
+            Err(e) => Err(TaskAlertError::from(e)),
+        };
         if let (Some(store), true) = (&self.state, claimed) {
             let budget = self.state_budget(ctx);
-            let marked = match &delivered {
-                Ok(Delivered::Published { message_id }) => {
+            let marked = match &sent {
+                Ok((Delivered::Published { message_id }, _)) => {
                     store.complete(&key, Some(message_id), budget).await
                 }
-                Ok(Delivered::Skipped { .. }) => store.complete(&key, None, budget).await,
+                Ok((Delivered::Skipped { .. }, _)) => store.complete(&key, None, budget).await,
                 // A retry takes over at once, with the decision this attempt saved.
                 Err(_) => store.fail(&key, budget).await,
             };
@@ -453,10 +458,10 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
                 self.count_problems(std::slice::from_ref(&e), ctx);
             }
         }
-        match delivered? {
+        let (delivered, message) = sent?;
+        match delivered {
             Delivered::Published { message_id } => {
                 ctx.metrics.alert_published(message.request_bytes());
-                tracing::info!(reason = result.reason, severity = result.severity, message_id = %message_id, "published task alert");
                 result.message_id = Some(message_id);
                 result.published_bytes = Some(message.request_bytes());
             }
@@ -660,15 +665,15 @@ mod tests {
     }
 
     /// One invocation through the skeleton, 30 s before its deadline.
-    async fn run<L: LogSource, S: StateStore>(
-        a: &TaskAlert<L, MemoryPublisher, S>,
+    async fn run<L: LogSource, P: Publisher, S: StateStore>(
+        a: &TaskAlert<L, P, S>,
         payload: Value,
     ) -> Result<Summary, TaskAlertError> {
         run_until(a, payload, Deadline::after(Duration::from_secs(30))).await
     }
 
-    async fn run_until<L: LogSource, S: StateStore>(
-        a: &TaskAlert<L, MemoryPublisher, S>,
+    async fn run_until<L: LogSource, P: Publisher, S: StateStore>(
+        a: &TaskAlert<L, P, S>,
         payload: Value,
         deadline: Deadline,
     ) -> Result<Summary, TaskAlertError> {
@@ -935,6 +940,51 @@ mod tests {
             "{t}"
         );
         assert!(!published[0].message.contains("suppressed since"));
+    }
+
+    /// SNS failing the first publish, then accepting.
+    #[derive(Debug, Default)]
+    struct FailsOnce {
+        calls: std::sync::atomic::AtomicUsize,
+        sent: MemoryPublisher,
+    }
+
+    impl Publisher for FailsOnce {
+        async fn publish(
+            &self,
+            message: &lookout_shared::notification::SnsMessage,
+        ) -> Result<String, lookout_shared::publish::PublishError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(lookout_shared::publish::PublishError::Failed {
+                    topic: "alerts".into(),
+                    code: Some("InternalError".into()),
+                    detail: "injected".into(),
+                });
+            }
+            self.sent.publish(message).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_is_retried_at_once_and_then_never_repeated() {
+        let clock = TestClock(Arc::new(AtomicU64::new(1_764_093_850)));
+        let config = TaskAlertConfig::from_env(&Env::from_pairs([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("MESSAGE_FORMAT", "text"),
+        ]))
+        .unwrap();
+        let a = TaskAlert::new(config, FakeLogs::with(lines()), FailsOnce::default())
+            .unwrap()
+            .with_state(Some(MemoryStore::new(Duration::from_secs(24 * 3600), clock)));
+        let err = run(&a, sample("oom-killed.json")).await.unwrap_err();
+        assert_eq!(diagnostic(&err).error_type, "Lookout.PublishFailed");
+        // Lambda's retry, before the first attempt's claim would have expired: it takes over
+        // (the claim was marked failed), and is not suppressed by the window it opened.
+        let retry = run(&a, sample("oom-killed.json")).await.unwrap();
+        assert_eq!(retry.alerts[0].outcome, Outcome::Published);
+        let again = run(&a, sample("oom-killed.json")).await.unwrap();
+        assert_eq!(again.alerts[0].outcome, Outcome::AlreadyDelivered);
+        assert_eq!(a.publisher().sent.messages().len(), 1);
     }
 
     #[tokio::test]
