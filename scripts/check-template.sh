@@ -29,3 +29,4 @@ for v in "${variants[@]}"; do
   echo "-- checkov"
   checkov -f "$work/$name.expanded.json" --framework cloudformation --skip-download --compact --quiet
 done
+
