@@ -7,14 +7,22 @@
 # rust_cargo/cargo_lambda.py), so its release arm64 build goes to one directory per user and
 # machine, outside the checkout: a second run, in any clone, recompiles only Lookout's own crates
 # and relinks. The build inputs (profile, target, flags) are unchanged, so is what SAM ships.
-# Override the directory with LOOKOUT_SAM_TARGET_DIR.
+# Override the directory with LOOKOUT_SAM_TARGET_DIR. About 1.5 GB.
 #
 # Output: SAM's own lines as they come, a progress line every 30 s (cargo-lambda's progress goes
 # to a buffer SAM prints only on failure), and the full log in .aws-sam/sam-build.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
-export CARGO_TARGET_DIR="${LOOKOUT_SAM_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lookout/sam-target}"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/lookout"
+export CARGO_TARGET_DIR="${LOOKOUT_SAM_TARGET_DIR:-$cache/sam-target}"
+# cargo-lambda links through zig wrappers that name the cargo-lambda binary by its path, and cargo
+# rebuilds every crate when the linker changes: run a copy at a path fixed per machine, not the
+# one in this clone's .venv, or each clone would recompile everything.
+mkdir -p "$cache/bin"
+if ! cmp -s .venv/bin/cargo-lambda "$cache/bin/cargo-lambda"; then
+  cp .venv/bin/cargo-lambda "$cache/bin/.cargo-lambda.$$" && mv -f "$cache/bin/.cargo-lambda.$$" "$cache/bin/cargo-lambda"
+fi
+export PATH="$cache/bin:$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 mkdir -p "$CARGO_TARGET_DIR" .aws-sam
 log=.aws-sam/sam-build.log
 deps="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/deps"
@@ -24,7 +32,7 @@ start=$SECONDS
 stamp="$CARGO_TARGET_DIR/.sam-build-started"
 touch "$stamp"
 progress() {
-  while sleep 30; do
+  while sleep 30 </dev/null >/dev/null 2>&1; do   # the sleep must not hold the output pipe open
     local units
     units="$(find "$deps" -maxdepth 1 -name '*.rlib' -newer "$stamp" 2>/dev/null | wc -l)"
     printf '   ... %dm%02ds, %s crates compiled for arm64 so far\n' \

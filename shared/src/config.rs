@@ -115,12 +115,50 @@ impl Env {
 
     /// `DEADLINE_MARGIN_MS`: work stops, and a publish gives up, this long before the Lambda
     /// deadline, so the result (or the failure) is still reported.
+    ///
+    /// Lambda exposes no function timeout to the process, so the template sets
+    /// `FUNCTION_TIMEOUT_SECONDS`; when it is set, a margin that leaves no time to work (at least
+    /// the timeout) is refused here, at init, instead of failing every invocation.
     pub fn deadline_margin(&self, default_ms: u64) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(self.number_in(
-            "DEADLINE_MARGIN_MS",
-            default_ms,
-            0..=300_000,
-        )?))
+        let margin_ms = self.number_in("DEADLINE_MARGIN_MS", default_ms, 0..=300_000)?;
+        if self.get("FUNCTION_TIMEOUT_SECONDS").is_some() {
+            let timeout_s: u64 = self.number_in("FUNCTION_TIMEOUT_SECONDS", 900, 1..=900)?;
+            if margin_ms >= timeout_s.saturating_mul(1000) {
+                return Err(ConfigError::new(
+                    "DEADLINE_MARGIN_MS",
+                    format!(
+                        "({margin_ms} ms) must be less than the function timeout (FUNCTION_TIMEOUT_SECONDS={timeout_s})"
+                    ),
+                ));
+            }
+        }
+        Ok(Duration::from_millis(margin_ms))
+    }
+
+    /// A `KEY=VALUE,KEY=VALUE` list: every item must have a `=` and a non-empty key, and a key
+    /// may appear once (a repeated key would otherwise silently win or lose).
+    pub fn key_values(&self, name: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for item in self.list(name) {
+            let Some((key, value)) = item.split_once('=') else {
+                return Err(ConfigError::new(
+                    name,
+                    format!("items must be KEY=VALUE, got {item:?}"),
+                ));
+            };
+            let key = key.trim().to_string();
+            if key.is_empty() {
+                return Err(ConfigError::new(
+                    name,
+                    format!("has an item without a key: {item:?}"),
+                ));
+            }
+            if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                return Err(ConfigError::new(name, format!("lists {key} more than once")));
+            }
+            out.push((key, value.trim().to_string()));
+        }
+        Ok(out)
     }
 
     /// The region console links point at: the function's own (`AWS_REGION`, always set by
@@ -272,6 +310,58 @@ mod tests {
         let bad = RedactSettings::from_env(&Env::from_pairs([("REDACT_EXTRA_PATTERNS", r#"["(unclosed"]"#)]))
             .unwrap();
         assert_eq!(bad.redactor().unwrap_err().variable, "REDACT_EXTRA_PATTERNS");
+    }
+
+    #[test]
+    fn a_margin_as_long_as_the_function_timeout_fails_at_init() {
+        let env = |margin: &str, timeout: &str| {
+            Env::from_pairs([
+                ("DEADLINE_MARGIN_MS", margin),
+                ("FUNCTION_TIMEOUT_SECONDS", timeout),
+            ])
+        };
+        let e = env("30000", "30").deadline_margin(500).unwrap_err();
+        assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
+        assert!(e.to_string().contains("FUNCTION_TIMEOUT_SECONDS=30"), "{e}");
+        assert_eq!(
+            env("29999", "30").deadline_margin(500).unwrap(),
+            Duration::from_millis(29_999)
+        );
+        assert_eq!(
+            env("500", "0").deadline_margin(500).unwrap_err().variable,
+            "FUNCTION_TIMEOUT_SECONDS"
+        );
+        // Unset (a local run): the range check alone.
+        assert!(
+            Env::from_pairs([("DEADLINE_MARGIN_MS", "60000")])
+                .deadline_margin(500)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn key_value_lists_refuse_repeated_keys() {
+        let env = Env::from_pairs([
+            ("T", "HIGH=1,HIGH=500"),
+            ("U", "CRITICAL=1, high=5"),
+            ("V", "high=1,HIGH=2"),
+            ("W", "HIGH"),
+            ("X", "=1"),
+        ]);
+        let e = env.key_values("T").unwrap_err();
+        assert_eq!(e.variable, "T");
+        assert!(e.to_string().contains("lists HIGH more than once"), "{e}");
+        assert_eq!(env.key_values("V").unwrap_err().variable, "V");
+        assert_eq!(env.key_values("W").unwrap_err().variable, "W");
+        assert_eq!(env.key_values("X").unwrap_err().variable, "X");
+        assert_eq!(
+            env.key_values("U").unwrap(),
+            vec![
+                ("CRITICAL".to_string(), "1".to_string()),
+                ("high".to_string(), "5".to_string())
+            ]
+        );
+        assert!(env.key_values("UNSET").unwrap().is_empty());
     }
 
     #[test]

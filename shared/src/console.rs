@@ -49,18 +49,58 @@ impl Partition {
     }
 }
 
-/// The console host for the region's partition (task-alert builds its ECS pages on it).
+/// The AWS region grammar: lowercase words joined by `-`, ending in a number (`us-east-1`,
+/// `us-gov-west-1`, `ap-southeast-5`). Region text from an event is untrusted: only a region of
+/// this shape ever becomes part of a link host or an ARN.
+pub fn is_region(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let rest: Vec<&str> = parts.collect();
+    let Some((number, words)) = rest.split_last() else {
+        return false;
+    };
+    let letters = |w: &str| !w.is_empty() && w.len() <= 16 && w.bytes().all(|b| b.is_ascii_lowercase());
+    first.len() == 2
+        && letters(first)
+        && !words.is_empty()
+        && words.iter().all(|w| letters(w))
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The console host for the region's partition; a region that is not one (see [`is_region`])
+/// gets the partition's region-less console host.
 pub fn console_base(region: &str) -> String {
-    match Partition::of_region(region) {
-        Partition::China => format!("https://{region}.console.amazonaws.cn"),
-        Partition::GovCloud => "https://console.amazonaws-us-gov.com".to_string(),
-        Partition::Aws => format!("https://{region}.console.aws.amazon.com"),
+    match (Partition::of_region(region), is_region(region)) {
+        (Partition::GovCloud, _) => "https://console.amazonaws-us-gov.com".to_string(),
+        (Partition::China, true) => format!("https://{region}.console.amazonaws.cn"),
+        (Partition::China, false) => "https://console.amazonaws.cn".to_string(),
+        (Partition::Aws, true) => format!("https://{region}.console.aws.amazon.com"),
+        (Partition::Aws, false) => "https://console.aws.amazon.com".to_string(),
     }
 }
 
+/// The `region` query value: the region itself when valid, else nothing (the console asks).
+fn region_param(region: &str) -> &str {
+    if is_region(region) { region } else { "" }
+}
+
+/// Epoch milliseconds the console can show: 1970-01-01 to 9999-12-31. Log event timestamps are
+/// untrusted `i64`s; a window outside this range is left out of links rather than wrapped.
+pub const LINK_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999;
+
 /// `arn:<partition>:<service>:<region>:<account>:<resource>`, the partition from the region.
+/// An invalid region or account (untrusted event fields) is left empty rather than pasted in.
 pub fn arn(service: &str, region: &str, account: &str, resource: &str) -> String {
     let partition = Partition::of_region(region).arn_name();
+    let region = region_param(region);
+    let account = if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        account
+    } else {
+        ""
+    };
     format!("arn:{partition}:{service}:{region}:{account}:{resource}")
 }
 
@@ -69,18 +109,31 @@ fn fragment_component(s: &str) -> String {
     encode(s).replace('%', "$25")
 }
 
-/// The log stream, opened at `start_ms` and ending at `end_ms`.
+/// The log stream, opened at `start_ms` and ending at `end_ms`; without a time window when
+/// either is outside [`LINK_TIME_RANGE_MS`] or they are out of order.
 pub fn log_stream_url(region: &str, group: &str, stream: &str, start_ms: i64, end_ms: i64) -> String {
+    let window = if LINK_TIME_RANGE_MS.contains(&start_ms)
+        && LINK_TIME_RANGE_MS.contains(&end_ms)
+        && start_ms <= end_ms
+    {
+        format!("$3Fstart$3D{start_ms}$26end$3D{end_ms}")
+    } else {
+        String::new()
+    };
     format!(
-        "{}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}$3Fstart$3D{start_ms}$26end$3D{end_ms}",
+        "{}/cloudwatch/home?region={}#logsV2:log-groups/log-group/{}/log-events/{}{window}",
         console_base(region),
+        region_param(region),
         fragment_component(group),
         fragment_component(stream),
     )
 }
 
 /// A Logs Insights query over `[start_ms, end_ms]` of one log group.
+/// Times are clamped to [`LINK_TIME_RANGE_MS`] (the query needs a window).
 pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, end_ms: i64) -> String {
+    let clamp = |t: i64| t.clamp(*LINK_TIME_RANGE_MS.start(), *LINK_TIME_RANGE_MS.end());
+    let (start_ms, end_ms) = (clamp(start_ms), clamp(end_ms));
     // Each value is URI-encoded with `%` written `*`; the whole detail is then URI-encoded
     // with `%` written `$`.
     let value = |s: &str| encode(s).replace('%', "*");
@@ -92,8 +145,9 @@ pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, 
         value(group),
     );
     format!(
-        "{}/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{}",
+        "{}/cloudwatch/home?region={}#logsV2:logs-insights$3FqueryDetail$3D{}",
         console_base(region),
+        region_param(region),
         utf8_percent_encode(&detail, URI_COMPONENT)
             .to_string()
             .replace('%', "$")
@@ -103,18 +157,21 @@ pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, 
 /// An ECR image's scan findings (basic scanning) in the ECR console.
 pub fn ecr_image_url(region: &str, account: &str, repository: &str, digest: &str) -> String {
     format!(
-        "{}/ecr/repositories/private/{account}/{}/_/image/{}/details?region={region}",
+        "{}/ecr/repositories/private/{}/{}/_/image/{}/details?region={}",
         console_base(region),
+        encode(account),
         encode(repository),
         encode(digest),
+        region_param(region),
     )
 }
 
 /// Amazon Inspector's findings for one ECR image.
 pub fn inspector_image_url(region: &str, digest: &str) -> String {
     format!(
-        "{}/inspector/v2/home?region={region}#/findings/all?filters=ecrImageHash%3A{}",
+        "{}/inspector/v2/home?region={}#/findings/all?filters=ecrImageHash%3A{}",
         console_base(region),
+        region_param(region),
         encode(digest),
     )
 }
@@ -179,5 +236,70 @@ mod tests {
             url.contains("s$2529$2520$255Bclick$255D$2528https$253A$252F$252Fevil.example"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn only_region_shaped_regions_reach_a_host_or_an_arn() {
+        for ok in [
+            "us-east-1",
+            "eu-west-3",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-5",
+            "il-central-1",
+        ] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example/#",
+            "us-east-1.evil.example",
+            "US-EAST-1",
+            "us-east",
+            "east-1",
+            "",
+            "us-east-123",
+            "us--1",
+            "x-y-1",
+            "us-east-1/",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+        let hostile = "evil.example/#";
+        for url in [
+            log_stream_url(hostile, "g", "s", 0, 1),
+            logs_insights_url(hostile, "g", "q", 0, 1),
+            ecr_image_url(hostile, "123456789012/../x", "r", "sha256:ab"),
+            inspector_image_url(hostile, "sha256:ab"),
+            log_stream_url("cn-evil.example/#", "g", "s", 0, 1),
+        ] {
+            assert!(!url.contains("evil"), "{url}");
+            let host = url.trim_start_matches("https://").split('/').next().unwrap();
+            assert!(
+                ["console.aws.amazon.com", "console.amazonaws.cn"].contains(&host),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            arn("logs", hostile, "123456789012", "log-group:g"),
+            "arn:aws:logs::123456789012:log-group:g"
+        );
+        assert_eq!(
+            arn("logs", "eu-west-1", "evil:x", "log-group:g"),
+            "arn:aws:logs:eu-west-1::log-group:g"
+        );
+    }
+
+    #[test]
+    fn extreme_times_never_wrap_into_links() {
+        let url = log_stream_url("eu-west-1", "g", "s", i64::MIN, i64::MAX);
+        assert!(url.ends_with("/log-events/s"), "window omitted: {url}");
+        let url = log_stream_url("eu-west-1", "g", "s", -5, 1);
+        assert!(url.ends_with("/log-events/s"), "{url}");
+        let url = logs_insights_url("eu-west-1", "g", "q", i64::MIN, i64::MAX);
+        assert!(
+            url.contains("end~'9999-12-31T23*3A59*3A59.999Z~start~'1970-01-01T00*3A00*3A00.000Z"),
+            "{url}"
+        );
+        assert!(!url.contains("-9223"), "{url}");
     }
 }

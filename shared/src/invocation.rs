@@ -1,14 +1,15 @@
 //! The one invocation skeleton every function plugs into: the Lambda runtime loop, the error →
-//! `Diagnostic` mapping, the deadline-bounded publish (with hooks for the state store), the
-//! metrics flush and the single summary log line.
+//! `Diagnostic` mapping, the deadline-bounded publish (with the state store's idempotency
+//! claim and suppression window around it), the metrics flush and the single summary log line.
 //!
 //! A function implements [`Function`]; its `main` builds it and calls [`run`]. Tests, benches and
 //! fuzz targets call [`invoke`], which is what `run` does for each event.
 
 use crate::deadline::Deadline;
 use crate::metrics::{Metric, Metrics, MetricsConfig};
-use crate::notification::SnsMessage;
+use crate::notification::{Notification, SnsMessage};
 use crate::publish::{PublishError, Publisher};
+use crate::state::{self, DynamoStore, Fingerprint, IdempotencyKey, StateError, StateStore, Verdict};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -130,60 +131,93 @@ pub async fn run<F: Function>(function: F) -> Result<(), lambda_runtime::Error> 
     .await
 }
 
-/// What a before-publish hook decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BeforePublish {
-    Publish,
-    /// Already delivered, or suppressed: nothing is sent, and the reason is reported.
-    Skip {
-        reason: &'static str,
-    },
+/// What one alert may do, decided before it is rendered (see [`Outbox::admit`]).
+#[derive(Debug)]
+pub enum Admission {
+    /// Render (through [`Permit::note`]) and hand the permit to [`Outbox::publish`].
+    Publish(Permit),
+    /// Publish nothing: already delivered by an earlier attempt, or a suppressed repeat.
+    Skip { reason: &'static str },
 }
 
-/// A hook could not do its job (the state store unreachable, for instance).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{detail}")]
-pub struct HookError {
-    /// The `Diagnostic` kind, e.g. `StateUnavailable`.
-    pub kind: &'static str,
-    pub detail: String,
+/// Leave to publish one alert: the claim to complete afterwards and what to say about the
+/// repeats suppressed before it.
+#[derive(Debug)]
+#[must_use = "a permit is handed to Outbox::publish"]
+pub struct Permit {
+    /// The key this attempt claimed (None: no store, or the store failed open).
+    claimed: Option<IdempotencyKey>,
+    suppressed: Option<Suppressed>,
 }
 
-/// Runs around every publish: the state store claims before and marks done after. The key is
-/// `message.identity`: the same input gives the same identity, across retries and redeliveries.
-pub trait PublishHooks: Send + Sync {
-    /// Before publishing `message`.
-    fn before_publish(
-        &self,
-        message: &SnsMessage,
-    ) -> impl Future<Output = Result<BeforePublish, HookError>> + Send;
-    /// After SNS confirmed the publish of `message` with `message_id`.
-    fn after_publish(
-        &self,
-        message: &SnsMessage,
-        message_id: &str,
-    ) -> impl Future<Output = Result<(), HookError>> + Send;
-}
-
-/// No state: always publish.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHooks;
-
-impl PublishHooks for NoHooks {
-    async fn before_publish(&self, _message: &SnsMessage) -> Result<BeforePublish, HookError> {
-        Ok(BeforePublish::Publish)
+impl Permit {
+    /// The repeats suppressed since the previous alert with this fingerprint, if any.
+    pub fn suppressed(&self) -> Option<&Suppressed> {
+        self.suppressed.as_ref()
     }
-    async fn after_publish(&self, _message: &SnsMessage, _message_id: &str) -> Result<(), HookError> {
-        Ok(())
+
+    /// `notification` with the suppressed repeats stated in every format (text, JSON, chat).
+    pub fn note(&self, mut notification: Notification) -> Notification {
+        if let Some(s) = &self.suppressed {
+            s.annotate(&mut notification);
+        }
+        notification
     }
 }
 
-/// How a publish through the [`Outbox`] ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivered {
-    Published { message_id: String },
-    Skipped { reason: &'static str },
+/// Repeats of an alert that were counted instead of sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suppressed {
+    pub count: u64,
+    /// When the previous alert with this fingerprint went out (epoch seconds).
+    pub since: u64,
 }
+
+impl Suppressed {
+    /// "4 similar alerts suppressed since 2026-11-26T10:02:00.000Z".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} suppressed since {}",
+            crate::text::count(self.count, "similar alert", "similar alerts"),
+            self.since_iso()
+        )
+    }
+
+    fn since_iso(&self) -> String {
+        let ms = i64::try_from(self.since)
+            .unwrap_or(i64::MAX / 1_000)
+            .saturating_mul(1_000);
+        crate::time::iso8601_ms(ms)
+    }
+
+    /// A line after the text's subject, a `suppressed` object in the JSON, a line in chat.
+    fn annotate(&self, n: &mut Notification) {
+        let line = format!("Suppressed:    {} (SUPPRESS_WINDOW_MINUTES)\n", self.describe());
+        match n.text.find("\n\n") {
+            Some(i) => n.text.insert_str(i + 2, &line),
+            None => n.text.insert_str(0, &line),
+        }
+        if let Some(doc) = n.structured.as_object_mut() {
+            doc.insert(
+                "suppressed".into(),
+                serde_json::json!({"count": self.count, "since": self.since_iso()}),
+            );
+        }
+        n.chat
+            .description
+            .insert_str(0, &format!("_{}._\n", self.describe()));
+    }
+}
+
+/// `messageId` of a claim whose publish was sent but never answered before the deadline: it
+/// may have been delivered, so a retry does not send it again.
+const UNCONFIRMED: &str = "unconfirmed";
+const ALERTS_SUPPRESSED: Metric = Metric::count("AlertsSuppressed");
+const DUPLICATES_SKIPPED: Metric = Metric::count("DuplicatesSkipped");
+const STATE_STORE_PROBLEMS: Metric = Metric::count("StateStoreProblems");
+const PUBLISH_UNCONFIRMED: Metric = Metric::count("PublishUnconfirmed");
+/// The state store calls before a publish take at most this (and half the time left).
+const STATE_BUDGET: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -191,8 +225,10 @@ pub enum DeliveryError {
     Publish(#[from] PublishError),
     #[error("SNS Publish did not finish before the Lambda deadline; gave up {margin_ms} ms before it")]
     Deadline { margin_ms: u128 },
-    #[error(transparent)]
-    Hook(HookError),
+    #[error(
+        "another attempt is publishing this alert (its claim is held until {until}, epoch seconds); failing so Lambda retries later"
+    )]
+    Busy { until: u64 },
 }
 
 impl FunctionError for DeliveryError {
@@ -200,76 +236,195 @@ impl FunctionError for DeliveryError {
         match self {
             DeliveryError::Publish(_) => "PublishFailed",
             DeliveryError::Deadline { .. } => "DeadlineExceeded",
-            DeliveryError::Hook(e) => e.kind,
+            DeliveryError::Busy { .. } => "AlreadyInProgress",
         }
     }
 }
 
-/// Every function publishes through one: the publisher, the hooks, and `DEADLINE_MARGIN_MS`.
+/// Every function publishes through one: the publisher, `DEADLINE_MARGIN_MS`, and the state
+/// store (idempotency and suppression, see [`crate::state`]) when `STATE_TABLE` is set.
+///
+/// Per alert, every function does the same: [`admit`](Self::admit) with the alert's
+/// idempotency key (and fingerprint), render with [`Permit::note`], then
+/// [`publish`](Self::publish) the permit.
 #[derive(Debug)]
-pub struct Outbox<P, H = NoHooks> {
+pub struct Outbox<P, S = DynamoStore> {
     publisher: P,
-    hooks: H,
     margin: Duration,
+    /// The store and `SUPPRESS_WINDOW_MINUTES`; None: at-least-once, as without a table.
+    state: Option<(S, Duration)>,
 }
 
-impl<P> Outbox<P, NoHooks> {
+impl<P> Outbox<P> {
     pub fn new(publisher: P, margin: Duration) -> Self {
         Self {
             publisher,
-            hooks: NoHooks,
             margin,
+            state: None,
         }
     }
 }
 
-impl<P: Publisher, H: PublishHooks> Outbox<P, H> {
-    pub fn with_hooks<H2: PublishHooks>(self, hooks: H2) -> Outbox<P, H2> {
+impl<P, S> Outbox<P, S> {
+    /// Uses `store` (None when `STATE_TABLE` is unset) with this suppression window.
+    pub fn with_state<S2: StateStore>(self, store: Option<S2>, window: Duration) -> Outbox<P, S2> {
         Outbox {
             publisher: self.publisher,
-            hooks,
             margin: self.margin,
+            state: store.map(|s| (s, window)),
         }
     }
 
     pub fn publisher(&self) -> &P {
         &self.publisher
     }
+}
 
-    /// Before hook, then `sns:Publish` given up `margin` before the deadline, then after hook:
-    /// the whole delivery stays within the margin, so a failure is still reported.
-    pub async fn publish(&self, ctx: &Invocation, message: &SnsMessage) -> Result<Delivered, DeliveryError> {
-        let margin_ms = self.margin.as_millis();
-        let bounded = async {
-            if let BeforePublish::Skip { reason } = self
-                .hooks
-                .before_publish(message)
-                .await
-                .map_err(DeliveryError::Hook)?
-            {
-                return Ok(Delivered::Skipped { reason });
-            }
-            // Boxed: the SDK's request future is deep, and under the runtime loop and the
-            // handler it would pass rustc's default layout depth limit in every binary.
-            let message_id = Box::pin(self.publisher.publish(message)).await?;
-            self.hooks
-                .after_publish(message, &message_id)
-                .await
-                .map_err(DeliveryError::Hook)?;
-            Ok(Delivered::Published { message_id })
+impl<P: Publisher, S: StateStore> Outbox<P, S> {
+    /// Claims `key` and, for an `alert` (its fingerprint and severity rank; None for a message
+    /// that is never suppressed), consults the suppression window. A store problem is logged,
+    /// counted and the alert published anyway (fail open). `Err` only when another attempt
+    /// holds the claim.
+    pub async fn admit(
+        &self,
+        ctx: &mut Invocation,
+        key: IdempotencyKey,
+        alert: Option<(&Fingerprint, u8)>,
+    ) -> Result<Admission, DeliveryError> {
+        let Some((store, window)) = &self.state else {
+            return Ok(Admission::Publish(Permit {
+                claimed: None,
+                suppressed: None,
+            }));
         };
-        match tokio::time::timeout(ctx.deadline.remaining_before(self.margin), bounded).await {
+        let left = ctx.deadline.remaining_before(self.margin);
+        let budget = (left / 2).min(STATE_BUDGET);
+        let admitted = state::admit(store, &key, alert, *window, ctx.deadline.remaining(), budget).await;
+        for problem in &admitted.problems {
+            state_problem(ctx, problem);
+        }
+        Ok(match admitted.admission {
+            state::Admission::Publish { verdict, claimed } => Admission::Publish(Permit {
+                claimed: claimed.then_some(key),
+                suppressed: match verdict {
+                    Verdict::Send {
+                        suppressed,
+                        since: Some(since),
+                    } if suppressed > 0 => Some(Suppressed {
+                        count: suppressed,
+                        since,
+                    }),
+                    _ => None,
+                },
+            }),
+            state::Admission::AlreadyDone { message_id } => {
+                ctx.metrics.add(DUPLICATES_SKIPPED, 1);
+                Admission::Skip {
+                    reason: match message_id.as_deref() {
+                        None => "suppressed by an earlier attempt",
+                        Some(UNCONFIRMED) => "sent by an earlier attempt (unconfirmed); not repeated",
+                        Some(_) => "already delivered",
+                    },
+                }
+            }
+            state::Admission::Suppressed { .. } => {
+                ctx.metrics.add(ALERTS_SUPPRESSED, 1);
+                Admission::Skip { reason: "suppressed" }
+            }
+            state::Admission::Busy { until } => return Err(DeliveryError::Busy { until }),
+        })
+    }
+
+    /// Publishes an admitted message, given up `margin` before the deadline, then completes
+    /// the claim: done with the MessageId; failed (a retry takes over) when SNS refused it;
+    /// done as unconfirmed when the deadline cut off a publish already sent (not repeated:
+    /// it may have been delivered). Returns the SNS MessageId.
+    pub async fn publish(
+        &self,
+        ctx: &mut Invocation,
+        permit: Permit,
+        message: &SnsMessage,
+    ) -> Result<String, DeliveryError> {
+        let sent_in_time = !ctx.deadline.remaining_before(self.margin).is_zero();
+        let result = self.send(ctx, message).await;
+        let (Some((store, _)), Some(key)) = (&self.state, &permit.claimed) else {
+            return result;
+        };
+        // What is left of the margin is for this one write.
+        let t = ctx.deadline.remaining_before(self.margin / 4);
+        let recorded = match &result {
+            Ok(message_id) => store.complete(key, Some(message_id), t).await,
+            // Sent but unanswered (deadline, timeout, dropped connection): it may have been
+            // delivered, so a retry must not repeat it.
+            Err(
+                DeliveryError::Deadline { .. } | DeliveryError::Publish(PublishError::Unconfirmed { .. }),
+            ) if sent_in_time => {
+                ctx.metrics.add(PUBLISH_UNCONFIRMED, 1);
+                store.complete(key, Some(UNCONFIRMED), t).await
+            }
+            Err(_) => store.fail(key, t).await,
+        };
+        if let Err(problem) = recorded {
+            state_problem(ctx, &problem);
+        }
+        result
+    }
+
+    /// `sns:Publish`, given up `margin` before the deadline, so a failure is still reported.
+    async fn send(&self, ctx: &Invocation, message: &SnsMessage) -> Result<String, DeliveryError> {
+        let margin_ms = self.margin.as_millis();
+        let publish = self.publish_attempts(ctx, message);
+        match tokio::time::timeout(ctx.deadline.remaining_before(self.margin), publish).await {
             Ok(result) => result,
             Err(_) => Err(DeliveryError::Deadline { margin_ms }),
         }
     }
+
+    /// `sns:Publish` itself, owned by the publish-outcome rules (`publish.rs`): the publisher
+    /// gets all the time left before the margin, so one attempt is never cut short by an SDK
+    /// attempt timeout and retried while it may have been delivered.
+    async fn publish_attempts(
+        &self,
+        ctx: &Invocation,
+        message: &SnsMessage,
+    ) -> Result<String, DeliveryError> {
+        let budget = ctx.deadline.remaining_before(self.margin);
+        // Boxed: the SDK's request future is deep, and under the runtime loop and the
+        // handler it would pass rustc's default layout depth limit in every binary.
+        match Box::pin(self.publisher.publish_within(message, budget)).await {
+            Ok(id) => Ok(id),
+            // The attempt used the whole budget: the deadline, not SNS, ended it.
+            Err(PublishError::Unconfirmed { .. }) if ctx.deadline.remaining_before(self.margin).is_zero() => {
+                Err(DeliveryError::Deadline {
+                    margin_ms: self.margin.as_millis(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Fail open: warn naming the problem (never the payload) and count it.
+fn state_problem(ctx: &mut Invocation, problem: &StateError) {
+    tracing::warn!(
+        kind = problem.kind.as_str(),
+        operation = problem.operation,
+        error = %problem,
+        "state store problem; publishing anyway (at-least-once)"
+    );
+    ctx.metrics.add(STATE_STORE_PROBLEMS, 1);
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::notification::ChatMessage;
     use crate::publish::MemoryPublisher;
+    use crate::state::{Clock, MemoryStore};
+
+    const MARGIN: Duration = Duration::from_millis(500);
+    const WINDOW: Duration = Duration::from_secs(900);
 
     fn message(identity: &str) -> SnsMessage {
         SnsMessage {
@@ -283,65 +438,196 @@ mod tests {
         }
     }
 
-    struct Seen(std::sync::Mutex<Vec<String>>);
-    impl PublishHooks for Seen {
-        async fn before_publish(&self, m: &SnsMessage) -> Result<BeforePublish, HookError> {
-            self.0.lock().unwrap().push(format!("before {}", m.identity));
-            Ok(if m.identity == "dup" {
-                BeforePublish::Skip {
-                    reason: "already delivered",
-                }
-            } else {
-                BeforePublish::Publish
-            })
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now(&self) -> u64 {
+            1_800_000_000
         }
-        async fn after_publish(&self, m: &SnsMessage, id: &str) -> Result<(), HookError> {
-            self.0.lock().unwrap().push(format!("after {} {id}", m.identity));
-            Ok(())
+    }
+
+    fn ctx(secs: u64) -> Invocation {
+        Invocation::new(Deadline::after(Duration::from_secs(secs)), "r")
+    }
+
+    fn key(payload: &str) -> IdempotencyKey {
+        IdempotencyKey::from_payload("t", payload.as_bytes())
+    }
+
+    async fn admit_and_publish<P: Publisher>(
+        outbox: &Outbox<P, MemoryStore<Fixed>>,
+        ctx: &mut Invocation,
+        payload: &str,
+    ) -> Result<Option<String>, DeliveryError> {
+        match outbox.admit(ctx, key(payload), None).await? {
+            Admission::Publish(permit) => outbox.publish(ctx, permit, &message(payload)).await.map(Some),
+            Admission::Skip { .. } => Ok(None),
+        }
+    }
+
+    fn with_memory<P>(publisher: P) -> Outbox<P, MemoryStore<Fixed>> {
+        let store = MemoryStore::new(Duration::from_secs(86_400), Fixed);
+        Outbox::new(publisher, MARGIN).with_state(Some(store), WINDOW)
+    }
+
+    #[tokio::test]
+    async fn without_a_store_every_admission_publishes() {
+        let outbox = Outbox::new(MemoryPublisher::default(), MARGIN);
+        let mut ctx = ctx(60);
+        for _ in 0..2 {
+            let Admission::Publish(permit) = outbox.admit(&mut ctx, key("a"), None).await.unwrap() else {
+                panic!("no store: always publish");
+            };
+            assert!(permit.suppressed().is_none());
+            outbox.publish(&mut ctx, permit, &message("a")).await.unwrap();
+        }
+        assert_eq!(outbox.publisher().messages().len(), 2, "at-least-once");
+    }
+
+    #[tokio::test]
+    async fn a_delivered_alert_is_not_published_again() {
+        let outbox = with_memory(MemoryPublisher::default());
+        let mut ctx = ctx(60);
+        assert_eq!(
+            admit_and_publish(&outbox, &mut ctx, "a")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("memory-1")
+        );
+        let again = outbox.admit(&mut ctx, key("a"), None).await.unwrap();
+        assert!(
+            matches!(
+                again,
+                Admission::Skip {
+                    reason: "already delivered"
+                }
+            ),
+            "{again:?}"
+        );
+        assert_eq!(outbox.publisher().messages().len(), 1);
+    }
+
+    /// Fails its first publish, then works.
+    #[derive(Default)]
+    struct FailsOnce(std::sync::atomic::AtomicBool, MemoryPublisher);
+    impl Publisher for FailsOnce {
+        async fn publish(&self, m: &SnsMessage) -> Result<String, PublishError> {
+            if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err(PublishError::Failed {
+                    topic: "t".into(),
+                    code: Some("InternalError".into()),
+                    detail: "503".into(),
+                });
+            }
+            self.1.publish(m).await
         }
     }
 
     #[tokio::test]
-    async fn hooks_run_around_a_confirmed_publish_and_can_skip_it() {
-        let outbox = Outbox::new(MemoryPublisher::default(), Duration::from_millis(500))
-            .with_hooks(Seen(std::sync::Mutex::new(Vec::new())));
-        let ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "r");
-        let sent = outbox.publish(&ctx, &message("k")).await.unwrap();
-        assert_eq!(
-            sent,
-            Delivered::Published {
-                message_id: "memory-1".into()
-            }
-        );
-        let skipped = outbox.publish(&ctx, &message("dup")).await.unwrap();
-        assert_eq!(
-            skipped,
-            Delivered::Skipped {
-                reason: "already delivered"
-            }
-        );
-        assert_eq!(outbox.publisher().messages().len(), 1);
-        assert_eq!(
-            *outbox.hooks.0.lock().unwrap(),
-            ["before k", "after k memory-1", "before dup"]
-        );
+    async fn a_refused_publish_is_taken_over_by_the_retry_at_once() {
+        let outbox = with_memory(FailsOnce::default());
+        let mut ctx = ctx(60);
+        let err = admit_and_publish(&outbox, &mut ctx, "a").await.unwrap_err();
+        assert_eq!(err.kind(), "PublishFailed");
+        // Same deadline: the claim would still be held had it not been marked failed.
+        assert!(admit_and_publish(&outbox, &mut ctx, "a").await.unwrap().is_some());
+        assert_eq!(outbox.publisher().1.messages().len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_publish_past_the_margin_is_a_deadline_error() {
+    async fn a_publish_cut_off_by_the_deadline_is_not_repeated() {
         struct Never;
         impl Publisher for Never {
             async fn publish(&self, _m: &SnsMessage) -> Result<String, PublishError> {
                 std::future::pending().await
             }
         }
-        let outbox = Outbox::new(Never, Duration::from_millis(500));
-        let ctx = Invocation::new(Deadline::after(Duration::from_secs(2)), "r");
-        let err = outbox.publish(&ctx, &message("k")).await.unwrap_err();
+        let outbox = with_memory(Never);
+        let mut first = ctx(2);
+        let err = admit_and_publish(&outbox, &mut first, "a").await.unwrap_err();
         assert_eq!(diagnostic(&err).error_type, "Lookout.DeadlineExceeded");
         assert_eq!(
             err.to_string(),
             "SNS Publish did not finish before the Lambda deadline; gave up 500 ms before it"
+        );
+        let retry = outbox.admit(&mut ctx(60), key("a"), None).await.unwrap();
+        assert!(
+            matches!(
+                retry,
+                Admission::Skip {
+                    reason: "sent by an earlier attempt (unconfirmed); not repeated"
+                }
+            ),
+            "{retry:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_attempt_holding_the_claim_fails_retryably() {
+        let outbox = with_memory(MemoryPublisher::default());
+        let mut ctx = ctx(60);
+        let Admission::Publish(_held) = outbox.admit(&mut ctx, key("a"), None).await.unwrap() else {
+            panic!("first claim");
+        };
+        let err = outbox.admit(&mut ctx, key("a"), None).await.unwrap_err();
+        assert_eq!(diagnostic(&err).error_type, "Lookout.AlreadyInProgress");
+    }
+
+    #[tokio::test]
+    async fn repeats_inside_the_window_are_counted_not_sent() {
+        let outbox = with_memory(MemoryPublisher::default());
+        let mut ctx = ctx(60);
+        let fp = Fingerprint::new("t", &["/ecs/web", "ERROR db down"]);
+        let mut sent = 0;
+        for batch in ["b1", "b2", "b3"] {
+            match outbox.admit(&mut ctx, key(batch), Some((&fp, 2))).await.unwrap() {
+                Admission::Publish(permit) => {
+                    outbox.publish(&mut ctx, permit, &message(batch)).await.unwrap();
+                    sent += 1;
+                }
+                Admission::Skip { reason } => assert_eq!(reason, "suppressed"),
+            }
+        }
+        assert_eq!(sent, 1);
+        // A more severe alert with the same fingerprint goes through.
+        assert!(matches!(
+            outbox.admit(&mut ctx, key("b4"), Some((&fp, 3))).await.unwrap(),
+            Admission::Publish(_)
+        ));
+    }
+
+    #[test]
+    fn the_suppressed_repeats_are_stated_in_every_format() {
+        let permit = Permit {
+            claimed: None,
+            suppressed: Some(Suppressed {
+                count: 4,
+                since: 1_764_151_320,
+            }),
+        };
+        let n = permit.note(Notification {
+            subject: "[ERROR] x".into(),
+            text: "[ERROR] x\n\nLog group:     /g\n".into(),
+            structured: serde_json::json!({"source": "t"}),
+            chat: ChatMessage {
+                description: "d".into(),
+                ..ChatMessage::default()
+            },
+            attributes: Vec::new(),
+            group: String::new(),
+            identity: String::new(),
+        });
+        assert_eq!(
+            n.text,
+            "[ERROR] x\n\nSuppressed:    4 similar alerts suppressed since 2025-11-26T10:02:00.000Z (SUPPRESS_WINDOW_MINUTES)\nLog group:     /g\n"
+        );
+        assert_eq!(
+            n.structured,
+            serde_json::json!({"source": "t", "suppressed": {"count": 4, "since": "2025-11-26T10:02:00.000Z"}})
+        );
+        assert_eq!(
+            n.chat.description,
+            "_4 similar alerts suppressed since 2025-11-26T10:02:00.000Z._\nd"
         );
     }
 }

@@ -97,6 +97,42 @@ struct LevelFields<'a> {
         alias = "severityText"
     )]
     severity: Option<LevelValue<'a>>,
+    /// Lambda's JSON-format system records: `platform.report`, `platform.runtimeDone`, ...
+    #[serde(borrow, rename = "type")]
+    kind: Option<LevelValue<'a>>,
+    #[serde(borrow)]
+    record: Option<RecordValue<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RecordValue<'a> {
+    Platform(#[serde(borrow)] PlatformRecord<'a>),
+    Other(serde::de::IgnoredAny),
+}
+
+/// The outcome fields of a Lambda platform record (`status`: success, failure, error, timeout).
+#[derive(Deserialize)]
+struct PlatformRecord<'a> {
+    #[serde(borrow)]
+    status: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, rename = "errorType")]
+    error_type: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A Lambda JSON-format platform record (`"type":"platform.report"`, ...) that reports a failed
+/// invocation: a `status` other than success (timeout, error, failure), or an `errorType`.
+fn platform_failure(fields: &LevelFields<'_>) -> bool {
+    let is_platform = matches!(&fields.kind, Some(LevelValue::Name(k)) if k.starts_with("platform."));
+    let Some(RecordValue::Platform(record)) = &fields.record else {
+        return false;
+    };
+    is_platform
+        && (record
+            .status
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case("success"))
+            || record.error_type.is_some())
 }
 
 fn level_of(value: Option<LevelValue<'_>>) -> Option<Severity> {
@@ -112,9 +148,14 @@ pub fn detect(message: &str) -> Severity {
     let trimmed = message.trim_start();
     if trimmed.starts_with('{')
         && let Ok(fields) = serde_json::from_str::<LevelFields>(trimmed.trim_end())
-        && let Some(s) = level_of(fields.level).or_else(|| level_of(fields.severity))
     {
-        return s;
+        let failed = platform_failure(&fields).then_some(Severity::Error);
+        if let Some(s) = level_of(fields.level).or_else(|| level_of(fields.severity)) {
+            return s.max(failed.unwrap_or_default());
+        }
+        if let Some(s) = failed {
+            return s;
+        }
     }
     detect_words(message)
 }
@@ -125,6 +166,7 @@ fn detect_words(message: &str) -> Severity {
     let bytes = message.as_bytes();
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'_';
     let mut best = Severity::Notice;
+    let mut previous = "";
     let mut i = 0;
     while i < bytes.len() {
         if !is_word(bytes[i]) {
@@ -136,7 +178,14 @@ fn detect_words(message: &str) -> Severity {
             i += 1;
         }
         // ASCII bytes bound the run, so these are character boundaries.
-        let found = word_severity(&message[start..i]);
+        let word = &message[start..i];
+        let found = if is_zero_count(previous) && is_error_word(word) {
+            // `0 errors`, `No errors found`: a count of none is not a failure.
+            Severity::Notice
+        } else {
+            word_severity(word)
+        };
+        previous = word;
         if found > best {
             best = found;
             if best == Severity::Critical {
@@ -192,6 +241,18 @@ const fn letters(lists: &[&[&str]], last: bool) -> [bool; 256] {
         l += 1;
     }
     set
+}
+
+fn is_zero_count(word: &str) -> bool {
+    ["0", "no", "zero", "without"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+}
+
+fn is_error_word(word: &str) -> bool {
+    ["error", "errors", "err", "failures", "exceptions"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 fn word_severity(word: &str) -> Severity {
@@ -359,5 +420,47 @@ mod tests {
         let fine = oom.replace("Max Memory Used: 128", "Max Memory Used: 60");
         assert!(!is_out_of_memory_report(&fine));
         assert_eq!(detect(&fine), Severity::Notice);
+    }
+
+    #[test]
+    fn lambda_json_platform_records_that_failed_rate_error() {
+        let timeout = r#"{"time":"2025-11-25T18:00:03.000Z","type":"platform.report","record":{"requestId":"6f7f0961","metrics":{"durationMs":3000.0,"billedDurationMs":3000,"memorySizeMB":128,"maxMemoryUsedMB":64},"status":"timeout"}}"#;
+        assert_eq!(detect(timeout), Severity::Error);
+        let oom = r#"{"time":"2025-11-25T18:00:03.000Z","type":"platform.report","record":{"requestId":"1","metrics":{"memorySizeMB":128,"maxMemoryUsedMB":128},"status":"error","errorType":"Runtime.OutOfMemory"}}"#;
+        assert_eq!(detect(oom), Severity::Error);
+        let done = r#"{"time":"t","type":"platform.runtimeDone","level":"INFO","record":{"requestId":"1","status":"failure"}}"#;
+        assert_eq!(detect(done), Severity::Error);
+        let fine = timeout.replace(r#""status":"timeout""#, r#""status":"success""#);
+        assert_eq!(detect(&fine), Severity::Notice);
+        // `record` of another shape, or no platform type: not a platform failure.
+        assert_eq!(
+            detect(r#"{"type":"app","record":{"status":"timeout"}}"#),
+            Severity::Notice
+        );
+        assert_eq!(
+            detect(r#"{"type":"platform.report","record":"x"}"#),
+            Severity::Notice
+        );
+    }
+
+    #[test]
+    fn counts_of_no_errors_are_not_errors() {
+        for benign in [
+            "Build finished: 0 errors, 2 warnings",
+            "No errors found in 120 files",
+            "completed with zero errors",
+            "finished without errors",
+        ] {
+            assert!(detect(benign) < Severity::Error, "{benign}");
+        }
+        for failure in [
+            "Build failed: 3 errors, 0 warnings",
+            "0 errors, 1 fatal",
+            "ERROR: no such file",
+            "error: 0 bytes written",
+            "No route to host: connection error",
+        ] {
+            assert!(detect(failure) >= Severity::Error, "{failure}");
+        }
     }
 }

@@ -20,6 +20,9 @@ pub enum Fault {
     Reset,
     /// Wait this long, then pass the request on.
     Delay(Duration),
+    /// Pass the request on (it takes effect), then hold the answer this long: a call that
+    /// succeeded but whose caller gave up first.
+    DelayAnswer(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +124,11 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
             Some(Fault::Delay(d)) => {
                 std::thread::sleep(d);
                 forward(&request, upstream)
+            }
+            Some(Fault::DelayAnswer(d)) => {
+                let answer = forward(&request, upstream);
+                std::thread::sleep(d);
+                answer
             }
             None => forward(&request, upstream),
         })

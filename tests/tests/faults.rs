@@ -40,11 +40,10 @@ fn function(s: &Setup, name: &str, extra: &[(&str, &str)]) -> Function {
 }
 
 #[tokio::test]
-async fn log_alert_retries_throttling_5xx_and_resets_then_publishes_once() {
+async fn log_alert_retries_throttling_and_503_then_publishes_once() {
     let s = setup().await;
     s.proxy.inject("Publish", Fault::Throttle, 1);
     s.proxy.inject("Publish", Fault::Status(503), 1);
-    s.proxy.inject("Publish", Fault::Reset, 1);
     let f = function(&s, "log-alert", &[]);
     assert_eq!(
         f.invoke(&event_file("log-alert/plain-errors.json")).response()["status"],
@@ -52,16 +51,69 @@ async fn log_alert_retries_throttling_5xx_and_resets_then_publishes_once() {
     );
     assert_eq!(
         s.proxy.seen("Publish"),
-        4,
-        "three faults, then the publish that went through"
+        3,
+        "two refusals, then the publish that went through"
     );
     assert_eq!(s.topic.drain().await.len(), 1, "exactly one message");
+}
+
+/// A connection dropped after the request was sent may have delivered it: not retried.
+#[tokio::test]
+async fn log_alert_never_retries_a_publish_whose_connection_dropped() {
+    let s = setup().await;
+    s.proxy.inject("Publish", Fault::Reset, 1);
+    let f = function(&s, "log-alert", &[]);
+    let outcome = f.invoke(&event_file("log-alert/plain-errors.json"));
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Lookout.PublishFailed");
+    assert!(
+        message.contains("may have been delivered, so it was not retried"),
+        "{message}"
+    );
+    assert_eq!(s.proxy.seen("Publish"), 1);
+}
+
+/// Issue 12 §3: SNS answers in 5 s, inside the deadline. The SDK's 5 s attempt timeout used to
+/// fire, retry, and every timed-out attempt was delivered. Now the one attempt gets the time
+/// the deadline allows: one message, and a success.
+#[tokio::test]
+async fn log_alert_delivers_once_when_sns_answers_late_inside_the_deadline() {
+    let s = setup().await;
+    s.proxy
+        .inject("Publish", Fault::DelayAnswer(Duration::from_secs(5)), usize::MAX);
+    let f = function(&s, "log-alert", &[]);
+    let outcome = f.invoke_with_deadline(
+        &event_file("log-alert/plain-errors.json"),
+        Duration::from_secs(15),
+    );
+    assert_eq!(outcome.response()["status"], "published");
+    assert_eq!(s.proxy.seen("Publish"), 1, "one attempt");
+    assert_eq!(s.topic.drain().await.len(), 1, "exactly one message");
+}
+
+/// Delivered, but the answer comes after the deadline: the invocation reports the error, and
+/// no second attempt is started (each would be delivered again), whatever the SDK timeouts say.
+#[tokio::test]
+async fn log_alert_reports_a_publish_answered_after_the_deadline_and_never_repeats_it() {
+    let s = setup().await;
+    s.proxy
+        .inject("Publish", Fault::DelayAnswer(Duration::from_secs(8)), usize::MAX);
+    let f = function(&s, "log-alert", &[("AWS_ATTEMPT_TIMEOUT_MS", "1000")]);
+    let outcome = f.invoke_with_deadline(&event_file("log-alert/plain-errors.json"), Duration::from_secs(5));
+    let (error_type, _) = outcome.error();
+    assert_eq!(error_type, "Lookout.DeadlineExceeded");
+    assert_eq!(s.proxy.seen("Publish"), 1, "one attempt");
+    assert_eq!(
+        s.topic.drain().await.len(),
+        1,
+        "exactly one message reached the queue"
+    );
 }
 
 #[tokio::test]
 async fn log_alert_fails_the_invocation_when_sns_stays_down() {
     let s = setup().await;
-    s.proxy.inject("Publish", Fault::Status(500), usize::MAX);
+    s.proxy.inject("Publish", Fault::Status(503), usize::MAX);
     let f = function(&s, "log-alert", &[("AWS_MAX_ATTEMPTS", "3")]);
     let outcome = f.invoke(&event_file("log-alert/plain-errors.json"));
     let (error_type, message) = outcome.error();

@@ -99,8 +99,8 @@ async fn text_format_carries_attributes_for_filter_policies() {
         text.contains("Time (UTC):    2025-11-25T18:00:02.345Z to 2025-11-25T18:00:02.345Z"),
         "{text}"
     );
-    // The stack trace arrives whole, lines and tabs intact.
-    assert!(text.contains("java.lang.IllegalStateException: Inventory reservation failed for SKU-88213\n\tat com.example.inventory.ReservationService.reserve(ReservationService.java:142)"), "{text}");
+    // The stack trace arrives whole, lines and tabs intact, each line framed.
+    assert!(text.contains("  | java.lang.IllegalStateException: Inventory reservation failed for SKU-88213\n  | \tat com.example.inventory.ReservationService.reserve(ReservationService.java:142)"), "{text}");
     assert!(text.contains("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Fecs$252Finventory/log-events/"));
 }
 
@@ -200,7 +200,15 @@ async fn ten_thousand_multibyte_events_fit_one_message() {
         .collect();
     let event = subscription_event(&data_message("/ecs/intl", events));
     for format in ["per-protocol", "text"] {
-        let function = log_alert(&setup, &[("MESSAGE_FORMAT", format), ("MAX_LINES", "10000")]);
+        // MAX_LINES=10000 needs the template's 256 MB (refused at init at the harness's 128).
+        let function = log_alert(
+            &setup,
+            &[
+                ("MESSAGE_FORMAT", format),
+                ("MAX_LINES", "10000"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ],
+        );
         let response = function.invoke(&event).response().clone();
         assert_eq!(response["events"], 10_000, "{format}");
         assert_eq!(response["distinctLines"], 10_000, "{format}");
@@ -245,7 +253,7 @@ async fn a_one_megabyte_event_is_cut_and_the_cut_is_stated() {
     // 19 ASCII bytes and 500,000 two-byte letters: the 8,192-byte cut lands on a letter
     // boundary at 8,191 bytes, leaving 1,000,019 - 8,191 = 991,828 bytes out.
     assert_eq!(big.len(), 1_000_019);
-    assert!(text.contains("… [991,828 more bytes]"), "{text}");
+    assert!(text.contains("\n[991,828 more bytes]\n"), "{text}");
 }
 
 #[tokio::test]
@@ -368,4 +376,138 @@ async fn an_emulator_deadline_in_1970_runs_on_a_fixed_budget_and_publishes() {
         .filter(|l| l.contains("using a fixed budget instead"))
         .count();
     assert_eq!(warnings, 1, "one warning per process");
+}
+
+/// Issue 15: `MIN_SEVERITY` (default ERROR). The failure shapes of events/log-alert/failure-shapes.json
+/// (Go panic, Node unhandled rejection, nginx `[error]`, JSON `level:error`, Lambda timeout as text
+/// and as a JSON `platform.report`, out of memory) are all published; its `0 errors`, health-check
+/// and WARN lines are counted, not shown.
+#[tokio::test]
+async fn lines_below_min_severity_are_counted_not_published() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let response = function
+        .invoke(&event_file("log-alert/failure-shapes.json"))
+        .response()
+        .clone();
+    assert_eq!(response["status"], "published", "{response}");
+    assert_eq!(response["events"], 7, "{response}");
+    assert_eq!(response["belowMinSeverity"], 3, "{response}");
+    let doc = one_message(&setup).await.message_json();
+    assert_eq!(
+        doc["severityCounts"],
+        json!({"CRITICAL": 1, "ERROR": 6, "WARNING": 0, "NOTICE": 0})
+    );
+    assert_eq!(doc["belowMinSeverity"], 3);
+    let shown = doc["lines"].to_string();
+    for failure in [
+        "panic: runtime error",
+        "UnhandledPromiseRejection",
+        "[error] 29#29",
+        "order sync failed",
+        "Task timed out",
+        "platform.report",
+        "Max Memory Used: 256 MB",
+    ] {
+        assert!(shown.contains(failure), "{failure} not shown: {shown}");
+    }
+    for noise in ["0 errors", "healthz", "retrying upstream"] {
+        assert!(!shown.contains(noise), "{noise} shown: {shown}");
+    }
+    let emf = function
+        .output()
+        .into_iter()
+        .find(|l| l.contains("\"_aws\""))
+        .expect("EMF line");
+    let emf: Value = serde_json::from_str(&emf).unwrap();
+    assert_eq!(emf["EventsBelowMinSeverity"], 3);
+}
+
+#[tokio::test]
+async fn a_batch_with_nothing_at_min_severity_publishes_nothing_and_says_why() {
+    let setup = setup(false).await;
+    let event = event_file("log-alert/below-min-severity.json");
+    let function = log_alert(&setup, &[]);
+    let response = function.invoke(&event).response().clone();
+    assert_eq!(
+        response,
+        json!({
+            "status": "belowMinSeverity",
+            "reason": "no line is at or above MIN_SEVERITY",
+            "logGroup": "/ecs/quiet",
+            "minSeverity": "ERROR",
+            "highestSeverity": "WARNING",
+            "events": 3,
+        })
+    );
+    assert!(setup.topic.drain().await.is_empty());
+    let logged = function.output().join("\n");
+    assert!(
+        logged.contains("no line is at or above MIN_SEVERITY"),
+        "the summary log line says why"
+    );
+    // A lower minimum publishes the WARN line.
+    let warning = log_alert(&setup, &[("MIN_SEVERITY", "WARNING")]);
+    let response = warning.invoke(&event).response().clone();
+    assert_eq!(
+        (response["status"].as_str(), response["events"].as_u64()),
+        (Some("published"), Some(1))
+    );
+    assert_eq!(setup.topic.drain().await.len(), 1);
+}
+
+/// A topic in another region than the function's (issue 12 §4): the publish goes to the topic's
+/// own region. Before, the client's region was used and SNS answered NotFound.
+#[tokio::test]
+async fn a_topic_in_another_region_is_published_to_in_its_own_region() {
+    let moto = Moto::start();
+    let other = moto
+        .sdk_config()
+        .await
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-2"))
+        .build();
+    let topic = TopicWithQueue::create(&other, "elsewhere", false).await;
+    assert!(
+        topic.topic_arn.starts_with("arn:aws:sns:eu-west-2:"),
+        "{}",
+        topic.topic_arn
+    );
+    let mut env = moto.function_env();
+    assert!(env.iter().any(|(k, v)| k == "AWS_REGION" && v != "eu-west-2"));
+    env.push(("ALERT_TOPIC_ARN".into(), topic.topic_arn.clone()));
+    let function = Function::spawn(&binary("log-alert"), &env);
+    let outcome = function.invoke(&event_file("log-alert/plain-errors.json"));
+    assert_eq!(outcome.response()["status"], "published");
+    assert_eq!(topic.drain().await.len(), 1);
+}
+
+/// Issue 12 §4: a payload that is not a Logs message used to be echoed into the error
+/// (`unknown variant "password=hunter2"`, a 5 KB string whole). The Diagnostic and the logs
+/// name the problem and a position only.
+#[tokio::test]
+async fn errors_and_logs_never_quote_the_payload() {
+    let setup = setup(false).await;
+    let function = log_alert(&setup, &[]);
+    let long = "x".repeat(5_000);
+    for message in [
+        json!({"messageType": "password=hunter2"}),
+        json!({"messageType": "DATA_MESSAGE", "logGroup": "/g", "logEvents": format!("password=hunter2 {long}")}),
+        json!({"messageType": "DATA_MESSAGE", "logGroup": "/g", "logEvents": [{"id": "1", "timestamp": "password=hunter2", "message": long}]}),
+    ] {
+        let outcome = function.invoke(&subscription_event(&message));
+        let (error_type, text) = outcome.error();
+        assert_eq!(error_type, "Lookout.PayloadNotLogsMessage");
+        assert!(text.contains("line 1, column"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("xxxxxxxxxx"),
+            "{text}"
+        );
+    }
+    let logs = function.output().join("\n");
+    assert!(
+        !logs.contains("hunter2") && !logs.contains("xxxxxxxxxx"),
+        "{logs}"
+    );
+    assert!(setup.topic.drain().await.is_empty());
 }

@@ -108,3 +108,72 @@ async fn inspector_events_from_the_fixtures() {
         .response();
     assert!(s.topic.drain().await.is_empty(), "a clean scan is not news");
 }
+
+/// 2,500 finding events on one image (issue 12): one alert within SNS's limit, read back from
+/// the queue, with the lists cut and counted. Before the fix: `Lookout.MessageTooLarge`.
+#[tokio::test]
+async fn an_image_with_2500_findings_alerts_once_through_the_runtime_api() {
+    let s = scanned_image().await;
+    let function = scan_alert(&s, &[]);
+    let mut base = event_file("scan-alert/inspector2-finding.json");
+    // Smaller events (the description and CVSS are not read): 2,500 stay under Lambda's 6 MB.
+    let detail = base["detail"].as_object_mut().unwrap();
+    detail.remove("description");
+    detail.remove("remediation");
+    let events: Vec<Value> = (0..2_500)
+        .map(|i| {
+            let mut e = base.clone();
+            e["id"] = json!(format!("{i:08}-6a6c-4b2a-9d9f-2f1e0a9b8c7d"));
+            e["detail"]["packageVulnerabilityDetails"]["vulnerabilityId"] = json!(format!("CVE-2025-{i:05}"));
+            e["detail"]["severity"] = json!(if i < 100 { "CRITICAL" } else { "HIGH" });
+            e
+        })
+        .collect();
+    let response = function.invoke(&Value::Array(events)).response().clone();
+    assert_eq!(response["alerts"], 1, "{response}");
+    let delivered = s.topic.drain().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].subject(),
+        Some("[CRITICAL] payments:v3.1.0: CRITICAL 100, HIGH 2,400")
+    );
+    let doc = delivered[0].message_json();
+    assert_eq!(doc["eventIds"].as_array().unwrap().len(), 25);
+    assert_eq!(doc["omittedEventIds"], 2_475);
+    assert_eq!(doc["findings"][0]["vulnerabilityId"], "CVE-2025-00000");
+    assert_eq!(doc["findings"][0]["severity"], "CRITICAL");
+    assert_eq!(doc["omittedFindings"], 2_475);
+}
+
+/// An EventBridge Pipe with an SQS source hands the function an array of SQS messages: the
+/// unknown one is answered in `batchItemFailures` (only it is redelivered), the other alerts.
+#[tokio::test]
+async fn a_pipes_sqs_batch_gets_a_partial_batch_response() {
+    let s = scanned_image().await;
+    let function = scan_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    let record = |id: &str, event: &Value| {
+        json!({"messageId": id, "receiptHandle": "h", "body": event.to_string(),
+               "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scan-events", "awsRegion": "us-east-1"})
+    };
+    let batch = json!([
+        record("known", &event_file("scan-alert/inspector2-finding.json")),
+        record(
+            "unknown",
+            &json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}})
+        ),
+    ]);
+    let response = function.invoke(&batch).response().clone();
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{"itemIdentifier": "unknown"}])
+    );
+    assert_eq!(response["failures"][0]["errorType"], "Lookout.UnsupportedEvent");
+    assert_eq!(response["alerts"], 1);
+    let delivered = s.topic.drain().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].subject(),
+        Some("[HIGH] CVE-2024-0727 in payments:v3.1.0")
+    );
+}

@@ -291,7 +291,8 @@ async fn a_crash_loop_across_invocations_alerts_once_then_reports_the_count() {
     assert_eq!(response["alerts"][0]["suppressedBefore"], 2);
     let text = one(&s).await.message().to_string();
     assert!(
-        text.contains("\n2 similar stops suppressed since 20") && text.contains("(the previous alert).\n"),
+        text.contains("\nSuppressed:    2 similar alerts suppressed since 20")
+            && text.contains("(SUPPRESS_WINDOW_MINUTES)\n"),
         "{text}"
     );
 }

@@ -16,10 +16,11 @@ use lookout_shared::aws::ApiError;
 use lookout_shared::console;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::findings::VulnSeverity;
-use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::invocation::{Admission, DeliveryError, Function, FunctionError, Invocation, Outbox};
 use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError};
 use lookout_shared::publish::Publisher;
+use lookout_shared::state::{DynamoStore, IdempotencyKey, StateStore};
 use lookout_shared::text::count;
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
@@ -72,12 +73,30 @@ const NOTIFICATION_ITEM_BYTES: usize = 2_000;
 const TOP_IMAGES: usize = 10;
 
 #[derive(Debug)]
-pub struct Rescan<R, I, P> {
+pub struct Rescan<R, I, P, S = DynamoStore> {
     config: RescanConfig,
     registry: R,
     inspector: I,
-    outbox: Outbox<P>,
+    outbox: Outbox<P, S>,
     pacer: Pacer,
+}
+
+impl<R, I, P, S> Rescan<R, I, P, S> {
+    /// Uses the state store (None when `STATE_TABLE` is unset): a retry does not publish a
+    /// delivered summary again.
+    pub fn with_state<S2: StateStore>(
+        self,
+        store: Option<S2>,
+        window: std::time::Duration,
+    ) -> Rescan<R, I, P, S2> {
+        Rescan {
+            config: self.config,
+            registry: self.registry,
+            inspector: self.inspector,
+            outbox: self.outbox.with_state(store, window),
+            pacer: self.pacer,
+        }
+    }
 }
 
 /// The summary log line: the run's figures, not its lists.
@@ -92,7 +111,7 @@ pub struct RunLine<'s> {
     outcomes: &'s BTreeMap<OutcomeKind, u64>,
 }
 
-impl<R: Registry, I: Inspector, P: Publisher> Function for Rescan<R, I, P> {
+impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan<R, I, P, S> {
     type Event = Value;
     type Summary = RunSummary;
     type Error = RescanError;
@@ -120,7 +139,7 @@ impl<R: Registry, I: Inspector, P: Publisher> Function for Rescan<R, I, P> {
             ScanType::Enhanced => self.enhanced(repositories, dry_run, &patterns).await,
         };
         record_metrics(&summary, &mut ctx.metrics);
-        self.publish(&summary, ctx).await?;
+        self.publish(&summary, &event, ctx).await?;
         Ok(summary)
     }
 
@@ -149,7 +168,9 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             pacer,
         }
     }
+}
 
+impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> {
     /// The registry's repositories that the patterns select, sorted by name.
     async fn repositories(&self, patterns: &Patterns) -> Result<Vec<String>, RescanError> {
         let mut repositories: Vec<String> = self
@@ -165,17 +186,30 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
         Ok(repositories)
     }
 
-    /// Publishes the summary when a topic is configured.
-    async fn publish(&self, summary: &RunSummary, ctx: &mut Invocation) -> Result<(), RescanError> {
+    /// Publishes the summary when a topic is configured, once per event: the key is the
+    /// payload's hash (an EventBridge event's carries its unique id); a payload without an
+    /// `id` (a manual `{}`) is keyed by the request id too, so two manual runs both report.
+    async fn publish(
+        &self,
+        summary: &RunSummary,
+        event: &Value,
+        ctx: &mut Invocation,
+    ) -> Result<(), RescanError> {
         let Some(delivery) = &self.config.delivery else {
+            return Ok(());
+        };
+        let mut key = IdempotencyKey::from_event(Self::NAME, event);
+        if event.get("id").is_none() {
+            key = key.item(&ctx.request_id);
+        }
+        let Admission::Publish(permit) = self.outbox.admit(ctx, key, None).await? else {
             return Ok(());
         };
         let identity = format!("ecr-rescan|{}", ctx.request_id);
         let max = Detail::new(NOTIFICATION_ITEMS, NOTIFICATION_ITEM_BYTES);
         let (message, _) = delivery.fit(max, |d| summary.render(d, &identity))?;
-        if let Delivered::Published { .. } = self.outbox.publish(ctx, &message).await? {
-            ctx.metrics.add(SUMMARIES_PUBLISHED, 1);
-        }
+        self.outbox.publish(ctx, permit, &message).await?;
+        ctx.metrics.add(SUMMARIES_PUBLISHED, 1);
         Ok(())
     }
 

@@ -10,11 +10,14 @@ use lambda_runtime::Error;
 use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
+use lookout_shared::state::{DynamoStore, StateConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lookout_shared::logging::init();
-    let config = exit_on_init_error(RescanConfig::from_env(&Env::from_process()));
+    let env = Env::from_process();
+    let config = exit_on_init_error(RescanConfig::from_env(&env));
+    let state = exit_on_init_error(StateConfig::from_env(&env));
     let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
     let registry = EcrRegistry::new(aws_sdk_ecr::Client::new(&sdk));
     let inspector = Inspector2::new(aws_sdk_inspector2::Client::new(&sdk));
@@ -22,5 +25,8 @@ async fn main() -> Result<(), Error> {
         .delivery
         .as_ref()
         .map(|d| SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), d.topic.clone()));
-    lookout_shared::invocation::run(Rescan::new(config, registry, inspector, publisher)).await
+    // The DynamoDB client exists only when STATE_TABLE is set (summaries are never suppressed).
+    let store = DynamoStore::from_config(&sdk, &state);
+    let rescan = Rescan::new(config, registry, inspector, publisher).with_state(store, state.suppress_window);
+    lookout_shared::invocation::run(rescan).await
 }

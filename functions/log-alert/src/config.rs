@@ -2,10 +2,11 @@
 
 use crate::decode;
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
+use lookout_shared::config::{ConfigError, Env, TopicArn};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::redact::Redactor;
+use lookout_shared::severity::Severity;
 use std::time::Duration;
 
 /// Everything log-alert reads from its environment, parsed once at cold start.
@@ -17,7 +18,10 @@ pub struct LogAlertConfig {
     pub max_lines: usize,
     /// Each shown line is cut to this many bytes.
     pub max_line_bytes: usize,
-    pub redact: RedactSettings,
+    pub redact: bool,
+    /// `MIN_SEVERITY`: lines rated below it are counted, not published.
+    pub min_severity: Severity,
+    pub redact_extra_patterns: Vec<String>,
     /// Region for console links (the function's own).
     pub region: String,
     /// The function's own log group: alerts on it would loop.
@@ -32,6 +36,22 @@ impl LogAlertConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
         let region = env.region(Some(&topic));
+        // Console links are built from it: it must be a region, not any text.
+        if !lookout_shared::console::is_region(&region) {
+            return Err(ConfigError::new(
+                "AWS_REGION",
+                format!("must be an AWS region like us-east-1, got {region:?}"),
+            ));
+        }
+        let redact_extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
+            None => Vec::new(),
+            Some(raw) => serde_json::from_str::<Vec<String>>(raw).map_err(|e| {
+                ConfigError::new(
+                    "REDACT_EXTRA_PATTERNS",
+                    format!("must be a JSON array of regular expressions: {e}"),
+                )
+            })?,
+        };
         let config = Self {
             delivery: Delivery::from_env(env, topic)?,
             max_decompressed_bytes: env.number_in(
@@ -41,21 +61,78 @@ impl LogAlertConfig {
             )?,
             max_lines: env.number_in("MAX_LINES", 100, 1..=10_000)?,
             max_line_bytes: env.number_in("MAX_LINE_BYTES", 8 << 10, 256..=256 << 10)?,
-            redact: RedactSettings::from_env(env)?,
+            redact: env.flag("REDACT", true)?,
+            min_severity: min_severity(env)?,
+            redact_extra_patterns,
             region,
             own_log_group: env.get("AWS_LAMBDA_LOG_GROUP_NAME").map(String::from),
             deadline_margin: env.deadline_margin(500)?,
             metrics: MetricsConfig::from_env(env, "log-alert")?,
             aws: AwsSettings::from_env(env)?,
         };
+        config.check_memory(env)?;
         // A bad REDACT_EXTRA_PATTERNS surfaces from `LogAlert::new`, still at init: compiling
         // here as well would double the cold-start cost of the patterns.
         Ok(config)
     }
 
-    pub fn redactor(&self) -> Result<Redactor, ConfigError> {
-        self.redact.redactor()
+    /// A conservative worst case of one batch's memory, in bytes: the runtime, the decompressed
+    /// batch with its parsed events, redacted copies and grouping keys (8× the cap), and the
+    /// rendered bodies of everything that can be shown (12× what the limits let through,
+    /// escapes included). Calibrated on measurements: 12.7 MB for a 2.8 MB batch at the
+    /// defaults, 959 MB at the largest limits (issue 12); this gives 1.3 GB there.
+    pub fn worst_case_memory_bytes(&self) -> u64 {
+        let decompressed = self.max_decompressed_bytes as u64;
+        let shown = (self.max_lines as u64)
+            .saturating_mul(self.max_line_bytes as u64)
+            .min(decompressed);
+        (16u64 << 20)
+            .saturating_add(decompressed.saturating_mul(8))
+            .saturating_add(shown.saturating_mul(12))
     }
+
+    /// Limits whose worst case does not fit the function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+    /// set by Lambda) are refused at init, not found by an out-of-memory kill mid-batch.
+    fn check_memory(&self, env: &Env) -> Result<(), ConfigError> {
+        let Some(raw) = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") else {
+            return Ok(());
+        };
+        let memory_mb: u64 = env.parse_or("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0)?;
+        let need_mb = self.worst_case_memory_bytes().div_ceil(1 << 20);
+        if need_mb > memory_mb {
+            return Err(ConfigError::new(
+                "MAX_DECOMPRESSED_BYTES",
+                format!(
+                    "with MAX_LINES and MAX_LINE_BYTES can need up to {need_mb} MB, more than the function's {raw} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower the limits or raise MemorySize"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn redactor(&self) -> Result<Redactor, ConfigError> {
+        if !self.redact {
+            return Ok(Redactor::disabled());
+        }
+        Redactor::new(&self.redact_extra_patterns)
+            .map_err(|e| ConfigError::new("REDACT_EXTRA_PATTERNS", e.to_string()))
+    }
+}
+
+/// `MIN_SEVERITY` (default `ERROR`): one of NOTICE, WARNING, ERROR, CRITICAL.
+fn min_severity(env: &Env) -> Result<Severity, ConfigError> {
+    let Some(raw) = env.get("MIN_SEVERITY") else {
+        return Ok(Severity::Error);
+    };
+    Severity::ALL
+        .into_iter()
+        .find(|s| raw.trim().eq_ignore_ascii_case(s.as_str()))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "MIN_SEVERITY",
+                format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -79,12 +156,42 @@ mod tests {
     }
 
     #[test]
+    fn run_time_failures_of_the_configuration_fail_at_init() {
+        // Limits whose worst case exceeds the function's memory.
+        let big = [
+            ("MAX_DECOMPRESSED_BYTES", "67108864"),
+            ("MAX_LINES", "10000"),
+            ("MAX_LINE_BYTES", "262144"),
+        ];
+        let mut pairs = big.to_vec();
+        pairs.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"));
+        let e = LogAlertConfig::from_env(&env(&pairs)).unwrap_err();
+        assert_eq!(e.variable, "MAX_DECOMPRESSED_BYTES");
+        assert!(e.to_string().contains("more than the function's 256 MB"), "{e}");
+        // The same limits without a memory size (a local run) and the defaults at 128 MB pass.
+        assert!(LogAlertConfig::from_env(&env(&big)).is_ok());
+        let defaults = LogAlertConfig::from_env(&env(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")])).unwrap();
+        assert!(defaults.worst_case_memory_bytes() <= 128 << 20);
+        // A region that is not one never reaches a link.
+        let e = LogAlertConfig::from_env(&env(&[("AWS_REGION", "evil.example/#")])).unwrap_err();
+        assert_eq!(e.variable, "AWS_REGION");
+        // A margin as long as the function timeout.
+        let e = LogAlertConfig::from_env(&env(&[
+            ("DEADLINE_MARGIN_MS", "3000"),
+            ("FUNCTION_TIMEOUT_SECONDS", "3"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
+    }
+
+    #[test]
     fn limits_are_bounded_and_named() {
         for (name, value) in [
             ("MAX_DECOMPRESSED_BYTES", "10"),
             ("MAX_LINES", "0"),
             ("MAX_LINE_BYTES", "1"),
             ("MESSAGE_FORMAT", "xml"),
+            ("MIN_SEVERITY", "SEVERE"),
         ] {
             assert_eq!(
                 LogAlertConfig::from_env(&env(&[(name, value)]))
@@ -95,6 +202,9 @@ mod tests {
         }
         let c = LogAlertConfig::from_env(&env(&[])).unwrap();
         assert_eq!(c.max_decompressed_bytes, 8 << 20);
-        assert!(c.redact.enabled);
+        assert_eq!(c.min_severity, Severity::Error);
+        let c = LogAlertConfig::from_env(&env(&[("MIN_SEVERITY", "warning")])).unwrap();
+        assert_eq!(c.min_severity, Severity::Warning);
+        assert!(c.redact);
     }
 }

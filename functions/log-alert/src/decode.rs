@@ -31,10 +31,12 @@ pub enum DecodeError {
     TooLarge { limit: usize },
     #[error("the decompressed awslogs.data is not UTF-8 (invalid bytes at offset {valid_up_to})")]
     NotUtf8 { valid_up_to: usize },
-    #[error("the decompressed awslogs.data is not JSON: {0}")]
-    NotJson(serde_json::Error),
-    #[error("the decompressed awslogs.data is not a CloudWatch Logs message: {0}")]
-    NotLogsMessage(String),
+    /// Only the position: serde's message can quote the input.
+    #[error("the decompressed awslogs.data is not JSON (syntax error at line {line}, column {column})")]
+    NotJson { line: usize, column: usize },
+    /// Names the field (or the position), never the value: a value can be a secret or 5 KB long.
+    #[error("the decompressed awslogs.data is not a CloudWatch Logs message ({problem})")]
+    NotLogsMessage { problem: String },
 }
 
 impl DecodeError {
@@ -49,8 +51,8 @@ impl DecodeError {
             DecodeError::CorruptGzip(_) => "PayloadCorruptGzip",
             DecodeError::TooLarge { .. } => "PayloadTooLarge",
             DecodeError::NotUtf8 { .. } => "PayloadNotUtf8",
-            DecodeError::NotJson(_) => "PayloadNotJson",
-            DecodeError::NotLogsMessage(_) => "PayloadNotLogsMessage",
+            DecodeError::NotJson { .. } => "PayloadNotJson",
+            DecodeError::NotLogsMessage { .. } => "PayloadNotLogsMessage",
         }
     }
 }
@@ -111,7 +113,9 @@ pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(),
         return Err(DecodeError::NotGzip);
     }
     out.reserve(expected_size(&compressed).min(max_bytes) + 1);
-    let mut inflater = flate2::read::GzDecoder::new(compressed.as_slice()).take(max_bytes as u64 + 1);
+    // Every gzip member is decoded (RFC 1952 allows several, concatenated): a single-member
+    // decoder would silently drop the events after the first.
+    let mut inflater = flate2::read::MultiGzDecoder::new(compressed.as_slice()).take(max_bytes as u64 + 1);
     match inflater.read_to_end(out) {
         Ok(_) if out.len() > max_bytes => Err(DecodeError::TooLarge { limit: max_bytes }),
         Ok(_) => Ok(()),
@@ -130,6 +134,41 @@ fn expected_size(gzip: &[u8]) -> usize {
     }
 }
 
+/// What is wrong with the shape, without the offending value: serde's message quotes it
+/// (`unknown variant "password=hunter2"`), so only the field it names and the position are kept.
+fn shape_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let field = [
+        "messageType",
+        "owner",
+        "logGroup",
+        "logStream",
+        "subscriptionFilters",
+        "policyLevel",
+        "logEvents",
+        "id",
+        "timestamp",
+        "message",
+    ]
+    .into_iter()
+    .find(|f| text.contains(&format!("`{f}`")));
+    let what = if text.starts_with("missing field") {
+        "missing field"
+    } else if text.starts_with("unknown variant") {
+        "unknown value"
+    } else if text.starts_with("invalid type") {
+        "wrong type"
+    } else if text.starts_with("invalid value") {
+        "invalid value"
+    } else {
+        "unexpected content"
+    };
+    match field {
+        Some(f) => format!("{what} for field {f} at line {}, column {}", e.line(), e.column()),
+        None => format!("{what} at line {}, column {}", e.line(), e.column()),
+    }
+}
+
 /// Parses decompressed bytes into a message borrowing from them.
 pub fn parse(json: &[u8]) -> Result<LogsMessage<'_>, DecodeError> {
     // One SIMD pass validates the whole buffer; serde_json would otherwise validate every
@@ -139,13 +178,18 @@ pub fn parse(json: &[u8]) -> Result<LogsMessage<'_>, DecodeError> {
         DecodeError::NotUtf8 { valid_up_to }
     })?;
     let message: LogsMessage = serde_json::from_str(json).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => DecodeError::NotLogsMessage(e.to_string()),
-        _ => DecodeError::NotJson(e),
+        serde_json::error::Category::Data => DecodeError::NotLogsMessage {
+            problem: shape_problem(&e),
+        },
+        _ => DecodeError::NotJson {
+            line: e.line(),
+            column: e.column(),
+        },
     })?;
     if message.message_type == MessageType::Data && message.log_group.is_empty() {
-        return Err(DecodeError::NotLogsMessage(
-            "DATA_MESSAGE without logGroup".into(),
-        ));
+        return Err(DecodeError::NotLogsMessage {
+            problem: "DATA_MESSAGE without logGroup".into(),
+        });
     }
     Ok(message)
 }
@@ -233,7 +277,7 @@ pub(crate) mod tests {
         let wrong_shape = decode(&encode(r#"{"messageType":"SOMETHING"}"#), 1 << 20).unwrap();
         let err = parse(&wrong_shape).unwrap_err();
         assert_eq!(err.kind(), "PayloadNotLogsMessage");
-        assert!(err.to_string().contains("SOMETHING"), "{err}");
+        assert!(!err.to_string().contains("SOMETHING"), "{err}");
         let no_group = decode(
             &encode(r#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#),
             1 << 20,
@@ -289,5 +333,47 @@ pub(crate) mod tests {
         let err = decompress(&data, 1 << 20, &mut out).unwrap_err();
         assert!(matches!(err, DecodeError::TooLarge { .. }));
         assert_eq!(out.len(), (1 << 20) + 1);
+    }
+
+    #[test]
+    fn every_gzip_member_is_decoded() {
+        let first = br#"{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":[{"id":"1","timestamp":1,"message":"ERROR a"},"#;
+        let second = br#"{"id":"2","timestamp":2,"message":"FATAL member two"}]}"#;
+        let mut two = gzip(first);
+        two.extend_from_slice(&gzip(second));
+        let data = base64::engine::general_purpose::STANDARD.encode(&two);
+        let bytes = decode(&data, 1 << 20).unwrap();
+        let msg = parse(&bytes).unwrap();
+        assert_eq!(msg.log_events.len(), 2);
+        assert_eq!(msg.log_events[1].message, "FATAL member two");
+        // The cap covers all members together.
+        let err = decode(&data, first.len() + 10).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_field_and_position_never_the_value() {
+        let secret = "password=hunter2";
+        let long = "x".repeat(5_000);
+        for json in [
+            format!(r#"{{"messageType":"{secret}"}}"#),
+            format!(r#"{{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":"{secret} {long}"}}"#),
+            format!(r#"{{"messageType":"DATA_MESSAGE","logGroup":["{secret}"]}}"#),
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":[{{"id":"1","timestamp":"{secret}","message":""}}]}}"#
+            ),
+            format!(r#"{{"messageType":"DATA_MESSAGE" {secret} {long}"#),
+        ] {
+            let err = parse(json.as_bytes()).unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("hunter2") && !text.contains("xxxxxxxx"), "{text}");
+            assert!(
+                text.contains("line 1, column") || text.contains("field"),
+                "{text}"
+            );
+            assert!(text.len() < 200, "{text}");
+        }
+        let err = parse(br#"{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("(wrong type at line 1, column"), "{err}");
     }
 }

@@ -7,6 +7,7 @@
 use crate::decode::LogEvent;
 use lookout_shared::redact::Redactor;
 use lookout_shared::severity::{self, Severity};
+use lookout_shared::state::Fingerprint;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -31,6 +32,10 @@ pub(crate) struct Grouped<'e> {
     pub severity_counts: [u64; 4],
     pub first_timestamp: i64,
     pub last_timestamp: i64,
+    /// Events rated below `MIN_SEVERITY`: counted, not grouped or shown.
+    pub below_min: u64,
+    /// The most severe rating among those events (NOTICE when there were none).
+    pub below_min_severity: Severity,
 }
 
 impl Grouped<'_> {
@@ -51,8 +56,12 @@ impl Grouped<'_> {
     }
 }
 
-/// Redacts, classifies and groups a batch.
-pub(crate) fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &Redactor) -> Grouped<'e> {
+/// Redacts, classifies and groups a batch; events rated below `min` are only counted.
+pub(crate) fn redact_classify_group<'e>(
+    events: &'e [LogEvent<'_>],
+    redactor: &Redactor,
+    min: Severity,
+) -> Grouped<'e> {
     let mut out = Grouped {
         first_timestamp: i64::MAX,
         last_timestamp: i64::MIN,
@@ -62,11 +71,16 @@ pub(crate) fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &R
     let mut key = String::new();
     for event in events {
         let (message, redactions) = redactor.redact(&event.message);
+        let severity = severity::detect(&message);
+        if severity < min {
+            out.below_min += 1;
+            out.below_min_severity = out.below_min_severity.max(severity);
+            continue;
+        }
         out.redactions += redactions as u64;
         out.events += 1;
         out.first_timestamp = out.first_timestamp.min(event.timestamp);
         out.last_timestamp = out.last_timestamp.max(event.timestamp);
-        let severity = severity::detect(&message);
         if let Some(i) = Severity::ALL.iter().position(|s| *s == severity) {
             out.severity_counts[i] += 1;
         }
@@ -102,6 +116,16 @@ pub(crate) fn redact_classify_group<'e>(events: &'e [LogEvent<'_>], redactor: &R
     out
 }
 
+/// The suppression window's key: the log group and the most severe line's shape (so a storm's
+/// batches share it whatever numbers and ids they carry).
+pub(crate) fn fingerprint(log_group: &str, grouped: &Grouped<'_>) -> Fingerprint {
+    let mut shape = String::new();
+    if let Some(top) = grouped.groups.first() {
+        normalize_into(&top.message, &mut shape);
+    }
+    Fingerprint::new("log-alert", &[log_group, &shape])
+}
+
 /// Writes the shape of `message` into `out`: UUIDs become `<uuid>`, hex ids and numbers `#`.
 pub(crate) fn normalize_into(message: &str, out: &mut String) {
     let bytes = message.as_bytes();
@@ -117,7 +141,8 @@ pub(crate) fn normalize_into(message: &str, out: &mut String) {
             while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            push_word(&message[start..i], out);
+            let before = if start > 0 { bytes[start - 1] } else { b' ' };
+            push_word(&message[start..i], before, out);
         } else {
             // Copy everything up to the next ASCII alphanumeric: ASCII bytes are always
             // character boundaries, so multibyte text is copied whole.
@@ -131,15 +156,58 @@ pub(crate) fn normalize_into(message: &str, out: &mut String) {
     }
 }
 
-fn push_word(word: &str, out: &mut String) {
+/// The alphabet Kubernetes (and ECS-style tooling) draws pod and ReplicaSet suffixes from: no
+/// vowels, no `0 1 3`, so suffixes never spell words.
+const POD_SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Whether a run of ASCII letters and digits is an id rather than a word: hex (with a digit, or 8+
+/// hex letters like `effddeea`), letters and digits interleaved (`x2k4q`, `3MqKz9`), a long
+/// mixed-case run holding digits or switching case every few letters (base62, `ch_3MqKzW…`), a
+/// long run after `_` (`cus_NffrFeUfNV2Hib`), or a vowel-free pod suffix after `-`.
+fn is_id(word: &str, before: u8) -> bool {
+    let bytes = word.as_bytes();
+    let has_digit = bytes.iter().any(u8::is_ascii_digit);
+    if bytes.iter().all(u8::is_ascii_hexdigit) && (has_digit || bytes.len() >= 8) {
+        return true;
+    }
+    // Letter/digit alternations: `req42` and `17ms` have one, `x2k4q` four.
+    let switches = bytes
+        .windows(2)
+        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+        .count();
+    if has_digit && switches >= 2 {
+        return true;
+    }
+    let upper = bytes.iter().any(u8::is_ascii_uppercase);
+    let lower = bytes.iter().any(u8::is_ascii_lowercase);
+    if has_digit && upper && lower && bytes.len() >= 10 {
+        return true;
+    }
+    // CamelCase words switch case about twice per word (`IllegalStateException`: 4 in 21);
+    // random base62 about every other letter.
+    let case_switches = bytes
+        .windows(2)
+        .filter(|w| w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .count();
+    if bytes.len() >= 16 && upper && lower && case_switches * 3 >= bytes.len() {
+        return true;
+    }
+    if before == b'_' && bytes.len() >= 14 {
+        return true;
+    }
+    before == b'-'
+        && matches!(bytes.len(), 5 | 8..=10)
+        && bytes.iter().all(|b| POD_SUFFIX_ALPHABET.contains(b))
+}
+
+fn push_word(word: &str, before: u8, out: &mut String) {
     let hex_body = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X"));
     if hex_body.is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())) {
         out.push('#');
         return;
     }
     let has_digit = word.bytes().any(|b| b.is_ascii_digit());
-    let all_hex = word.bytes().all(|b| b.is_ascii_hexdigit());
-    if all_hex && (has_digit || word.len() >= 12) {
+    if is_id(word, before) {
         out.push('#');
         return;
     }
@@ -226,7 +294,7 @@ mod tests {
         }
         events.push(event(9_000, 5_000, "FATAL out of file descriptors"));
         events.push(event(9_001, 6_000, "ERROR payment 7 declined"));
-        let grouped = redact_classify_group(&events, &Redactor::disabled());
+        let grouped = redact_classify_group(&events, &Redactor::disabled(), Severity::Notice);
         assert_eq!(grouped.events, 2_002);
         assert_eq!(grouped.groups.len(), 3);
         assert_eq!(grouped.groups[0].severity, Severity::Critical);
@@ -245,7 +313,7 @@ mod tests {
             event(1, 1, "ERROR login password=hunter2 failed"),
             event(2, 2, "ERROR login password=letmein failed"),
         ];
-        let grouped = redact_classify_group(&events, &Redactor::new(&[]).unwrap());
+        let grouped = redact_classify_group(&events, &Redactor::new(&[]).unwrap(), Severity::Notice);
         assert_eq!(grouped.groups.len(), 1);
         assert_eq!(
             grouped.groups[0].message,
@@ -260,10 +328,95 @@ mod tests {
         let b = "java.lang.IllegalStateException: x\n\tat com.a.B.c(B.java:11)";
         let c = "java.lang.NullPointerException\n\tat com.a.B.c(B.java:10)";
         let events = [event(1, 1, a), event(2, 2, b), event(3, 3, c)];
-        let grouped = redact_classify_group(&events, &Redactor::disabled());
+        let grouped = redact_classify_group(&events, &Redactor::disabled(), Severity::Notice);
         assert_eq!(
             grouped.groups.iter().map(|g| g.count).collect::<Vec<_>>(),
             vec![2, 1]
         );
+    }
+
+    /// A deterministic stream of ids drawn from `alphabet` (a fixed LCG: the test never changes).
+    fn ids(alphabet: &[u8], len: usize, seed: u64) -> impl Iterator<Item = String> {
+        let mut state = seed;
+        std::iter::repeat_with(move || {
+            (0..len)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    alphabet[(state >> 33) as usize % alphabet.len()] as char
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn lines_differing_only_by_letter_and_digit_ids_form_one_group() {
+        let pod = b"bcdfghjklmnpqrstvwxz2456789";
+        let base62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut rs = ids(pod, 10, 1);
+        let mut suffix = ids(pod, 5, 2);
+        let mut charge = ids(base62, 24, 3);
+        let mut hex_letters = ids(b"abcdef", 8, 4);
+        let mut hex = ids(b"0123456789abcdef", 32, 5);
+        let events: Vec<LogEvent> = (0..200)
+            .map(|i| {
+                let h = hex.next().unwrap();
+                let line = format!(
+                    "ERROR pod web-{}-{} charge ch_{} failed span {} req {}-{}-{}-{}-{}",
+                    rs.next().unwrap(),
+                    suffix.next().unwrap(),
+                    charge.next().unwrap(),
+                    hex_letters.next().unwrap(),
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..],
+                );
+                event(i, i as i64, &line)
+            })
+            .collect();
+        let grouped = redact_classify_group(&events, &Redactor::disabled(), Severity::Notice);
+        assert_eq!(
+            grouped.groups.len(),
+            1,
+            "{:?}",
+            grouped
+                .groups
+                .iter()
+                .take(3)
+                .map(|g| &g.message)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(grouped.groups[0].count, 200);
+        assert_eq!(
+            norm("web-7d9f8b6c5-x2k4q ch_3MqKzW2eZvKYlo2C effddeea"),
+            "web-#-# ch_# #"
+        );
+        assert_eq!(norm("cus_GgpeSFPaYVtGBrkKNQzrByrF web-bcdfg"), "cus_# web-#");
+        // Words stay words: names of exceptions, units, protocols, snake_case.
+        assert_eq!(
+            norm("NullPointerException req42 took 17ms via http utf8 AbstractSingletonProxyFactoryBean"),
+            "NullPointerException req# took #ms via http utf# AbstractSingletonProxyFactoryBean"
+        );
+        assert_eq!(
+            norm("http_requests_errors_total max-retries"),
+            "http_requests_errors_total max-retries"
+        );
+    }
+
+    #[test]
+    fn events_below_the_minimum_are_counted_not_grouped() {
+        let events = [
+            event(1, 10, "WARN disk at 91%"),
+            event(2, 20, "ERROR payment 7 declined"),
+            event(3, 30, "INFO started"),
+        ];
+        let grouped = redact_classify_group(&events, &Redactor::disabled(), Severity::Error);
+        assert_eq!((grouped.events, grouped.below_min), (1, 2));
+        assert_eq!(grouped.below_min_severity, Severity::Warning);
+        assert_eq!(grouped.groups.len(), 1);
+        assert_eq!((grouped.first_timestamp, grouped.last_timestamp), (20, 20));
     }
 }

@@ -7,12 +7,15 @@ use crate::decode::{self, DecodeError, LogsMessage, MessageType};
 use crate::group;
 use crate::render::AlertContext;
 use lookout_shared::config::ConfigError;
-use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::invocation::{
+    Admission, DeliveryError, Function, FunctionError, Invocation, Outbox, Permit,
+};
 use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError, SnsMessage};
 use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
 use lookout_shared::severity::Severity;
+use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, StateStore};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -24,6 +27,7 @@ const EVENTS_OMITTED: Metric = Metric::count("EventsOmitted");
 const REDACTIONS: Metric = Metric::count("Redactions");
 const INVALID_PAYLOADS: Metric = Metric::count("InvalidPayloads");
 const PUBLISH_FAILURES: Metric = Metric::count("PublishFailures");
+const EVENTS_BELOW_MIN_SEVERITY: Metric = Metric::count("EventsBelowMinSeverity");
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogAlertError {
@@ -68,6 +72,15 @@ pub enum Summary {
         log_group: String,
     },
     Published(Alert),
+    /// No line reached `MIN_SEVERITY`: nothing published.
+    #[serde(rename_all = "camelCase")]
+    BelowMinSeverity {
+        reason: &'static str,
+        log_group: String,
+        min_severity: Severity,
+        highest_severity: Severity,
+        events: u64,
+    },
     /// The state store said this batch was already delivered (or is suppressed).
     #[serde(rename_all = "camelCase")]
     Skipped {
@@ -88,6 +101,8 @@ pub struct Alert {
     pub shown_lines: usize,
     pub omitted_events: u64,
     pub redactions: u64,
+    /// Events rated below `MIN_SEVERITY`, counted and not shown.
+    pub below_min_severity: u64,
     pub published_bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -101,14 +116,17 @@ pub enum Prepared {
     Publish {
         message: SnsMessage,
         alert: Alert,
+        /// Log group and the most severe line, normalised as grouping does: repeats of this
+        /// alert in later batches share it (the suppression window's key).
+        fingerprint: Fingerprint,
     },
 }
 
 #[derive(Debug)]
-pub struct LogAlert<P> {
+pub struct LogAlert<P, S = DynamoStore> {
     config: LogAlertConfig,
     redactor: Redactor,
-    outbox: Outbox<P>,
+    outbox: Outbox<P, S>,
 }
 
 impl<P> LogAlert<P> {
@@ -119,19 +137,53 @@ impl<P> LogAlert<P> {
             config,
         })
     }
+}
+
+impl<P, S> LogAlert<P, S> {
+    /// Uses the state store (None when `STATE_TABLE` is unset) with this suppression window.
+    pub fn with_state<S2: StateStore>(
+        self,
+        store: Option<S2>,
+        window: std::time::Duration,
+    ) -> LogAlert<P, S2> {
+        LogAlert {
+            config: self.config,
+            redactor: self.redactor,
+            outbox: self.outbox.with_state(store, window),
+        }
+    }
 
     /// Decodes, then [`plan`](Self::plan)s: synchronously and without I/O.
     pub fn prepare(&self, event: &Value, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
+        self.prepare_noted(event, metrics, None)
+    }
+
+    fn prepare_noted(
+        &self,
+        event: &Value,
+        metrics: &mut Metrics,
+        permit: Option<&Permit>,
+    ) -> Result<Prepared, LogAlertError> {
         let data = decode::awslogs_data(event)?;
         let mut json = Vec::new();
         decode::decompress(data, self.config.max_decompressed_bytes, &mut json)?;
         let message = decode::parse(&json)?;
-        self.plan(&message, metrics)
+        self.plan_noted(&message, metrics, permit)
     }
 
     /// A decoded batch to what to publish: redact, classify and group its lines, then render
     /// them with as much detail as fits SNS.
     pub fn plan(&self, message: &LogsMessage<'_>, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
+        self.plan_noted(message, metrics, None)
+    }
+
+    /// [`plan`](Self::plan), stating the repeats suppressed before this alert (`permit`).
+    fn plan_noted(
+        &self,
+        message: &LogsMessage<'_>,
+        metrics: &mut Metrics,
+        permit: Option<&Permit>,
+    ) -> Result<Prepared, LogAlertError> {
         if message.message_type == MessageType::Control {
             metrics.add(CONTROL_MESSAGES, 1);
             return Ok(Prepared::Done(Summary::Acknowledged {
@@ -151,14 +203,28 @@ impl<P> LogAlert<P> {
         if message.log_events.is_empty() {
             return ignored("no log events");
         }
-        let grouped = group::redact_classify_group(&message.log_events, &self.redactor);
+        let grouped =
+            group::redact_classify_group(&message.log_events, &self.redactor, self.config.min_severity);
+        metrics.add(EVENTS_BELOW_MIN_SEVERITY, grouped.below_min);
+        if grouped.events == 0 {
+            return Ok(Prepared::Done(Summary::BelowMinSeverity {
+                reason: "no line is at or above MIN_SEVERITY",
+                log_group: message.log_group.to_string(),
+                min_severity: self.config.min_severity,
+                highest_severity: grouped.below_min_severity,
+                events: grouped.below_min,
+            }));
+        }
         let context = AlertContext {
             message,
             grouped: &grouped,
             region: &self.config.region,
         };
         let max = Detail::new(self.config.max_lines, self.config.max_line_bytes);
-        let (sns, detail) = self.config.delivery.fit(max, |d| context.render(d))?;
+        let (sns, detail) = self.config.delivery.fit(max, |d| match permit {
+            Some(p) => p.note(context.render(d)),
+            None => context.render(d),
+        })?;
         let omitted_events: u64 = grouped.groups.iter().skip(detail.items).map(|g| g.count).sum();
         metrics.add_len(DISTINCT_LINES, grouped.groups.len());
         metrics.add(EVENTS_GROUPED, grouped.grouped_away());
@@ -172,14 +238,20 @@ impl<P> LogAlert<P> {
             shown_lines: detail.items.min(grouped.groups.len()),
             omitted_events,
             redactions: grouped.redactions,
+            below_min_severity: grouped.below_min,
             published_bytes: sns.request_bytes(),
             message_id: None,
         };
-        Ok(Prepared::Publish { message: sns, alert })
+        let fingerprint = group::fingerprint(&message.log_group, &grouped);
+        Ok(Prepared::Publish {
+            message: sns,
+            alert,
+            fingerprint,
+        })
     }
 }
 
-impl<P: Publisher> Function for LogAlert<P> {
+impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
     type Event = Value;
     type Summary = Summary;
     type Error = LogAlertError;
@@ -189,20 +261,37 @@ impl<P: Publisher> Function for LogAlert<P> {
         &self.config.metrics
     }
 
-    /// Prepare, then publish within the deadline margin.
+    /// Prepare, admit (idempotency key: the payload's hash), then publish within the
+    /// deadline margin.
     async fn handle(&self, event: Value, ctx: &mut Invocation) -> Result<Summary, LogAlertError> {
-        let (message, mut alert) = match self.prepare(&event, &mut ctx.metrics)? {
+        let (mut message, mut alert, fingerprint) = match self.prepare(&event, &mut ctx.metrics)? {
             Prepared::Done(summary) => return Ok(summary),
-            Prepared::Publish { message, alert } => (message, alert),
+            Prepared::Publish {
+                message,
+                alert,
+                fingerprint,
+            } => (message, alert, fingerprint),
         };
-        match self.outbox.publish(ctx, &message).await? {
-            Delivered::Published { message_id } => {
-                ctx.metrics.alert_published(message.request_bytes());
-                alert.message_id = Some(message_id);
-                Ok(Summary::Published(alert))
+        let key = IdempotencyKey::from_event(Self::NAME, &event);
+        let rank = alert.severity as u8;
+        let permit = match self.outbox.admit(ctx, key, Some((&fingerprint, rank))).await? {
+            Admission::Publish(permit) => permit,
+            Admission::Skip { reason } => return Ok(Summary::Skipped { reason, alert }),
+        };
+        if permit.suppressed().is_some() {
+            // Rare (the first alert after a window of repeats): render again with the count.
+            let mut scratch = Metrics::default();
+            if let Prepared::Publish { message: noted, .. } =
+                self.prepare_noted(&event, &mut scratch, Some(&permit))?
+            {
+                alert.published_bytes = noted.request_bytes();
+                message = noted;
             }
-            Delivered::Skipped { reason } => Ok(Summary::Skipped { reason, alert }),
         }
+        let message_id = self.outbox.publish(ctx, permit, &message).await?;
+        ctx.metrics.alert_published(message.request_bytes());
+        alert.message_id = Some(message_id);
+        Ok(Summary::Published(alert))
     }
 
     fn log_line<'s>(&self, summary: &'s Summary) -> impl Serialize + 's {
@@ -244,12 +333,14 @@ mod tests {
         let prepared = log_alert(&[])
             .prepare(&event("/ecs/web", events), &mut metrics)
             .unwrap();
-        let Prepared::Publish { message, alert } = prepared else {
+        let Prepared::Publish { message, alert, .. } = prepared else {
             panic!("three events are published: {prepared:?}");
         };
         assert_eq!(alert.log_group, "/ecs/web");
         assert_eq!(alert.severity, Severity::Error);
-        assert_eq!((alert.events, alert.distinct_lines, alert.shown_lines), (3, 2, 2));
+        // MIN_SEVERITY defaults to ERROR: the WARN line is counted, not shown.
+        assert_eq!((alert.events, alert.distinct_lines, alert.shown_lines), (2, 1, 1));
+        assert_eq!(alert.below_min_severity, 1);
         assert_eq!((alert.omitted_events, alert.redactions), (0, 2));
         assert_eq!(alert.published_bytes, message.request_bytes());
         assert!(!message.message.contains("hunter"), "{}", message.message);

@@ -3,9 +3,11 @@
 use crate::decode::LogsMessage;
 use crate::group::{Group, Grouped};
 use lookout_shared::console;
-use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use lookout_shared::notification::{
+    Attribute, ChatMessage, Detail, Notification, chat_code_block, chat_code_span,
+};
 use lookout_shared::severity::Severity;
-use lookout_shared::text::{count, thousands, truncate_utf8};
+use lookout_shared::text::{count, inline, push_framed, thousands, truncate_utf8};
 use lookout_shared::time::iso8601_ms;
 use serde_json::{Value, json};
 use std::fmt::Write;
@@ -46,7 +48,7 @@ impl AlertContext<'_, '_> {
             &self.message.log_group,
             &self.message.log_stream,
             self.grouped.first_timestamp,
-            self.grouped.last_timestamp + 1,
+            self.grouped.last_timestamp.saturating_add(1),
         )
     }
 
@@ -55,9 +57,15 @@ impl AlertContext<'_, '_> {
             self.region,
             &self.message.log_group,
             INSIGHTS_QUERY,
-            self.grouped.first_timestamp - INSIGHTS_PADDING_MS,
-            self.grouped.last_timestamp + INSIGHTS_PADDING_MS,
+            self.grouped.first_timestamp.saturating_sub(INSIGHTS_PADDING_MS),
+            self.grouped.last_timestamp.saturating_add(INSIGHTS_PADDING_MS),
         )
+    }
+
+    /// Whether the batch's timestamps fit a console link (else links omit or clamp the window).
+    fn times_linkable(&self) -> bool {
+        let range = console::LINK_TIME_RANGE_MS;
+        range.contains(&self.grouped.first_timestamp) && range.contains(&self.grouped.last_timestamp)
     }
 
     fn severity_summary(&self) -> String {
@@ -130,14 +138,15 @@ impl AlertContext<'_, '_> {
         let m = self.message;
         let g = self.grouped;
         let mut t = String::with_capacity(4096 + shown.iter().map(|(_, s)| s.len() + 80).sum::<usize>());
-        let _ = writeln!(t, "{}\n", self.subject());
-        let _ = writeln!(t, "Log group:     {}", m.log_group);
-        let _ = writeln!(t, "Log stream:    {}", m.log_stream);
-        let _ = writeln!(t, "Filter:        {}", m.subscription_filters.join(", "));
+        let _ = writeln!(t, "{}\n", inline(&self.subject()));
+        // Names and fields from the event are quoted: one line each, hidden characters escaped.
+        let _ = writeln!(t, "Log group:     {}", inline(&m.log_group));
+        let _ = writeln!(t, "Log stream:    {}", inline(&m.log_stream));
+        let _ = writeln!(t, "Filter:        {}", inline(&m.subscription_filters.join(", ")));
         if let Some(level) = &m.policy_level {
-            let _ = writeln!(t, "Delivered by:  subscription policy ({level})");
+            let _ = writeln!(t, "Delivered by:  subscription policy ({})", inline(level));
         }
-        let _ = writeln!(t, "Account:       {}", m.owner);
+        let _ = writeln!(t, "Account:       {}", inline(&m.owner));
         let _ = writeln!(t, "Region:        {}", self.region);
         let _ = writeln!(
             t,
@@ -145,9 +154,23 @@ impl AlertContext<'_, '_> {
             iso8601_ms(g.first_timestamp),
             iso8601_ms(g.last_timestamp)
         );
+        if !self.times_linkable() {
+            let _ = writeln!(
+                t,
+                "Note:          event timestamps outside 1970-9999; links open without that window"
+            );
+        }
         let _ = writeln!(t, "Severity:      {}", self.severity_summary());
         if g.redactions > 0 {
             let _ = writeln!(t, "Redacted:      {}", count(g.redactions, "secret", "secrets"));
+        }
+        if g.below_min > 0 {
+            let _ = writeln!(
+                t,
+                "Not shown:     {} below MIN_SEVERITY (at most {})",
+                count(g.below_min, "event", "events"),
+                g.below_min_severity
+            );
         }
         let _ = writeln!(t, "\nOpen the log stream at the first event:\n{stream_url}");
         let _ = writeln!(t, "\nLogs Insights over the window (±1 min):\n{insights_url}");
@@ -171,12 +194,12 @@ impl AlertContext<'_, '_> {
                 let _ = write!(t, ", {}", iso8601_ms(group.first_timestamp));
             }
             t.push('\n');
-            t.push_str(message);
+            // Each line of the log text is framed, so none can pass for a section or a link.
+            push_framed(&mut t, message);
             let cut = group.message.len() - message.len();
             if cut > 0 {
-                let _ = write!(t, " … [{} more bytes]", thousands(cut as u64));
+                let _ = writeln!(t, "[{} more bytes]", thousands(cut as u64));
             }
-            t.push('\n');
         }
         if omitted.lines > 0 {
             let _ = writeln!(
@@ -233,6 +256,7 @@ impl AlertContext<'_, '_> {
             "distinctLines": g.groups.len(),
             "severityCounts": severity_counts,
             "redactions": g.redactions,
+            "belowMinSeverity": g.below_min,
             "links": {"logStream": stream_url, "logsInsights": insights_url},
             "lines": lines,
             "omitted": {"lines": omitted.lines, "events": omitted.events, "bytes": omitted.bytes},
@@ -249,11 +273,11 @@ impl AlertContext<'_, '_> {
         let m = self.message;
         let g = self.grouped;
         let mut d = format!(
-            "*{}* as {} in log group `{}`, stream `{}`, {} to {} UTC. Severity: {}.\n",
+            "*{}* as {} in log group {}, stream {}, {} to {} UTC. Severity: {}.\n",
             count(g.events, "event", "events"),
             count(g.groups.len() as u64, "distinct line", "distinct lines"),
-            m.log_group,
-            m.log_stream,
+            chat_code_span(&m.log_group),
+            chat_code_span(&m.log_stream),
             iso8601_ms(g.first_timestamp),
             iso8601_ms(g.last_timestamp),
             self.severity_summary(),
@@ -344,7 +368,7 @@ mod tests {
     }
 
     fn render(msg: &LogsMessage, detail: Detail) -> Notification {
-        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled());
+        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Notice);
         AlertContext {
             message: msg,
             grouped: &grouped,
@@ -392,7 +416,7 @@ mod tests {
     fn what_is_left_out_is_stated() {
         let msg = batch("/g", &["ERROR alpha", "ERROR beta", "ERROR gamma"]);
         let n = render(&msg, Detail::new(1, 8));
-        assert!(n.text.contains("ERROR al … [3 more bytes]"), "{}", n.text);
+        assert!(n.text.contains("\n  | ERROR al\n[3 more bytes]\n"), "{}", n.text);
         assert!(
             n.text
                 .contains("[2 more distinct lines (2 events, 24 bytes) not shown"),

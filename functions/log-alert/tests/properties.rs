@@ -94,6 +94,8 @@ fn log_alert(
         ("CHAT_APP_PAYLOAD", chat_app.to_string()),
         ("MAX_LINES", max_lines.to_string()),
         ("MAX_LINE_BYTES", max_line_bytes.to_string()),
+        // Every arbitrary line is published, whatever it is rated.
+        ("MIN_SEVERITY", "NOTICE".to_string()),
     ]);
     let mut config = LogAlertConfig::from_env(&env).unwrap();
     config.delivery.max_request_bytes = limit;
@@ -109,7 +111,15 @@ fn arbitrary_events() -> impl Strategy<Value = Vec<(i64, String)>> {
         ".{0,3000}",
         (1usize..40_000).prop_map(|n| "é".repeat(n)),
     ];
-    proptest::collection::vec((any::<i64>().prop_map(|t| t % 4_000_000_000_000), line), 1..120)
+    // The full i64 range: timestamps are untrusted input (debug builds panic on overflow).
+    let timestamp = prop_oneof![
+        any::<i64>(),
+        Just(i64::MAX),
+        Just(i64::MIN),
+        -1i64..1,
+        0i64..4_000_000_000_000
+    ];
+    proptest::collection::vec((timestamp, line), 1..120)
 }
 
 proptest! {
@@ -136,7 +146,7 @@ proptest! {
             .map(|(i, (ts, m))| LogEvent { id: Cow::Owned(i.to_string()), timestamp: *ts, message: Cow::Borrowed(m.as_str()) })
             .collect();
         let msg = message(&group_name, &stream, log_events);
-        let Prepared::Publish { message: sns, alert: summary } = alert.plan(&msg, &mut Metrics::default()).unwrap() else {
+        let Prepared::Publish { message: sns, alert: summary, .. } = alert.plan(&msg, &mut Metrics::default()).unwrap() else {
             panic!("a data batch with events is published");
         };
         prop_assert_eq!(summary.events, events.len() as u64);
@@ -145,6 +155,10 @@ proptest! {
         prop_assert!(sns.subject.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", sns.subject);
         prop_assert!(!sns.subject.starts_with(' '));
         prop_assert!(summary.shown_lines <= max_lines);
+        // No wrapped or negative time ever reaches a link (`start$3D-…`, `end$3D-9223…`).
+        for negative in ["start$3D-", "end$3D-", "start~'-", "end~'-"] {
+            prop_assert!(!sns.message.contains(negative), "a negative time in a link: {}", negative);
+        }
         if per_protocol {
             let body: serde_json::Value = serde_json::from_str(&sns.message).unwrap();
             prop_assert!(body["default"].is_string());

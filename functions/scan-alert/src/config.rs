@@ -24,7 +24,13 @@ impl Thresholds {
             let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                 ConfigError::new(variable, format!("{name} needs a count of at least 1, got {n:?}"))
             })?;
-            map.insert(severity, n);
+            // A repeated severity would silently win or lose (`HIGH=1,HIGH=500`).
+            if map.insert(severity, n).is_some() {
+                return Err(ConfigError::new(
+                    variable,
+                    format!("lists {severity} more than once"),
+                ));
+            }
         }
         if map.is_empty() {
             return Err(ConfigError::new(variable, "needs at least one SEVERITY=COUNT"));
@@ -109,7 +115,15 @@ mod tests {
             vec![VulnSeverity::Critical, VulnSeverity::High]
         );
         assert_eq!(t.describe(), "CRITICAL ≥ 1 or HIGH ≥ 5");
-        for bad in ["", "CRITICAL", "CRITICAL=0", "URGENT=1", "HIGH=x"] {
+        for bad in [
+            "",
+            "CRITICAL",
+            "CRITICAL=0",
+            "URGENT=1",
+            "HIGH=x",
+            "HIGH=1,HIGH=500",
+            "high=1,HIGH=2",
+        ] {
             assert_eq!(
                 Thresholds::parse("SEVERITY_THRESHOLDS", bad)
                     .unwrap_err()

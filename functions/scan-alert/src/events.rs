@@ -2,6 +2,7 @@
 //! deserialised into its own type here, as received (nothing is patched first).
 
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
+use lookout_shared::text::ascii_line;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,7 +26,29 @@ pub(crate) enum EventKind {
     /// `aws.inspector2` / `Inspector2 Scan`: Inspector's initial scan of a pushed image.
     InspectorScan { status: String, counts: SeverityCounts },
     /// `aws.inspector2` / `Inspector2 Finding`: one finding, new or updated.
-    InspectorFinding { status: String, finding: Box<Finding> },
+    InspectorFinding {
+        status: FindingStatus,
+        finding: Box<Finding>,
+    },
+}
+
+/// Inspector's finding status: only ACTIVE findings count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FindingStatus {
+    Active,
+    Suppressed,
+    Closed,
+}
+
+impl FindingStatus {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ACTIVE" => FindingStatus::Active,
+            "SUPPRESSED" => FindingStatus::Suppressed,
+            "CLOSED" => FindingStatus::Closed,
+            _ => return None,
+        })
+    }
 }
 
 impl EventKind {
@@ -47,19 +70,107 @@ pub enum EventError {
         event_source: String,
         detail_type: String,
     },
+    /// `problem` names a field and what is wrong with it, never the value.
     #[error("malformed {detail_type} event: {problem}")]
     Malformed { detail_type: String, problem: String },
-    #[error("expected an EventBridge event object or an array of them")]
+    #[error(
+        "expected an EventBridge event object, an array of them, or an SQS batch (Records, or an EventBridge Pipes array of SQS messages)"
+    )]
     NotAnEvent,
 }
 
-/// One event, or an array of them (EventBridge Pipes and replays can batch).
-pub(crate) fn parse(payload: &Value) -> Result<Vec<ImageEvent>, EventError> {
+impl EventError {
+    /// The `Diagnostic` kind (`Lookout.<kind>`) of an event that cannot be processed.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            EventError::Unsupported { .. } => "UnsupportedEvent",
+            EventError::Malformed { .. } => "MalformedEvent",
+            EventError::NotAnEvent => "InvalidEvent",
+        }
+    }
+}
+
+/// How the events arrived: it decides how failures are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// One EventBridge event (an EventBridge rule's target).
+    Single,
+    /// A JSON array of EventBridge events (replays, Pipes without an SQS source).
+    Array,
+    /// SQS messages whose bodies are EventBridge events: an SQS event source mapping
+    /// (`{"Records": [...]}`) or an EventBridge Pipe with an SQS source (a JSON array).
+    /// Failures are answered with `batchItemFailures`, so only they are redelivered.
+    Sqs,
+}
+
+/// One input item: an event, or why it cannot be processed.
+#[derive(Debug)]
+pub(crate) struct Item {
+    /// The SQS `messageId` (the partial batch response's `itemIdentifier`).
+    pub message_id: Option<String>,
+    pub event: Result<ImageEvent, EventError>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub shape: Shape,
+    pub items: Vec<Item>,
+}
+
+/// One event, an array of them, or an SQS batch of them. Only a payload of none of these
+/// shapes fails as a whole; otherwise each item carries its own result.
+pub(crate) fn parse(payload: &Value) -> Result<Batch, EventError> {
+    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        return sqs_batch(records);
+    }
     match payload {
-        Value::Array(items) => items.iter().map(parse_one).collect(),
-        Value::Object(_) => parse_one(payload).map(|e| vec![e]),
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_sqs_record) => sqs_batch(items),
+        Value::Array(items) => Ok(Batch {
+            shape: Shape::Array,
+            items: items
+                .iter()
+                .map(|e| Item {
+                    message_id: None,
+                    event: parse_one(e),
+                })
+                .collect(),
+        }),
+        Value::Object(_) => Ok(Batch {
+            shape: Shape::Single,
+            items: vec![Item {
+                message_id: None,
+                event: parse_one(payload),
+            }],
+        }),
         _ => Err(EventError::NotAnEvent),
     }
+}
+
+fn is_sqs_record(v: &Value) -> bool {
+    field(v, "eventSource") == "aws:sqs" && v.get("messageId").is_some_and(Value::is_string)
+}
+
+fn sqs_batch(records: &[Value]) -> Result<Batch, EventError> {
+    if !records.iter().all(is_sqs_record) {
+        return Err(EventError::NotAnEvent);
+    }
+    let items = records
+        .iter()
+        .map(|record| Item {
+            message_id: Some(field(record, "messageId").to_string()),
+            event: match serde_json::from_str::<Value>(field(record, "body")) {
+                Ok(event) if event.is_object() => parse_one(&event),
+                _ => Err(EventError::Malformed {
+                    detail_type: "SQS message".to_string(),
+                    problem: "body is not a JSON EventBridge event".to_string(),
+                }),
+            },
+        })
+        .collect();
+    Ok(Batch {
+        shape: Shape::Sqs,
+        items,
+    })
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> &'a str {
@@ -82,20 +193,38 @@ fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
         ("aws.inspector2", "Inspector2 Scan") => inspector_scan(detail()),
         ("aws.inspector2", "Inspector2 Finding") => inspector_finding(detail()),
         _ => {
+            // Named, bounded and single-line: never a payload dump in an error.
             return Err(EventError::Unsupported {
-                event_source: source.to_string(),
-                detail_type: detail_type.to_string(),
+                event_source: ascii_line(source, 64),
+                detail_type: ascii_line(detail_type, 64),
             });
         }
-    }
-    .map_err(|problem| EventError::Malformed {
+    };
+    let malformed = |problem: String| EventError::Malformed {
         detail_type: detail_type.to_string(),
         problem,
-    })?;
+    };
+    let parsed = parsed.map_err(malformed)?;
+    let (account, region) = (field(event, "account"), field(event, "region"));
+    // Links and ARNs are built from these: only values of AWS's own grammar get through.
+    if !valid_account(account) {
+        return Err(malformed("account is not a 12-digit AWS account id".into()));
+    }
+    if !valid_region(region) {
+        return Err(malformed("region is not an AWS region name".into()));
+    }
+    if !valid_repository(&parsed.repository) {
+        return Err(malformed(
+            "the repository name is not a valid ECR repository name".into(),
+        ));
+    }
+    if !valid_digest(&parsed.digest) {
+        return Err(malformed("the image digest is not sha256:<64 hex digits>".into()));
+    }
     Ok(ImageEvent {
         id: field(event, "id").to_string(),
-        account: field(event, "account").to_string(),
-        region: field(event, "region").to_string(),
+        account: account.to_string(),
+        region: region.to_string(),
         repository: parsed.repository,
         digest: parsed.digest,
         tags: parsed.tags,
@@ -103,14 +232,67 @@ fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
     })
 }
 
+/// A serde error as a problem: the field it names, or the position, never the value.
+fn problem(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if message.starts_with("missing field `") {
+        return message.split(" at line").next().unwrap_or_default().to_string();
+    }
+    format!(
+        "a field has the wrong type or shape (detail line {}, column {})",
+        e.line(),
+        e.column()
+    )
+}
+
+fn valid_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `us-east-1`, `cn-north-1`, `us-gov-west-1`, `eu-central-2`...
+fn valid_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() <= 32
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].len() <= 2
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+/// ECR: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 256 characters.
+fn valid_repository(s: &str) -> bool {
+    let component = |c: &str| {
+        !c.is_empty()
+            && c.split(['.', '_', '-'])
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    };
+    (2..=256).contains(&s.len()) && s.split('/').all(component)
+}
+
+fn valid_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A severity name as ECR or Inspector spell it; anything else is an error naming `field`.
+fn severity(field: &str, name: &str) -> Result<VulnSeverity, String> {
+    VulnSeverity::parse(name).ok_or_else(|| format!("{field} is not a known severity"))
+}
+
 /// `aws.ecr` / `ECR Image Scan`. FAILED scans may carry no counts or tags.
 fn ecr_scan(detail: Value) -> Result<Parsed, String> {
-    let d: EcrScanDetail = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    let d: EcrScanDetail = serde_json::from_value(detail).map_err(|e| problem(&e))?;
     let mut counts = SeverityCounts::default();
     for (name, n) in d.finding_severity_counts.unwrap_or_default() {
-        if let Some(s) = VulnSeverity::parse(&name) {
-            counts.add(s, n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0));
-        }
+        let s = severity("a finding-severity-counts key", &name)?;
+        // null is how FAILED scans say "none"; a negative count is not a count.
+        let n = u64::try_from(n.unwrap_or(0))
+            .map_err(|_| "a finding-severity-counts value is negative".to_string())?;
+        counts.add(s, n);
     }
     let repository = d
         .repository_name
@@ -133,11 +315,12 @@ fn ecr_scan(detail: Value) -> Result<Parsed, String> {
 
 /// `aws.inspector2` / `Inspector2 Scan`: the detail names the repository by ARN.
 fn inspector_scan(detail: Value) -> Result<Parsed, String> {
-    let d: InspectorScanDetail = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    let d: InspectorScanDetail = serde_json::from_value(detail).map_err(|e| problem(&e))?;
     let mut counts = SeverityCounts::default();
     for (name, n) in d.finding_severity_counts {
-        if let Some(s) = VulnSeverity::parse(&name) {
-            counts.add(s, n);
+        // Inspector adds the sum of the others.
+        if name != "TOTAL" {
+            counts.add(severity("a finding-severity-counts key", &name)?, n);
         }
     }
     let repository = d
@@ -157,7 +340,11 @@ fn inspector_scan(detail: Value) -> Result<Parsed, String> {
 
 /// `aws.inspector2` / `Inspector2 Finding`: one finding on one ECR image.
 fn inspector_finding(detail: Value) -> Result<Parsed, String> {
-    let d: InspectorFindingDetail = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    let d: InspectorFindingDetail = serde_json::from_value(detail).map_err(|e| problem(&e))?;
+    // A finding whose status or severity is unknown is not "below threshold": it fails, named.
+    let status = FindingStatus::parse(d.status.as_deref().ok_or("missing field `status`")?)
+        .ok_or("status is not ACTIVE, SUPPRESSED or CLOSED")?;
+    let severity = severity("severity", &d.severity)?;
     let image = d
         .resources
         .iter()
@@ -173,7 +360,7 @@ fn inspector_finding(detail: Value) -> Result<Parsed, String> {
             .as_ref()
             .map(|p| p.vulnerability_id.clone())
             .unwrap_or_else(|| d.title.clone()),
-        severity: VulnSeverity::parse(&d.severity).unwrap_or(VulnSeverity::Untriaged),
+        severity,
         title: d.title.clone(),
         package: package.map(|p| p.name.clone()),
         installed_version: package.map(|p| p.version.clone()),
@@ -192,7 +379,7 @@ fn inspector_finding(detail: Value) -> Result<Parsed, String> {
         digest: image.image_hash.clone(),
         tags: image.image_tags.clone(),
         kind: EventKind::InspectorFinding {
-            status: d.status,
+            status,
             finding: Box::new(finding),
         },
     })
@@ -235,7 +422,7 @@ struct InspectorFindingDetail {
     title: String,
     severity: String,
     #[serde(default)]
-    status: String,
+    status: Option<String>,
     inspector_score: Option<f64>,
     fix_available: Option<String>,
     exploit_available: Option<String>,

@@ -5,6 +5,7 @@ use lambda_runtime::Error;
 use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
+use lookout_shared::state::{DynamoStore, StateConfig};
 use scan_alert::config::ScanAlertConfig;
 use scan_alert::handler::ScanAlert;
 use scan_alert::scan_findings::EcrScanFindings;
@@ -12,9 +13,14 @@ use scan_alert::scan_findings::EcrScanFindings;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lookout_shared::logging::init();
-    let config = exit_on_init_error(ScanAlertConfig::from_env(&Env::from_process()));
+    let env = Env::from_process();
+    let config = exit_on_init_error(ScanAlertConfig::from_env(&env));
+    let state = exit_on_init_error(StateConfig::from_env(&env));
     let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let findings = EcrScanFindings::new(aws_sdk_ecr::Client::new(&sdk));
-    lookout_shared::invocation::run(ScanAlert::new(config, findings, publisher)).await
+    // The DynamoDB client exists only when STATE_TABLE is set.
+    let store = DynamoStore::from_config(&sdk, &state);
+    let alert = ScanAlert::new(config, findings, publisher).with_state(store, state.suppress_window);
+    lookout_shared::invocation::run(alert).await
 }

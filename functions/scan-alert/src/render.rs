@@ -3,8 +3,10 @@
 use lookout_shared::console;
 use lookout_shared::findings::image_name;
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
-use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use lookout_shared::text::truncate_utf8;
+use lookout_shared::notification::{
+    Attribute, ChatMessage, Detail, Notification, chat_code_block, chat_text, deduplication_id,
+};
+use lookout_shared::text::{inline, thousands, truncate_utf8};
 use serde_json::json;
 use std::fmt::Write;
 
@@ -54,6 +56,18 @@ impl ImageAlert {
         }
     }
 
+    /// The same events give the same identity (the state store's per-item key and the FIFO
+    /// deduplication id), whatever their number: the event ids are hashed.
+    pub(crate) fn identity(&self) -> String {
+        format!(
+            "scan-alert|{}|{}|{}|{}",
+            self.event,
+            self.digest,
+            self.event_ids.len(),
+            deduplication_id(&self.event_ids.join(","))
+        )
+    }
+
     fn link(&self) -> String {
         if self.enhanced {
             console::inspector_image_url(&self.region, &self.digest)
@@ -62,13 +76,20 @@ impl ImageAlert {
         }
     }
 
+    /// Every list is cut to `detail.items` entries with the rest counted, so any number of
+    /// findings, event ids, ignored ids or tags fits the SNS limit (`Delivery::fit`).
     pub(crate) fn render(&self, detail: Detail) -> Notification {
         let shown: Vec<&Finding> = self.findings.iter().take(detail.items).collect();
-        let line = |f: &Finding| truncate_utf8(&f.one_line(), detail.item_bytes).to_string();
+        // Package names and versions are untrusted: one escaped line each.
+        let line = |f: &Finding| truncate_utf8(&inline(&f.one_line()), detail.item_bytes).to_string();
         let link = self.link();
+        let subject = self.subject();
+        let tags = Capped::new(&self.tags, detail.items);
+        let ignored = Capped::new(&self.ignored, detail.items);
+        let event_ids = Capped::new(&self.event_ids, detail.items);
         let mut t = String::new();
-        let _ = writeln!(t, "{}\n", self.subject());
-        let _ = writeln!(t, "Event:         {} ({})", self.event, self.status);
+        let _ = writeln!(t, "{}\n", inline(&subject));
+        let _ = writeln!(t, "Event:         {} ({})", self.event, inline(&self.status));
         let _ = writeln!(t, "Repository:    {}", self.repository);
         let _ = writeln!(
             t,
@@ -76,7 +97,7 @@ impl ImageAlert {
             if self.tags.is_empty() {
                 "(untagged)".to_string()
             } else {
-                self.tags.join(", ")
+                tags.text()
             }
         );
         let _ = writeln!(t, "Digest:        {}", self.digest);
@@ -93,14 +114,10 @@ impl ImageAlert {
             );
         }
         if !self.ignored.is_empty() {
-            let _ = writeln!(
-                t,
-                "Ignored:       {} (IGNORE_VULNERABILITIES)",
-                self.ignored.join(", ")
-            );
+            let _ = writeln!(t, "Ignored:       {} (IGNORE_VULNERABILITIES)", ignored.text());
         }
         for note in &self.notes {
-            let _ = writeln!(t, "Note:          {note}");
+            let _ = writeln!(t, "Note:          {}", inline(note));
         }
         let _ = writeln!(t, "\nFindings in the console:\n{link}");
         if !shown.is_empty() {
@@ -112,7 +129,7 @@ impl ImageAlert {
                 let _ = writeln!(
                     t,
                     "  ... and {} more (open the console link)",
-                    self.findings.len() - shown.len()
+                    thousands((self.findings.len() - shown.len()) as u64)
                 );
             }
         }
@@ -121,17 +138,20 @@ impl ImageAlert {
                     "source": SOURCE,
                     "schemaVersion": 1,
                     "event": self.event,
-                    "eventIds": self.event_ids,
+                    "eventIds": event_ids.shown,
+                    "omittedEventIds": event_ids.omitted,
                     "status": self.status,
                     "failed": self.failed,
                     "account": self.account,
                     "region": self.region,
                     "repository": self.repository,
                     "digest": self.digest,
-                    "tags": self.tags,
+                    "tags": tags.shown,
+                    "omittedTags": tags.omitted,
                     "severityCounts": self.counts,
                     "thresholdsReached": self.reached,
-                    "ignored": self.ignored,
+                    "ignored": ignored.shown,
+                    "omittedIgnored": ignored.omitted,
                     "notes": self.notes,
                     "link": link,
                     "findings": shown,
@@ -140,22 +160,21 @@ impl ImageAlert {
         } else {
             serde_json::Value::Null
         };
-        let mut description = format!("`{}` {}\n", self.image_name(), self.counts.describe());
-        let chat_lines: Vec<String> = shown.iter().take(10).map(|f| line(f)).collect();
-        if !chat_lines.is_empty() {
-            description.push_str(&chat_code_block(&chat_lines.join("\n")));
-        }
+        // Chat: untrusted text only inside the code block or through chat_text.
+        let mut block = vec![inline(&self.image_name()), self.counts.describe()];
+        block.extend(shown.iter().take(10).map(|f| line(f)));
+        let description = chat_code_block(&block.join("\n"));
         Notification {
-            subject: self.subject(),
+            subject: subject.clone(),
             text: t,
             structured,
             chat: ChatMessage {
-                title: self.subject(),
+                title: chat_text(&subject),
                 description,
                 next_steps: vec![format!("Review the findings: {link}")],
                 keywords: vec![
                     self.worst().map_or("FAILED", VulnSeverity::as_str).to_string(),
-                    self.repository.clone(),
+                    chat_text(&self.repository),
                 ],
                 event_type: "LookoutScanAlert".to_string(),
                 related_resources: vec![console::arn(
@@ -181,7 +200,32 @@ impl ImageAlert {
                 Attribute::number("high", self.counts.get(VulnSeverity::High)),
             ],
             group: self.repository.clone(),
-            identity: format!("scan-alert|{}|{}", self.digest, self.event_ids.join(",")),
+            identity: self.identity(),
         }
+    }
+}
+
+/// The first `max` entries of a list, and how many were left out.
+struct Capped {
+    shown: Vec<String>,
+    omitted: usize,
+}
+
+impl Capped {
+    fn new(list: &[String], max: usize) -> Self {
+        Self {
+            shown: list.iter().take(max).cloned().collect(),
+            omitted: list.len().saturating_sub(max),
+        }
+    }
+
+    /// `a, b (and 3 more)`, each entry escaped for a text line.
+    fn text(&self) -> String {
+        let shown: Vec<String> = self.shown.iter().map(|s| inline(s)).collect();
+        let mut out = shown.join(", ");
+        if self.omitted > 0 {
+            let _ = write!(out, " (and {} more)", thousands(self.omitted as u64));
+        }
+        out
     }
 }

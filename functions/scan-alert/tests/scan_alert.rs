@@ -9,11 +9,12 @@ use lookout_shared::deadline::Deadline;
 use lookout_shared::findings::{Finding, VulnSeverity};
 use lookout_shared::invocation::{FunctionError, Invocation, invoke};
 use lookout_shared::notification::SnsMessage;
-use lookout_shared::publish::MemoryPublisher;
+use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
 use scan_alert::config::ScanAlertConfig;
 use scan_alert::handler::ScanAlert;
 use scan_alert::scan_findings::{BasicScanFindings, ScanFindingsSource};
 use serde_json::{Value, json};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -310,7 +311,7 @@ async fn unsupported_events_fail_the_invocation() {
     )
     .await
     .unwrap_err();
-    assert_eq!(e.kind(), "InvalidEvent");
+    assert_eq!(e.kind(), "UnsupportedEvent");
     assert!(e.to_string().contains("\"aws.s3\""), "{e}");
     let e = invoke(
         &alert,
@@ -320,5 +321,620 @@ async fn unsupported_events_fail_the_invocation() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("malformed ECR Image Scan event"), "{e}");
-    assert!(invoke(&alert, json!("x"), &mut ctx).await.is_err());
+    assert_eq!(e.kind(), "MalformedEvent");
+    let e = invoke(&alert, json!("x"), &mut ctx).await.unwrap_err();
+    assert_eq!(e.kind(), "InvalidEvent");
+}
+
+// ---- bounded output, batches and retries, dropped input, quoting (issue 12) ----
+
+const SNS_LIMIT: usize = 262_144;
+
+fn config(env: &[(&str, &str)]) -> ScanAlertConfig {
+    let mut pairs = vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")];
+    pairs.extend_from_slice(env);
+    ScanAlertConfig::from_env(&Env::from_pairs(pairs)).unwrap()
+}
+
+fn no_findings() -> FakeFindings {
+    FakeFindings {
+        result: Ok(BasicScanFindings::default()),
+        calls: AtomicUsize::new(0),
+    }
+}
+
+/// The three bodies a subscriber can receive: text, per-protocol JSON, per-protocol with the
+/// chat-app payload for HTTPS.
+const FORMATS: [&[(&str, &str)]; 3] = [
+    &[("MESSAGE_FORMAT", "per-protocol")],
+    &[("MESSAGE_FORMAT", "text")],
+    &[("MESSAGE_FORMAT", "per-protocol"), ("CHAT_APP_PAYLOAD", "true")],
+];
+
+/// `n` finding events on one image (payments@sha256:36c7...), ids `event-<i>`: every fifth is
+/// CRITICAL, the rest HIGH, with distinct CVEs.
+fn findings_on_one_image(n: usize) -> Vec<Value> {
+    let base = fixture("inspector2-finding.json");
+    (0..n)
+        .map(|i| {
+            let mut e = base.clone();
+            e["id"] = json!(format!("event-{i:05}-0a1b2c3d-4e5f-6789-abcd-ef0123456789"));
+            e["detail"]["packageVulnerabilityDetails"]["vulnerabilityId"] = json!(format!("CVE-2025-{i:05}"));
+            e["detail"]["severity"] = json!(if i % 5 == 0 { "CRITICAL" } else { "HIGH" });
+            e
+        })
+        .collect()
+}
+
+/// Every string a subscriber can read from a message: the raw body, and each decoded body's
+/// strings (per-protocol bodies are JSON inside JSON).
+fn readable(m: &SnsMessage) -> Vec<String> {
+    fn strings(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                out.push(s.clone());
+                if let Ok(inner @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(s) {
+                    strings(&inner, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![m.subject.clone(), m.message.clone()];
+    if m.json_structure {
+        strings(&serde_json::from_str(&m.message).unwrap(), &mut out);
+    }
+    out.extend(m.attributes.iter().map(|a| a.value_string()));
+    out
+}
+
+#[tokio::test]
+async fn an_image_with_2500_findings_is_one_bounded_alert_with_the_worst_first() {
+    let events = Value::Array(findings_on_one_image(2_500));
+    for env in FORMATS {
+        let publisher = MemoryPublisher::default();
+        let alert = ScanAlert::new(config(env), no_findings(), &publisher);
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "test");
+        let summary = invoke(&alert, events.clone(), &mut ctx).await.unwrap();
+        assert_eq!(summary.alerts, 1, "{env:?}");
+        let messages = publisher.messages();
+        assert_eq!(messages.len(), 1);
+        let m = &messages[0];
+        assert!(m.request_bytes() <= SNS_LIMIT, "{env:?}: {}", m.request_bytes());
+        assert_eq!(m.subject, "[CRITICAL] payments:v3.1.0: CRITICAL 500, HIGH 2,000");
+        let text = if m.json_structure {
+            let body: Value = serde_json::from_str(&m.message).unwrap();
+            let doc: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+            // 25 = MAX_FINDINGS_SHOWN's default: the lists are cut there, the rest counted.
+            assert_eq!(doc["eventIds"].as_array().unwrap().len(), 25);
+            assert_eq!(doc["omittedEventIds"], 2_475);
+            assert_eq!(doc["findings"].as_array().unwrap().len(), 25);
+            assert_eq!(doc["omittedFindings"], 2_475);
+            assert_eq!(doc["severityCounts"]["CRITICAL"], 500);
+            body["default"].as_str().unwrap().to_string()
+        } else {
+            m.message.clone()
+        };
+        assert!(
+            text.contains("  ... and 2,475 more (open the console link)"),
+            "{text}"
+        );
+        let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("  CVE-2025-")).collect();
+        assert_eq!(listed.len(), 25);
+        // Worst first: the 500 CRITICAL ones (every fifth CVE) come before any HIGH.
+        assert!(
+            listed[0].starts_with("  CVE-2025-00000 CRITICAL"),
+            "{}",
+            listed[0]
+        );
+        assert!(
+            listed[24].starts_with("  CVE-2025-00120 CRITICAL"),
+            "{}",
+            listed[24]
+        );
+    }
+}
+
+/// Answers after `delay`, and fails the publishes whose (1-based) number is in `fail`.
+struct SlowPublisher {
+    delay: Duration,
+    fail: Vec<usize>,
+    calls: AtomicUsize,
+    delivered: Mutex<Vec<SnsMessage>>,
+}
+
+impl SlowPublisher {
+    fn new(delay: Duration, fail: Vec<usize>) -> Self {
+        Self {
+            delay,
+            fail,
+            calls: AtomicUsize::new(0),
+            delivered: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn delivered(&self) -> Vec<SnsMessage> {
+        self.delivered.lock().unwrap().clone()
+    }
+}
+
+impl Publisher for SlowPublisher {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(self.delay).await;
+        if self.fail.contains(&call) {
+            return Err(PublishError::Failed {
+                topic: "alerts".into(),
+                code: Some("InternalError".into()),
+                detail: "injected".into(),
+            });
+        }
+        let mut delivered = self.delivered.lock().unwrap();
+        delivered.push(message.clone());
+        Ok(format!("id-{}", delivered.len()))
+    }
+}
+
+/// An Inspector2 Scan event (CRITICAL 2: over the default threshold) for image number `i`.
+fn image_event(i: usize) -> Value {
+    let mut e = fixture("inspector2-scan.json");
+    e["id"] = json!(format!("scan-{i}"));
+    e["detail"]["image-digest"] = json!(format!("sha256:{i:064x}"));
+    e
+}
+
+fn digest_of(m: &SnsMessage) -> String {
+    let line = m.message.lines().find(|l| l.starts_with("Digest:")).unwrap();
+    line["Digest:".len()..].trim().to_string()
+}
+
+/// An SQS message carrying `event`, as an event source mapping or a Pipe delivers it.
+fn sqs_record(id: &str, event: &Value) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": event.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scan-events",
+        "awsRegion": "us-east-1"
+    })
+}
+
+fn failed_ids(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_10000_image_sqs_batch_is_delivered_once_across_partial_retries() {
+    let records: Vec<Value> = (0..10_000)
+        .map(|i| sqs_record(&format!("m-{i}"), &image_event(i)))
+        .collect();
+    let publisher = SlowPublisher::new(Duration::from_millis(20), vec![]);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let mut pending = records;
+    let mut invocations = 0;
+    let mut first_batch_failed = 0;
+    // As SQS does: redeliver only the messages the response names, until none is left.
+    while !pending.is_empty() {
+        invocations += 1;
+        assert!(invocations <= 10, "no progress");
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "sqs");
+        let before = publisher.delivered().len();
+        let summary = invoke(&alert, json!({ "Records": pending.clone() }), &mut ctx)
+            .await
+            .unwrap();
+        assert!(
+            ctx.deadline.remaining() >= Duration::from_millis(500),
+            "returned inside the deadline margin"
+        );
+        let response = serde_json::to_value(&summary).unwrap();
+        let failed = failed_ids(&response);
+        let published = publisher.delivered().len() - before;
+        assert_eq!(
+            published + failed.len(),
+            pending.len(),
+            "every item is delivered or failed"
+        );
+        assert!(published > 0);
+        if invocations == 1 {
+            first_batch_failed = failed.len();
+            assert_eq!(response["failed"], failed.len());
+            assert_eq!(response["failures"][0]["errorType"], "Lookout.DeadlineExceeded");
+            let error = response["failures"][0]["error"].as_str().unwrap();
+            assert!(error.starts_with("not attempted"), "{error}");
+        }
+        pending.retain(|r| failed.iter().any(|id| r["messageId"] == id.as_str()));
+    }
+    assert!(
+        invocations >= 2 && first_batch_failed > 0,
+        "the first invocation ran out of time"
+    );
+    let mut digests: Vec<String> = publisher.delivered().iter().map(digest_of).collect();
+    assert_eq!(digests.len(), 10_000, "10,000 alerts for 10,000 images");
+    digests.sort();
+    digests.dedup();
+    assert_eq!(digests.len(), 10_000, "no image alerted twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_10000_image_array_that_runs_out_of_time_fails_and_says_how_many() {
+    let events = Value::Array((0..10_000).map(image_event).collect());
+    let publisher = SlowPublisher::new(Duration::from_millis(20), vec![]);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "array");
+    let e = invoke(&alert, events.clone(), &mut ctx).await.unwrap_err();
+    assert!(ctx.deadline.remaining() >= Duration::from_millis(500));
+    let published = publisher.delivered();
+    assert!(!published.is_empty() && published.len() < 10_000);
+    assert_eq!(e.kind(), "DeadlineExceeded");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{} of 10000 items failed, the others were processed; first failure: item {}: not attempted",
+            10_000 - published.len(),
+            published.len()
+        )),
+        "{e}"
+    );
+    // Lambda's retry sends the same array: each image has the same identity as before, the key
+    // the state store uses to skip what was delivered.
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "retry");
+    let _ = invoke(&alert, events, &mut ctx).await;
+    let all = publisher.delivered();
+    for (first, again) in published.iter().zip(&all[published.len()..]) {
+        assert_eq!(first.identity, again.identity);
+        assert!(first.identity.len() < 200, "identities are bounded");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_second_publish_is_retried_alone_in_an_sqs_batch() {
+    let records = vec![
+        sqs_record("m-1", &image_event(1)),
+        sqs_record("m-2", &image_event(2)),
+    ];
+    let publisher = SlowPublisher::new(Duration::ZERO, vec![2]);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "1");
+    // EventBridge Pipes passes the SQS messages as a bare array.
+    let first = invoke(&alert, Value::Array(records.clone()), &mut ctx)
+        .await
+        .unwrap();
+    let response = serde_json::to_value(&first).unwrap();
+    assert_eq!(response["batchItemFailures"], json!([{"itemIdentifier": "m-2"}]));
+    assert_eq!(response["failures"][0]["errorType"], "Lookout.PublishFailed");
+    assert_eq!(response["alerts"], 1);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "2");
+    let retry = invoke(&alert, json!({"Records": [records[1].clone()]}), &mut ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&retry).unwrap()["batchItemFailures"],
+        json!([])
+    );
+    let digests: Vec<String> = publisher.delivered().iter().map(digest_of).collect();
+    assert_eq!(
+        digests,
+        [format!("sha256:{:064x}", 1), format!("sha256:{:064x}", 2)],
+        "2 alerts for 2 images"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_second_publish_in_an_array_fails_the_invocation_precisely() {
+    let events = json!([image_event(1), image_event(2)]);
+    let publisher = SlowPublisher::new(Duration::ZERO, vec![2]);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "1");
+    let e = invoke(&alert, events.clone(), &mut ctx).await.unwrap_err();
+    assert_eq!(e.kind(), "PublishFailed");
+    assert!(
+        e.to_string().starts_with(
+            "1 of 2 items failed, the others were processed; first failure: item 1: SNS Publish"
+        ),
+        "{e}"
+    );
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "2");
+    invoke(&alert, events, &mut ctx).await.unwrap();
+    let delivered = publisher.delivered();
+    assert_eq!(
+        delivered.len(),
+        3,
+        "without the state store the retry repeats image 1..."
+    );
+    assert_eq!(
+        delivered[0].identity, delivered[1].identity,
+        "...under the same identity it skips"
+    );
+    assert_ne!(delivered[1].identity, delivered[2].identity);
+}
+
+#[tokio::test]
+async fn an_unknown_event_fails_only_its_own_item() {
+    let unknown = json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}});
+    // SQS batch: the unknown message alone is reported for redelivery (and, in the end, the DLQ).
+    let publisher = MemoryPublisher::default();
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "sqs");
+    let records = json!({"Records": [
+        sqs_record("a", &image_event(1)),
+        sqs_record("b", &unknown),
+        sqs_record("c", &image_event(2)),
+        {"messageId": "d", "body": "not json", "eventSource": "aws:sqs"}
+    ]});
+    let summary = invoke(&alert, records, &mut ctx).await.unwrap();
+    assert_eq!(summary.alerts, 2);
+    assert_eq!(publisher.messages().len(), 2);
+    let response = serde_json::to_value(&summary).unwrap();
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{"itemIdentifier": "b"}, {"itemIdentifier": "d"}])
+    );
+    assert_eq!(response["failures"][0]["errorType"], "Lookout.UnsupportedEvent");
+    assert_eq!(response["failures"][1]["errorType"], "Lookout.MalformedEvent");
+    assert!(
+        !response["failures"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not json")
+    );
+    // Plain array: the others are delivered, then the invocation fails naming the item.
+    let publisher = MemoryPublisher::default();
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let e = invoke(&alert, json!([image_event(1), unknown, image_event(2)]), &mut ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(publisher.messages().len(), 2);
+    assert_eq!(e.kind(), "UnsupportedEvent");
+    assert!(
+        e.to_string()
+            .starts_with("1 of 3 items failed, the others were processed; first failure: item 1: unsupported event (source \"aws.s3\""),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn findings_with_an_unknown_status_or_severity_fail_naming_the_field() {
+    let base = fixture("inspector2-finding.json");
+    let mut no_status = base.clone();
+    no_status["detail"].as_object_mut().unwrap().remove("status");
+    let mut odd_status = base.clone();
+    odd_status["detail"]["status"] = json!("WEIRD-hunter2");
+    let mut severe = base.clone();
+    severe["detail"]["severity"] = json!("SEVERE-hunter2");
+    let mut wrong_type = base.clone();
+    wrong_type["detail"]["inspectorScore"] = json!("hunter2");
+    let mut ecr_severe = fixture("ecr-scan-complete.json");
+    ecr_severe["detail"]["finding-severity-counts"] = json!({"SEVERE-hunter2": 3});
+    let mut ecr_negative = fixture("ecr-scan-complete.json");
+    ecr_negative["detail"]["finding-severity-counts"] = json!({"CRITICAL": -1});
+    let cases = [
+        (
+            no_status,
+            "malformed Inspector2 Finding event: missing field `status`",
+        ),
+        (
+            odd_status,
+            "malformed Inspector2 Finding event: status is not ACTIVE, SUPPRESSED or CLOSED",
+        ),
+        (
+            severe,
+            "malformed Inspector2 Finding event: severity is not a known severity",
+        ),
+        (
+            wrong_type,
+            "malformed Inspector2 Finding event: a field has the wrong type or shape",
+        ),
+        (
+            ecr_severe,
+            "malformed ECR Image Scan event: a finding-severity-counts key is not a known severity",
+        ),
+        (
+            ecr_negative,
+            "malformed ECR Image Scan event: a finding-severity-counts value is negative",
+        ),
+    ];
+    for (event, expected) in cases {
+        let publisher = MemoryPublisher::default();
+        let alert = ScanAlert::new(config(&[]), no_findings(), &publisher);
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "t");
+        let e = invoke(&alert, event, &mut ctx).await.unwrap_err();
+        assert_eq!(e.kind(), "MalformedEvent", "{expected}");
+        assert!(e.to_string().starts_with(expected), "{e}");
+        assert!(
+            !e.to_string().contains("hunter2"),
+            "the value is never quoted: {e}"
+        );
+        assert!(publisher.messages().is_empty());
+    }
+    // A closed finding is not news, and is reported as what it is.
+    let mut closed = base.clone();
+    closed["detail"]["status"] = json!("CLOSED");
+    let r = run(&[], closed).await;
+    assert!(r.messages.is_empty());
+    assert_eq!(r.response["results"][0]["outcome"], "no active finding");
+}
+
+#[tokio::test]
+async fn chat_related_resources_use_the_region_partition() {
+    for (region, arn) in [
+        (
+            "us-east-1",
+            "arn:aws:ecr:us-east-1:123456789012:repository/payments",
+        ),
+        (
+            "cn-north-1",
+            "arn:aws-cn:ecr:cn-north-1:123456789012:repository/payments",
+        ),
+        (
+            "us-gov-west-1",
+            "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/payments",
+        ),
+    ] {
+        let mut event = fixture("inspector2-finding.json");
+        event["region"] = json!(region);
+        let r = run(
+            &[("MESSAGE_FORMAT", "per-protocol"), ("CHAT_APP_PAYLOAD", "true")],
+            event,
+        )
+        .await;
+        let body: Value = serde_json::from_str(&r.messages[0].message).unwrap();
+        let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
+        assert_eq!(chat["metadata"]["relatedResources"], json!([arn]), "{region}");
+    }
+}
+
+#[tokio::test]
+async fn events_whose_names_break_the_aws_grammar_fail_named() {
+    for (pointer, value, problem) in [
+        ("/region", "evil.example/#", "region is not an AWS region name"),
+        ("/account", "1234", "account is not a 12-digit AWS account id"),
+        (
+            "/detail/resources/0/details/awsEcrContainerImage/repositoryName",
+            "Web`App\n<!channel>",
+            "the repository name is not a valid ECR repository name",
+        ),
+        (
+            "/detail/resources/0/details/awsEcrContainerImage/imageHash",
+            "sha256:x\n--- CRITICAL",
+            "the image digest is not sha256:<64 hex digits>",
+        ),
+    ] {
+        let mut event = fixture("inspector2-finding.json");
+        *event.pointer_mut(pointer).unwrap() = json!(value);
+        let alert = ScanAlert::new(config(&[]), no_findings(), MemoryPublisher::default());
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "t");
+        let e = invoke(&alert, event, &mut ctx).await.unwrap_err();
+        assert_eq!(e.kind(), "MalformedEvent");
+        assert!(e.to_string().ends_with(problem), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn untrusted_text_is_quoted_in_every_format() {
+    let hostile = "x\n--- CRITICAL\nSubject: forged\n\u{1b}]8;;https://evil.example\u{7}click\u{1b}[0m \u{202e}gnp.exe `<!channel>` <https://evil.example|ok>";
+    let mut event = fixture("inspector2-finding.json");
+    event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageTags"] = json!([hostile]);
+    event["detail"]["packageVulnerabilityDetails"]["vulnerablePackages"][0]["name"] = json!(hostile);
+    event["detail"]["packageVulnerabilityDetails"]["vulnerablePackages"][0]["version"] = json!(hostile);
+    event["detail"]["title"] = json!(hostile);
+    for env in FORMATS {
+        let r = run(env, event.clone()).await;
+        let m = &r.messages[0];
+        let text = if m.json_structure {
+            let body: Value = serde_json::from_str(&m.message).unwrap();
+            body["default"].as_str().unwrap().to_string()
+        } else {
+            m.message.clone()
+        };
+        for line in text.lines() {
+            assert!(
+                !line.starts_with("--- ") && !line.starts_with("Subject:"),
+                "{env:?}: a forged line: {line:?}"
+            );
+        }
+        // What people read: no terminal escapes, bell or bidi override in any form. (The
+        // programs' JSON carries the values as data, control characters JSON-escaped.)
+        let mut for_people = vec![text.clone()];
+        if m.json_structure {
+            let body: Value = serde_json::from_str(&m.message).unwrap();
+            if let Ok(chat) = serde_json::from_str::<Value>(body["https"].as_str().unwrap())
+                && chat["version"] == "1.0"
+            {
+                for_people.push(chat["content"].to_string());
+                for_people.push(chat["content"]["title"].as_str().unwrap().to_string());
+                for_people.push(chat["content"]["description"].as_str().unwrap().to_string());
+            }
+        }
+        for s in for_people {
+            for c in ['\u{1b}', '\u{7}', '\u{0}', '\u{202e}'] {
+                assert!(!s.contains(c), "{env:?}: {c:?} in {s:?}");
+            }
+        }
+        for c in ['\u{1b}', '\u{7}', '\u{0}'] {
+            assert!(!m.message.contains(c), "{env:?}: a raw {c:?} in the request");
+        }
+        if env.contains(&("CHAT_APP_PAYLOAD", "true")) {
+            let body: Value = serde_json::from_str(&m.message).unwrap();
+            let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
+            let content = chat["content"].to_string();
+            assert!(
+                !content.contains("<!channel>") && !content.contains("<https://"),
+                "{content}"
+            );
+            let description = chat["content"]["description"].as_str().unwrap();
+            assert_eq!(
+                description.matches("```").count(),
+                2,
+                "one code block: {description}"
+            );
+            assert!(!chat["content"]["title"].as_str().unwrap().contains('`'));
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Corpus {
+    cases: Vec<CorpusCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct CorpusCase {
+    name: String,
+    input: String,
+    secrets: Vec<String>,
+}
+
+#[tokio::test]
+async fn no_secret_in_a_finding_title_survives_in_any_format() {
+    let path = format!(
+        "{}/../../shared/tests/secrets-corpus.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let corpus: Corpus = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases: Vec<&CorpusCase> = corpus.cases.iter().filter(|c| !c.secrets.is_empty()).collect();
+    assert!(cases.len() >= 40);
+    for env in FORMATS {
+        // One image, one finding event per case: every title goes through every body.
+        let events: Vec<Value> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| {
+                let mut e = fixture("inspector2-finding.json");
+                e["id"] = json!(format!("secret-{i}"));
+                e["detail"]["packageVulnerabilityDetails"]["vulnerabilityId"] =
+                    json!(format!("CVE-2025-{i:04}"));
+                e["detail"]["severity"] = json!("CRITICAL");
+                e["detail"]["title"] = json!(case.input);
+                e
+            })
+            .collect();
+        let mut env = env.to_vec();
+        env.push(("MAX_FINDINGS_SHOWN", "1000"));
+        let r = run(&env, Value::Array(events)).await;
+        assert_eq!(r.messages.len(), 1);
+        let bodies = readable(&r.messages[0]);
+        let titles = bodies.iter().filter(|s| s.contains("CVE-2025-0000")).count();
+        assert!(titles > 0, "{env:?}: the findings are in the message");
+        for case in &cases {
+            for secret in &case.secrets {
+                for body in &bodies {
+                    assert!(
+                        !body.contains(secret.as_str()),
+                        "{env:?} {}: {secret:?} survived",
+                        case.name
+                    );
+                }
+            }
+        }
+    }
 }

@@ -9,14 +9,14 @@ use crate::classify::{self, Abnormal, Verdict};
 use crate::config::TaskAlertConfig;
 use crate::event::{self, Event, EventError, EventKind, Meta, TaskStop};
 use crate::logs::{Fetched, LogOutcome, LogRequest, LogSource};
-use crate::render::{Alert, HealthAlert, Repeats, ServiceAlert, ServiceProblem, StoppedTask, TaskStopAlert};
+use crate::render::{Alert, HealthAlert, ServiceAlert, ServiceProblem, StoppedTask, TaskStopAlert};
 use lookout_shared::config::ConfigError;
-use lookout_shared::invocation::{Delivered, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::invocation::{Admission, DeliveryError, Function, FunctionError, Invocation, Outbox};
 use lookout_shared::metrics::{Metric, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError};
 use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
-use lookout_shared::state::{self, Admission, DynamoStore, Fingerprint, IdempotencyKey, StateStore};
+use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, StateStore};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -26,8 +26,6 @@ use std::time::Duration;
 const PUBLISH_RESERVE: Duration = Duration::from_millis(1_500);
 /// Items (log lines, affected resources) offered to the renderer; the fetch already bounds lines.
 const MAX_ITEMS: usize = 1_000;
-/// All state store calls for one alert together: a slow table costs the alert no more.
-const STATE_BUDGET: Duration = Duration::from_secs(2);
 
 const EVENTS: Metric = Metric::count("TaskAlertEvents");
 const STALE_EVENTS: Metric = Metric::count("StaleEvents");
@@ -35,8 +33,6 @@ const EXPECTED_STOPS: Metric = Metric::count("ExpectedStops");
 const LOG_LINES_SHOWN: Metric = Metric::count("LogLinesShown");
 const LOG_LOOKUP_FAILURES: Metric = Metric::count("LogLookupFailures");
 const REDACTIONS: Metric = Metric::count("Redactions");
-const ALERTS_SUPPRESSED: Metric = Metric::count("AlertsSuppressed");
-const STATE_ERRORS: Metric = Metric::count("StateErrors");
 const INVALID_EVENTS: Metric = Metric::count("InvalidEvents");
 const PUBLISH_FAILURES: Metric = Metric::count("PublishFailures");
 
@@ -48,9 +44,6 @@ pub enum TaskAlertError {
     TooLarge(#[from] FitError),
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
-    /// Another attempt is publishing the same alert: Lambda retries this one later.
-    #[error("another attempt holds this alert's state claim until {until} (epoch seconds)")]
-    Busy { until: u64 },
 }
 
 impl FunctionError for TaskAlertError {
@@ -59,7 +52,6 @@ impl FunctionError for TaskAlertError {
             TaskAlertError::Event(_) => "InvalidEvent",
             TaskAlertError::TooLarge(_) => "MessageTooLarge",
             TaskAlertError::Delivery(e) => e.kind(),
-            TaskAlertError::Busy { .. } => "AlertInProgress",
         }
     }
 
@@ -222,7 +214,6 @@ pub fn plan(events: Vec<Event>, redactor: &Redactor) -> Plan {
                     capacity_providers: Vec::new(),
                     at_ms: meta.time_ms,
                     event_id: meta.id,
-                    repeats: None,
                 }));
             }
             EventKind::ServiceAction(a) => {
@@ -256,7 +247,6 @@ pub fn plan(events: Vec<Event>, redactor: &Redactor) -> Plan {
                     capacity_providers: a.capacity_providers,
                     at_ms: a.created_at_ms.or(meta.time_ms),
                     event_id: meta.id,
-                    repeats: None,
                 }));
             }
             EventKind::Health(h) => {
@@ -295,9 +285,9 @@ pub struct TaskAlert<L, P, S = DynamoStore> {
     config: TaskAlertConfig,
     redactor: Redactor,
     logs: L,
-    outbox: Outbox<P>,
-    /// `None` without `STATE_TABLE`: crash loops are grouped within one invocation only.
-    state: Option<S>,
+    /// With the state store when `STATE_TABLE` is set; without it, crash loops are grouped
+    /// within one invocation only.
+    outbox: Outbox<P, S>,
 }
 
 impl<L: LogSource, P: Publisher, S: StateStore> Function for TaskAlert<L, P, S> {
@@ -351,19 +341,18 @@ impl<L: LogSource, P: Publisher> TaskAlert<L, P> {
             outbox: Outbox::new(publisher, config.deadline_margin),
             config,
             logs,
-            state: None,
         })
     }
 }
 
 impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
     pub fn with_state<S2: StateStore>(self, store: Option<S2>) -> TaskAlert<L, P, S2> {
+        let window = self.config.state.suppress_window;
         TaskAlert {
             config: self.config,
             redactor: self.redactor,
             logs: self.logs,
-            outbox: self.outbox,
-            state: store,
+            outbox: self.outbox.with_state(store, window),
         }
     }
 
@@ -375,7 +364,7 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
     /// the repeats held back since the previous alert, and publishes it.
     async fn deliver(
         &self,
-        mut alert: Alert,
+        alert: Alert,
         payload_key: &IdempotencyKey,
         ctx: &mut Invocation,
     ) -> Result<AlertSummary, TaskAlertError> {
@@ -397,92 +386,36 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
             result.logs = Some(a.logs.status());
         }
         let key = payload_key.item(&alert.identity());
-        let mut claimed = false;
-        if let Some(store) = &self.state {
-            let fingerprint = alert.loop_parts().map(|parts| {
-                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-                Fingerprint::new(Self::NAME, &parts)
-            });
-            let admitted = Box::pin(state::admit(
-                store,
-                &key,
-                fingerprint.as_ref().map(|f| (f, alert.severity() as u8)),
-                self.config.state.suppress_window,
-                ctx.deadline.remaining(),
-                self.state_budget(ctx),
-            ))
-            .await;
-            self.count_problems(&admitted.problems, ctx);
-            match admitted.admission {
-                Admission::Publish { verdict, claimed: c } => {
-                    claimed = c;
-                    if let state::Verdict::Send { suppressed, since } = verdict
-                        && suppressed > 0
-                    {
-                        alert.set_repeats(Repeats { suppressed, since });
-                        result.suppressed_before = Some(suppressed);
-                    }
-                }
-                Admission::AlreadyDone { message_id } => {
-                    result.outcome = Outcome::AlreadyDelivered;
-                    result.message_id = message_id;
-                    return Ok(result);
-                }
-                Admission::Suppressed { .. } => {
-                    ctx.metrics.add(ALERTS_SUPPRESSED, 1);
-                    result.outcome = Outcome::Suppressed;
-                    return Ok(result);
-                }
-                Admission::Busy { until } => return Err(TaskAlertError::Busy { until }),
+        let fingerprint = alert.loop_parts().map(|parts| {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            Fingerprint::new(Self::NAME, &parts)
+        });
+        let rank = alert.severity() as u8;
+        let admission = Box::pin(
+            self.outbox
+                .admit(ctx, key, fingerprint.as_ref().map(|f| (f, rank))),
+        )
+        .await?;
+        let permit = match admission {
+            Admission::Publish(permit) => permit,
+            Admission::Skip { reason } => {
+                result.outcome = if reason == "suppressed" {
+                    Outcome::Suppressed
+                } else {
+                    Outcome::AlreadyDelivered
+                };
+                return Ok(result);
             }
-        }
-        let max = Detail::new(MAX_ITEMS, self.config.log_limits.bytes);
-        let sent = match self.config.delivery.fit(max, |d| alert.render(d)) {
-            Ok((message, _)) => match self.outbox.publish(ctx, &message).await {
-                Ok(delivered) => Ok((delivered, message)),
-                Err(e) => Err(TaskAlertError::from(e)),
-            },
-            Err(e) => Err(TaskAlertError::from(e)),
         };
-        if let (Some(store), true) = (&self.state, claimed) {
-            let budget = self.state_budget(ctx);
-            let marked = match &sent {
-                Ok((Delivered::Published { message_id }, _)) => {
-                    store.complete(&key, Some(message_id), budget).await
-                }
-                Ok((Delivered::Skipped { .. }, _)) => store.complete(&key, None, budget).await,
-                // A retry takes over at once, with the decision this attempt saved.
-                Err(_) => store.fail(&key, budget).await,
-            };
-            if let Err(e) = marked {
-                self.count_problems(std::slice::from_ref(&e), ctx);
-            }
-        }
-        let (delivered, message) = sent?;
-        match delivered {
-            Delivered::Published { message_id } => {
-                ctx.metrics.alert_published(message.request_bytes());
-                result.message_id = Some(message_id);
-                result.published_bytes = Some(message.request_bytes());
-            }
-            Delivered::Skipped { .. } => result.outcome = Outcome::AlreadyDelivered,
-        }
+        result.suppressed_before = permit.suppressed().map(|s| s.count);
+        let max = Detail::new(MAX_ITEMS, self.config.log_limits.bytes);
+        let (message, _) = self.config.delivery.fit(max, |d| permit.note(alert.render(d)))?;
+        let message_id = self.outbox.publish(ctx, permit, &message).await?;
+        ctx.metrics.alert_published(message.request_bytes());
+        result.message_id = Some(message_id);
+        result.published_bytes = Some(message.request_bytes());
         result.subject = Some(message.subject);
         Ok(result)
-    }
-
-    fn state_budget(&self, ctx: &Invocation) -> Duration {
-        ctx.deadline
-            .remaining_before(self.config.deadline_margin.saturating_add(PUBLISH_RESERVE))
-            .min(STATE_BUDGET)
-    }
-
-    /// The store failed open: the alert still goes out; each problem is a warning and a count.
-    fn count_problems(&self, problems: &[state::StateError], ctx: &mut Invocation) {
-        for problem in problems {
-            tracing::warn!(error = %problem, "state store problem; the alert goes out without it");
-            ctx.metrics.add(STATE_ERRORS, 1);
-        }
     }
 
     /// The alert for one group: the newest stop's failed container and its last log lines.
@@ -581,7 +514,6 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
             logs,
             redactions,
             event_ids: stops.iter().map(|(_, _, id)| id.clone()).collect(),
-            repeats: None,
         }
     }
 }
@@ -890,7 +822,7 @@ mod tests {
     #[derive(Debug, Clone)]
     struct TestClock(Arc<AtomicU64>);
 
-    impl state::Clock for TestClock {
+    impl lookout_shared::state::Clock for TestClock {
         fn now(&self) -> u64 {
             self.0.load(Ordering::SeqCst)
         }
@@ -936,7 +868,7 @@ mod tests {
         assert_eq!(published.len(), 3);
         let t = &published[2].message;
         assert!(
-            t.contains("\n2 similar stops suppressed since 2025-11-25T18:04:10.000Z (the previous alert).\n"),
+            t.contains("\nSuppressed:    2 similar alerts suppressed since 2025-11-25T18:04:10.000Z (SUPPRESS_WINDOW_MINUTES)\n"),
             "{t}"
         );
         assert!(!published[0].message.contains("suppressed since"));

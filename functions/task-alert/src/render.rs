@@ -54,45 +54,6 @@ pub struct TaskStopAlert {
     pub logs: LogOutcome,
     pub redactions: usize,
     pub event_ids: Vec<String>,
-    /// Stops of this crash loop the state store held back since its previous alert.
-    pub repeats: Option<Repeats>,
-}
-
-/// Repeats held back by the suppression window: reported with the next alert that goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Repeats {
-    pub suppressed: u64,
-    /// When the previous alert went out (epoch seconds).
-    pub since: Option<u64>,
-}
-
-fn epoch_ms(epoch_s: u64) -> i64 {
-    i64::try_from(epoch_s.saturating_mul(1000)).unwrap_or(i64::MAX)
-}
-
-impl Repeats {
-    /// `4 similar stops suppressed since 2025-11-25T18:04:10.000Z (the previous alert)`.
-    fn sentence(self, what: &str) -> String {
-        let since = self.since.map_or_else(
-            || "the previous alert".to_string(),
-            |s| format!("{} (the previous alert)", iso8601_ms(epoch_ms(s))),
-        );
-        format!(
-            "{} suppressed since {since}.",
-            count(
-                self.suppressed,
-                &format!("similar {what}"),
-                &format!("similar {what}s")
-            )
-        )
-    }
-
-    fn structured(repeats: Option<Self>) -> Value {
-        repeats.map_or(
-            Value::Null,
-            |r| json!({"suppressed": r.suppressed, "since": r.since.map(|s| iso8601_ms(epoch_ms(s)))}),
-        )
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +110,6 @@ pub struct ServiceAlert {
     pub capacity_providers: Vec<String>,
     pub at_ms: Option<i64>,
     pub event_id: String,
-    pub repeats: Option<Repeats>,
 }
 
 /// An AWS Health notice for ECS: tasks to be retired (SIGTERM, then SIGKILL) after a time.
@@ -248,15 +208,6 @@ impl Alert {
                 a.problem.as_str().to_string(),
             ]),
             Alert::Health(_) => None,
-        }
-    }
-
-    /// Repeats held back since the previous alert of the same loop, said in the message.
-    pub fn set_repeats(&mut self, repeats: Repeats) {
-        match self {
-            Alert::TaskStop(a) => a.repeats = Some(repeats),
-            Alert::Service(a) => a.repeats = Some(repeats),
-            Alert::Health(_) => {}
         }
     }
 
@@ -474,9 +425,6 @@ impl TaskStopAlert {
         }
         field(&mut t, "Account", &self.account);
         field(&mut t, "Region", self.region.as_str());
-        if let Some(r) = self.repeats {
-            let _ = writeln!(t, "\n{}", r.sentence("stop"));
-        }
         if self.tasks.len() > 1 {
             let _ = writeln!(
                 t,
@@ -623,7 +571,6 @@ impl TaskStopAlert {
             },
             "links": links,
             "eventIds": self.event_ids,
-            "suppressedSincePrevious": Repeats::structured(self.repeats),
         })
     }
 
@@ -651,10 +598,6 @@ impl TaskStopAlert {
             );
         }
         d.push_str(".\n");
-        if let Some(r) = self.repeats {
-            d.push_str(&r.sentence("stop"));
-            d.push('\n');
-        }
         let reason = self
             .container
             .as_ref()
@@ -742,9 +685,6 @@ impl ServiceAlert {
         field(&mut t, "Time (UTC)", &time_or_unknown(self.at_ms));
         field(&mut t, "Account", &self.account);
         field(&mut t, "Region", self.region.as_str());
-        if let Some(r) = self.repeats {
-            let _ = writeln!(t, "\n{}", r.sentence("event"));
-        }
         for (label, link) in links.labelled() {
             let _ = writeln!(t, "\n{label}:\n{link}");
         }
@@ -766,7 +706,6 @@ impl ServiceAlert {
             "time": self.at_ms.map(iso8601_ms),
             "links": links,
             "eventIds": [self.event_id],
-            "suppressedSincePrevious": Repeats::structured(self.repeats),
         });
         let mut d = format!("*{}* {}", alert.severity().as_str(), self.problem.headline());
         if let Some(s) = &self.service {
@@ -994,7 +933,6 @@ mod tests {
             },
             redactions: 0,
             event_ids: vec!["e1".into()],
-            repeats: None,
         }))
     }
 

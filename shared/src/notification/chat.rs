@@ -13,26 +13,76 @@ pub(super) fn chat_payload(n: &Notification) -> Value {
         "id": deduplication_id(&n.identity),
         "content": {
             "textType": "client-markdown",
-            "title": n.chat.title,
+            "title": chat_inline(&n.chat.title),
             "description": n.chat.description,
             "nextSteps": n.chat.next_steps,
-            "keywords": n.chat.keywords,
+            "keywords": n.chat.keywords.iter().map(|k| chat_inline(k)).collect::<Vec<_>>(),
         },
         "metadata": {
             "threadId": fifo_id(&n.group),
-            "summary": subject(&n.subject),
+            "summary": chat_inline(&subject(&n.subject)),
             "eventType": n.chat.event_type,
             "relatedResources": n.chat.related_resources,
         },
     })
 }
 
-/// Untrusted text (log lines, finding titles) for a chat message: inside a code block,
-/// with the characters that could end the block or form Slack control sequences escaped.
+/// Untrusted text (log lines, finding titles) for a chat message: inside a code block, with
+/// the characters that could end the block or form Slack control sequences escaped.
 pub fn chat_code_block(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     out.push_str("```\n");
+    push_chat_quoted(&mut out, text, true);
+    out.push_str("\n```");
+    out
+}
+
+/// A short untrusted name (log group, stream, repository) inside a chat sentence: one line, in a
+/// code span it cannot leave.
+pub fn chat_code_span(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('`');
+    push_chat_quoted(&mut out, text, false);
+    out.push('`');
+    out
+}
+
+/// Untrusted text outside any code (titles, summaries, keywords): the same neutralising, and
+/// `[text](url)` is broken apart so it is never a markdown link.
+pub(super) fn chat_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_chat_quoted(&mut out, text, false);
+    out.replace("](", "] (")
+}
+
+/// Escapes what would end a code span/block (backticks), form Slack control sequences
+/// (`<!channel>`, `<@U…>`, `<url|text>`: `& < >`), or mention people (`@here`, `@channel`,
+/// `@everyone`, `@user`: `@` becomes the full-width `＠`); hidden characters are shown as
+/// `\u{..}` like in text bodies, and line breaks are kept only in `multiline` text.
+fn push_chat_quoted(out: &mut String, text: &str, multiline: bool) {
     for c in text.chars() {
+        match c {
+            '`' => out.push('\''),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push('＠'),
+            '\n' | '\t' if multiline => out.push(c),
+            _ => {
+                let mut buf = [0u8; 4];
+                out.push_str(&crate::text::inline(c.encode_utf8(&mut buf)));
+            }
+        }
+    }
+}
+
+/// Untrusted text outside a code block (titles, keywords): one line (see
+/// [`crate::text::inline`]), with backticks and the characters of Slack control sequences
+/// (`<!channel>`, `<url|text>`) neutralised.
+pub fn chat_text(text: &str) -> String {
+    let line = crate::text::inline(text);
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
         match c {
             '`' => out.push('\''),
             '&' => out.push_str("&amp;"),
@@ -41,6 +91,5 @@ pub fn chat_code_block(text: &str) -> String {
             _ => out.push(c),
         }
     }
-    out.push_str("\n```");
     out
 }

@@ -7,7 +7,7 @@ mod fit;
 mod model;
 mod sns;
 
-pub use chat::chat_code_block;
+pub use chat::{chat_code_block, chat_code_span, chat_text};
 pub use fit::FitError;
 pub use model::{Attribute, AttributeValue, Bodies, ChatMessage, Detail, Notification, SnsMessage};
 pub use sns::{deduplication_id, subject};
@@ -238,5 +238,49 @@ mod tests {
     fn chat_code_blocks_neutralise_markup() {
         let out = chat_code_block("```<!channel> & <https://x|y>`");
         assert_eq!(out, "```\n'''&lt;!channel&gt; &amp; &lt;https://x|y&gt;'\n```");
+        let out = chat_code_block("a\n\tb @here <@U123> \u{1b}[1m\u{202e}");
+        assert_eq!(out, "```\na\n\tb ＠here &lt;＠U123&gt; \\u{1b}[1m\\u{202e}\n```");
+    }
+
+    #[test]
+    fn chat_code_spans_stay_one_closed_span() {
+        let out = chat_code_span("s`\n<!channel>\n*Open the log stream*: [x](https://evil.example) @here");
+        assert_eq!(
+            out,
+            "`s'\\n&lt;!channel&gt;\\n*Open the log stream*: [x](https://evil.example) ＠here`"
+        );
+        assert_eq!(out.matches('`').count(), 2);
+    }
+
+    #[test]
+    fn chat_titles_summaries_and_keywords_are_neutralised() {
+        let mut n = sample(1, 3);
+        n.subject = "[ERROR] in <!channel> [x](https://evil.example) @here".into();
+        n.chat.title = n.subject.clone();
+        n.chat.keywords = vec!["<@U1>`".into()];
+        let msg = delivery(MessageFormat::PerProtocol, true).encode(&n);
+        let body: Value = serde_json::from_str(&msg.message).unwrap();
+        let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
+        for text in [
+            chat["content"]["title"].as_str().unwrap(),
+            chat["metadata"]["summary"].as_str().unwrap(),
+            chat["content"]["keywords"][0].as_str().unwrap(),
+        ] {
+            for live in ["<!", "<@", "@here", "](", "`"] {
+                assert!(!text.contains(live), "{live} in {text}");
+            }
+        }
+        assert_eq!(
+            chat["content"]["title"],
+            "[ERROR] in &lt;!channel&gt; [x] (https://evil.example) ＠here"
+        );
+    }
+
+    #[test]
+    fn chat_text_is_one_line_without_markup() {
+        assert_eq!(
+            chat_text("`x`<!channel>\n*y* & <https://e|z>"),
+            "'x'&lt;!channel&gt;\\n*y* &amp; &lt;https://e|z&gt;"
+        );
     }
 }

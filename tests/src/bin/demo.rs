@@ -17,6 +17,7 @@ async fn main() {
     ecr_rescan_demo(&moto, &config).await;
     scan_alert_demo(&moto, &config).await;
     task_alert_demo(&moto, &config).await;
+    state_demo(&moto, &config).await;
     println!("\nDone. moto's server is stopped; nothing left running.");
 }
 
@@ -166,6 +167,64 @@ async fn task_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
         for delivered in topic.drain().await {
             print_delivered(&delivered);
         }
+    }
+}
+
+/// Issue 13: with a state table, retries and redeliveries publish once, and a storm's later
+/// batches are counted until the window ends.
+async fn state_demo(moto: &Moto, config: &aws_config::SdkConfig) {
+    use lookout_tests::events::{data_message, subscription_event};
+    let topic = TopicWithQueue::create(config, "lookout-demo-state", false).await;
+    lookout_tests::dynamodb::create_state_table(config, "lookout-demo-state").await;
+    banner("log-alert with STATE_TABLE (DynamoDB in moto), SUPPRESS_WINDOW_MINUTES=1");
+    let function = spawn(
+        moto,
+        "log-alert",
+        &topic,
+        &[
+            ("MESSAGE_FORMAT", "text"),
+            ("STATE_TABLE", "lookout-demo-state"),
+            ("SUPPRESS_WINDOW_MINUTES", "1"),
+        ],
+    );
+    let storm: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/log-alert/storm.json")).expect("event"),
+    )
+    .expect("json");
+    for attempt in 1..=3 {
+        println!(
+            "\n$ invoke log-alert with events/log-alert/storm.json (delivery {attempt} of the same payload)"
+        );
+        report(function.invoke(&storm));
+        let delivered = topic.drain().await;
+        println!("→ {} message(s) delivered", delivered.len());
+        for d in &delivered {
+            println!("Subject: {}", d.subject().unwrap_or_default());
+        }
+    }
+    let batch = |minute: i64| {
+        let t0 = 1_764_151_200_000 + minute * 60_000;
+        let lines = (0..3).map(|i| {
+            (
+                t0 + i,
+                format!("ERROR checkout {minute}{i} failed: upstream payments timed out after 30{i} ms"),
+            )
+        });
+        subscription_event(&data_message("/ecs/checkout", lines))
+    };
+    for minute in 0..3 {
+        println!(
+            "\n$ invoke log-alert with a new batch of the same error from /ecs/checkout (minute {minute})"
+        );
+        report(function.invoke(&batch(minute)));
+        println!("→ {} message(s) delivered", topic.drain().await.len());
+    }
+    println!("\nWaiting 61 s for the 1-minute suppression window to end...");
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    println!("\n$ invoke log-alert with the same error after the window");
+    report(function.invoke(&batch(10)));
+    for delivered in topic.drain().await {
+        print_delivered(&delivered);
     }
 }
 
