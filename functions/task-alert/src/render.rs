@@ -21,7 +21,7 @@ const REASON_BYTES: usize = 1_024;
 const TASKS_LISTED: usize = 20;
 const CHAT_LINES: usize = 5;
 const CHAT_LINE_BYTES: usize = 500;
-const LOG_PREFIX: &str = "  | ";
+use lookout_shared::text::FRAME as LOG_PREFIX;
 
 /// One stopped task of an alert.
 #[derive(Debug, Clone, PartialEq)]
@@ -474,7 +474,7 @@ impl TaskStopAlert {
                 }
                 for (line, text) in &shown {
                     let _ = writeln!(t, "--- {}", iso8601_ms(line.timestamp_ms));
-                    framed(&mut t, LOG_PREFIX, text);
+                    framed(&mut t, text);
                     if text.len() < line.message.len() {
                         let _ = writeln!(
                             t,
@@ -811,9 +811,9 @@ impl HealthAlert {
         if let Some(description) = &self.description {
             let cut = truncate_utf8(description, detail.item_bytes.saturating_mul(4));
             let _ = writeln!(t, "\nAWS Health says:");
-            framed(&mut t, "  > ", cut);
+            framed(&mut t, cut);
             if cut.len() < description.len() {
-                let _ = writeln!(t, "  > … [{} more bytes]", description.len() - cut.len());
+                let _ = writeln!(t, "{LOG_PREFIX}… [{} more bytes]", description.len() - cut.len());
             }
         }
         let entities: Vec<Value> = self
@@ -1084,9 +1084,9 @@ mod tests {
         );
         let n = alert.render(ALL);
         assert!(n.text.contains("  tasks of service web in cluster prod\n  https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/health?region=us-east-1\n"), "{}", n.text);
-        assert!(n.text.contains("  \"x\\u{a}y\"\n"), "{}", n.text);
+        assert!(n.text.contains("  \"x\\ny\"\n"), "{}", n.text);
         assert!(
-            n.text.contains("  > Links:\n  > https://evil.example\n"),
+            n.text.contains("  | Links:\n  | https://evil.example\n"),
             "{}",
             n.text
         );
