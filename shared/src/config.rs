@@ -184,6 +184,41 @@ impl Env {
     }
 }
 
+/// `REDACT` (default on) and `REDACT_EXTRA_PATTERNS` (a JSON array of regular expressions),
+/// for every function that shows untrusted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedactSettings {
+    pub enabled: bool,
+    pub extra_patterns: Vec<String>,
+}
+
+impl RedactSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
+            None => Vec::new(),
+            Some(raw) => serde_json::from_str::<Vec<String>>(raw).map_err(|e| {
+                ConfigError::new(
+                    "REDACT_EXTRA_PATTERNS",
+                    format!("must be a JSON array of regular expressions: {e}"),
+                )
+            })?,
+        };
+        Ok(Self {
+            enabled: env.flag("REDACT", true)?,
+            extra_patterns,
+        })
+    }
+
+    /// Compiles the rules: call it at init, so a bad pattern fails the deployment, not an alert.
+    pub fn redactor(&self) -> Result<crate::redact::Redactor, ConfigError> {
+        if !self.enabled {
+            return Ok(crate::redact::Redactor::disabled());
+        }
+        crate::redact::Redactor::new(&self.extra_patterns)
+            .map_err(|e| ConfigError::new("REDACT_EXTRA_PATTERNS", e.to_string()))
+    }
+}
+
 /// An SNS topic ARN, checked for shape so a typo fails at init, not at the first alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicArn {
@@ -262,6 +297,19 @@ mod tests {
         assert_eq!(env.get("B"), None);
         assert!(env.flag("B", true).unwrap());
         assert_eq!(env.list("L"), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn redaction_settings_name_their_variable() {
+        let on = RedactSettings::from_env(&Env::default()).unwrap();
+        assert!(on.enabled && on.extra_patterns.is_empty());
+        for (name, value) in [("REDACT", "maybe"), ("REDACT_EXTRA_PATTERNS", "not json")] {
+            let e = RedactSettings::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
+            assert_eq!(e.variable, name);
+        }
+        let bad = RedactSettings::from_env(&Env::from_pairs([("REDACT_EXTRA_PATTERNS", r#"["(unclosed"]"#)]))
+            .unwrap();
+        assert_eq!(bad.redactor().unwrap_err().variable, "REDACT_EXTRA_PATTERNS");
     }
 
     #[test]

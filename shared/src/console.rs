@@ -72,7 +72,7 @@ pub fn is_region(s: &str) -> bool {
 
 /// The console host for the region's partition; a region that is not one (see [`is_region`])
 /// gets the partition's region-less console host.
-fn console_base(region: &str) -> String {
+pub fn console_base(region: &str) -> String {
     match (Partition::of_region(region), is_region(region)) {
         (Partition::GovCloud, _) => "https://console.amazonaws-us-gov.com".to_string(),
         (Partition::China, true) => format!("https://{region}.console.amazonaws.cn"),

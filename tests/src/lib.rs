@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod ecr;
+pub mod ecs;
 pub mod events;
 pub mod fault_proxy;
 pub mod http;

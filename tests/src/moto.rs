@@ -197,6 +197,22 @@ impl TopicWithQueue {
         }
     }
 
+    /// The function `binary` (a workspace binary) on `moto`, publishing to this topic, with
+    /// `extra` environment.
+    pub fn spawn_publisher(&self, moto: &Moto, binary: &str, extra: &[(&str, &str)]) -> crate::Function {
+        let mut env = moto.function_env();
+        env.push(("ALERT_TOPIC_ARN".into(), self.topic_arn.clone()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        crate::Function::spawn(&crate::workspace::binary(binary), &env)
+    }
+
+    /// The one message on the queue now; fails the test if there are none or more.
+    pub async fn one(&self) -> Delivered {
+        let mut delivered = self.drain().await;
+        assert_eq!(delivered.len(), 1, "expected exactly one message: {delivered:?}");
+        delivered.remove(0)
+    }
+
     /// Everything on the queue now (waits briefly for delivery, then drains).
     pub async fn drain(&self) -> Vec<Delivered> {
         let mut out = Vec::new();

@@ -279,6 +279,17 @@ impl Function {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
+    /// The last EMF metrics line the function wrote (one per invocation), parsed.
+    pub fn last_emf(&self) -> serde_json::Value {
+        let line = self
+            .output()
+            .into_iter()
+            .rev()
+            .find(|l| l.contains("\"_aws\""))
+            .expect("an EMF line");
+        serde_json::from_str(&line).expect("the EMF line is JSON")
+    }
+
     /// Waits for the process to exit (it should only on an init error).
     pub fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
         let started = Instant::now();

@@ -231,7 +231,7 @@ fn is_alarm_path(v: &Value) -> bool {
 #[test]
 fn every_function_keeps_its_failures_in_an_encrypted_queue() {
     let t = render(&[]);
-    assert_eq!(functions(&t).len(), 3);
+    assert_eq!(functions(&t).len(), 4);
     for (name, f) in functions(&t) {
         let config = effective(&t, &f, "EventInvokeConfig");
         assert_eq!(
@@ -276,6 +276,8 @@ fn nothing_publishes_or_scans_with_a_wildcard_resource() {
         "inspector2:ListCoverage",
         "inspector2:ListFindings",
         "inspector2:GetConfiguration",
+        // ECS has no resource-level permission for DescribeTaskDefinition.
+        "ecs:DescribeTaskDefinition",
     ];
     for (name, role) in of_type(&t, "AWS::IAM::Role") {
         for s in role_statements(&t, &role) {
@@ -367,7 +369,16 @@ fn functions_write_only_their_own_log_group() {
         }
         let mut writes = 0;
         for s in role_statements(&t, &role) {
-            if actions(&s).iter().any(|a| a.starts_with("logs:")) {
+            let acts = actions(&s);
+            if acts == ["logs:GetLogEvents"] {
+                // task-alert reads containers' lines, from the operator's log groups only.
+                for arn in s["Resource"].as_sequence().expect("GetLogEvents resources") {
+                    assert!(
+                        sub_text(arn).contains(":log-group:${TaskAlertLogGroups}"),
+                        "{role_name}"
+                    );
+                }
+            } else if acts.iter().any(|a| a.starts_with("logs:")) {
                 writes += 1;
                 assert_eq!(
                     actions(&s),
@@ -422,7 +433,7 @@ fn the_topic_is_encrypted_and_alarms_watch_the_pipeline() {
             "{name} KMS-encrypted"
         );
     }
-    assert_eq!(alarms.len(), 8);
+    assert_eq!(alarms.len(), 11);
 }
 
 #[test]
@@ -630,7 +641,7 @@ fn lookout_never_subscribes_to_its_own_log_groups() {
         .expect("pattern");
     assert!(pattern.starts_with("^$|^(?!/lookout/)"), "{pattern}");
     let groups = of_type(&t, "AWS::Logs::LogGroup");
-    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.len(), 4);
     for (name, g) in &groups {
         let value = &g["Properties"]["LogGroupName"];
         let sub = tagged(value, "!Sub")
@@ -823,6 +834,58 @@ fn every_event_source_is_wired() {
             "aws.inspector2 / Inspector2 Scan"
         ]
     );
+
+    let task_alert = &resource(&t, "TaskAlertFunction")["Properties"];
+    let mut patterns = Vec::new();
+    for (_, event) in task_alert["Events"].as_mapping().expect("task-alert events") {
+        assert_eq!(event["Type"].as_str(), Some("EventBridgeRule"));
+        assert_eq!(
+            target(&event["Properties"]["DeadLetterConfig"]["Arn"]).as_deref(),
+            Some("TaskAlertRuleDeadLetterQueue")
+        );
+        assert!(
+            event["Properties"]["RetryPolicy"].is_mapping(),
+            "rule retry policy"
+        );
+        patterns.push(event["Properties"]["Pattern"].clone());
+    }
+    let pattern = |detail_type: &str| {
+        patterns
+            .iter()
+            .find(|p| p["detail-type"][0].as_str() == Some(detail_type))
+            .cloned()
+            .unwrap_or_else(|| panic!("a rule for {detail_type}"))
+    };
+    let stopped = pattern("ECS Task State Change");
+    assert_eq!(stopped["source"][0].as_str(), Some("aws.ecs"));
+    assert_eq!(stopped["detail"]["lastStatus"][0].as_str(), Some("STOPPED"));
+    let clusters = tagged(&stopped["detail"]["clusterArn"], "!If")
+        .and_then(Value::as_sequence)
+        .expect("!If");
+    assert_eq!(clusters[0].as_str(), Some("WatchSomeClusters"));
+    assert_eq!(target(&clusters[1]).as_deref(), Some("TaskAlertClusterArns"));
+    assert_eq!(
+        pattern("ECS Deployment State Change")["detail"]["eventName"][0].as_str(),
+        Some("SERVICE_DEPLOYMENT_FAILED")
+    );
+    let actions_pattern = pattern("ECS Service Action");
+    let names: Vec<&str> = actions_pattern["detail"]["eventName"]
+        .as_sequence()
+        .expect("eventName")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "SERVICE_TASK_PLACEMENT_FAILURE",
+            "SERVICE_TASK_CONFIGURATION_FAILURE",
+            "SERVICE_TASK_START_IMPAIRED"
+        ]
+    );
+    let health = pattern("AWS Health Event");
+    assert_eq!(health["source"][0].as_str(), Some("aws.health"));
+    assert_eq!(health["detail"]["service"][0].as_str(), Some("ECS"));
 }
 
 #[test]

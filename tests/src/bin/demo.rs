@@ -16,6 +16,7 @@ async fn main() {
     log_alert_demo(&moto, &config).await;
     ecr_rescan_demo(&moto, &config).await;
     scan_alert_demo(&moto, &config).await;
+    task_alert_demo(&moto, &config).await;
     state_demo(&moto, &config).await;
     println!("\nDone. moto's server is stopped; nothing left running.");
 }
@@ -132,6 +133,36 @@ async fn scan_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
             event["detail"]["finding-severity-counts"] = serde_json::json!({"HIGH": 1});
         }
         println!("\n$ invoke scan-alert with events/scan-alert/{file}");
+        report(function.invoke(&event));
+        for delivered in topic.drain().await {
+            print_delivered(&delivered);
+        }
+    }
+}
+
+async fn task_alert_demo(moto: &Moto, config: &aws_config::SdkConfig) {
+    let topic = TopicWithQueue::create(config, "lookout-demo-tasks", false).await;
+    banner("task-alert: an OOM-killed container, with its last log lines (moto's ECS and CloudWatch Logs)");
+    lookout_tests::ecs::web_app_with_oom_logs(config).await;
+    println!("Registered web-app:1 (awslogs, group /ecs/web-app) and wrote the OOM task's last 5 lines.");
+    let function = spawn(moto, "task-alert", &topic, &[("MESSAGE_FORMAT", "text")]);
+    for (file, note) in [
+        ("oom-killed.json", "the essential container was OOM-killed"),
+        (
+            "scale-in.json",
+            "the service scheduler scaled in: routine, no alert",
+        ),
+    ] {
+        println!("\n$ invoke task-alert with events/task-alert/{file} ({note})");
+        let mut event: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("events/task-alert").join(file)).expect("event"),
+        )
+        .expect("json");
+        // The task stops now, just after its last lines were written (CloudWatch Logs refuses
+        // lines older than 14 days, so the sample's own date cannot hold them).
+        let now = lookout_shared::time::now_epoch_ms();
+        event["time"] = Value::String(lookout_shared::time::iso8601_ms(now));
+        event["detail"]["stoppedAt"] = Value::String(lookout_shared::time::iso8601_ms(now));
         report(function.invoke(&event));
         for delivered in topic.drain().await {
             print_delivered(&delivered);

@@ -1,0 +1,295 @@
+//! ECS ARNs and names, validated before anything is built from them: console links and log
+//! stream names are made only of parts that passed these checks.
+
+use lookout_shared::console::Partition;
+use serde::Serialize;
+
+/// An AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Region(String);
+
+impl Region {
+    /// Lower-case letter groups joined by `-`, ending in a number of one or two digits.
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw.len() > 32 {
+            return None;
+        }
+        let (head, number) = raw.rsplit_once('-')?;
+        let number_ok = (1..=2).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
+        let mut groups = head.split('-');
+        let first_ok = groups
+            .next()
+            .is_some_and(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_lowercase()));
+        let mut rest = 0;
+        let rest_ok = groups.all(|g| {
+            rest += 1;
+            !g.is_empty() && g.len() <= 12 && g.bytes().all(|b| b.is_ascii_lowercase())
+        });
+        (number_ok && first_ok && rest_ok && rest >= 1).then(|| Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The isolated partitions (`aws-iso*`): their consoles and ARNs are not the shared table's.
+    fn is_isolated(&self) -> bool {
+        self.0.starts_with("us-iso") || self.0.starts_with("eu-isoe-")
+    }
+
+    /// The partition a region belongs to, as ARNs spell it (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> &'static str {
+        if self.is_isolated() {
+            "aws-iso"
+        } else {
+            Partition::of_region(&self.0).arn_name()
+        }
+    }
+
+    /// The console serves the commercial, China and GovCloud partitions; the isolated
+    /// partitions have consoles this function cannot know the address of.
+    pub fn has_known_console(&self) -> bool {
+        !self.is_isolated()
+    }
+}
+
+/// ECS cluster, service, container and task definition family names: letters, digits,
+/// `-` and `_`, 1 to 255 characters (what ECS accepts).
+pub fn is_ecs_name(s: &str) -> bool {
+    (1..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A task id: 32 hex digits today, a UUID for old tasks.
+fn is_task_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, checked part by part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Arn<'a> {
+    region: Region,
+    account: &'a str,
+    resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    fn parse(raw: &'a str, service: &str) -> Option<Self> {
+        if raw.len() > 1600 {
+            return None;
+        }
+        let mut parts = raw.splitn(6, ':');
+        let (arn, partition, svc, region, account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let region = Region::parse(region)?;
+        let ok = arn == "arn" && partition == region.partition() && svc == service && is_account(account);
+        ok.then_some(Self {
+            region,
+            account,
+            resource,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ClusterArn {
+    pub arn: String,
+    pub region: Region,
+    pub account: String,
+    pub name: String,
+}
+
+impl ClusterArn {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let arn = Arn::parse(raw, "ecs")?;
+        let name = arn.resource.strip_prefix("cluster/")?;
+        is_ecs_name(name).then(|| Self {
+            arn: raw.to_string(),
+            region: arn.region.clone(),
+            account: arn.account.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct TaskArn {
+    pub arn: String,
+    pub region: Region,
+    pub account: String,
+    /// Absent in the old ARN format (`task/ID`).
+    pub cluster: Option<String>,
+    pub id: String,
+}
+
+impl TaskArn {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let arn = Arn::parse(raw, "ecs")?;
+        let rest = arn.resource.strip_prefix("task/")?;
+        let (cluster, id) = match rest.split_once('/') {
+            Some((cluster, id)) => (Some(cluster), id),
+            None => (None, rest),
+        };
+        let ok = cluster.is_none_or(is_ecs_name) && is_task_id(id);
+        ok.then(|| Self {
+            arn: raw.to_string(),
+            region: arn.region.clone(),
+            account: arn.account.to_string(),
+            cluster: cluster.map(String::from),
+            id: id.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ServiceArn {
+    pub arn: String,
+    pub region: Region,
+    pub account: String,
+    /// Absent in the old ARN format (`service/NAME`).
+    pub cluster: Option<String>,
+    pub name: String,
+}
+
+impl ServiceArn {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let arn = Arn::parse(raw, "ecs")?;
+        let rest = arn.resource.strip_prefix("service/")?;
+        let (cluster, name) = match rest.split_once('/') {
+            Some((cluster, name)) => (Some(cluster), name),
+            None => (None, rest),
+        };
+        let ok = cluster.is_none_or(is_ecs_name) && is_ecs_name(name);
+        ok.then(|| Self {
+            arn: raw.to_string(),
+            region: arn.region.clone(),
+            account: arn.account.to_string(),
+            cluster: cluster.map(String::from),
+            name: name.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct TaskDefinitionArn {
+    pub arn: String,
+    pub region: Region,
+    pub family: String,
+    pub revision: u32,
+}
+
+impl TaskDefinitionArn {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let arn = Arn::parse(raw, "ecs")?;
+        let rest = arn.resource.strip_prefix("task-definition/")?;
+        let (family, revision) = rest.rsplit_once(':')?;
+        let revision: u32 = revision.parse().ok().filter(|r| *r > 0)?;
+        is_ecs_name(family).then(|| Self {
+            arn: raw.to_string(),
+            region: arn.region.clone(),
+            family: family.to_string(),
+            revision,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        for good in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-5",
+        ] {
+            assert!(Region::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "us-east-123",
+            "us--east-1",
+            "east-1",
+            "us-east-1/",
+            "u s-east-1",
+            "us-east-1\n",
+            "evil.example/x-1",
+        ] {
+            assert!(Region::parse(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(Region::parse("cn-northwest-1").unwrap().partition(), "aws-cn");
+        assert!(!Region::parse("us-isob-east-1").unwrap().has_known_console());
+    }
+
+    #[test]
+    fn task_arns_both_formats() {
+        let t = TaskArn::parse(
+            "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/c13b4cb40f1f4fe4a2971f76ae5a47ad",
+        )
+        .unwrap();
+        assert_eq!(t.cluster.as_deref(), Some("FargateCluster"));
+        assert_eq!(t.id, "c13b4cb40f1f4fe4a2971f76ae5a47ad");
+        let old =
+            TaskArn::parse("arn:aws:ecs:us-east-1:123456789012:task/0b1a4979-3846-4e3e-846f-b63a9ad545b0")
+                .unwrap();
+        assert_eq!(old.cluster, None);
+        for bad in [
+            "arn:aws:ecs:us-east-1:123456789012:task/c/../x",
+            "arn:aws:ecs:us-east-1:123456789012:task/c/a b",
+            "arn:aws-cn:ecs:us-east-1:123456789012:task/c/abc",
+            "arn:aws:ec2:us-east-1:123456789012:task/c/abc",
+            "arn:aws:ecs:us-east-1:12345:task/c/abc",
+            "arn:aws:ecs:us-east-1:123456789012:task/c/abc?x=<script>",
+            "arn:aws:ecs:us-east-1:123456789012:task/",
+        ] {
+            assert!(TaskArn::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn services_clusters_and_task_definitions() {
+        let s = ServiceArn::parse("arn:aws:ecs:us-west-2:111122223333:service/default/servicetest").unwrap();
+        assert_eq!(
+            (s.cluster.as_deref(), s.name.as_str()),
+            (Some("default"), "servicetest")
+        );
+        assert_eq!(
+            ServiceArn::parse("arn:aws:ecs:us-west-2:111122223333:service/web")
+                .unwrap()
+                .cluster,
+            None
+        );
+        let c = ClusterArn::parse("arn:aws-us-gov:ecs:us-gov-west-1:111122223333:cluster/prod_1").unwrap();
+        assert_eq!(c.name, "prod_1");
+        let d =
+            TaskDefinitionArn::parse("arn:aws:ecs:us-west-2:111122223333:task-definition/sample-fargate:12")
+                .unwrap();
+        assert_eq!((d.family.as_str(), d.revision), ("sample-fargate", 12));
+        for bad in [
+            "arn:aws:ecs:us-west-2:111122223333:task-definition/sample-fargate",
+            "arn:aws:ecs:us-west-2:111122223333:task-definition/sample fargate:1",
+            "arn:aws:ecs:us-west-2:111122223333:task-definition/x:0",
+            "arn:aws:ecs:us-west-2:111122223333:task-definition/x:-1",
+        ] {
+            assert!(TaskDefinitionArn::parse(bad).is_none(), "{bad}");
+        }
+        assert!(ClusterArn::parse("arn:aws:ecs:us-west-2:111122223333:cluster/a/b").is_none());
+    }
+}

@@ -1,0 +1,462 @@
+//! Which stops are news. The stop code says who stopped the task; the reason strings and the
+//! containers' exit codes say why (ECS "stopped tasks error codes" and "stopped task errors").
+
+use crate::event::{Container, TaskStop};
+use lookout_shared::severity::Severity;
+use serde::Serialize;
+
+/// A stop nobody needs to hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Expected {
+    /// `UserInitiated`: someone called StopTask.
+    UserStopped,
+    /// The service scheduler scaled in.
+    ScaleIn,
+    /// The service scheduler replaced the task during a deployment.
+    DeploymentReplacement,
+    /// A one-off task whose containers all exited 0.
+    Completed,
+}
+
+impl Expected {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expected::UserStopped => "UserStopped",
+            Expected::ScaleIn => "ScaleIn",
+            Expected::DeploymentReplacement => "DeploymentReplacement",
+            Expected::Completed => "Completed",
+        }
+    }
+}
+
+/// Why an abnormal stop is abnormal. `as_str` is the `reason` MessageAttribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Problem {
+    OutOfMemory,
+    EssentialContainerExited,
+    /// A service task's essential container exited 0: the service expected it to keep running.
+    ServiceTaskExited,
+    ImagePullFailed,
+    SecretsUnavailable,
+    ResourceInitializationFailed,
+    FailedToStart,
+    ElbHealthCheckFailed,
+    ContainerHealthCheckFailed,
+    SpotInterruption,
+    TerminationNotice,
+    InfrastructureHealth,
+    /// Stopped by the service scheduler for a reason not known to be routine.
+    StoppedByScheduler,
+    Unknown,
+}
+
+impl Problem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::OutOfMemory => "OutOfMemory",
+            Problem::EssentialContainerExited => "EssentialContainerExited",
+            Problem::ServiceTaskExited => "ServiceTaskExited",
+            Problem::ImagePullFailed => "ImagePullFailed",
+            Problem::SecretsUnavailable => "SecretsUnavailable",
+            Problem::ResourceInitializationFailed => "ResourceInitializationFailed",
+            Problem::FailedToStart => "FailedToStart",
+            Problem::ElbHealthCheckFailed => "ElbHealthCheckFailed",
+            Problem::ContainerHealthCheckFailed => "ContainerHealthCheckFailed",
+            Problem::SpotInterruption => "SpotInterruption",
+            Problem::TerminationNotice => "TerminationNotice",
+            Problem::InfrastructureHealth => "InfrastructureHealth",
+            Problem::StoppedByScheduler => "StoppedByScheduler",
+            Problem::Unknown => "Unknown",
+        }
+    }
+
+    /// Short, for Subjects: "ran out of memory", "could not pull its image".
+    pub fn headline(self) -> &'static str {
+        match self {
+            Problem::OutOfMemory => "killed: out of memory",
+            Problem::EssentialContainerExited => "essential container exited",
+            Problem::ServiceTaskExited => "service task exited",
+            Problem::ImagePullFailed => "image pull failed",
+            Problem::SecretsUnavailable => "secrets could not be fetched",
+            Problem::ResourceInitializationFailed => "task resources failed to initialize",
+            Problem::FailedToStart => "task failed to start",
+            Problem::ElbHealthCheckFailed => "failed ELB health checks",
+            Problem::ContainerHealthCheckFailed => "failed container health checks",
+            Problem::SpotInterruption => "Spot interruption",
+            Problem::TerminationNotice => "termination notice",
+            Problem::InfrastructureHealth => "stopped for infrastructure health",
+            Problem::StoppedByScheduler => "stopped by the service scheduler",
+            Problem::Unknown => "stopped unexpectedly",
+        }
+    }
+
+    /// The container never ran, so it wrote no log lines.
+    pub fn never_ran(self) -> bool {
+        matches!(
+            self,
+            Problem::ImagePullFailed
+                | Problem::SecretsUnavailable
+                | Problem::ResourceInitializationFailed
+                | Problem::FailedToStart
+        )
+    }
+
+    pub fn severity(self, spot: Severity) -> Severity {
+        match self {
+            Problem::SpotInterruption => spot,
+            Problem::TerminationNotice
+            | Problem::InfrastructureHealth
+            | Problem::StoppedByScheduler
+            | Problem::ServiceTaskExited => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// What a task state change means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not `STOPPED` yet: the rule's pattern should have filtered it out.
+    NotStopped,
+    Expected(Expected),
+    Abnormal(Abnormal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abnormal {
+    pub problem: Problem,
+    /// Index into `TaskStop::containers` of the container that failed, when one did.
+    pub container: Option<usize>,
+}
+
+const SCALING: &str = "Scaling activity initiated by";
+const ELB: &str = "failed ELB health checks";
+const CONTAINER_HEALTH: &str = "failed container health checks";
+
+pub fn classify(task: &TaskStop) -> Verdict {
+    if !task.last_status.eq_ignore_ascii_case("STOPPED") {
+        return Verdict::NotStopped;
+    }
+    let reason = task.stopped_reason.as_deref().unwrap_or_default();
+    let abnormal = |problem, container| Verdict::Abnormal(Abnormal { problem, container });
+    match task.stop_code.as_deref() {
+        Some("UserInitiated") => Verdict::Expected(Expected::UserStopped),
+        Some("SpotInterruption") => abnormal(Problem::SpotInterruption, None),
+        Some("TerminationNotice") => abnormal(Problem::TerminationNotice, None),
+        Some("InfrastructureHealth") => abnormal(Problem::InfrastructureHealth, None),
+        Some("TaskFailedToStart") => failed_to_start(task),
+        Some("ServiceSchedulerInitiated") => {
+            scheduler(reason).unwrap_or(abnormal(Problem::StoppedByScheduler, None))
+        }
+        Some("EssentialContainerExited") => exited(task),
+        // No or an unknown stop code: the reason text still tells.
+        _ => {
+            if let Some(v) = scheduler(reason) {
+                v
+            } else if starts_failed(reason)
+                || task
+                    .containers
+                    .iter()
+                    .any(|c| c.reason.as_deref().is_some_and(starts_failed))
+            {
+                failed_to_start(task)
+            } else if reason.starts_with("Essential container in task exited")
+                || task.containers.iter().any(|c| c.exit_code.is_some())
+            {
+                exited(task)
+            } else if reason.contains("stopped by user") || reason.contains("Stopped by user") {
+                Verdict::Expected(Expected::UserStopped)
+            } else {
+                abnormal(Problem::Unknown, None)
+            }
+        }
+    }
+}
+
+/// The service scheduler's reasons: health checks (news) or scaling (routine).
+fn scheduler(reason: &str) -> Option<Verdict> {
+    let abnormal = |problem| {
+        Some(Verdict::Abnormal(Abnormal {
+            problem,
+            container: None,
+        }))
+    };
+    if reason.contains(ELB) {
+        abnormal(Problem::ElbHealthCheckFailed)
+    } else if reason.contains(CONTAINER_HEALTH) {
+        abnormal(Problem::ContainerHealthCheckFailed)
+    } else {
+        // "Scaling activity initiated by (deployment ecs-svc/123)" replaces tasks during a deployment.
+        reason.strip_prefix(SCALING).map(|by| {
+            Verdict::Expected(if by.trim_start().starts_with("(deployment ") {
+                Expected::DeploymentReplacement
+            } else {
+                Expected::ScaleIn
+            })
+        })
+    }
+}
+
+fn starts_failed(text: &str) -> bool {
+    text.contains("CannotPullContainerError")
+        || text.contains("ResourceInitializationError")
+        || text.contains("CannotStartContainerError")
+        || text.contains("CannotCreateVolumeError")
+}
+
+fn failed_to_start(task: &TaskStop) -> Verdict {
+    // The container's own reason is the most specific; the task's repeats one of them.
+    let container = task
+        .containers
+        .iter()
+        .position(|c| c.reason.as_deref().is_some_and(starts_failed));
+    let text = container
+        .and_then(|i| task.containers[i].reason.as_deref())
+        .or(task.stopped_reason.as_deref())
+        .unwrap_or_default();
+    let problem = if text.contains("CannotPullContainerError") || text.contains("pull image manifest") {
+        Problem::ImagePullFailed
+    } else if text.contains("ResourceInitializationError") {
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("secret") || lower.contains("ssm") || lower.contains("parameter") {
+            Problem::SecretsUnavailable
+        } else {
+            Problem::ResourceInitializationFailed
+        }
+    } else {
+        Problem::FailedToStart
+    };
+    Verdict::Abnormal(Abnormal { problem, container })
+}
+
+fn is_oom(c: &Container) -> bool {
+    c.reason
+        .as_deref()
+        .is_some_and(|r| r.contains("OutOfMemoryError"))
+        || c.exit_code == Some(137)
+}
+
+fn exited(task: &TaskStop) -> Verdict {
+    let cs = &task.containers;
+    let pick = |f: &dyn Fn(&Container) -> bool| cs.iter().position(f);
+    let oom = pick(&|c| {
+        c.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("OutOfMemoryError"))
+    })
+    .or_else(|| pick(&is_oom));
+    if let Some(i) = oom {
+        return Verdict::Abnormal(Abnormal {
+            problem: Problem::OutOfMemory,
+            container: Some(i),
+        });
+    }
+    if let Some(i) = pick(&|c| c.exit_code.is_some_and(|code| code != 0)) {
+        return Verdict::Abnormal(Abnormal {
+            problem: Problem::EssentialContainerExited,
+            container: Some(i),
+        });
+    }
+    if let Some(i) = pick(&|c| c.exit_code.is_none() && c.reason.is_some()) {
+        return Verdict::Abnormal(Abnormal {
+            problem: Problem::EssentialContainerExited,
+            container: Some(i),
+        });
+    }
+    // Every container that exited said 0.
+    if task.service().is_some() {
+        Verdict::Abnormal(Abnormal {
+            problem: Problem::ServiceTaskExited,
+            container: pick(&|c| c.exit_code == Some(0)),
+        })
+    } else {
+        Verdict::Expected(Expected::Completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, parse_event};
+
+    fn task(
+        stop_code: Option<&str>,
+        reason: &str,
+        group: &str,
+        containers: &[(&str, Option<i64>, Option<&str>)],
+    ) -> TaskStop {
+        let containers: Vec<serde_json::Value> = containers
+            .iter()
+            .map(|(n, code, r)| serde_json::json!({"name": n, "exitCode": code, "reason": r}))
+            .collect();
+        let event = serde_json::json!({
+            "detail-type": "ECS Task State Change", "source": "aws.ecs", "region": "us-east-1", "id": "1", "account": "123456789012",
+            "detail": {
+                "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+                "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef",
+                "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+                "lastStatus": "STOPPED", "stopCode": stop_code, "stoppedReason": reason, "group": group,
+                "containers": containers,
+            }
+        });
+        match parse_event(&event, "").unwrap().kind {
+            EventKind::Task(t) => *t,
+            _ => unreachable!(),
+        }
+    }
+
+    fn problem(v: Verdict) -> (Problem, Option<usize>) {
+        match v {
+            Verdict::Abnormal(a) => (a.problem, a.container),
+            other => panic!("expected abnormal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn routine_stops_are_expected() {
+        let scale = task(
+            Some("ServiceSchedulerInitiated"),
+            "Scaling activity initiated by (service web)",
+            "service:web",
+            &[("app", Some(137), None)],
+        );
+        assert_eq!(classify(&scale), Verdict::Expected(Expected::ScaleIn));
+        let deploy = task(
+            Some("ServiceSchedulerInitiated"),
+            "Scaling activity initiated by (deployment ecs-svc/7341894720139876352)",
+            "service:web",
+            &[("app", Some(0), None)],
+        );
+        assert_eq!(
+            classify(&deploy),
+            Verdict::Expected(Expected::DeploymentReplacement)
+        );
+        let user = task(
+            Some("UserInitiated"),
+            "Task stopped by user",
+            "service:web",
+            &[("app", Some(143), None)],
+        );
+        assert_eq!(classify(&user), Verdict::Expected(Expected::UserStopped));
+        let batch = task(
+            Some("EssentialContainerExited"),
+            "Essential container in task exited",
+            "family:nightly",
+            &[("job", Some(0), None), ("sidecar", Some(0), None)],
+        );
+        assert_eq!(classify(&batch), Verdict::Expected(Expected::Completed));
+        let mut running = batch.clone();
+        running.last_status = "RUNNING".into();
+        assert_eq!(classify(&running), Verdict::NotStopped);
+    }
+
+    #[test]
+    fn failures_name_the_container_and_the_reason() {
+        let oom = task(
+            Some("EssentialContainerExited"),
+            "Essential container in task exited",
+            "service:web",
+            &[
+                ("envoy", Some(0), None),
+                (
+                    "app",
+                    Some(137),
+                    Some("OutOfMemoryError: Container killed due to memory usage"),
+                ),
+            ],
+        );
+        assert_eq!(problem(classify(&oom)), (Problem::OutOfMemory, Some(1)));
+        let killed = task(
+            Some("EssentialContainerExited"),
+            "Essential container in task exited",
+            "service:web",
+            &[("app", Some(137), None)],
+        );
+        assert_eq!(problem(classify(&killed)), (Problem::OutOfMemory, Some(0)));
+        let exit1 = task(
+            Some("EssentialContainerExited"),
+            "Essential container in task exited",
+            "family:job",
+            &[("log_router", Some(0), None), ("app", Some(1), None)],
+        );
+        assert_eq!(
+            problem(classify(&exit1)),
+            (Problem::EssentialContainerExited, Some(1))
+        );
+        let exit0 = task(
+            Some("EssentialContainerExited"),
+            "Essential container in task exited",
+            "service:web",
+            &[("app", Some(0), None)],
+        );
+        assert_eq!(problem(classify(&exit0)).0, Problem::ServiceTaskExited);
+        let pull = task(
+            Some("TaskFailedToStart"),
+            "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref",
+            "service:web",
+            &[(
+                "app",
+                None,
+                Some("CannotPullContainerError: pull image manifest has been retried 5 time(s)"),
+            )],
+        );
+        assert_eq!(problem(classify(&pull)), (Problem::ImagePullFailed, Some(0)));
+        let secrets = task(
+            Some("TaskFailedToStart"),
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm",
+            "service:web",
+            &[("app", None, None)],
+        );
+        assert_eq!(problem(classify(&secrets)), (Problem::SecretsUnavailable, None));
+        let logging = task(
+            Some("TaskFailedToStart"),
+            "ResourceInitializationError: failed to initialize logging driver",
+            "service:web",
+            &[],
+        );
+        assert_eq!(
+            problem(classify(&logging)).0,
+            Problem::ResourceInitializationFailed
+        );
+        let elb = task(
+            Some("ServiceSchedulerInitiated"),
+            "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/abc)",
+            "service:web",
+            &[("app", Some(137), None)],
+        );
+        assert_eq!(problem(classify(&elb)).0, Problem::ElbHealthCheckFailed);
+        let health = task(
+            Some("ServiceSchedulerInitiated"),
+            "Task failed container health checks",
+            "service:web",
+            &[],
+        );
+        assert_eq!(problem(classify(&health)).0, Problem::ContainerHealthCheckFailed);
+        let spot = task(
+            Some("SpotInterruption"),
+            "Your Spot Task was interrupted.",
+            "service:web",
+            &[],
+        );
+        assert_eq!(problem(classify(&spot)).0, Problem::SpotInterruption);
+        let other = task(
+            Some("ServiceSchedulerInitiated"),
+            "Something new",
+            "service:web",
+            &[],
+        );
+        assert_eq!(problem(classify(&other)).0, Problem::StoppedByScheduler);
+        let unknown = task(None, "", "service:web", &[]);
+        assert_eq!(problem(classify(&unknown)).0, Problem::Unknown);
+    }
+
+    #[test]
+    fn severities() {
+        assert_eq!(
+            Problem::SpotInterruption.severity(Severity::Notice),
+            Severity::Notice
+        );
+        assert_eq!(Problem::OutOfMemory.severity(Severity::Notice), Severity::Error);
+        assert!(Problem::ImagePullFailed.never_ran() && !Problem::OutOfMemory.never_ran());
+    }
+}

@@ -1,0 +1,452 @@
+//! The dying container's last log lines: its `awslogs` configuration from the task
+//! definition, then the tail of its stream. Every failure here becomes a sentence in the
+//! alert, never a failed invocation: the alert matters more than its log lines.
+
+use crate::arn::{Region, TaskDefinitionArn};
+use lookout_shared::aws::describe_sdk_error;
+use lookout_shared::text::truncate_utf8;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+
+/// How many lines and bytes of the tail to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLimits {
+    pub lines: usize,
+    pub bytes: usize,
+}
+
+/// Which container of which task.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRequest<'a> {
+    pub task_definition: &'a TaskDefinitionArn,
+    pub container: &'a str,
+    pub task_id: &'a str,
+    /// The container runtime's id: the stream name when no `awslogs-stream-prefix` is set.
+    pub runtime_id: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogStream {
+    pub region: Region,
+    pub group: String,
+    pub stream: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// What the log lookup found. Everything but `Lines` is said in the alert instead of lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogOutcome {
+    /// Oldest first; bounded by [`LogLimits`]. `omitted`: lines read but not kept.
+    Lines {
+        stream: LogStream,
+        lines: Vec<LogLine>,
+        omitted: usize,
+    },
+    /// The stream exists but has no events.
+    Empty {
+        stream: LogStream,
+    },
+    /// The log group or stream does not exist (retention, never created, deleted).
+    StreamMissing {
+        stream: LogStream,
+    },
+    /// FireLens, splunk, json-file...: the logs are elsewhere.
+    NotAwslogs {
+        driver: String,
+    },
+    NoLogConfiguration,
+    /// awslogs without `awslogs-stream-prefix` and no container runtime id to name the stream.
+    StreamUnknown {
+        group: String,
+    },
+    /// The task definition has no container of that name.
+    ContainerNotInDefinition,
+    /// The event lists no container to look up.
+    NoContainer,
+    /// The container never started (image pull, secrets): it wrote nothing.
+    NeverRan,
+    /// An API call failed: which one, and what it said.
+    Unavailable {
+        call: &'static str,
+        detail: String,
+    },
+    /// The lookup would have run into the Lambda deadline.
+    TimedOut,
+}
+
+impl LogOutcome {
+    pub fn status(&self) -> &'static str {
+        match self {
+            LogOutcome::Lines { .. } => "shown",
+            LogOutcome::Empty { .. } => "empty",
+            LogOutcome::StreamMissing { .. } => "streamMissing",
+            LogOutcome::NotAwslogs { .. } => "notAwslogs",
+            LogOutcome::NoLogConfiguration => "noLogConfiguration",
+            LogOutcome::StreamUnknown { .. } => "streamUnknown",
+            LogOutcome::ContainerNotInDefinition => "containerNotInDefinition",
+            LogOutcome::NoContainer => "noContainer",
+            LogOutcome::NeverRan => "neverRan",
+            LogOutcome::Unavailable { .. } => "unavailable",
+            LogOutcome::TimedOut => "timedOut",
+        }
+    }
+
+    pub fn stream(&self) -> Option<&LogStream> {
+        match self {
+            LogOutcome::Lines { stream, .. }
+            | LogOutcome::Empty { stream }
+            | LogOutcome::StreamMissing { stream } => Some(stream),
+            _ => None,
+        }
+    }
+}
+
+/// What the lookup learned: the log outcome, and whether the container is essential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub essential: Option<bool>,
+    pub logs: LogOutcome,
+}
+
+pub trait LogSource: Send + Sync {
+    fn last_lines(&self, request: LogRequest<'_>) -> impl Future<Output = Fetched> + Send;
+}
+
+/// The awslogs options of one container definition, as the task definition has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub driver: String,
+    pub options: HashMap<String, String>,
+}
+
+/// Where the container's awslogs stream is, from its log configuration (AWS documents the
+/// stream name as `PREFIX/CONTAINER-NAME/TASK-ID` when a prefix is set).
+pub fn locate(
+    config: Option<&LogConfig>,
+    request: &LogRequest<'_>,
+    default_region: &Region,
+) -> Result<LogStream, LogOutcome> {
+    let Some(config) = config else {
+        return Err(LogOutcome::NoLogConfiguration);
+    };
+    if config.driver != "awslogs" {
+        return Err(LogOutcome::NotAwslogs {
+            driver: config.driver.clone(),
+        });
+    }
+    let invalid = |what: &str| LogOutcome::Unavailable {
+        call: "log configuration",
+        detail: format!("{what} is not a valid CloudWatch Logs name"),
+    };
+    let group = config
+        .options
+        .get("awslogs-group")
+        .ok_or(LogOutcome::NoLogConfiguration)?;
+    if !is_log_group_name(group) {
+        return Err(invalid("awslogs-group"));
+    }
+    let region = match config.options.get("awslogs-region") {
+        None => default_region.clone(),
+        Some(r) => Region::parse(r).ok_or_else(|| invalid("awslogs-region"))?,
+    };
+    let stream = match (config.options.get("awslogs-stream-prefix"), request.runtime_id) {
+        (Some(prefix), _) => format!("{prefix}/{}/{}", request.container, request.task_id),
+        (None, Some(runtime_id)) => runtime_id.to_string(),
+        (None, None) => return Err(LogOutcome::StreamUnknown { group: group.clone() }),
+    };
+    if !is_log_stream_name(&stream) {
+        return Err(invalid("the log stream name"));
+    }
+    Ok(LogStream {
+        region,
+        group: group.clone(),
+        stream,
+    })
+}
+
+/// CloudWatch Logs group names: 1-512 of `A-Za-z0-9 _ - / . #`.
+fn is_log_group_name(s: &str) -> bool {
+    (1..=512).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-/.#".contains(&b))
+}
+
+/// Stream names: 1-512 characters, no `:` or `*`; control characters refused as well.
+fn is_log_stream_name(s: &str) -> bool {
+    (1..=512).contains(&s.len()) && !s.chars().any(|c| c == ':' || c == '*' || c.is_control())
+}
+
+/// The newest lines that fit `limits`, oldest first; a single line longer than the byte
+/// budget is cut to it. Returns the lines kept and how many were dropped.
+pub fn keep_tail(mut events: Vec<LogLine>, limits: LogLimits) -> (Vec<LogLine>, usize) {
+    events.sort_by_key(|e| e.timestamp_ms);
+    let total = events.len();
+    let mut kept: Vec<LogLine> = Vec::new();
+    let mut bytes = 0usize;
+    for mut line in events.into_iter().rev() {
+        if kept.len() >= limits.lines {
+            break;
+        }
+        let left = limits.bytes.saturating_sub(bytes);
+        if line.message.len() > left {
+            if kept.is_empty() && left > 0 {
+                line.message = truncate_utf8(&line.message, left).to_string();
+            } else {
+                break;
+            }
+        }
+        bytes = bytes.saturating_add(line.message.len());
+        kept.push(line);
+    }
+    kept.reverse();
+    let omitted = total - kept.len();
+    (kept, omitted)
+}
+
+/// The real thing: `ecs:DescribeTaskDefinition`, then `logs:GetLogEvents` from the tail.
+#[derive(Debug)]
+pub struct AwsLogSource {
+    ecs: aws_sdk_ecs::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    region: Region,
+    limits: LogLimits,
+}
+
+impl AwsLogSource {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        logs: aws_sdk_cloudwatchlogs::Client,
+        region: Region,
+        limits: LogLimits,
+    ) -> Self {
+        Self {
+            ecs,
+            logs,
+            region,
+            limits,
+        }
+    }
+
+    async fn definition(
+        &self,
+        request: &LogRequest<'_>,
+    ) -> Result<(Option<bool>, Option<LogConfig>), LogOutcome> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(&request.task_definition.arn)
+            .send()
+            .await
+            .map_err(|e| LogOutcome::Unavailable {
+                call: "ecs:DescribeTaskDefinition",
+                detail: describe_sdk_error(&e),
+            })?;
+        let container = out
+            .task_definition
+            .and_then(|d| d.container_definitions)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.name.as_deref() == Some(request.container))
+            .ok_or(LogOutcome::ContainerNotInDefinition)?;
+        let config = container.log_configuration.map(|l| LogConfig {
+            driver: l.log_driver.as_str().to_string(),
+            options: l.options.unwrap_or_default(),
+        });
+        Ok((container.essential, config))
+    }
+
+    async fn tail(&self, stream: LogStream) -> LogOutcome {
+        let call = self
+            .logs
+            .get_log_events()
+            .log_group_name(&stream.group)
+            .log_stream_name(&stream.stream)
+            .start_from_head(false)
+            .limit(i32::try_from(self.limits.lines).unwrap_or(10_000));
+        // The awslogs-region of the container may differ from the function's.
+        let result = if stream.region == self.region {
+            call.send().await
+        } else {
+            let region = aws_sdk_cloudwatchlogs::config::Region::new(stream.region.as_str().to_string());
+            call.customize()
+                .config_override(aws_sdk_cloudwatchlogs::config::Builder::default().region(region))
+                .send()
+                .await
+        };
+        match result {
+            Ok(out) => {
+                let events: Vec<LogLine> = out
+                    .events
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| LogLine {
+                        timestamp_ms: e.timestamp.unwrap_or_default(),
+                        message: e.message.unwrap_or_default(),
+                    })
+                    .collect();
+                if events.is_empty() {
+                    return LogOutcome::Empty { stream };
+                }
+                let (lines, omitted) = keep_tail(events, self.limits);
+                LogOutcome::Lines {
+                    stream,
+                    lines,
+                    omitted,
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                LogOutcome::StreamMissing { stream }
+            }
+            Err(e) => LogOutcome::Unavailable {
+                call: "logs:GetLogEvents",
+                detail: describe_sdk_error(&e),
+            },
+        }
+    }
+}
+
+impl LogSource for AwsLogSource {
+    async fn last_lines(&self, request: LogRequest<'_>) -> Fetched {
+        let (essential, config) = match self.definition(&request).await {
+            Ok(found) => found,
+            Err(logs) => {
+                return Fetched {
+                    essential: None,
+                    logs,
+                };
+            }
+        };
+        let logs = match locate(config.as_ref(), &request, &self.region) {
+            Ok(stream) => self.tail(stream).await,
+            Err(outcome) => outcome,
+        };
+        Fetched { essential, logs }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition() -> TaskDefinitionArn {
+        TaskDefinitionArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/web:4").unwrap()
+    }
+
+    fn config(driver: &str, options: &[(&str, &str)]) -> LogConfig {
+        LogConfig {
+            driver: driver.into(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn stream_names_follow_the_awslogs_rule() {
+        let d = definition();
+        let region = Region::parse("us-east-1").unwrap();
+        let request = LogRequest {
+            task_definition: &d,
+            container: "app",
+            task_id: "abc123",
+            runtime_id: Some("dockerid"),
+        };
+        let c = config(
+            "awslogs",
+            &[
+                ("awslogs-group", "/ecs/web"),
+                ("awslogs-stream-prefix", "ecs"),
+                ("awslogs-region", "eu-west-1"),
+            ],
+        );
+        let s = locate(Some(&c), &request, &region).unwrap();
+        assert_eq!(
+            (s.group.as_str(), s.stream.as_str(), s.region.as_str()),
+            ("/ecs/web", "ecs/app/abc123", "eu-west-1")
+        );
+        let no_prefix = config("awslogs", &[("awslogs-group", "/ecs/web")]);
+        assert_eq!(
+            locate(Some(&no_prefix), &request, &region).unwrap().stream,
+            "dockerid"
+        );
+        let without_id = LogRequest {
+            runtime_id: None,
+            ..request
+        };
+        assert_eq!(
+            locate(Some(&no_prefix), &without_id, &region),
+            Err(LogOutcome::StreamUnknown {
+                group: "/ecs/web".into()
+            })
+        );
+        assert_eq!(
+            locate(
+                Some(&config("awsfirelens", &[("Name", "datadog")])),
+                &request,
+                &region
+            ),
+            Err(LogOutcome::NotAwslogs {
+                driver: "awsfirelens".into()
+            })
+        );
+        assert_eq!(
+            locate(None, &request, &region),
+            Err(LogOutcome::NoLogConfiguration)
+        );
+        for bad in [
+            config("awslogs", &[("awslogs-group", "/ecs/web?x=1")]),
+            config(
+                "awslogs",
+                &[("awslogs-group", "/ecs/web"), ("awslogs-region", "evil.example")],
+            ),
+            config(
+                "awslogs",
+                &[("awslogs-group", "/ecs/web"), ("awslogs-stream-prefix", "a:b")],
+            ),
+        ] {
+            assert!(
+                matches!(
+                    locate(Some(&bad), &request, &region),
+                    Err(LogOutcome::Unavailable { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    fn line(ts: i64, m: &str) -> LogLine {
+        LogLine {
+            timestamp_ms: ts,
+            message: m.into(),
+        }
+    }
+
+    #[test]
+    fn the_tail_is_bounded_by_lines_and_bytes() {
+        let events = vec![line(3, "ccc"), line(1, "a"), line(2, "bb"), line(4, "dddd")];
+        let (kept, omitted) = keep_tail(events.clone(), LogLimits { lines: 2, bytes: 100 });
+        assert_eq!(kept, vec![line(3, "ccc"), line(4, "dddd")]);
+        assert_eq!(omitted, 2);
+        let (kept, omitted) = keep_tail(events.clone(), LogLimits { lines: 10, bytes: 8 });
+        assert_eq!(kept, vec![line(3, "ccc"), line(4, "dddd")]);
+        assert_eq!(omitted, 2);
+        let (kept, _) = keep_tail(vec![line(1, "héllo wörld")], LogLimits { lines: 10, bytes: 3 });
+        assert_eq!(kept, vec![line(1, "hé")]);
+        assert_eq!(
+            keep_tail(Vec::new(), LogLimits { lines: 1, bytes: 1 }),
+            (Vec::new(), 0)
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! task-alert: ECS task stops, deployment failures and retirements to alerts with the dying
+//! container's last log lines. The domain is in the library (`task_alert`); this only wires
+//! configuration, clients and the invocation skeleton.
+
+use lambda_runtime::Error;
+use lookout_shared::config::Env;
+use lookout_shared::logging::exit_on_init_error;
+use lookout_shared::publish::SnsPublisher;
+use lookout_shared::state::DynamoStore;
+use task_alert::config::TaskAlertConfig;
+use task_alert::handler::TaskAlert;
+use task_alert::logs::AwsLogSource;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lookout_shared::logging::init();
+    let config = exit_on_init_error(TaskAlertConfig::from_env(&Env::from_process()));
+    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
+    let logs = AwsLogSource::new(
+        aws_sdk_ecs::Client::new(&sdk),
+        aws_sdk_cloudwatchlogs::Client::new(&sdk),
+        config.region.clone(),
+        config.log_limits,
+    );
+    let state = DynamoStore::from_config(&sdk, &config.state);
+    let alert = exit_on_init_error(TaskAlert::new(config, logs, publisher)).with_state(state);
+    lookout_shared::invocation::run(alert).await
+}

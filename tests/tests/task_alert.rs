@@ -1,0 +1,298 @@
+//! task-alert end to end: the binary through the Lambda Runtime API; moto's ECS holds the task
+//! definitions, moto's CloudWatch Logs the container's stream, and the alert is read from SQS.
+
+use lookout_tests::Function;
+use lookout_tests::ecs::{OOM_TASK, web_app_with_oom_logs};
+use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
+use lookout_tests::workspace::event_file;
+use serde_json::json;
+
+struct Setup {
+    moto: Moto,
+    topic: TopicWithQueue,
+}
+
+/// moto with web-app:1 (awslogs), payments:1 (FireLens) and the OOM task's last lines.
+async fn setup() -> Setup {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let topic = TopicWithQueue::create(&config, "task-alerts", false).await;
+    web_app_with_oom_logs(&config).await;
+    Setup { moto, topic }
+}
+
+fn task_alert(s: &Setup, extra: &[(&str, &str)]) -> Function {
+    s.topic.spawn_publisher(&s.moto, "task-alert", extra)
+}
+
+async fn one(s: &Setup) -> Delivered {
+    s.topic.one().await
+}
+
+#[tokio::test]
+async fn an_oom_killed_container_alerts_with_its_last_log_lines_and_links() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("LOG_LINES", "4")]);
+    let response = function
+        .invoke(&event_file("task-alert/oom-killed.json"))
+        .response()
+        .clone();
+    assert_eq!(response["alerts"][0]["reason"], "OutOfMemory");
+    assert_eq!(response["alerts"][0]["logs"], "shown");
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[ERROR] web: killed: out of memory (app exit 137) in prod")
+    );
+    let doc = delivered.message_json();
+    assert_eq!(doc["source"], "lookout.task-alert");
+    assert_eq!(doc["service"], "web");
+    assert_eq!(doc["cluster"], "prod");
+    assert_eq!(doc["container"]["name"], "app");
+    assert_eq!(doc["container"]["essential"], true);
+    assert_eq!(doc["logs"]["logGroup"], "/ecs/web-app");
+    assert_eq!(doc["logs"]["logStream"], format!("ecs/app/{OOM_TASK}"));
+    // The last four lines, oldest first, the secret redacted.
+    let lines: Vec<&str> = doc["logs"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "connected to db with password=[REDACTED]",
+            "loading product catalogue into memory",
+            "cache size 1843 MiB",
+            "GC overhead limit approaching"
+        ]
+    );
+    assert_eq!(doc["logs"]["redactions"], 1);
+    assert!(!delivered.body.contains("hunter2"));
+    assert_eq!(
+        doc["links"]["task"],
+        format!(
+            "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/{OOM_TASK}/configuration?region=us-east-1"
+        )
+    );
+    assert_eq!(
+        doc["links"]["service"],
+        "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/health?region=us-east-1"
+    );
+    assert_eq!(
+        doc["links"]["taskDefinition"],
+        "https://us-east-1.console.aws.amazon.com/ecs/v2/task-definitions/web-app/1/containers?region=us-east-1"
+    );
+    let stream = doc["links"]["logStream"].as_str().unwrap();
+    assert!(
+        stream.contains(&format!(
+            "log-group/$252Fecs$252Fweb-app/log-events/ecs$252Fapp$252F{OOM_TASK}$3Fstart$3D"
+        )),
+        "{stream}"
+    );
+    assert!(
+        doc["links"]["logsInsights"]
+            .as_str()
+            .unwrap()
+            .contains("logs-insights$3FqueryDetail$3D")
+    );
+    let emf = function.last_emf();
+    assert_eq!(emf["AlertsPublished"], 1);
+    assert_eq!(emf["LogLinesShown"], 4);
+}
+
+#[tokio::test]
+async fn text_format_carries_the_filter_attributes() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("task-alert/oom-killed.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(delivered.attribute("service"), Some("web"));
+    assert_eq!(delivered.attribute("cluster"), Some("prod"));
+    assert_eq!(delivered.attribute("severity"), Some("ERROR"));
+    assert_eq!(delivered.attribute("reason"), Some("OutOfMemory"));
+    let text = delivered.message();
+    assert!(text.contains("  | GC overhead limit approaching\n"), "{text}");
+}
+
+#[tokio::test]
+async fn routine_stops_publish_nothing() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    for (file, kind) in [
+        ("scale-in.json", "ScaleIn"),
+        ("deployment-replacement.json", "DeploymentReplacement"),
+        ("user-stop.json", "UserStopped"),
+    ] {
+        let response = function
+            .invoke(&event_file(&format!("task-alert/{file}")))
+            .response()
+            .clone();
+        assert_eq!(response["expectedStops"][kind], 1, "{file}: {response}");
+        assert_eq!(response["alerts"], json!([]), "{file}");
+    }
+    assert!(s.topic.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_image_pull_alerts_without_log_lines_and_says_why() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("task-alert/cannot-pull.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(delivered.attribute("reason"), Some("ImagePullFailed"));
+    let text = delivered.message();
+    assert!(
+        text.contains("never started (image pull failed), so it wrote no log lines"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CannotPullContainerError: pull image manifest has been retried 7 time(s)"),
+        "{text}"
+    );
+    assert!(!text.contains("  | "), "{text}");
+}
+
+#[tokio::test]
+async fn a_firelens_container_alerts_and_says_its_logs_are_elsewhere() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    let response = function
+        .invoke(&event_file("task-alert/non-awslogs.json"))
+        .response()
+        .clone();
+    assert_eq!(response["alerts"][0]["logs"], "notAwslogs");
+    let doc = one(&s).await.message_json();
+    assert_eq!(doc["logs"]["status"], "notAwslogs");
+    let note = doc["logs"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("\"awsfirelens\" driver, not awslogs: its logs are elsewhere"),
+        "{note}"
+    );
+    assert_eq!(doc["container"]["exitCode"], 2);
+}
+
+#[tokio::test]
+async fn deployment_failures_and_retirement_notices_alert() {
+    let s = setup().await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    function
+        .invoke(&event_file("task-alert/deployment-failed.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[CRITICAL] web: deployment failed in prod")
+    );
+    assert_eq!(delivered.attribute("reason"), Some("DeploymentFailed"));
+    assert!(
+        delivered
+            .message()
+            .contains("Reason:            \"ECS deployment circuit breaker: task failed to start.\"")
+    );
+    function
+        .invoke(&event_file("task-alert/task-retirement.json"))
+        .response();
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[WARNING] ECS task retirement: 2 resources after Tue, 02 Dec 2025 18:00:00 GMT")
+    );
+    assert_eq!(delivered.attribute("reason"), Some("TaskRetirement"));
+    assert!(
+        delivered
+            .message()
+            .contains("task 00805ce1d81940b5a37398e5a2c23333 in cluster prod")
+    );
+    function
+        .invoke(&event_file("task-alert/placement-failure.json"))
+        .response();
+    assert_eq!(one(&s).await.attribute("reason"), Some("TaskPlacementFailed"));
+}
+
+#[tokio::test]
+async fn malformed_events_fail_with_a_named_error() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    let mut event = event_file("task-alert/oom-killed.json");
+    event["detail"]["taskArn"] = json!("not-an-arn-but-a-secret-value");
+    let outcome = function.invoke(&event);
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Lookout.InvalidEvent");
+    assert_eq!(message, "event field detail.taskArn is not an ECS task ARN");
+    let outcome = function.invoke(&json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "region": "us-east-1", "detail": {}}));
+    assert_eq!(outcome.error().0, "Lookout.InvalidEvent");
+    assert!(s.topic.drain().await.is_empty());
+}
+
+/// The same service's OOM stop, as task `n`.
+fn oom_stop(n: u32) -> serde_json::Value {
+    let mut event = event_file("task-alert/oom-killed.json");
+    event["id"] = json!(format!("6d0b2e3c-0000-4000-8000-{n:012}"));
+    event["detail"]["taskArn"] = json!(format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{n:032x}"));
+    event
+}
+
+#[tokio::test]
+async fn a_crash_loop_across_invocations_alerts_once_then_reports_the_count() {
+    let s = setup().await;
+    let config = s.moto.sdk_config().await;
+    lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
+    let function = task_alert(
+        &s,
+        &[("STATE_TABLE", "lookout-state"), ("MESSAGE_FORMAT", "text")],
+    );
+    let outcome = |n: u32| {
+        let response = function.invoke(&oom_stop(n)).response().clone();
+        response["alerts"][0]["outcome"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        [outcome(1), outcome(2), outcome(3)],
+        ["published", "suppressed", "suppressed"]
+    );
+    assert!(!one(&s).await.message().contains("suppressed since"));
+    // Lambda's retry (or a redelivery) of the first stop: already delivered.
+    assert_eq!(outcome(1), "alreadyDelivered");
+    assert!(s.topic.drain().await.is_empty());
+
+    // The 15-minute window ends (the contract's windowEnd, moved to the past).
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let items = dynamodb
+        .scan()
+        .table_name("lookout-state")
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let windows: Vec<_> = items
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("supp#task-alert#"))
+        .collect();
+    assert_eq!(windows.len(), 1, "one window for the loop");
+    assert_eq!(windows[0]["suppressed"].as_n().unwrap(), "2");
+    dynamodb
+        .update_item()
+        .table_name("lookout-state")
+        .key("pk", windows[0]["pk"].clone())
+        .update_expression("SET windowEnd = :past")
+        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let response = function.invoke(&oom_stop(4)).response().clone();
+    assert_eq!(response["alerts"][0]["outcome"], "published");
+    assert_eq!(response["alerts"][0]["suppressedBefore"], 2);
+    let text = one(&s).await.message().to_string();
+    assert!(
+        text.contains("\nSuppressed:    2 similar alerts suppressed since 20")
+            && text.contains("(SUPPRESS_WINDOW_MINUTES)\n"),
+        "{text}"
+    );
+}
