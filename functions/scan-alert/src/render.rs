@@ -49,7 +49,7 @@ impl ImageAlert {
         }
         let severity = self.worst().map_or("NOTICE", VulnSeverity::as_str);
         match self.findings.as_slice() {
-            [only] if self.counts.0.values().sum::<u64>() == 1 => {
+            [only] if self.counts.total_at_or_above(VulnSeverity::Untriaged) == 1 => {
                 format!("[{severity}] {} in {}", only.vulnerability_id, self.image_name())
             }
             _ => format!("[{severity}] {}: {}", self.image_name(), self.counts.describe()),
