@@ -891,6 +891,8 @@ async fn untrusted_text_is_quoted_in_every_format() {
                 "one code block: {description}"
             );
             assert!(!chat["content"]["title"].as_str().unwrap().contains('`'));
+            // Quoted once: `<` reads as `<` in the chat app, not as `&lt;`.
+            assert!(!content.contains("&amp;"), "quoted twice: {content}");
         }
     }
 }
