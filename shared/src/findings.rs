@@ -75,12 +75,18 @@ impl SeverityCounts {
         self.0.get(&s).copied().unwrap_or(0)
     }
 
+    /// Saturating: counts come from events (`CRITICAL` and `critical` both add to one entry).
     pub fn add(&mut self, s: VulnSeverity, n: u64) {
-        *self.0.entry(s).or_default() += n;
+        let count = self.0.entry(s).or_default();
+        *count = count.saturating_add(n);
     }
 
+    /// Saturating, like [`add`](Self::add).
     pub fn total_at_or_above(&self, min: VulnSeverity) -> u64 {
-        self.0.iter().filter(|(s, _)| **s >= min).map(|(_, n)| n).sum()
+        self.0
+            .iter()
+            .filter(|(s, _)| **s >= min)
+            .fold(0, |sum, (_, n)| sum.saturating_add(*n))
     }
 
     /// `CRITICAL 2, HIGH 5` (worst first, zero counts left out).
@@ -209,6 +215,16 @@ mod tests {
         assert_eq!(c.total_at_or_above(VulnSeverity::High), 7);
         assert!(c.rank() > SeverityCounts::default().rank());
         assert_eq!(SeverityCounts::default().describe(), "no findings");
+    }
+
+    #[test]
+    fn counts_from_events_saturate_instead_of_wrapping() {
+        let mut c = SeverityCounts::default();
+        c.add(VulnSeverity::Critical, u64::MAX);
+        c.add(VulnSeverity::Critical, 1);
+        c.add(VulnSeverity::High, u64::MAX);
+        assert_eq!(c.get(VulnSeverity::Critical), u64::MAX);
+        assert_eq!(c.total_at_or_above(VulnSeverity::Untriaged), u64::MAX);
     }
 
     #[test]

@@ -304,14 +304,26 @@ impl AlertContext<'_, '_> {
             ],
             keywords: vec![self.severity().as_str().to_string(), m.log_group.to_string()],
             event_type: "LookoutLogAlert".to_string(),
-            related_resources: vec![console::arn(
-                "logs",
-                self.region,
-                &m.owner,
-                &format!("log-group:{}", m.log_group),
-            )],
+            // An ARN only from a name of CloudWatch Logs' own grammar (it is not quoted there).
+            related_resources: if is_log_group_name(&m.log_group) {
+                vec![console::arn(
+                    "logs",
+                    self.region,
+                    &m.owner,
+                    &format!("log-group:{}", m.log_group),
+                )]
+            } else {
+                Vec::new()
+            },
         }
     }
+}
+
+/// CloudWatch Logs' log group name grammar: `[.\-_/#A-Za-z0-9]{1,512}`.
+fn is_log_group_name(s: &str) -> bool {
+    (1..=512).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b))
 }
 
 /// What the message leaves out.
@@ -440,6 +452,19 @@ mod tests {
         assert_eq!(
             chat.related_resources,
             vec!["arn:aws:logs:eu-west-1:123456789012:log-group:/g"]
+        );
+    }
+
+    #[test]
+    fn chat_related_resources_name_only_valid_log_groups() {
+        for group in ["/g\nhttps://evil.example", "/ecs/web <!channel>", "/ecs/web`", ""] {
+            let chat = render(&batch(group, &["ERROR x"]), ALL).chat;
+            assert_eq!(chat.related_resources, Vec::<String>::new(), "{group:?}");
+        }
+        let chat = render(&batch("/aws/lambda/web_app-1.blue#2", &["ERROR x"]), ALL).chat;
+        assert_eq!(
+            chat.related_resources,
+            vec!["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/web_app-1.blue#2"]
         );
     }
 

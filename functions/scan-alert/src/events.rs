@@ -210,7 +210,7 @@ fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
     if !valid_account(account) {
         return Err(malformed("account is not a 12-digit AWS account id".into()));
     }
-    if !valid_region(region) {
+    if !lookout_shared::console::is_region(region) {
         return Err(malformed("region is not an AWS region name".into()));
     }
     if !valid_repository(&parsed.repository) {
@@ -247,20 +247,6 @@ fn problem(e: &serde_json::Error) -> String {
 
 fn valid_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `us-east-1`, `cn-north-1`, `us-gov-west-1`, `eu-central-2`...
-fn valid_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    s.len() <= 32
-        && parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].len() <= 2
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty()
 }
 
 /// ECR: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 256 characters.

@@ -4,7 +4,7 @@ use lookout_shared::console;
 use lookout_shared::findings::image_name;
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use lookout_shared::notification::{
-    Attribute, ChatMessage, Detail, Notification, chat_code_block, chat_text, deduplication_id,
+    Attribute, ChatMessage, Detail, Notification, chat_code_block, deduplication_id,
 };
 use lookout_shared::text::{inline, thousands, truncate_utf8};
 use serde_json::json;
@@ -49,7 +49,7 @@ impl ImageAlert {
         }
         let severity = self.worst().map_or("NOTICE", VulnSeverity::as_str);
         match self.findings.as_slice() {
-            [only] if self.counts.0.values().sum::<u64>() == 1 => {
+            [only] if self.counts.total_at_or_above(VulnSeverity::Untriaged) == 1 => {
                 format!("[{severity}] {} in {}", only.vulnerability_id, self.image_name())
             }
             _ => format!("[{severity}] {}: {}", self.image_name(), self.counts.describe()),
@@ -160,7 +160,8 @@ impl ImageAlert {
         } else {
             serde_json::Value::Null
         };
-        // Chat: untrusted text only inside the code block or through chat_text.
+        // Chat: untrusted text only inside the code block; the title and keywords are quoted
+        // once, by the chat encoder (quoting them here too showed `&amp;lt;`).
         let mut block = vec![inline(&self.image_name()), self.counts.describe()];
         block.extend(shown.iter().take(10).map(|f| line(f)));
         let description = chat_code_block(&block.join("\n"));
@@ -169,12 +170,12 @@ impl ImageAlert {
             text: t,
             structured,
             chat: ChatMessage {
-                title: chat_text(&subject),
+                title: subject.clone(),
                 description,
                 next_steps: vec![format!("Review the findings: {link}")],
                 keywords: vec![
                     self.worst().map_or("FAILED", VulnSeverity::as_str).to_string(),
-                    chat_text(&self.repository),
+                    self.repository.clone(),
                 ],
                 event_type: "LookoutScanAlert".to_string(),
                 related_resources: vec![console::arn(

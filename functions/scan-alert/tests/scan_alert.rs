@@ -214,6 +214,19 @@ async fn ignored_vulnerabilities_are_neither_counted_nor_shown() {
 }
 
 #[tokio::test]
+async fn counts_that_overflow_saturate_and_still_alert() {
+    let mut e = fixture("inspector2-scan.json");
+    // Two spellings of one severity add up: u64::MAX + 1 must not wrap to 0 (below threshold).
+    e["detail"]["finding-severity-counts"] = json!({"CRITICAL": u64::MAX, "critical": 1});
+    let r = run(&[], e).await;
+    assert_eq!(r.messages.len(), 1);
+    assert_eq!(
+        r.messages[0].subject,
+        "[CRITICAL] payments:v3.1.0: CRITICAL 18,446,744,073,709,551,615"
+    );
+}
+
+#[tokio::test]
 async fn inspector_scan_and_finding_events() {
     let r = run(&[], fixture("inspector2-scan.json")).await;
     assert_eq!(
@@ -878,6 +891,8 @@ async fn untrusted_text_is_quoted_in_every_format() {
                 "one code block: {description}"
             );
             assert!(!chat["content"]["title"].as_str().unwrap().contains('`'));
+            // Quoted once: `<` reads as `<` in the chat app, not as `&lt;`.
+            assert!(!content.contains("&amp;"), "quoted twice: {content}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! each place it goes, with the shared quoting (`lookout_shared::text`, `notification::chat_*`);
 //! only the double-quoted labelled value is task-alert's own.
 
-use lookout_shared::notification::{chat_code_span, chat_text};
+use lookout_shared::notification::chat_code_span;
 use lookout_shared::text::{inline, push_framed, truncate_utf8};
 
 /// One line, every hidden character escaped.
@@ -30,11 +30,6 @@ pub fn framed(out: &mut String, text: &str) {
 /// A name or short value inside chat markdown: a code span it cannot leave.
 pub fn chat_inline(s: &str, max: usize) -> String {
     chat_code_span(truncate_utf8(s, max))
-}
-
-/// A chat title from an SNS-safe Subject: no mention, link or code markup survives.
-pub fn chat_title(subject: &str) -> String {
-    chat_text(subject)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::classify::Problem;
 use crate::event::{AffectedEntity, Container};
 use crate::links::{self, Links};
 use crate::logs::{LogLine, LogOutcome};
-use crate::quote::{chat_inline, chat_title, escape, framed, quoted};
+use crate::quote::{chat_inline, escape, framed, quoted};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::severity::Severity;
 use lookout_shared::text::{count, truncate_utf8};
@@ -626,7 +626,7 @@ impl TaskStopAlert {
             .map(|(label, link)| format!("{label}: {link}"))
             .collect();
         ChatMessage {
-            title: chat_title(subject),
+            title: subject.to_string(),
             description: d,
             next_steps,
             keywords: vec![
@@ -723,7 +723,7 @@ impl ServiceAlert {
             text: t,
             structured,
             chat: ChatMessage {
-                title: chat_title(&subject),
+                title: subject.clone(),
                 description: d,
                 next_steps: links
                     .labelled()
@@ -856,7 +856,7 @@ impl HealthAlert {
             text: t,
             structured,
             chat: ChatMessage {
-                title: chat_title(&subject),
+                title: subject.clone(),
                 description: d,
                 next_steps: vec!["Plan for the retirement: force a new deployment of the affected services before it starts, or restart standalone tasks after it.".to_string()],
                 keywords: vec![alert.severity().as_str().to_string(), alert.reason().to_string()],

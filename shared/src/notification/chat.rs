@@ -75,21 +75,3 @@ fn push_chat_quoted(out: &mut String, text: &str, multiline: bool) {
         }
     }
 }
-
-/// Untrusted text outside a code block (titles, keywords): one line (see
-/// [`crate::text::inline`]), with backticks and the characters of Slack control sequences
-/// (`<!channel>`, `<url|text>`) neutralised.
-pub fn chat_text(text: &str) -> String {
-    let line = crate::text::inline(text);
-    let mut out = String::with_capacity(line.len());
-    for c in line.chars() {
-        match c {
-            '`' => out.push('\''),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}

@@ -7,7 +7,7 @@ mod fit;
 mod model;
 mod sns;
 
-pub use chat::{chat_code_block, chat_code_span, chat_text};
+pub use chat::{chat_code_block, chat_code_span};
 pub use fit::FitError;
 pub use model::{Attribute, AttributeValue, Bodies, ChatMessage, Detail, Notification, SnsMessage};
 pub use sns::{deduplication_id, subject};
@@ -273,14 +273,6 @@ mod tests {
         assert_eq!(
             chat["content"]["title"],
             "[ERROR] in &lt;!channel&gt; [x] (https://evil.example) ＠here"
-        );
-    }
-
-    #[test]
-    fn chat_text_is_one_line_without_markup() {
-        assert_eq!(
-            chat_text("`x`<!channel>\n*y* & <https://e|z>"),
-            "'x'&lt;!channel&gt;\\n*y* &amp; &lt;https://e|z&gt;"
         );
     }
 }
