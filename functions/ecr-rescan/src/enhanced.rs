@@ -178,7 +178,7 @@ fn findings_report(findings: Vec<Finding>, patterns: &Patterns, limits: &Limits)
     });
     FindingsReport {
         min_severity: limits.min_severity,
-        total: counts.0.values().sum::<u64>() as usize,
+        total: usize::try_from(counts.total_at_or_above(VulnSeverity::Untriaged)).unwrap_or(usize::MAX),
         truncated,
         counts,
         images,

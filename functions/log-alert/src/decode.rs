@@ -19,8 +19,9 @@ pub enum DecodeError {
     MissingData,
     #[error("awslogs.data is not a string")]
     DataNotString,
-    #[error("awslogs.data is not valid base64: {0}")]
-    NotBase64(#[from] base64::DecodeError),
+    /// The offset only: base64's own message quotes the offending byte of the payload.
+    #[error("awslogs.data is not valid base64 (at or near byte offset {offset})")]
+    NotBase64 { offset: usize },
     #[error("awslogs.data is not gzip (the decoded bytes do not start with the gzip magic number)")]
     NotGzip,
     #[error("awslogs.data is truncated gzip: the stream ended early")]
@@ -45,7 +46,7 @@ impl DecodeError {
         match self {
             DecodeError::MissingData => "MissingAwslogsData",
             DecodeError::DataNotString => "AwslogsDataNotString",
-            DecodeError::NotBase64(_) => "PayloadNotBase64",
+            DecodeError::NotBase64 { .. } => "PayloadNotBase64",
             DecodeError::NotGzip => "PayloadNotGzip",
             DecodeError::TruncatedGzip => "PayloadTruncatedGzip",
             DecodeError::CorruptGzip(_) => "PayloadCorruptGzip",
@@ -108,7 +109,16 @@ pub fn awslogs_data(event: &serde_json::Value) -> Result<&str, DecodeError> {
 /// base64 → gzip into `out` (cleared first), refusing more than `max_bytes` of output.
 pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.clear();
-    let compressed = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
+    let data = data.trim();
+    let compressed = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| DecodeError::NotBase64 {
+            offset: match e {
+                base64::DecodeError::InvalidByte(offset, _)
+                | base64::DecodeError::InvalidLastSymbol(offset, _) => offset,
+                base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => data.len(),
+            },
+        })?;
     if compressed.len() < 2 || compressed[..2] != [0x1f, 0x8b] {
         return Err(DecodeError::NotGzip);
     }
@@ -375,5 +385,15 @@ pub(crate) mod tests {
         }
         let err = parse(br#"{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":"x"}"#).unwrap_err();
         assert!(err.to_string().contains("(wrong type at line 1, column"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_base64_byte_is_named_by_offset_not_by_value() {
+        // 'é' is two bytes (0xC3 0xA9); base64's own message would say "Invalid symbol 195".
+        let err = decode("QUJD\u{e9}RA==", DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "awslogs.data is not valid base64 (at or near byte offset 4)"
+        );
     }
 }

@@ -254,8 +254,10 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert
         failures.sort_by_key(|f| f.item);
         ctx.metrics.add_len(ITEMS_FAILED, failures.len());
         // Arrays and single events have no partial response: any failure fails the invocation
-        // (after the rest was delivered), so the failure alarm sees it and Lambda retries.
-        if batch.shape != Shape::Sqs
+        // (after the rest was delivered), so the failure alarm sees it and Lambda retries. So does
+        // an SQS failure without a messageId: a partial response could not name it, and the queue
+        // would delete it as delivered.
+        if (batch.shape != Shape::Sqs || failures.iter().any(|f| f.item_identifier.is_none()))
             && let Some(first) = failures.first()
         {
             let kind = first.kind;

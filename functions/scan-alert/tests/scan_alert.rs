@@ -716,6 +716,21 @@ async fn an_unknown_event_fails_only_its_own_item() {
 }
 
 #[tokio::test]
+async fn an_sqs_record_without_a_message_id_fails_the_whole_batch() {
+    // A partial response could not name it, and the queue would delete it as delivered.
+    let publisher = MemoryPublisher::default();
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "sqs");
+    let records = json!({"Records": [
+        sqs_record("a", &image_event(1)),
+        {"body": "not json", "eventSource": "aws:sqs"}
+    ]});
+    let e = invoke(&alert, records, &mut ctx).await.unwrap_err();
+    assert_eq!(e.kind(), "InvalidEvent");
+    assert!(publisher.messages().is_empty());
+}
+
+#[tokio::test]
 async fn findings_with_an_unknown_status_or_severity_fail_naming_the_field() {
     let base = fixture("inspector2-finding.json");
     let mut no_status = base.clone();
