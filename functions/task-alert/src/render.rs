@@ -978,12 +978,19 @@ mod tests {
         assert!(log_lines.iter().all(|l| l.starts_with("  | ")), "{log_lines:?}");
         // Chat: no live mention, no code block broken out of.
         let chat = &n.chat;
-        for text in [&chat.title, &chat.description] {
-            assert!(
-                !text.contains("<!channel>") && !text.contains("<@U123>"),
-                "{text}"
-            );
-        }
+        assert!(
+            !chat.description.contains("<!channel>") && !chat.description.contains("<@U123>"),
+            "{}",
+            chat.description
+        );
+        // The title is quoted once, by the shared chat encoder: check what is sent.
+        let sent = delivery(MessageFormat::PerProtocol, true).encode(&n).message;
+        let body: Value = serde_json::from_str(&sent).unwrap();
+        let chat_sent = body["https"].as_str().unwrap();
+        assert!(
+            !chat_sent.contains("<!channel>") && !chat_sent.contains("<@U123>"),
+            "{chat_sent}"
+        );
         assert_eq!(
             chat.description.matches("```").count() % 2,
             0,
