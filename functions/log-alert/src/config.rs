@@ -2,7 +2,7 @@
 
 use crate::decode;
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, TopicArn};
+use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::redact::Redactor;
@@ -18,10 +18,10 @@ pub struct LogAlertConfig {
     pub max_lines: usize,
     /// Each shown line is cut to this many bytes.
     pub max_line_bytes: usize,
-    pub redact: bool,
+    /// `REDACT` and `REDACT_EXTRA_PATTERNS`, parsed like every function's.
+    pub redact: RedactSettings,
     /// `MIN_SEVERITY`: lines rated below it are counted, not published.
     pub min_severity: Severity,
-    pub redact_extra_patterns: Vec<String>,
     /// Region for console links (the function's own).
     pub region: String,
     /// The function's own log group: alerts on it would loop.
@@ -43,15 +43,6 @@ impl LogAlertConfig {
                 format!("must be an AWS region like us-east-1, got {region:?}"),
             ));
         }
-        let redact_extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
-            None => Vec::new(),
-            Some(raw) => serde_json::from_str::<Vec<String>>(raw).map_err(|e| {
-                ConfigError::new(
-                    "REDACT_EXTRA_PATTERNS",
-                    format!("must be a JSON array of regular expressions: {e}"),
-                )
-            })?,
-        };
         let config = Self {
             delivery: Delivery::from_env(env, topic)?,
             max_decompressed_bytes: env.number_in(
@@ -61,9 +52,8 @@ impl LogAlertConfig {
             )?,
             max_lines: env.number_in("MAX_LINES", 100, 1..=10_000)?,
             max_line_bytes: env.number_in("MAX_LINE_BYTES", 8 << 10, 256..=256 << 10)?,
-            redact: env.flag("REDACT", true)?,
+            redact: RedactSettings::from_env(env)?,
             min_severity: min_severity(env)?,
-            redact_extra_patterns,
             region,
             own_log_group: env.get("AWS_LAMBDA_LOG_GROUP_NAME").map(String::from),
             deadline_margin: env.deadline_margin(500)?,
@@ -111,11 +101,7 @@ impl LogAlertConfig {
     }
 
     pub fn redactor(&self) -> Result<Redactor, ConfigError> {
-        if !self.redact {
-            return Ok(Redactor::disabled());
-        }
-        Redactor::new(&self.redact_extra_patterns)
-            .map_err(|e| ConfigError::new("REDACT_EXTRA_PATTERNS", e.to_string()))
+        self.redact.redactor()
     }
 }
 
@@ -205,6 +191,6 @@ mod tests {
         assert_eq!(c.min_severity, Severity::Error);
         let c = LogAlertConfig::from_env(&env(&[("MIN_SEVERITY", "warning")])).unwrap();
         assert_eq!(c.min_severity, Severity::Warning);
-        assert!(c.redact);
+        assert!(c.redact.enabled);
     }
 }
