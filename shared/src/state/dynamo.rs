@@ -3,7 +3,7 @@
 
 use super::record::{
     ClaimRecord, DECISION, DONE, EXPIRES_AT, FAILED, IN_PROGRESS, Item, MESSAGE_ID, OPENED_AT, PK, SEVERITY,
-    STATUS, SUPPRESSED, WINDOW_END, WindowRecord,
+    STATUS, SUPPRESSED, WINDOW_END, WindowRecord, encode_decision,
 };
 use super::{
     Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateConfig, StateError, StateErrorKind, StateStore,
@@ -372,11 +372,7 @@ impl<C: Clock> StateStore for DynamoStore<C> {
         decision: &D,
         timeout: Duration,
     ) -> Result<(), StateError> {
-        let json = serde_json::to_string(decision).map_err(|e| StateError {
-            kind: StateErrorKind::InvalidRecord,
-            operation: "save_decision",
-            detail: format!("decision not serializable: {e}"),
-        })?;
+        let json = encode_decision(decision)?;
         bounded(
             "save_decision",
             timeout,

@@ -2,7 +2,7 @@
 //! the same record rules as the DynamoDB store, and the workspace tests run one suite against
 //! both (`tests/tests/state.rs`).
 
-use super::record::{ClaimRecord, Status, WindowRecord};
+use super::record::{ClaimRecord, Status, WindowRecord, encode_decision};
 use super::{
     Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateError, StateErrorKind, StateStore, Verdict,
 };
@@ -93,11 +93,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
         decision: &D,
         _timeout: Duration,
     ) -> Result<(), StateError> {
-        let json = serde_json::to_string(decision).map_err(|e| StateError {
-            kind: StateErrorKind::InvalidRecord,
-            operation: "save_decision",
-            detail: format!("decision not serializable: {e}"),
-        })?;
+        let json = encode_decision(decision)?;
         match self.tables().claims.get_mut(key.as_str()) {
             Some(record) if record.status == Status::InProgress => {
                 record.decision = Some(json);

@@ -4,7 +4,7 @@
 
 use super::{Claim, StateError, StateErrorKind, Verdict};
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 
 pub(super) const PK: &str = "pk";
@@ -122,6 +122,12 @@ impl ClaimRecord {
             _ => Ok(None),
         }
     }
+}
+
+/// The `decision` attribute's text: both stores save what `inherited` reads back.
+pub(super) fn encode_decision<D: Serialize>(decision: &D) -> Result<String, StateError> {
+    serde_json::to_string(decision)
+        .map_err(|e| invalid("save_decision", format!("decision not serializable: {e}")))
 }
 
 impl WindowRecord {
