@@ -6,7 +6,8 @@
 //! at moto), so no endpoint code lives here.
 
 use crate::config::{ConfigError, Env};
-use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_types::sdk_config::SharedCredentialsProvider;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,32 +58,42 @@ impl AwsSettings {
     }
 }
 
-/// Loads the SDK configuration once, at init. Lambda hands region and credentials to the
-/// function in its environment, so they are read there: the default chains would also build
-/// IMDS, ECS and STS providers, code and work a Lambda function never uses.
-pub async fn load_sdk_config(settings: &AwsSettings) -> Result<SdkConfig, ConfigError> {
-    require_region(sdk_loader(settings).load().await)
-}
-
-fn sdk_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+/// The SDK configuration every client is built from, made once at init from the environment
+/// Lambda gives the function: region, credentials, and `AWS_ENDPOINT_URL` (the local demo and
+/// tests point it at moto).
+///
+/// Not `aws_config::load`: its loader also builds IMDS, ECS and STS providers, looks up the home
+/// directory, reads profile files and asks a dozen settings providers, code and cold-start work
+/// for settings a Lambda function does not have (BENCHMARKS.md, "Cold start"). Sleep, time
+/// source and identity cache are each service client's defaults.
+pub fn sdk_config(env: &Env, settings: &AwsSettings) -> Result<SdkConfig, ConfigError> {
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|name| env.get(name).map(str::trim).filter(|r| !r.is_empty()))
+        // Without a region every call would fail later as "request could not be sent"; a local
+        // run that forgot it fails at init instead, naming it.
+        .ok_or_else(|| {
+            ConfigError::new(
+                "AWS_REGION",
+                "is required but not set (Lambda sets it; for a local run export it, or AWS_DEFAULT_REGION)",
+            )
+        })?;
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ))
         .http_client(https_client())
         .timeout_config(settings.timeout_config())
-        .retry_config(settings.retry_config())
-}
-
-/// Without a region every call would fail later as "request could not be sent"; a local run
-/// that forgot `AWS_REGION` fails at init instead, naming it.
-fn require_region(sdk: SdkConfig) -> Result<SdkConfig, ConfigError> {
-    match sdk.region() {
-        Some(_) => Ok(sdk),
-        None => Err(ConfigError::new(
-            "AWS_REGION",
-            "is required but not set (Lambda sets it; for a local run export it, or AWS_DEFAULT_REGION)",
-        )),
-    }
+        .retry_config(settings.retry_config());
+    builder.set_endpoint_url(
+        env.get("AWS_ENDPOINT_URL")
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
+    );
+    Ok(builder.build())
 }
 
 /// The one HTTP client every SDK client shares: hyper with rustls on ring, Mozilla's root
@@ -93,7 +104,7 @@ fn require_region(sdk: SdkConfig) -> Result<SdkConfig, ConfigError> {
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
     let mut trust = tls::TrustStore::empty().with_native_roots(false);
-    trust.add_pem_certificate(compiled_in_roots_pem());
+    trust.add_pem_certificate(COMPILED_IN_ROOTS_PEM);
     let context = tls::TlsContext::builder().with_trust_store(trust).build();
     Builder::new().build_with_connector_fn(move |settings, components| {
         // Every `Client::new` calls this once with neither argument, only so that native
@@ -165,21 +176,9 @@ where
 pub type SdkError<E> =
     aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>;
 
-/// `webpki-root-certs` as one PEM bundle, the form the SDK's trust store takes.
-fn compiled_in_roots_pem() -> Vec<u8> {
-    use base64::Engine;
-    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2_100);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            pem.extend_from_slice(line);
-            pem.push(b'\n');
-        }
-        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    }
-    pem
-}
+/// Mozilla's roots (`webpki-root-certs`) as one PEM bundle, the form the SDK's trust store takes;
+/// written by build.rs.
+static COMPILED_IN_ROOTS_PEM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/roots.pem"));
 
 /// A failure to list or read something (after the SDK's own retries).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,14 +217,28 @@ impl ApiError {
 mod tests {
     use super::*;
 
+    /// Every compiled-in root, in order and byte for byte, and nothing else.
     #[test]
-    fn compiled_in_roots_are_a_pem_bundle() {
-        let pem = String::from_utf8(compiled_in_roots_pem()).unwrap();
-        assert_eq!(
-            pem.matches("-----BEGIN CERTIFICATE-----").count(),
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len()
-        );
-        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+    fn compiled_in_roots_are_the_mozilla_roots_as_pem() {
+        use base64::Engine;
+        let pem = std::str::from_utf8(COMPILED_IN_ROOTS_PEM).unwrap();
+        let ders: Vec<Vec<u8>> = pem
+            .split("-----END CERTIFICATE-----\n")
+            .filter(|block| !block.is_empty())
+            .map(|block| {
+                let body = block.strip_prefix("-----BEGIN CERTIFICATE-----\n").unwrap();
+                assert!(body.lines().all(|line| line.len() <= 64));
+                base64::engine::general_purpose::STANDARD
+                    .decode(body.replace('\n', ""))
+                    .unwrap()
+            })
+            .collect();
+        let expected: Vec<&[u8]> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| c.as_ref())
+            .collect();
+        assert!(expected.len() > 100);
+        assert_eq!(ders, expected);
     }
 
     /// The connector a request gets speaks TLS to an https endpoint: the first bytes on the
@@ -245,9 +258,9 @@ mod tests {
             max_attempts: 1,
             ..AwsSettings::from_env(&Env::default()).unwrap()
         };
-        let sdk = sdk_loader(&settings).load().await;
+        let env = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+        let sdk = sdk_config(&env, &settings).unwrap();
         let config = aws_sdk_sns::config::Builder::from(&sdk)
-            .region(aws_sdk_sns::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sns::config::Credentials::new(
                 "AKID", "SECRET", None, None, "test",
             ))
@@ -266,12 +279,39 @@ mod tests {
 
     #[test]
     fn a_missing_region_is_named_at_init() {
-        let e = require_region(SdkConfig::builder().build()).unwrap_err();
-        assert_eq!(e.variable, "AWS_REGION");
-        let with_region = SdkConfig::builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .build();
-        assert!(require_region(with_region).is_ok());
+        let settings = AwsSettings::from_env(&Env::default()).unwrap();
+        for env in [Env::default(), Env::from_pairs([("AWS_REGION", " ")])] {
+            let e = sdk_config(&env, &settings).unwrap_err();
+            assert_eq!(e.variable, "AWS_REGION");
+        }
+        let fallback =
+            sdk_config(&Env::from_pairs([("AWS_DEFAULT_REGION", "eu-west-1")]), &settings).unwrap();
+        assert_eq!(fallback.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        let both = Env::from_pairs([
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ]);
+        assert_eq!(
+            sdk_config(&both, &settings).unwrap().region().map(|r| r.as_ref()),
+            Some("eu-central-1")
+        );
+    }
+
+    /// The local demo and tests reach moto through `AWS_ENDPOINT_URL`; unset, the SDK resolves
+    /// the real endpoint.
+    #[test]
+    fn the_endpoint_comes_from_aws_endpoint_url() {
+        let settings = AwsSettings::from_env(&Env::default()).unwrap();
+        let local = Env::from_pairs([
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]);
+        assert_eq!(
+            sdk_config(&local, &settings).unwrap().endpoint_url(),
+            Some("http://127.0.0.1:5000")
+        );
+        let real = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+        assert_eq!(sdk_config(&real, &settings).unwrap().endpoint_url(), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 mod rules;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -219,9 +219,16 @@ fn requote(out: &mut String, value: &str) {
 /// table's literals (the packed SIMD searcher, which needs leftmost semantics and at most 64
 /// literals) and one scan for long mixed-class base64 runs clear most lines. A line that
 /// passes is searched again with overlapping matches, to pick exactly the rules it needs.
+///
+/// Both automata are NFAs, not the DFA aho-corasick picks by itself for this many literals:
+/// the SIMD prefilter does the scanning either way, and building the DFA cost ≈0.2 ms of every
+/// cold start. The overlapping one is built on the first line that needs it (most lines,
+/// and most batches, never do): ≈0.08 ms more.
 struct Gate {
     any: AhoCorasick,
-    each: AhoCorasick,
+    literals: Vec<&'static str>,
+    /// `None` inside: it could not be built; every rule then runs on such lines.
+    each: OnceLock<Option<AhoCorasick>>,
     /// Per literal of `each`: the rules (bit i = rule i) that contain it.
     rules_of: Vec<u64>,
     /// Per rule gated on a run: (bit, minimum run length).
@@ -255,7 +262,7 @@ impl Gate {
         if specs.len() > 64 {
             return None;
         }
-        let mut literals: Vec<&str> = Vec::new();
+        let mut literals: Vec<&'static str> = Vec::new();
         let mut rules_of: Vec<u64> = Vec::new();
         let mut runs = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -282,20 +289,32 @@ impl Gate {
             .collect();
         let any = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&minimal)
-            .ok()?;
-        let each = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&literals)
             .ok()?;
         let shortest_run = runs.iter().map(|r| r.1).min().unwrap_or(usize::MAX);
         Some(Self {
             any,
-            each,
+            literals,
+            each: OnceLock::new(),
             rules_of,
             runs,
             shortest_run,
         })
+    }
+
+    fn each(&self) -> Option<&AhoCorasick> {
+        self.each
+            .get_or_init(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    // Only lines the prefiltered search let through get here.
+                    .prefilter(false)
+                    .build(&self.literals)
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The rules the line needs (bit i = rule i); 0 for most lines.
@@ -313,7 +332,10 @@ impl Gate {
                 .filter(|(_, min)| run >= *min)
                 .fold(0, |acc, (bit, _)| acc | bit);
             if self.any.is_match(lower.as_slice()) {
-                for m in self.each.find_overlapping_iter(lower.as_slice()) {
+                let Some(each) = self.each() else {
+                    return u64::MAX;
+                };
+                for m in each.find_overlapping_iter(lower.as_slice()) {
                     rules |= self.rules_of[m.pattern().as_usize()];
                 }
             }

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     let env = Env::from_process();
     let config = exit_on_init_error(RescanConfig::from_env(&env));
     let state = exit_on_init_error(StateConfig::from_env(&env));
-    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
+    let sdk = exit_on_init_error(lookout_shared::aws::sdk_config(&env, &config.aws));
     let registry = EcrRegistry::new(aws_sdk_ecr::Client::new(&sdk));
     let inspector = Inspector2::new(aws_sdk_inspector2::Client::new(&sdk));
     let publisher = config

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let env = Env::from_process();
     let config = exit_on_init_error(ScanAlertConfig::from_env(&env));
     let state = exit_on_init_error(StateConfig::from_env(&env));
-    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
+    let sdk = exit_on_init_error(lookout_shared::aws::sdk_config(&env, &config.aws));
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let findings = EcrScanFindings::new(aws_sdk_ecr::Client::new(&sdk));
     // The DynamoDB client exists only when STATE_TABLE is set.

@@ -14,8 +14,9 @@ use task_alert::logs::AwsLogSource;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lookout_shared::logging::init();
-    let config = exit_on_init_error(TaskAlertConfig::from_env(&Env::from_process()));
-    let sdk = exit_on_init_error(lookout_shared::aws::load_sdk_config(&config.aws).await);
+    let env = Env::from_process();
+    let config = exit_on_init_error(TaskAlertConfig::from_env(&env));
+    let sdk = exit_on_init_error(lookout_shared::aws::sdk_config(&env, &config.aws));
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.delivery.topic.clone());
     let logs = AwsLogSource::new(
         aws_sdk_ecs::Client::new(&sdk),
