@@ -9,6 +9,11 @@
 # and relinks. The build inputs (profile, target, flags) are unchanged, so is what SAM ships.
 # Override the directory with LOOKOUT_SAM_TARGET_DIR. About 1.5 GB.
 #
+# SAM builds the functions one after another (samconfig.toml says why), and each release link
+# (fat LTO, one codegen unit) uses one core. So one cargo run first builds every function's
+# bootstrap with SAM's own command line, linking two at a time; SAM's per-function runs then find
+# them fresh and only copy them. If they were not fresh, SAM would simply build them again.
+#
 # Output: SAM's own lines as they come, a progress line every 30 s (cargo-lambda's progress goes
 # to a buffer SAM prints only on failure), and the full log in .aws-sam/sam-build.log.
 set -euo pipefail
@@ -28,6 +33,15 @@ log=.aws-sam/sam-build.log
 deps="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/deps"
 echo "   target dir $CARGO_TARGET_DIR"
 
+# The template's rust-cargolambda functions and their binaries.
+functions=() binaries=()
+while read -r fn bin; do
+  functions+=("$fn") binaries+=("$bin")
+done < <(awk '/^  [A-Za-z0-9]+:$/ { name = substr($1, 1, length($1) - 1) }
+              /BuildMethod: rust-cargolambda/ { want = 1 }
+              want && /Binary:/ { print name, $2; want = 0 }' template.yaml)
+[ "${#functions[@]}" -gt 0 ] || { echo "no rust-cargolambda function found in template.yaml" >&2; exit 1; }
+
 start=$SECONDS
 stamp="$CARGO_TARGET_DIR/.sam-build-started"
 touch "$stamp"
@@ -42,6 +56,17 @@ progress() {
 progress &
 progress_pid=$!
 trap 'kill "$progress_pid" 2>/dev/null || true' EXIT
+
+# SAM's command (aws-lambda-builders rust_cargo/actions.py, build_command): release, arm64,
+# `--bin NAME`; here with every name at once.
+prebuild=.aws-sam/cargo-lambda-build.log
+echo "   cargo lambda build --release --arm64 (${binaries[*]})"
+if ! cargo lambda build --release --arm64 "${binaries[@]/#/--bin=}" >"$prebuild" 2>&1; then
+  echo "cargo lambda build failed; the last lines of $prebuild:" >&2
+  tail -n 40 "$prebuild" >&2
+  exit 1
+fi
+printf '   built in %dm%02ds; now sam build\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60))
 
 # Keep what a reader needs: which function is building and the result. The rest (beta-feature
 # notice, ANSI resets, "Commands you can use next") stays in the log.
@@ -60,10 +85,7 @@ fi
 printf '   sam build took %dm%02ds\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60))
 
 # Every rust-cargolambda function of the template has an arm64 bootstrap.
-functions="$(awk '/^  [A-Za-z0-9]+:$/ { name = substr($1, 1, length($1) - 1) }
-                  /BuildMethod: rust-cargolambda/ { print name }' template.yaml)"
-[ -n "$functions" ] || { echo "no rust-cargolambda function found in template.yaml" >&2; exit 1; }
-for fn in $functions; do
+for fn in "${functions[@]}"; do
   bootstrap=".aws-sam/build/${fn}/bootstrap"
   [ -f "$bootstrap" ] || { echo "missing $bootstrap" >&2; exit 1; }
   arch="$(od -An -tx1 -j18 -N2 "$bootstrap" | tr -d ' ')"   # ELF e_machine, little-endian
