@@ -346,17 +346,39 @@ impl Gate {
 
 /// The length of the longest run of `[A-Za-z0-9+/]` holding an upper-case letter and a digit,
 /// if it is at least `min`; otherwise 0.
+///
+/// Every line goes through this, so it skips: a run of `min` bytes starting anywhere in
+/// `start..=probe` covers the byte at `probe`, so one byte outside the set there clears `min`
+/// positions at once, and otherwise only the bytes before it not yet looked at are scanned.
+/// Each byte is read a bounded number of times, so hostile input cannot make it quadratic.
 fn longest_mixed_run(bytes: &[u8], min: usize) -> usize {
-    let (mut len, mut seen, mut best) = (0, 0, 0);
-    for &b in bytes {
-        let class = CLASS[usize::from(b)];
-        // Branch-free: a byte outside the charset resets the run.
-        let keep = usize::from(class != 0);
-        len = (len + 1) * keep;
-        seen = (seen | class) * class.min(1);
-        if len >= min && seen & (UPPER | DIGIT) == UPPER | DIGIT && len > best {
-            best = len;
+    let in_set = |b: u8| CLASS[usize::from(b)] != 0;
+    let reach = min.saturating_sub(1);
+    // `start`: 0 or just after a byte outside the set. Bytes in `start.max(known)..probe` are
+    // the ones not yet known to be in the set.
+    let (mut best, mut start, mut known) = (0, 0usize, 0);
+    while let Some(probe) = start.checked_add(reach).filter(|&p| p < bytes.len()) {
+        if !in_set(bytes[probe]) {
+            start = probe + 1;
+            continue;
         }
+        let from = known.max(start);
+        if let Some(gap) = bytes[from..probe].iter().rposition(|&b| !in_set(b)) {
+            start = from + gap + 1;
+            known = probe + 1;
+            continue;
+        }
+        let end = bytes[probe..]
+            .iter()
+            .position(|&b| !in_set(b))
+            .map_or(bytes.len(), |len| probe + len);
+        let seen = bytes[start..end]
+            .iter()
+            .fold(0, |seen, &b| seen | CLASS[usize::from(b)]);
+        if seen & (UPPER | DIGIT) == UPPER | DIGIT {
+            best = best.max(end - start);
+        }
+        start = end + 1;
     }
     best
 }

@@ -231,6 +231,25 @@ fn mixed_runs() {
         "no upper case"
     );
     assert_eq!(longest_mixed_run(b"ABCDEFGHIJ", 5), 0, "no digit");
+    assert_eq!(longest_mixed_run(b"A1", 0), 2);
+    assert_eq!(longest_mixed_run(b"A1 B2C3", 1), 4);
+    assert_eq!(longest_mixed_run(b"A1", usize::MAX), 0);
+    assert_eq!(longest_mixed_run(b"", 3), 0);
+    // The run the probe lands in starts before the last byte outside the set seen so far.
+    assert_eq!(longest_mixed_run(b"x a bcdefgh1J", 8), 9);
+}
+
+/// The plain definition, byte by byte: split at bytes outside the set, keep runs holding an
+/// upper-case letter and a digit, take the longest if it reaches `min`.
+fn longest_mixed_run_reference(bytes: &[u8], min: usize) -> usize {
+    let in_set = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+    bytes
+        .split(|b| !in_set(b))
+        .filter(|run| run.iter().any(u8::is_ascii_uppercase) && run.iter().any(u8::is_ascii_digit))
+        .map(<[u8]>::len)
+        .filter(|&len| len >= min)
+        .max()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -251,6 +270,19 @@ fn requote_keeps_the_values_own_quotes() {
 }
 
 proptest::proptest! {
+    /// The skipping scan finds what the plain definition finds, on text dense in runs and
+    /// separators of every length.
+    #[test]
+    fn mixed_run_scan_matches_the_definition(
+        text in "[a-cA-C0-2+/ =.\\-]{0,80}",
+        min in 0usize..30,
+    ) {
+        proptest::prop_assert_eq!(
+            longest_mixed_run(text.as_bytes(), min),
+            longest_mixed_run_reference(text.as_bytes(), min)
+        );
+    }
+
     /// The gate never changes what is redacted, on lines built from the corpus's secret
     /// shapes cut, joined, re-cased and surrounded by arbitrary text.
     #[test]
