@@ -123,11 +123,41 @@ fn gate_literals_are_lowercase_and_fit_the_simd_searcher() {
         }
     }
     let gate = Redactor::built_in().gate.unwrap();
-    // Teddy, the packed searcher, handles at most 64 literals; beyond, the fast path slows.
-    assert!(gate.any.patterns_len() <= 64, "{}", gate.any.patterns_len());
+    // Teddy, the packed searcher, takes at most 64 literals; beyond, the gate would fall back to
+    // an automaton on every CPU.
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("ssse3") {
+        assert!(matches!(gate.any, AnyLiteral::Packed(_)));
+    }
     assert!(rules::specs().len() <= 64);
     // The mark itself never wakes a rule up.
     assert_eq!(gate.candidates(MARK), 0);
+}
+
+/// The automaton the gate falls back to where the CPU has no packed searcher answers as the
+/// packed one does: on the corpus, on each literal, on each literal with a byte cut, and on
+/// texts shorter than Teddy's minimum (the packed searcher's Rabin-Karp path).
+#[test]
+fn the_fallback_literal_search_agrees_with_the_packed_one() {
+    let gate = Redactor::built_in().gate.unwrap();
+    let fallback = AnyLiteral::automaton(&gate.literals).unwrap();
+    assert!(matches!(fallback, AnyLiteral::Automaton(_)));
+    let mut texts: Vec<String> = corpus_inputs().iter().map(|t| t.to_ascii_lowercase()).collect();
+    for literal in &gate.literals {
+        texts.push((*literal).to_string());
+        texts.push(format!("x {literal} y"));
+        texts.push(literal[1..].to_string());
+        texts.push(literal[..literal.len() - 1].to_string());
+    }
+    texts.extend(["", "a", "pw", "key", "ERROR request 3 failed"].map(String::from));
+    let mut matched = 0;
+    for text in &texts {
+        let packed = gate.any.is_match(text.as_bytes());
+        assert_eq!(packed, fallback.is_match(text.as_bytes()), "{text:?}");
+        matched += usize::from(packed);
+    }
+    // Both answers occur.
+    assert!(matched > gate.literals.len() && matched < texts.len());
 }
 
 #[test]
