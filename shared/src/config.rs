@@ -55,6 +55,26 @@ impl Env {
         self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// A severity name (NOTICE, WARNING, ERROR, CRITICAL, any case), or `default` when unset.
+    pub fn severity(
+        &self,
+        name: &str,
+        default: crate::severity::Severity,
+    ) -> Result<crate::severity::Severity, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        crate::severity::Severity::ALL
+            .into_iter()
+            .find(|s| raw.eq_ignore_ascii_case(s.as_str()))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    name,
+                    format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}"),
+                )
+            })
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, ConfigError> {
         self.get(name)
             .ok_or_else(|| ConfigError::new(name, "is required but not set"))

@@ -5,7 +5,7 @@ use lookout_tests::Function;
 use lookout_tests::events::{awslogs_event, data_message, gzip, subscription_event};
 use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
 use lookout_tests::workspace::{binary, event_file};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 struct Setup {
@@ -72,12 +72,7 @@ async fn plain_errors_become_one_actionable_message() {
             .contains("logs-insights$3FqueryDetail$3D")
     );
     // The EMF line is on stdout, whole.
-    let emf = function
-        .output()
-        .into_iter()
-        .find(|l| l.contains("\"_aws\""))
-        .expect("EMF line");
-    let emf: Value = serde_json::from_str(&emf).unwrap();
+    let emf = function.last_emf();
     assert_eq!(emf["EventsDecoded"], 4);
     assert_eq!(emf["AlertsPublished"], 1);
 }
@@ -414,12 +409,7 @@ async fn lines_below_min_severity_are_counted_not_published() {
     for noise in ["0 errors", "healthz", "retrying upstream"] {
         assert!(!shown.contains(noise), "{noise} shown: {shown}");
     }
-    let emf = function
-        .output()
-        .into_iter()
-        .find(|l| l.contains("\"_aws\""))
-        .expect("EMF line");
-    let emf: Value = serde_json::from_str(&emf).unwrap();
+    let emf = function.last_emf();
     assert_eq!(emf["EventsBelowMinSeverity"], 3);
 }
 

@@ -53,7 +53,7 @@ impl LogAlertConfig {
             max_lines: env.number_in("MAX_LINES", 100, 1..=10_000)?,
             max_line_bytes: env.number_in("MAX_LINE_BYTES", 8 << 10, 256..=256 << 10)?,
             redact: RedactSettings::from_env(env)?,
-            min_severity: min_severity(env)?,
+            min_severity: env.severity("MIN_SEVERITY", Severity::Error)?,
             region,
             own_log_group: env.get("AWS_LAMBDA_LOG_GROUP_NAME").map(String::from),
             deadline_margin: env.deadline_margin(500)?,
@@ -103,22 +103,6 @@ impl LogAlertConfig {
     pub fn redactor(&self) -> Result<Redactor, ConfigError> {
         self.redact.redactor()
     }
-}
-
-/// `MIN_SEVERITY` (default `ERROR`): one of NOTICE, WARNING, ERROR, CRITICAL.
-fn min_severity(env: &Env) -> Result<Severity, ConfigError> {
-    let Some(raw) = env.get("MIN_SEVERITY") else {
-        return Ok(Severity::Error);
-    };
-    Severity::ALL
-        .into_iter()
-        .find(|s| raw.trim().eq_ignore_ascii_case(s.as_str()))
-        .ok_or_else(|| {
-            ConfigError::new(
-                "MIN_SEVERITY",
-                format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}"),
-            )
-        })
 }
 
 #[cfg(test)]

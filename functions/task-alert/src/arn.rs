@@ -63,11 +63,11 @@ pub fn is_ecs_name(s: &str) -> bool {
 }
 
 /// A task id: 32 hex digits today, a UUID for old tasks.
-fn is_task_id(s: &str) -> bool {
+pub(crate) fn is_task_id(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-fn is_account(s: &str) -> bool {
+pub(crate) fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 

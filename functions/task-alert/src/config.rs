@@ -33,18 +33,7 @@ impl TaskAlertConfig {
         let region_raw = env.region(Some(&topic));
         let region = Region::parse(&region_raw)
             .ok_or_else(|| ConfigError::new("AWS_REGION", format!("is not a region name: {region_raw:?}")))?;
-        let spot_severity = match env.get("SPOT_SEVERITY").map(str::to_ascii_uppercase).as_deref() {
-            None | Some("WARNING") => Severity::Warning,
-            Some("NOTICE") => Severity::Notice,
-            Some("ERROR") => Severity::Error,
-            Some("CRITICAL") => Severity::Critical,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "SPOT_SEVERITY",
-                    format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {other:?}"),
-                ));
-            }
-        };
+        let spot_severity = env.severity("SPOT_SEVERITY", Severity::Warning)?;
         Ok(Self {
             delivery: Delivery::from_env(env, topic)?,
             region,

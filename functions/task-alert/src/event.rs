@@ -184,7 +184,7 @@ pub fn parse_event(value: &Value, at: &str) -> Result<Event, EventError> {
         id: root.opt_str("id")?.unwrap_or_default().to_string(),
         account: match root.opt_str("account")? {
             None => String::new(),
-            Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.to_string(),
+            Some(a) if crate::arn::is_account(a) => a.to_string(),
             Some(_) => return Err(root.bad("account", "is not a 12-digit AWS account id")),
         },
         region: Region::parse(region).ok_or_else(|| root.bad("region", "is not an AWS region name"))?,

@@ -50,12 +50,8 @@ fn base(region: &Region) -> Option<String> {
         .then(|| console::console_base(region.as_str()))
 }
 
-fn task_id_ok(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
 pub fn task(region: &Region, cluster: &str, task_id: &str) -> Option<String> {
-    let ok = is_ecs_name(cluster) && task_id_ok(task_id);
+    let ok = is_ecs_name(cluster) && crate::arn::is_task_id(task_id);
     ok.then(|| base(region))?.map(|b| {
         format!(
             "{b}/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={}",

@@ -3,7 +3,7 @@
 
 use super::record::{
     ClaimRecord, DECISION, DONE, EXPIRES_AT, FAILED, IN_PROGRESS, Item, MESSAGE_ID, OPENED_AT, PK, SEVERITY,
-    STATUS, SUPPRESSED, WINDOW_END, WindowRecord, encode_decision,
+    STATUS, SUPPRESSED, WINDOW_END, WindowRecord, encode_decision, until,
 };
 use super::{
     Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateConfig, StateError, StateErrorKind, StateStore,
@@ -33,7 +33,7 @@ pub struct DynamoStore<C: Clock = SystemClock> {
 
 impl DynamoStore {
     /// The store `config` names, on a client built from the shared SDK configuration
-    /// (`crate::aws::load_sdk_config`); `None` when `STATE_TABLE` is unset.
+    /// (`crate::aws::sdk_config`); `None` when `STATE_TABLE` is unset.
     pub fn from_config(sdk: &aws_config::SdkConfig, config: &StateConfig) -> Option<Self> {
         let table = config.table.clone()?;
         // Few, quick retries: each call is bounded by its caller's timeout anyway, and a
@@ -65,16 +65,6 @@ impl<C: Clock> DynamoStore<C> {
         }
     }
 
-    fn key(&self, pk: &str) -> AttributeValue {
-        AttributeValue::S(pk.to_string())
-    }
-
-    fn until(&self, now: u64, d: Duration) -> AttributeValue {
-        // Whole seconds, rounded up: a hold or window never ends early.
-        let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
-        number(now.saturating_add(secs))
-    }
-
     async fn claim_inner<D: DeserializeOwned>(
         &self,
         key: &IdempotencyKey,
@@ -86,7 +76,7 @@ impl<C: Clock> DynamoStore<C> {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, self.key(key.as_str()))
+            .key(PK, string(key.as_str()))
             .update_expression("SET #status = :in_progress, #exp = :until REMOVE #mid")
             .condition_expression("attribute_not_exists(#pk) OR #exp <= :now OR #status = :failed")
             .expression_attribute_names("#pk", PK)
@@ -96,7 +86,7 @@ impl<C: Clock> DynamoStore<C> {
             .expression_attribute_values(":in_progress", string(IN_PROGRESS))
             .expression_attribute_values(":failed", string(FAILED))
             .expression_attribute_values(":now", number(now))
-            .expression_attribute_values(":until", self.until(now, hold.max(MIN_HOLD)))
+            .expression_attribute_values(":until", number(until(now, hold.max(MIN_HOLD))))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()
@@ -128,7 +118,7 @@ impl<C: Clock> DynamoStore<C> {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, self.key(pk))
+            .key(PK, string(pk))
             .consistent_read(true)
             .customize()
             .config_override(limits(timeout))
@@ -152,7 +142,7 @@ impl<C: Clock> DynamoStore<C> {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, self.key(key.as_str()))
+            .key(PK, string(key.as_str()))
             .update_expression("SET #decision = :decision")
             .condition_expression("#status = :in_progress")
             .expression_attribute_names("#decision", DECISION)
@@ -185,13 +175,13 @@ impl<C: Clock> DynamoStore<C> {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, self.key(key.as_str()))
+            .key(PK, string(key.as_str()))
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_names("#mid", MESSAGE_ID)
             .expression_attribute_names("#decision", DECISION)
             .expression_attribute_values(":done", string(DONE))
-            .expression_attribute_values(":until", self.until(now, self.keep));
+            .expression_attribute_values(":until", number(until(now, self.keep)));
         let request = match message_id {
             Some(id) => request
                 .update_expression("SET #status = :done, #exp = :until, #mid = :mid REMOVE #decision")
@@ -213,7 +203,7 @@ impl<C: Clock> DynamoStore<C> {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, self.key(key.as_str()))
+            .key(PK, string(key.as_str()))
             // Kept as long as a done record, so its decision outlives Lambda's retries.
             .update_expression("SET #status = :failed, #exp = :until")
             .condition_expression("#status = :in_progress")
@@ -221,7 +211,7 @@ impl<C: Clock> DynamoStore<C> {
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":failed", string(FAILED))
             .expression_attribute_values(":in_progress", string(IN_PROGRESS))
-            .expression_attribute_values(":until", self.until(now, self.keep))
+            .expression_attribute_values(":until", number(until(now, self.keep)))
             .customize()
             .config_override(limits(timeout))
             .send()
@@ -248,7 +238,7 @@ impl<C: Clock> DynamoStore<C> {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .key(PK, self.key(fingerprint.as_str()))
+                .key(PK, string(fingerprint.as_str()))
                 .update_expression(
                     "SET #opened = :now, #end = :end, #sev = :rank, #supp = :zero, #exp = :exp",
                 )
@@ -262,11 +252,11 @@ impl<C: Clock> DynamoStore<C> {
                 .expression_attribute_names("#supp", SUPPRESSED)
                 .expression_attribute_names("#exp", EXPIRES_AT)
                 .expression_attribute_values(":now", number(now))
-                .expression_attribute_values(":end", self.until(now, window))
+                .expression_attribute_values(":end", number(until(now, window)))
                 .expression_attribute_values(":rank", number(u64::from(rank)))
                 .expression_attribute_values(":zero", number(0))
                 // The count outlives the window, for the first alert after it.
-                .expression_attribute_values(":exp", self.until(now, window.saturating_add(self.keep)))
+                .expression_attribute_values(":exp", number(until(now, window.saturating_add(self.keep))))
                 .return_values(ReturnValue::AllOld)
                 .customize()
                 .config_override(limits(timeout))
@@ -288,7 +278,7 @@ impl<C: Clock> DynamoStore<C> {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .key(PK, self.key(fingerprint.as_str()))
+                .key(PK, string(fingerprint.as_str()))
                 .update_expression("ADD #supp :one")
                 .condition_expression("#end > :now AND #sev >= :rank")
                 .expression_attribute_names("#supp", SUPPRESSED)
@@ -305,17 +295,8 @@ impl<C: Clock> DynamoStore<C> {
             match counted {
                 Ok(out) => {
                     let item = out.attributes.unwrap_or_default();
-                    let count = match item.get(SUPPRESSED) {
-                        Some(AttributeValue::N(n)) => n.parse().ok(),
-                        _ => None,
-                    };
-                    return count
-                        .map(|count| Verdict::Suppress { count })
-                        .ok_or_else(|| StateError {
-                            kind: StateErrorKind::InvalidRecord,
-                            operation: "observe",
-                            detail: format!("attribute {SUPPRESSED} is not a whole number"),
-                        });
+                    return super::record::number(&item, SUPPRESSED, "observe")
+                        .map(|count| Verdict::Suppress { count });
                 }
                 // The window closed (or turned less severe) between the two writes: again.
                 Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {}

@@ -2,7 +2,7 @@
 //! the same record rules as the DynamoDB store, and the workspace tests run one suite against
 //! both (`tests/tests/state.rs`).
 
-use super::record::{ClaimRecord, Status, WindowRecord, encode_decision};
+use super::record::{ClaimRecord, Status, WindowRecord, encode_decision, until};
 use super::{
     Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateError, StateErrorKind, StateStore, Verdict,
 };
@@ -46,12 +46,6 @@ impl<C: Clock> MemoryStore<C> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-/// `now + d` in whole seconds, rounded up, as the DynamoDB store computes it.
-fn until(now: u64, d: Duration) -> u64 {
-    now.saturating_add(d.as_secs())
-        .saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 impl<C: Clock> StateStore for MemoryStore<C> {

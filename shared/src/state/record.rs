@@ -6,6 +6,7 @@ use super::{Claim, StateError, StateErrorKind, Verdict};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
+use std::time::Duration;
 
 pub(super) const PK: &str = "pk";
 pub(super) const EXPIRES_AT: &str = "expiresAt";
@@ -55,7 +56,13 @@ fn invalid(operation: &'static str, detail: String) -> StateError {
     }
 }
 
-fn number(item: &Item, name: &str, operation: &'static str) -> Result<u64, StateError> {
+/// `now + d` in whole seconds, rounded up: a hold or window never ends early.
+pub(super) fn until(now: u64, d: Duration) -> u64 {
+    now.saturating_add(d.as_secs())
+        .saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+
+pub(super) fn number(item: &Item, name: &str, operation: &'static str) -> Result<u64, StateError> {
     match item.get(name) {
         Some(AttributeValue::N(n)) => n
             .parse()
