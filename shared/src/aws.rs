@@ -3,9 +3,9 @@
 //! standard retry mode (exponential backoff with jitter) for throttling and 5xx.
 //!
 //! The endpoint comes from the standard `AWS_ENDPOINT_URL` (the local demo and tests point it
-//! at moto), so no endpoint code lives here.
+//! at moto), checked for shape here; the SDK resolves it.
 
-use crate::config::{ConfigError, Env};
+use crate::config::{ConfigError, Env, check_region, shape};
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_types::sdk_config::SharedCredentialsProvider;
 use std::time::Duration;
@@ -66,10 +66,13 @@ impl AwsSettings {
 /// directory, reads profile files and asks a dozen settings providers, code and cold-start work
 /// for settings a Lambda function does not have (BENCHMARKS.md, "Cold start"). Sleep, time
 /// source and identity cache are each service client's defaults.
+///
+/// Every function calls this at init, so a region or endpoint that is not one fails every
+/// function the same way, naming the variable and never repeating its value.
 pub fn sdk_config(env: &Env, settings: &AwsSettings) -> Result<SdkConfig, ConfigError> {
-    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+    let (variable, region) = ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .into_iter()
-        .find_map(|name| env.get(name).map(str::trim).filter(|r| !r.is_empty()))
+        .find_map(|name| env.get(name).map(|r| (name, r)))
         // Without a region every call would fail later as "request could not be sent"; a local
         // run that forgot it fails at init instead, naming it.
         .ok_or_else(|| {
@@ -78,6 +81,12 @@ pub fn sdk_config(env: &Env, settings: &AwsSettings) -> Result<SdkConfig, Config
                 "is required but not set (Lambda sets it; for a local run export it, or AWS_DEFAULT_REGION)",
             )
         })?;
+    // The SDK builds the endpoint host from it: `hunter2` would fail every call, later.
+    check_region(variable, region)?;
+    let endpoint = env.get("AWS_ENDPOINT_URL");
+    if let Some(url) = endpoint {
+        check_endpoint_url(url)?;
+    }
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
@@ -87,13 +96,79 @@ pub fn sdk_config(env: &Env, settings: &AwsSettings) -> Result<SdkConfig, Config
         .http_client(https_client())
         .timeout_config(settings.timeout_config())
         .retry_config(settings.retry_config());
-    builder.set_endpoint_url(
-        env.get("AWS_ENDPOINT_URL")
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned),
-    );
+    builder.set_endpoint_url(endpoint.map(str::to_owned));
     Ok(builder.build())
+}
+
+/// `AWS_ENDPOINT_URL`: `http` or `https`, a host (a DNS name, an IPv4 address or a bracketed
+/// IPv6 one), an optional port, an optional path; no user info, query or fragment.
+fn check_endpoint_url(raw: &str) -> Result<(), ConfigError> {
+    let bad = |problem: &str| {
+        ConfigError::new(
+            "AWS_ENDPOINT_URL",
+            format!(
+                "must be an http(s) URL (https://HOST[:PORT][/PATH]); {} {problem}",
+                shape(raw)
+            ),
+        )
+    };
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or_else(|| bad("does not start with http:// or https://"))?;
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    if authority.contains('@') {
+        // Credentials in a URL end up in logs and proxies.
+        return Err(bad("carries user info (an @ before the host)"));
+    }
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (inside, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("has an unclosed [ in its host"))?;
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| bad("has text between its host and its port"))?,
+                ),
+            };
+            (inside.parse::<std::net::Ipv6Addr>().is_ok(), port)
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (is_host_name(host), Some(port)),
+            None => (is_host_name(authority), None),
+        },
+    };
+    if !host_ok {
+        return Err(bad("has no valid host"));
+    }
+    if let Some(port) = port
+        && !(port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        return Err(bad("has a port that is not 1-65535"));
+    }
+    if !path
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+    {
+        return Err(bad(
+            "has a path with spaces, control characters, a query or a fragment",
+        ));
+    }
+    Ok(())
+}
+
+/// A DNS name or an IPv4 address: labels of letters, digits and `-`, joined by dots.
+fn is_host_name(host: &str) -> bool {
+    (1..=253).contains(&host.len())
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// The one HTTP client every SDK client shares: hyper with rustls on ring, Mozilla's root
@@ -312,6 +387,79 @@ mod tests {
         );
         let real = Env::from_pairs([("AWS_REGION", "us-east-1")]);
         assert_eq!(sdk_config(&real, &settings).unwrap().endpoint_url(), None);
+    }
+
+    /// The region every function's SDK calls go to: one grammar, refused at init, the error
+    /// naming the variable it came from and never its value.
+    #[test]
+    fn a_region_that_is_not_one_fails_at_init_without_its_value() {
+        let settings = AwsSettings::from_env(&Env::default()).unwrap();
+        for (variable, value) in [
+            ("AWS_REGION", "hunter2"),
+            ("AWS_REGION", "us-east-1.evil.example"),
+            ("AWS_DEFAULT_REGION", "hunter2"),
+        ] {
+            let e = sdk_config(&Env::from_pairs([(variable, value)]), &settings).unwrap_err();
+            assert_eq!(e.variable, variable);
+            let text = e.to_string();
+            assert!(!text.contains(value), "{text}");
+            assert!(text.contains("not an AWS region"), "{text}");
+        }
+        for region in [
+            "us-gov-west-1",
+            "cn-north-1",
+            "eu-central-2",
+            "ap-southeast-5",
+            "il-central-1",
+            "mx-central-1",
+            "us-isob-east-1",
+        ] {
+            let sdk = sdk_config(&Env::from_pairs([("AWS_REGION", region)]), &settings).unwrap();
+            assert_eq!(sdk.region().map(|r| r.as_ref()), Some(region));
+        }
+    }
+
+    #[test]
+    fn an_endpoint_that_is_not_a_url_fails_at_init_without_its_value() {
+        let settings = AwsSettings::from_env(&Env::default()).unwrap();
+        let with = |url: &str| Env::from_pairs([("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", url)]);
+        for bad in [
+            "hunter2",
+            "127.0.0.1:5000",
+            "ftp://127.0.0.1",
+            "http://",
+            "http:///path",
+            "http://user:hunter2@moto:5000",
+            "http://moto:0",
+            "http://moto:99999",
+            "http://moto:port",
+            "http://mo to:5000",
+            "http://moto:5000/a b",
+            "http://moto:5000/?x=1",
+            "http://moto:5000#f",
+            "http://-moto:5000",
+            "http://[::1",
+            "http://[hunter2]:5000",
+            "http://[::1]x:5000",
+        ] {
+            let e = sdk_config(&with(bad), &settings).unwrap_err();
+            assert_eq!(e.variable, "AWS_ENDPOINT_URL", "{bad}");
+            assert!(!e.to_string().contains(bad), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        for good in [
+            "http://127.0.0.1:5000",
+            "https://moto.internal",
+            "http://localhost:4566/",
+            "https://vpce-1a2b.ecr.us-east-1.vpce.amazonaws.com/prefix",
+            "http://[::1]:5000",
+            "http://[::1]",
+        ] {
+            assert_eq!(
+                sdk_config(&with(good), &settings).unwrap().endpoint_url(),
+                Some(good)
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Environment configuration, parsed once at cold start. Every problem names the variable,
-//! so a bad deploy fails at init with a message the operator can act on.
+//! so a bad deploy fails at init with a message the operator can act on. A problem says what
+//! is wrong with a value, never what the value is: any variable may hold a secret pasted into
+//! the wrong place, and init errors go to the logs.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -18,6 +20,24 @@ impl ConfigError {
             variable: variable.to_string(),
             problem: problem.into(),
         }
+    }
+}
+
+/// How a problem refers to a value without repeating it: "a 7-character value".
+pub fn shape(raw: &str) -> String {
+    format!("a {}-character value", raw.chars().count())
+}
+
+/// A region of the one grammar every function uses ([`crate::console::is_region`]), or an
+/// error naming `variable`.
+pub fn check_region(variable: &str, raw: &str) -> Result<(), ConfigError> {
+    if crate::console::is_region(raw) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            variable,
+            format!("has {} that is not an AWS region (like us-east-1)", shape(raw)),
+        ))
     }
 }
 
@@ -55,6 +75,12 @@ impl Env {
         self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// The value as set, blank or spaced included, for a variable where set-but-blank is an
+    /// error rather than unset (`STATE_TABLE`).
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
     /// A severity name (NOTICE, WARNING, ERROR, CRITICAL, any case), or `default` when unset.
     pub fn severity(
         &self,
@@ -70,7 +96,7 @@ impl Env {
             .ok_or_else(|| {
                 ConfigError::new(
                     name,
-                    format!("must be NOTICE, WARNING, ERROR or CRITICAL, got {raw:?}"),
+                    format!("must be NOTICE, WARNING, ERROR or CRITICAL, not {}", shape(raw)),
                 )
             })
     }
@@ -88,9 +114,13 @@ impl Env {
     {
         match self.get(name) {
             None => Ok(default),
-            Some(raw) => raw
-                .parse()
-                .map_err(|e| ConfigError::new(name, format!("has invalid value {raw:?}: {e}"))),
+            // Not the parse error: some (severities, for one) quote the value.
+            Some(raw) => raw.parse().map_err(|_| {
+                ConfigError::new(
+                    name,
+                    format!("has {} that is not {}", shape(raw), expected::<T>()),
+                )
+            }),
         }
     }
 
@@ -109,10 +139,11 @@ impl Env {
         if range.contains(&value) {
             Ok(value)
         } else {
+            let side = if value < *range.start() { "below" } else { "above" };
             Err(ConfigError::new(
                 name,
                 format!(
-                    "must be between {} and {}, got {value}",
+                    "must be between {} and {}; the value is {side} that",
                     range.start(),
                     range.end()
                 ),
@@ -128,7 +159,7 @@ impl Env {
             Some("false" | "no" | "0" | "off") => Ok(false),
             Some(other) => Err(ConfigError::new(
                 name,
-                format!("must be true or false, got {other:?}"),
+                format!("must be true or false, not {}", shape(other)),
             )),
         }
     }
@@ -137,17 +168,18 @@ impl Env {
     /// deadline, so the result (or the failure) is still reported.
     ///
     /// Lambda exposes no function timeout to the process, so the template sets
-    /// `FUNCTION_TIMEOUT_SECONDS`; when it is set, a margin that leaves no time to work (at least
-    /// the timeout) is refused here, at init, instead of failing every invocation.
+    /// `FUNCTION_TIMEOUT_SECONDS`; when it is set, a margin of more than half the timeout is
+    /// refused here, at init: the work must keep at least as much time as the margin, or
+    /// every invocation is cut before it starts (59.5 s of a 60 s timeout left 0.5 s to work).
     pub fn deadline_margin(&self, default_ms: u64) -> Result<Duration, ConfigError> {
         let margin_ms = self.number_in("DEADLINE_MARGIN_MS", default_ms, 0..=300_000)?;
         if self.get("FUNCTION_TIMEOUT_SECONDS").is_some() {
             let timeout_s: u64 = self.number_in("FUNCTION_TIMEOUT_SECONDS", 900, 1..=900)?;
-            if margin_ms >= timeout_s.saturating_mul(1000) {
+            if margin_ms.saturating_mul(2) > timeout_s.saturating_mul(1000) {
                 return Err(ConfigError::new(
                     "DEADLINE_MARGIN_MS",
                     format!(
-                        "({margin_ms} ms) must be less than the function timeout (FUNCTION_TIMEOUT_SECONDS={timeout_s})"
+                        "({margin_ms} ms) must be at most half the function timeout (FUNCTION_TIMEOUT_SECONDS={timeout_s}), so the work keeps at least as long as the margin"
                     ),
                 ));
             }
@@ -156,25 +188,30 @@ impl Env {
     }
 
     /// A `KEY=VALUE,KEY=VALUE` list: every item must have a `=` and a non-empty key, and a key
-    /// may appear once (a repeated key would otherwise silently win or lose).
+    /// may appear once (a repeated key would otherwise silently win or lose). Errors name items
+    /// by position (1-based), never quote them.
     pub fn key_values(&self, name: &str) -> Result<Vec<(String, String)>, ConfigError> {
         let mut out: Vec<(String, String)> = Vec::new();
-        for item in self.list(name) {
+        for (i, item) in self.list(name).into_iter().enumerate() {
+            let position = i + 1;
             let Some((key, value)) = item.split_once('=') else {
                 return Err(ConfigError::new(
                     name,
-                    format!("items must be KEY=VALUE, got {item:?}"),
+                    format!("items must be KEY=VALUE; item {position} has no ="),
                 ));
             };
             let key = key.trim().to_string();
             if key.is_empty() {
                 return Err(ConfigError::new(
                     name,
-                    format!("has an item without a key: {item:?}"),
+                    format!("has an item without a key (item {position})"),
                 ));
             }
             if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
-                return Err(ConfigError::new(name, format!("lists {key} more than once")));
+                return Err(ConfigError::new(
+                    name,
+                    format!("lists a key more than once (item {position} repeats an earlier one)"),
+                ));
             }
             out.push((key, value.trim().to_string()));
         }
@@ -182,12 +219,14 @@ impl Env {
     }
 
     /// The region console links point at: the function's own (`AWS_REGION`, always set by
-    /// Lambda), else the alert topic's, else `us-east-1`.
-    pub fn region(&self, topic: Option<&TopicArn>) -> String {
-        self.get("AWS_REGION")
-            .or(topic.map(TopicArn::region))
-            .unwrap_or("us-east-1")
-            .to_string()
+    /// Lambda), else the alert topic's, else `us-east-1`. One that is not a region fails, naming
+    /// `AWS_REGION`.
+    pub fn region(&self, topic: Option<&TopicArn>) -> Result<String, ConfigError> {
+        if let Some(raw) = self.get("AWS_REGION") {
+            check_region("AWS_REGION", raw)?;
+            return Ok(raw.to_string());
+        }
+        Ok(topic.map_or("us-east-1", TopicArn::region).to_string())
     }
 
     /// A comma-separated list; blank items are dropped.
@@ -204,6 +243,18 @@ impl Env {
     }
 }
 
+/// What [`Env::parse_or`] expected, in words: its parse errors are not shown.
+fn expected<T>() -> &'static str {
+    let name = std::any::type_name::<T>();
+    match name.rsplit("::").next().unwrap_or(name) {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
+            "a whole number"
+        }
+        "f32" | "f64" => "a number",
+        _ => "a value this setting accepts",
+    }
+}
+
 /// `REDACT` (default on) and `REDACT_EXTRA_PATTERNS` (a JSON array of regular expressions),
 /// for every function that shows untrusted text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,10 +267,16 @@ impl RedactSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
             None => Vec::new(),
+            // The position, not serde's message: it quotes the value it could not read.
             Some(raw) => serde_json::from_str::<Vec<String>>(raw).map_err(|e| {
                 ConfigError::new(
                     "REDACT_EXTRA_PATTERNS",
-                    format!("must be a JSON array of regular expressions: {e}"),
+                    format!(
+                        "must be a JSON array of regular expressions (strings); {} is not one (line {}, column {})",
+                        shape(raw),
+                        e.line(),
+                        e.column()
+                    ),
                 )
             })?,
         };
@@ -234,38 +291,77 @@ impl RedactSettings {
         if !self.enabled {
             return Ok(crate::redact::Redactor::disabled());
         }
-        crate::redact::Redactor::new(&self.extra_patterns)
-            .map_err(|e| ConfigError::new("REDACT_EXTRA_PATTERNS", e.to_string()))
+        // Named by position: a pattern may spell out part of the secret it hides, and the
+        // regex error quotes the pattern.
+        crate::redact::Redactor::new(&self.extra_patterns).map_err(|e| {
+            let (pattern, problem) = match &e {
+                crate::redact::PatternError::Invalid { pattern, .. } => {
+                    (pattern, "is not a valid regular expression")
+                }
+                crate::redact::PatternError::MatchesEmpty { pattern } => {
+                    (pattern, "matches the empty string: it would mark every line")
+                }
+            };
+            let position = self
+                .extra_patterns
+                .iter()
+                .position(|p| p == pattern)
+                .map_or(0, |i| i + 1);
+            ConfigError::new("REDACT_EXTRA_PATTERNS", format!("pattern {position} {problem}"))
+        })
     }
 }
 
-/// An SNS topic ARN, checked for shape so a typo fails at init, not at the first alert.
+/// An SNS topic ARN, checked part by part so a typo fails at init, not at the first alert:
+/// `arn:PARTITION:sns:REGION:ACCOUNT:NAME`, the partition one of AWS's and the region's own,
+/// the region of the one grammar ([`crate::console::is_region`]), a 12-digit account, and
+/// SNS's topic name grammar (1-256 of `A-Z a-z 0-9 _ -`, `.fifo` at the end of FIFO topics).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicArn {
     arn: String,
     region: String,
+    account: String,
 }
 
 impl TopicArn {
     pub fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
-        let parts: Vec<&str> = raw.split(':').collect();
-        let valid = parts.len() == 6
-            && parts[0] == "arn"
-            && parts[1].starts_with("aws")
-            && parts[2] == "sns"
-            && !parts[3].is_empty()
-            && parts[4].len() == 12
-            && parts[4].bytes().all(|b| b.is_ascii_digit())
-            && !parts[5].is_empty();
-        if !valid {
-            return Err(ConfigError::new(
+        let bad = |problem: &str| {
+            ConfigError::new(
                 variable,
-                format!("must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {raw:?}"),
+                format!(
+                    "must be an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME); {} {problem}",
+                    shape(raw)
+                ),
+            )
+        };
+        let parts: Vec<&str> = raw.split(':').collect();
+        let [arn, partition, service, region, account, name] = parts[..] else {
+            return Err(bad("does not have its six :-separated parts"));
+        };
+        if arn != "arn" || service != "sns" {
+            return Err(bad("is not an arn:…:sns: ARN"));
+        }
+        if !crate::console::is_partition(partition) {
+            return Err(bad("names no AWS partition"));
+        }
+        if !crate::console::is_region(region) {
+            return Err(bad("names no AWS region"));
+        }
+        if crate::console::partition_of_region(region) != partition {
+            return Err(bad("names a region of another partition"));
+        }
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("has no 12-digit account id"));
+        }
+        if !is_topic_name(name) {
+            return Err(bad(
+                "has no valid topic name (1-256 of A-Z a-z 0-9 _ -, optionally ending .fifo)",
             ));
         }
         Ok(Self {
             arn: raw.to_string(),
-            region: parts[3].to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
         })
     }
 
@@ -277,10 +373,25 @@ impl TopicArn {
         &self.region
     }
 
+    /// The account that owns the topic.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
     /// FIFO topics need a group id and a deduplication id on every publish.
     pub fn is_fifo(&self) -> bool {
         self.arn.ends_with(".fifo")
     }
+}
+
+/// SNS: 1-256 characters of `A-Z a-z 0-9 _ -`; a FIFO topic's name ends in `.fifo` (counted).
+fn is_topic_name(name: &str) -> bool {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    (1..=256).contains(&name.len())
+        && !base.is_empty()
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -292,7 +403,11 @@ mod tests {
         let env = Env::from_pairs([("N", "abc"), ("F", "maybe"), ("R", "500")]);
         let e = env.parse_or::<u32>("N", 1).unwrap_err();
         assert_eq!(e.variable, "N");
-        assert!(e.to_string().contains("N has invalid value \"abc\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("N has a 3-character value that is not a whole number"),
+            "{e}"
+        );
         assert!(
             env.flag("F", false)
                 .unwrap_err()
@@ -344,8 +459,8 @@ mod tests {
         assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
         assert!(e.to_string().contains("FUNCTION_TIMEOUT_SECONDS=30"), "{e}");
         assert_eq!(
-            env("29999", "30").deadline_margin(500).unwrap(),
-            Duration::from_millis(29_999)
+            env("15000", "30").deadline_margin(500).unwrap(),
+            Duration::from_millis(15_000)
         );
         assert_eq!(
             env("500", "0").deadline_margin(500).unwrap_err().variable,
@@ -370,7 +485,7 @@ mod tests {
         ]);
         let e = env.key_values("T").unwrap_err();
         assert_eq!(e.variable, "T");
-        assert!(e.to_string().contains("lists HIGH more than once"), "{e}");
+        assert!(e.to_string().contains("item 2 repeats an earlier one"), "{e}");
         assert_eq!(env.key_values("V").unwrap_err().variable, "V");
         assert_eq!(env.key_values("W").unwrap_err().variable, "W");
         assert_eq!(env.key_values("X").unwrap_err().variable, "X");
@@ -385,10 +500,137 @@ mod tests {
     }
 
     #[test]
+    fn a_margin_over_half_the_function_timeout_fails_at_init() {
+        let env = |margin: &str, timeout: &str| {
+            Env::from_pairs([
+                ("DEADLINE_MARGIN_MS", margin),
+                ("FUNCTION_TIMEOUT_SECONDS", timeout),
+            ])
+        };
+        // 0.5 s of a 60 s function left to work.
+        let e = env("59500", "60").deadline_margin(500).unwrap_err();
+        assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
+        assert!(e.to_string().contains("at most half"), "{e}");
+        assert_eq!(
+            env("30001", "60").deadline_margin(500).unwrap_err().variable,
+            "DEADLINE_MARGIN_MS"
+        );
+        assert_eq!(
+            env("30000", "60").deadline_margin(500).unwrap(),
+            Duration::from_secs(30)
+        );
+        // The template's: 500 ms of 30 s, 10 s of 900 s.
+        assert!(env("500", "30").deadline_margin(500).is_ok());
+        assert!(env("10000", "900").deadline_margin(500).is_ok());
+    }
+
+    /// Whatever is wrong, the error names the variable and describes the value without it.
+    #[test]
+    fn errors_never_repeat_the_value() {
+        const SECRET: &str = "hunter2";
+        let with = |name: &str, value: &str| Env::from_pairs([(name.to_string(), value.to_string())]);
+        let errors = [
+            with("S", SECRET)
+                .severity("S", crate::severity::Severity::Error)
+                .unwrap_err(),
+            with("N", SECRET).parse_or::<u32>("N", 1).unwrap_err(),
+            with("N", "7777").number_in::<u32>("N", 1, 1..=100).unwrap_err(),
+            with("N", SECRET)
+                .parse_or::<crate::findings::VulnSeverity>("N", crate::findings::VulnSeverity::High)
+                .unwrap_err(),
+            with("F", SECRET).flag("F", false).unwrap_err(),
+            with("K", SECRET).key_values("K").unwrap_err(),
+            with("K", &format!("={SECRET}")).key_values("K").unwrap_err(),
+            with("K", &format!("{SECRET}=1,{SECRET}=2"))
+                .key_values("K")
+                .unwrap_err(),
+            with("AWS_REGION", SECRET).region(None).unwrap_err(),
+            RedactSettings::from_env(&with("REDACT", SECRET)).unwrap_err(),
+            RedactSettings::from_env(&with("REDACT_EXTRA_PATTERNS", SECRET)).unwrap_err(),
+            RedactSettings::from_env(&with("REDACT_EXTRA_PATTERNS", &format!(r#"["{SECRET}", 5]"#)))
+                .unwrap_err(),
+            RedactSettings::from_env(&with("REDACT_EXTRA_PATTERNS", &format!(r#"["{SECRET}("]"#)))
+                .unwrap()
+                .redactor()
+                .unwrap_err(),
+            RedactSettings::from_env(&with(
+                "REDACT_EXTRA_PATTERNS",
+                &format!(r#"["a", "({SECRET})?"]"#),
+            ))
+            .unwrap()
+            .redactor()
+            .unwrap_err(),
+            TopicArn::parse("ALERT_TOPIC_ARN", SECRET).unwrap_err(),
+            TopicArn::parse(
+                "ALERT_TOPIC_ARN",
+                &format!("arn:aws:sns:us-east-1:123456789012:{SECRET} x"),
+            )
+            .unwrap_err(),
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("configuration: {} ", e.variable)),
+                "{text}"
+            );
+            assert!(!text.contains(SECRET) && !text.contains("7777"), "{text}");
+        }
+        let e = with("AWS_REGION", SECRET).region(None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration: AWS_REGION has a 7-character value that is not an AWS region (like us-east-1)"
+        );
+        let e = RedactSettings::from_env(&with("REDACT_EXTRA_PATTERNS", r#"["a", "(x"]"#))
+            .unwrap()
+            .redactor()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("pattern 2 is not a valid regular expression"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_region_is_aws_region_the_topics_or_us_east_1() {
+        let topic = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:a").unwrap();
+        let region =
+            |pairs: &[(&str, &str)], topic: Option<&TopicArn>| Env::from_pairs(pairs.to_vec()).region(topic);
+        assert_eq!(
+            region(&[("AWS_REGION", "ap-southeast-5")], Some(&topic)).unwrap(),
+            "ap-southeast-5"
+        );
+        assert_eq!(region(&[], Some(&topic)).unwrap(), "eu-west-1");
+        assert_eq!(region(&[], None).unwrap(), "us-east-1");
+        for bad in ["hunter2", "us-east-1.evil.example", "US-EAST-1"] {
+            assert_eq!(
+                region(&[("AWS_REGION", bad)], Some(&topic)).unwrap_err().variable,
+                "AWS_REGION"
+            );
+        }
+    }
+
+    #[test]
     fn topic_arns_are_checked() {
         let t = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:alerts.fifo").unwrap();
         assert!(t.is_fifo());
         assert_eq!(t.region(), "eu-west-1");
+        assert_eq!(t.account(), "123456789012");
+        for good in [
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:a-b_C9",
+            "arn:aws-iso:sns:us-iso-east-1:123456789012:a",
+            "arn:aws-iso-b:sns:us-isob-east-1:123456789012:a",
+            "arn:aws-iso-e:sns:eu-isoe-west-1:123456789012:a",
+            "arn:aws-iso-f:sns:us-isof-south-1:123456789012:a",
+            "arn:aws-eusc:sns:eusc-de-east-1:123456789012:a",
+            "arn:aws:sns:il-central-1:123456789012:a",
+        ] {
+            assert!(TopicArn::parse("T", good).is_ok(), "{good}");
+        }
+        let longest = format!("arn:aws:sns:us-east-1:123456789012:{}", "n".repeat(256));
+        assert!(TopicArn::parse("T", &longest).is_ok());
+        let longest_fifo = format!("arn:aws:sns:us-east-1:123456789012:{}.fifo", "n".repeat(251));
+        assert!(TopicArn::parse("T", &longest_fifo).is_ok());
         assert!(
             !TopicArn::parse("T", "arn:aws-cn:sns:cn-north-1:123456789012:a")
                 .unwrap()
@@ -398,6 +640,18 @@ mod tests {
             "alerts",
             "arn:aws:sqs:eu-west-1:123456789012:q",
             "arn:aws:sns:eu-west-1:12:x",
+            "arn:awsbogus:sns:eu-west-1:123456789012:alerts",
+            "arn:aws:sns:eu-west-1:123456789012:my alerts",
+            "arn:aws:sns:eu-west-1:123456789012:",
+            "arn:aws:sns:eu-west-1:123456789012:.fifo",
+            "arn:aws:sns:eu-west-1:123456789012:a.b",
+            "arn:aws:sns:eu-west-1:123456789012:a:b",
+            "arn:aws:sns:hunter2:123456789012:alerts",
+            "arn:aws-cn:sns:eu-west-1:123456789012:alerts",
+            "arn:aws:sns:cn-north-1:123456789012:alerts",
+            "arn:aws:sns:eu-west-1:12345678901x:alerts",
+            format!("arn:aws:sns:us-east-1:123456789012:{}", "n".repeat(257)).as_str(),
+            format!("arn:aws:sns:us-east-1:123456789012:{}.fifo", "n".repeat(252)).as_str(),
         ] {
             let e = TopicArn::parse("ALERT_TOPIC_ARN", bad).unwrap_err();
             assert_eq!(e.variable, "ALERT_TOPIC_ARN");

@@ -49,10 +49,41 @@ impl Partition {
     }
 }
 
-/// The AWS region grammar: lowercase words joined by `-`, ending in a number (`us-east-1`,
-/// `us-gov-west-1`, `ap-southeast-5`). Region text from an event is untrusted: only a region of
-/// this shape ever becomes part of a link host or an ARN.
+/// The partitions ARNs name, each with the prefix its regions carry, most specific first.
+const PARTITIONS: [(&str, &str); 8] = [
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+    ("cn-", "aws-cn"),
+    ("", "aws"),
+];
+
+/// The partition a region belongs to, as ARNs spell it: `aws`, `aws-cn`, `aws-us-gov`,
+/// `aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`, `aws-eusc`.
+pub fn partition_of_region(region: &str) -> &'static str {
+    PARTITIONS
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
+/// Whether `name` is one of the partitions [`partition_of_region`] knows.
+pub fn is_partition(name: &str) -> bool {
+    PARTITIONS.iter().any(|(_, partition)| *partition == name)
+}
+
+/// The AWS region grammar, the one every function checks regions against: lowercase words
+/// joined by `-`, ending in a one- or two-digit number, the first word two letters (`eusc` for
+/// the European Sovereign Cloud): `us-east-1`, `us-gov-west-1`, `us-isob-east-1`,
+/// `eusc-de-east-1`. Region text from an event or the environment is untrusted: only a region
+/// of this shape ever becomes part of a link host, an ARN or an SDK endpoint.
 pub fn is_region(s: &str) -> bool {
+    if s.len() > 32 {
+        return false;
+    }
     let mut parts = s.split('-');
     let Some(first) = parts.next() else {
         return false;
@@ -62,7 +93,7 @@ pub fn is_region(s: &str) -> bool {
         return false;
     };
     let letters = |w: &str| !w.is_empty() && w.len() <= 16 && w.bytes().all(|b| b.is_ascii_lowercase());
-    first.len() == 2
+    (first.len() == 2 || first == "eusc")
         && letters(first)
         && !words.is_empty()
         && words.iter().all(|w| letters(w))
@@ -94,7 +125,7 @@ pub const LINK_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=253_402_300_79
 /// `arn:<partition>:<service>:<region>:<account>:<resource>`, the partition from the region.
 /// An invalid region or account (untrusted event fields) is left empty rather than pasted in.
 pub fn arn(service: &str, region: &str, account: &str, resource: &str) -> String {
-    let partition = Partition::of_region(region).arn_name();
+    let partition = partition_of_region(region);
     let region = region_param(region);
     let account = if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
         account
@@ -247,6 +278,10 @@ mod tests {
             "cn-north-1",
             "ap-southeast-5",
             "il-central-1",
+            "mx-central-1",
+            "eu-central-2",
+            "us-isob-east-1",
+            "eusc-de-east-1",
         ] {
             assert!(is_region(ok), "{ok}");
         }
@@ -261,6 +296,9 @@ mod tests {
             "us--1",
             "x-y-1",
             "us-east-1/",
+            "hunter2",
+            "euscx-de-east-1",
+            "us-aaaa-bbbb-cccc-dddd-eeee-ffff-1",
         ] {
             assert!(!is_region(bad), "{bad}");
         }
@@ -286,6 +324,31 @@ mod tests {
         assert_eq!(
             arn("logs", "eu-west-1", "evil:x", "log-group:g"),
             "arn:aws:logs:eu-west-1::log-group:g"
+        );
+    }
+
+    #[test]
+    fn every_partition_is_named_from_its_regions() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("eu-west-1", "aws"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-east-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            assert_eq!(partition_of_region(region), partition, "{region}");
+            assert!(is_partition(partition));
+        }
+        for bad in ["awsbogus", "", "aws-", "AWS", "aws-iso-x"] {
+            assert!(!is_partition(bad), "{bad}");
+        }
+        assert_eq!(
+            arn("logs", "us-isob-east-1", "123456789012", "log-group:g"),
+            "arn:aws-iso-b:logs:us-isob-east-1:123456789012:log-group:g"
         );
     }
 

@@ -148,9 +148,17 @@ pub struct Permit {
     /// The key this attempt claimed (None: no store, or the store failed open).
     claimed: Option<IdempotencyKey>,
     suppressed: Option<Suppressed>,
+    /// One per fingerprint admitted, in order; empty without a store.
+    verdicts: Vec<Verdict>,
 }
 
 impl Permit {
+    /// Whether fingerprint number `i` (in the order admitted) was already alerted inside its
+    /// window: the renderer shows it as a count, after the new ones.
+    pub fn known(&self, i: usize) -> bool {
+        matches!(self.verdicts.get(i), Some(Verdict::Suppress { .. }))
+    }
+
     /// The repeats suppressed since the previous alert with this fingerprint, if any.
     pub fn suppressed(&self) -> Option<&Suppressed> {
         self.suppressed.as_ref()
@@ -245,8 +253,18 @@ impl FunctionError for DeliveryError {
 /// store (idempotency and suppression, see [`crate::state`]) when `STATE_TABLE` is set.
 ///
 /// Per alert, every function does the same: [`admit`](Self::admit) with the alert's
-/// idempotency key (and fingerprint), render with [`Permit::note`], then
+/// idempotency key (and fingerprints), render with [`Permit::note`], then
 /// [`publish`](Self::publish) the permit.
+///
+/// # A publish that may have been delivered
+/// A publish sent in time but not answered (the deadline, a timeout, a dropped connection) may
+/// have reached SNS. With a state table it is recorded as done-unconfirmed and the invocation
+/// fails: the retry finds the record and sends nothing. When the table could not record it
+/// (or never held the claim), a failure would have each of Lambda's retries send a copy, so
+/// the invocation reports success with MessageId `unconfirmed`, an ERROR log line and the
+/// `PublishUnconfirmed` and `StateStoreProblems` metrics (both alarmed): one copy, possibly
+/// none, rather than three. Without a table, the failure is reported (at-least-once, as the
+/// README says).
 #[derive(Debug)]
 pub struct Outbox<P, S = DynamoStore> {
     publisher: P,
@@ -281,32 +299,35 @@ impl<P, S> Outbox<P, S> {
 }
 
 impl<P: Publisher, S: StateStore> Outbox<P, S> {
-    /// Claims `key` and, for an `alert` (its fingerprint and severity rank; None for a message
-    /// that is never suppressed), consults the suppression window. A store problem is logged,
-    /// counted and the alert published anyway (fail open). `Err` only when another attempt
-    /// holds the claim.
+    /// Claims `key` and consults the suppression window for each of `alerts` (fingerprint and
+    /// severity rank of each part the alert is suppressed on; empty for a message that is
+    /// never suppressed). The alert is skipped only when every part is a repeat. A store
+    /// problem is logged, counted and the alert published anyway (fail open). `Err` only when
+    /// another attempt holds the claim.
     pub async fn admit(
         &self,
         ctx: &mut Invocation,
         key: IdempotencyKey,
-        alert: Option<(&Fingerprint, u8)>,
+        alerts: &[(&Fingerprint, u8)],
     ) -> Result<Admission, DeliveryError> {
         let Some((store, window)) = &self.state else {
             return Ok(Admission::Publish(Permit {
                 claimed: None,
                 suppressed: None,
+                verdicts: Vec::new(),
             }));
         };
         let left = ctx.deadline.remaining_before(self.margin);
         let budget = (left / 2).min(STATE_BUDGET);
-        let admitted = state::admit(store, &key, alert, *window, ctx.deadline.remaining(), budget).await;
+        let admitted = state::admit(store, &key, alerts, *window, ctx.deadline.remaining(), budget).await;
         for problem in &admitted.problems {
             state_problem(ctx, problem);
         }
         Ok(match admitted.admission {
-            state::Admission::Publish { verdict, claimed } => Admission::Publish(Permit {
+            state::Admission::Publish { verdicts, claimed } => Admission::Publish(Permit {
                 claimed: claimed.then_some(key),
-                suppressed: match verdict {
+                // The first new part's repeats: the part the alert leads with.
+                suppressed: verdicts.iter().find_map(|v| match *v {
                     Verdict::Send {
                         suppressed,
                         since: Some(since),
@@ -315,7 +336,8 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
                         since,
                     }),
                     _ => None,
-                },
+                }),
+                verdicts,
             }),
             state::Admission::AlreadyDone { message_id } => {
                 ctx.metrics.add(DUPLICATES_SKIPPED, 1);
@@ -347,25 +369,34 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
     ) -> Result<String, DeliveryError> {
         let sent_in_time = !ctx.deadline.remaining_before(self.margin).is_zero();
         let result = self.send(ctx, message).await;
-        let (Some((store, _)), Some(key)) = (&self.state, &permit.claimed) else {
+        let Some((store, _)) = &self.state else {
             return result;
         };
+        // Sent but unanswered (deadline, timeout, dropped connection): it may have been
+        // delivered, so a retry must not repeat it.
+        let ambiguous = sent_in_time
+            && matches!(
+                result,
+                Err(DeliveryError::Deadline { .. } | DeliveryError::Publish(PublishError::Unconfirmed { .. }))
+            );
+        if ambiguous {
+            ctx.metrics.add(PUBLISH_UNCONFIRMED, 1);
+        }
         // What is left of the margin is for this one write.
         let t = ctx.deadline.remaining_before(self.margin / 4);
-        let recorded = match &result {
-            Ok(message_id) => store.complete(key, Some(message_id), t).await,
-            // Sent but unanswered (deadline, timeout, dropped connection): it may have been
-            // delivered, so a retry must not repeat it.
-            Err(
-                DeliveryError::Deadline { .. } | DeliveryError::Publish(PublishError::Unconfirmed { .. }),
-            ) if sent_in_time => {
-                ctx.metrics.add(PUBLISH_UNCONFIRMED, 1);
-                store.complete(key, Some(UNCONFIRMED), t).await
-            }
-            Err(_) => store.fail(key, t).await,
+        let recorded = match (&permit.claimed, &result) {
+            (None, _) => false,
+            (Some(key), Ok(message_id)) => record(ctx, store.complete(key, Some(message_id), t).await),
+            (Some(key), Err(_)) if ambiguous => record(ctx, store.complete(key, Some(UNCONFIRMED), t).await),
+            (Some(key), Err(_)) => record(ctx, store.fail(key, t).await),
         };
-        if let Err(problem) = recorded {
-            state_problem(ctx, &problem);
+        if ambiguous && !recorded {
+            // No record for a retry to find: failing now would have Lambda send a copy per
+            // retry. A publish that may have been delivered is reported as done, loudly.
+            tracing::error!(
+                "SNS Publish may have been delivered but was not confirmed, and the state store could not record it; reporting success so that no retry sends a copy"
+            );
+            return Ok(UNCONFIRMED.to_string());
         }
         result
     }
@@ -404,14 +435,21 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
     }
 }
 
-/// Fail open: warn naming the problem (never the payload) and count it.
+/// Whether a state write worked; a problem is reported as [`state_problem`] does.
+fn record(ctx: &mut Invocation, written: Result<(), StateError>) -> bool {
+    match written {
+        Ok(()) => true,
+        Err(problem) => {
+            state_problem(ctx, &problem);
+            false
+        }
+    }
+}
+
+/// Fail open: log the problem (never the payload; the first of a process as an ERROR) and count it.
 fn state_problem(ctx: &mut Invocation, problem: &StateError) {
-    tracing::warn!(
-        kind = problem.kind.as_str(),
-        operation = problem.operation,
-        error = %problem,
-        "state store problem; publishing anyway (at-least-once)"
-    );
+    // The first of the process as an ERROR naming the kind, the rest as warnings.
+    state::report_problem(problem);
     ctx.metrics.add(STATE_STORE_PROBLEMS, 1);
 }
 
@@ -458,7 +496,7 @@ mod tests {
         ctx: &mut Invocation,
         payload: &str,
     ) -> Result<Option<String>, DeliveryError> {
-        match outbox.admit(ctx, key(payload), None).await? {
+        match outbox.admit(ctx, key(payload), &[]).await? {
             Admission::Publish(permit) => outbox.publish(ctx, permit, &message(payload)).await.map(Some),
             Admission::Skip { .. } => Ok(None),
         }
@@ -474,7 +512,7 @@ mod tests {
         let outbox = Outbox::new(MemoryPublisher::default(), MARGIN);
         let mut ctx = ctx(60);
         for _ in 0..2 {
-            let Admission::Publish(permit) = outbox.admit(&mut ctx, key("a"), None).await.unwrap() else {
+            let Admission::Publish(permit) = outbox.admit(&mut ctx, key("a"), &[]).await.unwrap() else {
                 panic!("no store: always publish");
             };
             assert!(permit.suppressed().is_none());
@@ -494,7 +532,7 @@ mod tests {
                 .as_deref(),
             Some("memory-1")
         );
-        let again = outbox.admit(&mut ctx, key("a"), None).await.unwrap();
+        let again = outbox.admit(&mut ctx, key("a"), &[]).await.unwrap();
         assert!(
             matches!(
                 again,
@@ -550,7 +588,7 @@ mod tests {
             err.to_string(),
             "SNS Publish did not finish before the Lambda deadline; gave up 500 ms before it"
         );
-        let retry = outbox.admit(&mut ctx(60), key("a"), None).await.unwrap();
+        let retry = outbox.admit(&mut ctx(60), key("a"), &[]).await.unwrap();
         assert!(
             matches!(
                 retry,
@@ -566,10 +604,10 @@ mod tests {
     async fn a_concurrent_attempt_holding_the_claim_fails_retryably() {
         let outbox = with_memory(MemoryPublisher::default());
         let mut ctx = ctx(60);
-        let Admission::Publish(_held) = outbox.admit(&mut ctx, key("a"), None).await.unwrap() else {
+        let Admission::Publish(_held) = outbox.admit(&mut ctx, key("a"), &[]).await.unwrap() else {
             panic!("first claim");
         };
-        let err = outbox.admit(&mut ctx, key("a"), None).await.unwrap_err();
+        let err = outbox.admit(&mut ctx, key("a"), &[]).await.unwrap_err();
         assert_eq!(diagnostic(&err).error_type, "Lookout.AlreadyInProgress");
     }
 
@@ -580,7 +618,7 @@ mod tests {
         let fp = Fingerprint::new("t", &["/ecs/web", "ERROR db down"]);
         let mut sent = 0;
         for batch in ["b1", "b2", "b3"] {
-            match outbox.admit(&mut ctx, key(batch), Some((&fp, 2))).await.unwrap() {
+            match outbox.admit(&mut ctx, key(batch), &[(&fp, 2)]).await.unwrap() {
                 Admission::Publish(permit) => {
                     outbox.publish(&mut ctx, permit, &message(batch)).await.unwrap();
                     sent += 1;
@@ -591,7 +629,7 @@ mod tests {
         assert_eq!(sent, 1);
         // A more severe alert with the same fingerprint goes through.
         assert!(matches!(
-            outbox.admit(&mut ctx, key("b4"), Some((&fp, 3))).await.unwrap(),
+            outbox.admit(&mut ctx, key("b4"), &[(&fp, 3)]).await.unwrap(),
             Admission::Publish(_)
         ));
     }
@@ -604,6 +642,7 @@ mod tests {
                 count: 4,
                 since: 1_764_151_320,
             }),
+            verdicts: Vec::new(),
         };
         let n = permit.note(Notification {
             subject: "[ERROR] x".into(),

@@ -287,7 +287,7 @@ mod tests {
             identity: "i".into(),
         };
         let key = IdempotencyKey::from_payload("t", b"m");
-        let Admission::Publish(permit) = outbox.admit(&mut ctx, key, None).await.unwrap() else {
+        let Admission::Publish(permit) = outbox.admit(&mut ctx, key, &[]).await.unwrap() else {
             panic!("no state store: always admitted");
         };
         outbox.publish(&mut ctx, permit, &message).await.unwrap();

@@ -3,6 +3,9 @@
 //! The rules live in `redact/rules.rs`, one reviewed table; `shared/tests/secrets-corpus.json`
 //! holds the shapes they must and must not redact, and SECURITY.md lists what is covered.
 //! The `regex` crate matches in linear time, so hostile log lines cannot make redaction slow.
+//!
+//! Callers redact a whole text, then cut it: a cut first leaves the part of a secret before it,
+//! which no rule recognises (30 of a token's 40 characters).
 
 mod rules;
 
@@ -217,8 +220,9 @@ fn requote(out: &mut String, value: &str) {
 ///
 /// A line is lowercased once (ASCII) into a reused buffer. One leftmost-first search for the
 /// table's literals (the packed SIMD searcher, which needs leftmost semantics and at most 64
-/// literals) and one scan for long mixed-class base64 runs clear most lines. A line that
-/// passes is searched again with overlapping matches, to pick exactly the rules it needs.
+/// literals), one scan for long mixed-class base64 runs and one for card-number digit runs
+/// clear most lines. A line that passes is searched again with overlapping matches, to pick
+/// exactly the rules it needs; rules that need a line break are dropped for one-line text.
 ///
 /// Built at every cold start, so built cheaply: the yes/no search is the packed SIMD searcher
 /// itself (half the build time of an automaton using it as prefilter), the overlapping search
@@ -234,6 +238,10 @@ struct Gate {
     /// Per rule gated on a run: (bit, minimum run length).
     runs: Vec<(u64, usize)>,
     shortest_run: usize,
+    /// The rules gated on a card number (`card_candidate`).
+    cards: u64,
+    /// The rules that need a line break in the text.
+    multiline: u64,
 }
 
 /// Does the text hold any of the literals?
@@ -303,9 +311,13 @@ impl Gate {
         let mut literals: Vec<&'static str> = Vec::new();
         let mut rules_of: Vec<u64> = Vec::new();
         let mut runs = Vec::new();
+        let (mut cards, mut multiline) = (0, 0);
         for (i, spec) in specs.iter().enumerate() {
             match spec.gate {
-                rules::Gate::Words(words) => {
+                rules::Gate::Words(words) | rules::Gate::WordsAndLineBreak(words) => {
+                    if matches!(spec.gate, rules::Gate::WordsAndLineBreak(_)) {
+                        multiline |= 1u64 << i;
+                    }
                     for word in words {
                         match literals.iter().position(|l| l == word) {
                             Some(p) => rules_of[p] |= 1 << i,
@@ -317,6 +329,7 @@ impl Gate {
                     }
                 }
                 rules::Gate::Run(min) => runs.push((1u64 << i, min)),
+                rules::Gate::CardNumber => cards |= 1u64 << i,
             }
         }
         // For the yes/no search, a literal containing another is redundant.
@@ -334,6 +347,8 @@ impl Gate {
             rules_of,
             runs,
             shortest_run,
+            cards,
+            multiline,
         })
     }
 
@@ -365,12 +380,18 @@ impl Gate {
                 .iter()
                 .filter(|(_, min)| run >= *min)
                 .fold(0, |acc, (bit, _)| acc | bit);
+            if self.cards != 0 && card_candidate(text.as_bytes()) {
+                rules |= self.cards;
+            }
             if self.any.is_match(lower.as_slice()) {
                 let Some(each) = self.each() else {
                     return u64::MAX;
                 };
                 for m in each.find_overlapping_iter(lower.as_slice()) {
                     rules |= self.rules_of[m.pattern().as_usize()];
+                }
+                if rules & self.multiline != 0 && !text.contains('\n') {
+                    rules &= !self.multiline;
                 }
             }
             rules
@@ -415,6 +436,43 @@ fn longest_mixed_run(bytes: &[u8], min: usize) -> usize {
         start = end + 1;
     }
     best
+}
+
+/// Whether the text may hold a payment card number: a run of digits, with single spaces or
+/// dashes between digits, in which 13 digits or more follow the first digit 2-6 that no digit
+/// precedes.
+///
+/// Skips like `longest_mixed_run`: such a run is at least 13 bytes long, so a byte that cannot
+/// be in one (a letter, or a space not between two digits, as in most log text) at `start + 12`
+/// clears 13 positions at once. Epoch milliseconds (13 digits starting with 1) are cleared here,
+/// not by the rule.
+fn card_candidate(bytes: &[u8]) -> bool {
+    const SPAN: usize = 13;
+    let digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+    let in_run =
+        |i: usize| digit(i) || (matches!(bytes[i], b' ' | b'-') && i > 0 && digit(i - 1) && digit(i + 1));
+    let (mut start, mut known) = (0usize, 0);
+    while let Some(probe) = start.checked_add(SPAN - 1).filter(|&p| p < bytes.len()) {
+        if !in_run(probe) {
+            start = probe + 1;
+            continue;
+        }
+        let from = known.max(start);
+        if let Some(gap) = (from..probe).rev().find(|&i| !in_run(i)) {
+            start = gap + 1;
+            known = probe + 1;
+            continue;
+        }
+        let end = (probe..bytes.len()).find(|&i| !in_run(i)).unwrap_or(bytes.len());
+        let run = &bytes[start..end];
+        let first = (0..run.len())
+            .find(|&i| matches!(run[i], b'2'..=b'6') && (i == 0 || !run[i - 1].is_ascii_digit()));
+        if first.is_some_and(|i| run[i..].iter().filter(|b| b.is_ascii_digit()).count() >= SPAN) {
+            return true;
+        }
+        start = end + 1;
+    }
+    false
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! Severity of a log line: from a JSON log's `level`/`severity` field, or from the words in a
-//! plain-text line.
+//! Severity of a log line. A level the line states for itself wins over words in its text
+//! (an INFO line that quotes "fatal panic" from user input is INFO): a JSON `level`/`severity`
+//! field, a logfmt `level=` pair, or a level token in the standard position (first, after a
+//! timestamp, bracketed or not). Only a line that states no level is rated by the words in it.
 
 use serde::{Deserialize, Serialize};
 
@@ -157,7 +159,77 @@ pub fn detect(message: &str) -> Severity {
             return s;
         }
     }
+    if let Some(s) = logfmt_level(message).or_else(|| leading_level(message)) {
+        return s;
+    }
     detect_words(message)
+}
+
+/// Level names a line states for itself. Narrower than [`Severity::from_level_name`]: a first
+/// word such as `Alert` or `Fine` is more often prose than a level.
+fn stated_level(name: &str) -> Option<Severity> {
+    const NAMES: &[&str] = &[
+        "trace", "debug", "info", "notice", "warn", "warning", "error", "err", "fatal", "critical", "crit",
+        "panic", "severe", "emerg",
+    ];
+    NAMES
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+        .then(|| Severity::from_level_name(name))
+        .flatten()
+}
+
+/// logfmt (`time=… level=info msg="…"`): a line whose first token is a `key=value` pair, with a
+/// `level`, `lvl` or `severity` key among its pairs.
+fn logfmt_level(message: &str) -> Option<Severity> {
+    let line = message.trim_start();
+    let first = line.split_ascii_whitespace().next()?;
+    let (key, _) = first.split_once('=')?;
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+    {
+        return None;
+    }
+    // Pairs before the message: the level key comes first in every logfmt logger's output.
+    line.split_ascii_whitespace().take(8).find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        let is_level = ["level", "lvl", "severity", "log.level"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k));
+        is_level.then(|| stated_level(value.trim_matches('"'))).flatten()
+    })
+}
+
+/// A level token in the standard position: the first token after up to three timestamp
+/// tokens (`2024-05-01T10:00:00Z`, `10:00:00,123`, `[2024-05-01`), bare or in brackets
+/// (`[INFO]`, `<ERROR>`), optionally with a colon (`ERROR:`, Python's `ERROR:root:msg`).
+fn leading_level(message: &str) -> Option<Severity> {
+    let mut tokens = message.split_ascii_whitespace();
+    for _ in 0..4 {
+        let token = tokens.next()?;
+        let bare = token.trim_matches(|c: char| "[]()<>|".contains(c));
+        if is_timestamp(bare) || is_request_id(bare) {
+            continue;
+        }
+        let word = bare.split(':').next().unwrap_or(bare);
+        return stated_level(word);
+    }
+    None
+}
+
+/// A UUID, as Lambda's text log format puts the request id between the time and the level.
+fn is_request_id(token: &str) -> bool {
+    token.len() == 36 && token.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+/// Digits with date and time punctuation (`2024-05-01`, `10:00:00.123Z`, `+0000`).
+fn is_timestamp(token: &str) -> bool {
+    token.bytes().any(|b| b.is_ascii_digit())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"-:.,/TZ+".contains(&b))
 }
 
 /// Plain text: the strongest failure word present wins. Words are runs of ASCII letters,
@@ -372,6 +444,49 @@ mod tests {
         );
         // Not JSON after all: fall back to words.
         assert_eq!(detect("{broken ERROR"), Severity::Error);
+    }
+
+    #[test]
+    fn a_stated_level_wins_over_words_in_the_text() {
+        // User input logged at INFO cannot pass for a failure (issue 20).
+        for info in [
+            "INFO search query was: 'fatal panic' (user 77)",
+            "[INFO] user bio: fatal error panic",
+            "2024-05-01T10:00:00.000Z INFO invalid coupon code 'FATAL'",
+            "2024-05-01 10:00:00,123 INFO [main] request text: panic",
+            "INFO:app:search for 'database error'",
+            "2024-05-01T10:00:00.000Z\t6f7f0961-1e8b-4c5e-9a31-1b2f3c4d5e6f\tINFO\tquery: fatal",
+            "time=2024-05-01T10:00:00Z level=info msg=\"user wrote: fatal panic\"",
+            "ts=1714557600 lvl=debug msg=\"error budget report\"",
+            r#"{"level":"info","msg":"user bio: \"fatal\" error \"panic\""}"#,
+        ] {
+            assert_eq!(detect(info), Severity::Notice, "{info}");
+        }
+        assert_eq!(
+            detect("WARN retrying after error (attempt 1/5)"),
+            Severity::Warning
+        );
+        assert_eq!(
+            detect("2024-05-01T10:00:00Z [ERROR] pool exhausted: fatal"),
+            Severity::Error
+        );
+        assert_eq!(
+            detect("level=error msg=\"database connection pool exhausted\""),
+            Severity::Error
+        );
+        assert_eq!(
+            detect("FATAL payments-db primary unreachable, failing over"),
+            Severity::Critical
+        );
+        // No stated level: words decide, as before (crash shapes carry no level).
+        assert_eq!(
+            detect("panic: runtime error: index out of range"),
+            Severity::Critical
+        );
+        assert_eq!(detect("Traceback (most recent call last):"), Severity::Error);
+        assert_eq!(detect("Alert: fatal error in worker"), Severity::Critical);
+        // `msg=` first, no level pair: words decide.
+        assert_eq!(detect("msg=\"fatal: disk gone\""), Severity::Critical);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! (idempotency) and no alert storms across invocations (suppression window).
 //!
 //! # Contract (stable: operators' tooling and the tests rely on it)
-//! - The table is named by `STATE_TABLE`. Unset or blank: there is no store, and every
-//!   function behaves as without it (at-least-once: a retry may repeat an alert).
+//! - The table is named by `STATE_TABLE`. Unset: there is no store, and every function
+//!   behaves as without it (at-least-once: a retry may repeat an alert). Set but blank or
+//!   spaced, or an ARN outside the function's region or partition: refused at init.
 //! - Key: the partition key `pk` (String) and nothing else (no sort key).
 //! - TTL attribute: `expiresAt` (Number, epoch seconds). DynamoDB deletes expired items days
 //!   late, so every read and every condition here compares `expiresAt` with the clock itself.
@@ -45,10 +46,18 @@
 //! suppressed repeat: claim, two window writes, completion).
 //! Handler tests use `MemoryStore` (feature `test-support`), which follows the same rules.
 //!
-//! # Failing open
+//! # Failing open, loudly
 //! Every store problem is one [`StateError`] with a [`StateErrorKind`]; callers then publish
-//! anyway (at-least-once), log a warning and count a metric. Every call is bounded by the
-//! `timeout` its caller passes (from the remaining deadline), so a hung table cannot eat it.
+//! anyway (at-least-once) and count `StateStoreProblems`, which the template alarms on. The
+//! first problem in a process is one ERROR line saying what is wrong ([`report_problem`]),
+//! the rest are warnings. Every call is bounded by the `timeout` its caller passes (from the
+//! remaining deadline), so a hung table cannot eat it.
+//!
+//! # Records are bounded before they are trusted
+//! No attempt runs longer than the function timeout ([`StateConfig::max_hold`]), so an
+//! `in_progress` claim held longer, or a window ending later than the window plus that, was
+//! not written by this contract: it is treated as absent (else one bad item would hold an
+//! alert back forever). So is a stored decision that does not parse.
 //!
 //! # Where
 //! Records and their meaning at an instant: `state/record.rs`; the DynamoDB calls and error
@@ -58,12 +67,14 @@
 
 mod admit;
 mod dynamo;
+mod loud;
 #[cfg(any(test, feature = "test-support"))]
 mod memory;
 mod record;
 
 pub use admit::{Admission, Admitted, admit};
 pub use dynamo::DynamoStore;
+pub use loud::report_problem;
 #[cfg(any(test, feature = "test-support"))]
 pub use memory::MemoryStore;
 
@@ -83,39 +94,82 @@ pub struct StateConfig {
     /// `IDEMPOTENCY_TTL_HOURS` (default 24, at least 6): how long done claims and suppressed
     /// counts are kept.
     pub keep: Duration,
+    /// `FUNCTION_TIMEOUT_SECONDS` (default 900, Lambda's maximum): no attempt runs longer, so a
+    /// claim held longer, or a window longer than the window plus this, is not trusted.
+    pub max_hold: Duration,
 }
 
 impl StateConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let table = env.get("STATE_TABLE").map(String::from);
-        if table.as_deref().is_some_and(|name| !valid_table(name)) {
-            return Err(ConfigError::new(
-                "STATE_TABLE",
-                "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or table ARN",
-            ));
-        }
+        // Blank is refused, not read as unset: a template that meant to name a table and
+        // named none would otherwise run without one, silently.
+        let table = match env.raw("STATE_TABLE") {
+            None => None,
+            Some(name) => match table_problem(name, env.get("AWS_REGION")) {
+                None => Some(name.to_string()),
+                Some(problem) => return Err(ConfigError::new("STATE_TABLE", problem)),
+            },
+        };
         let minutes: u64 = env.number_in("SUPPRESS_WINDOW_MINUTES", 15, 0..=1_440)?;
         // Lambda retries async events for up to 6 hours: a shorter memory would let a late
         // retry publish again.
         let hours: u64 = env.number_in("IDEMPOTENCY_TTL_HOURS", 24, 6..=720)?;
+        let timeout_s: u64 =
+            env.number_in("FUNCTION_TIMEOUT_SECONDS", DEFAULT_MAX_HOLD.as_secs(), 1..=900)?;
         Ok(Self {
             table,
             suppress_window: Duration::from_secs(minutes * 60),
             keep: Duration::from_secs(hours * 3_600),
+            max_hold: Duration::from_secs(timeout_s),
         })
     }
 }
 
-fn valid_table(name: &str) -> bool {
-    let plain = (3..=255).contains(&name.len())
+/// What is wrong with a `STATE_TABLE` value, said without repeating it: a table name, or a
+/// table ARN in the function's own region (`AWS_REGION`) and partition.
+fn table_problem(raw: &str, function_region: Option<&str>) -> Option<&'static str> {
+    if raw.trim().is_empty() {
+        return Some("is set but blank: name the table, or leave the variable unset");
+    }
+    if raw.chars().any(char::is_whitespace) {
+        return Some("contains spaces: a DynamoDB table name has none");
+    }
+    if !raw.starts_with("arn:") {
+        return (!is_table_name(raw))
+            .then_some("must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or table ARN");
+    }
+    let parts: Vec<&str> = raw.split(':').collect();
+    let [_, partition, service, region, account, resource] = parts[..] else {
+        return Some("is not a DynamoDB table ARN (arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME)");
+    };
+    let name = resource.strip_prefix("table/").unwrap_or_default();
+    if service != "dynamodb"
+        || raw.len() > 1_024
+        || account.len() != 12
+        || !account.bytes().all(|b| b.is_ascii_digit())
+        || !is_table_name(name)
+    {
+        return Some("is not a DynamoDB table ARN (arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME)");
+    }
+    if !crate::console::is_region(region) {
+        return Some("is a table ARN whose region is not a region name");
+    }
+    if function_region.is_some_and(|own| own != region) {
+        return Some(
+            "is a table ARN in another region than the function's (AWS_REGION): the state table must be in the function's region",
+        );
+    }
+    if partition != crate::console::partition_of_region(region) {
+        return Some("is a table ARN whose partition is not its region's");
+    }
+    None
+}
+
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    let arn = name.starts_with("arn:aws")
-        && name.len() <= 1_024
-        && name.split(':').nth(2) == Some("dynamodb")
-        && name.contains(":table/");
-    plain || arn
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// The key of one idempotency claim: `idem#<function>#<sha256 of the payload>`.
@@ -234,7 +288,9 @@ pub enum StateErrorKind {
     AccessDenied,
     /// The table does not exist.
     TableMissing,
-    /// The table or request does not match the contract (wrong key schema, for instance).
+    /// The table's key is not the contract's: partition key `pk` (String), no sort key.
+    WrongKeySchema,
+    /// The table or request does not match the contract otherwise.
     Misconfigured,
     /// A record in the table does not have the contract's shape.
     InvalidRecord,
@@ -254,16 +310,44 @@ impl StateErrorKind {
             Self::Unreachable => "Unreachable",
             Self::AccessDenied => "AccessDenied",
             Self::TableMissing => "TableMissing",
+            Self::WrongKeySchema => "WrongKeySchema",
             Self::Misconfigured => "Misconfigured",
             Self::InvalidRecord => "InvalidRecord",
             Self::Conflict => "Conflict",
             Self::Unexpected => "Unexpected",
         }
     }
+
+    /// What is wrong, for the operator who reads the first problem's ERROR line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Throttled => "the table throttled the calls (capacity exceeded)",
+            Self::Unavailable => "DynamoDB answered with a server error",
+            Self::Timeout => "the table did not answer in time",
+            Self::Unreachable => "the DynamoDB endpoint could not be reached",
+            Self::AccessDenied => {
+                "access denied: the function's role may not use the table (dynamodb:UpdateItem, dynamodb:GetItem)"
+            }
+            Self::TableMissing => "the table does not exist in the function's account and region",
+            Self::WrongKeySchema => "the table's key schema is not `pk` (S)",
+            Self::Misconfigured => "the table or the request does not match the state table contract",
+            Self::InvalidRecord => "a record in the table does not have the contract's shape",
+            Self::Conflict => "a record changed under this attempt",
+            Self::Unexpected => "DynamoDB reported an unexpected error",
+        }
+    }
 }
 
 /// The shortest claim: a zero hold would expire as it is written.
 const MIN_HOLD: Duration = Duration::from_secs(1);
+/// Lambda's longest timeout: the bound on a claim when the function's is not known.
+const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(900);
+
+/// The hold a claim is written with: at least [`MIN_HOLD`], at most `max_hold`, so the store
+/// never writes a record its own bounds would distrust.
+fn held(hold: Duration, max_hold: Duration) -> Duration {
+    hold.min(max_hold).max(MIN_HOLD)
+}
 
 /// Epoch seconds, injectable so tests move time without sleeping.
 pub trait Clock: Send + Sync {
@@ -341,17 +425,20 @@ mod tests {
                 table: None,
                 suppress_window: Duration::from_secs(900),
                 keep: Duration::from_secs(86_400),
+                max_hold: Duration::from_secs(900),
             }
         );
         let c = StateConfig::from_env(&Env::from_pairs([
             ("STATE_TABLE", "lookout-state"),
             ("SUPPRESS_WINDOW_MINUTES", "0"),
             ("IDEMPOTENCY_TTL_HOURS", "6"),
+            ("FUNCTION_TIMEOUT_SECONDS", "60"),
         ]))
         .unwrap();
         assert_eq!(c.table.as_deref(), Some("lookout-state"));
         assert!(c.suppress_window.is_zero());
         assert_eq!(c.keep, Duration::from_secs(6 * 3_600));
+        assert_eq!(c.max_hold, Duration::from_secs(60));
         let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/lookout-state";
         let c = StateConfig::from_env(&Env::from_pairs([("STATE_TABLE", arn)])).unwrap();
         assert_eq!(c.table.as_deref(), Some(arn));
@@ -363,9 +450,106 @@ mod tests {
             ("SUPPRESS_WINDOW_MINUTES", "1441"),
             // Shorter than Lambda's 6-hour async retry horizon.
             ("IDEMPOTENCY_TTL_HOURS", "5"),
+            ("FUNCTION_TIMEOUT_SECONDS", "901"),
         ] {
             let e = StateConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
             assert_eq!(e.variable, name, "{value}");
+        }
+    }
+
+    /// `STATE_TABLE` as the function in `region` would read it.
+    fn table_in(region: &str, value: &str) -> Result<StateConfig, ConfigError> {
+        StateConfig::from_env(&Env::from_pairs([("AWS_REGION", region), ("STATE_TABLE", value)]))
+    }
+
+    #[test]
+    fn a_blank_or_spaced_table_name_is_refused_not_read_as_unset() {
+        for value in ["", " ", "\t", " lookout-state", "lookout-state ", "lookout state"] {
+            let e = table_in("eu-west-1", value).unwrap_err();
+            assert_eq!(e.variable, "STATE_TABLE", "{value:?}");
+        }
+        assert_eq!(
+            table_in("eu-west-1", "").unwrap_err().problem,
+            "is set but blank: name the table, or leave the variable unset"
+        );
+        assert_eq!(
+            table_in("eu-west-1", "lookout state").unwrap_err().problem,
+            "contains spaces: a DynamoDB table name has none"
+        );
+        // Unset is still "no store".
+        let unset = StateConfig::from_env(&Env::from_pairs([("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!(unset.table, None);
+    }
+
+    #[test]
+    fn a_table_arn_must_be_in_the_functions_region_and_partition() {
+        let ok = [
+            (
+                "eu-west-1",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/lookout-state",
+            ),
+            (
+                "cn-north-1",
+                "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/lookout-state",
+            ),
+            (
+                "us-gov-west-1",
+                "arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/lookout-state",
+            ),
+        ];
+        for (region, arn) in ok {
+            assert_eq!(table_in(region, arn).unwrap().table.as_deref(), Some(arn));
+        }
+        let refused = [
+            // Another region than the function's.
+            (
+                "eu-west-1",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/lookout-state",
+                "another region",
+            ),
+            // A partition that is not the region's.
+            (
+                "cn-north-1",
+                "arn:aws:dynamodb:cn-north-1:123456789012:table/lookout-state",
+                "partition",
+            ),
+            (
+                "eu-west-1",
+                "arn:aws-cn:dynamodb:eu-west-1:123456789012:table/lookout-state",
+                "partition",
+            ),
+            (
+                "eu-west-1",
+                "arn:awsbogus:dynamodb:eu-west-1:123456789012:table/lookout-state",
+                "partition",
+            ),
+            // Not a table ARN at all.
+            (
+                "eu-west-1",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/lookout-state/index/by-x",
+                "ARN",
+            ),
+            (
+                "eu-west-1",
+                "arn:aws:dynamodb:eu-west-1:1234:table/lookout-state",
+                "ARN",
+            ),
+            (
+                "eu-west-1",
+                "arn:aws:dynamodb:eu-west-1:123456789012:stream/lookout-state",
+                "ARN",
+            ),
+            (
+                "eu-west-1",
+                "arn:aws:dynamodb:hunter2:123456789012:table/lookout-state",
+                "region",
+            ),
+        ];
+        for (region, arn, said) in refused {
+            let e = table_in(region, arn).unwrap_err();
+            assert_eq!(e.variable, "STATE_TABLE", "{arn}");
+            assert!(e.problem.contains(said), "{arn}: {}", e.problem);
+            assert!(!e.to_string().contains(arn), "the value is not repeated: {e}");
         }
     }
 

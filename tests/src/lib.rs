@@ -1,6 +1,7 @@
 //! The workspace-level test harness: moto's server, a Lambda Runtime API stub that drives the
 //! real function binaries, and helpers to build events and read what SNS delivered.
 
+pub mod aws_stub;
 pub mod dynamodb;
 pub mod ecr;
 pub mod ecs;
@@ -9,7 +10,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod moto;
 pub mod runtime_api;
-pub mod sns_stub;
+pub mod soak;
 pub mod workspace;
 
 pub use moto::Moto;

@@ -303,6 +303,13 @@ impl Function {
         None
     }
 
+    /// Open file descriptors now (sockets included): a pool per connector would show here.
+    pub fn open_fds(&self) -> Option<usize> {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .ok()
+            .map(Iterator::count)
+    }
+
     /// Peak resident memory so far (Linux VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;

@@ -142,11 +142,11 @@ async fn a_retry_after_a_confirmed_publish_publishes_nothing() {
     let f = function(&s, "log-alert", &[]);
     let event = event_file("log-alert/plain-errors.json");
     assert_eq!(f.invoke(&event).response()["status"], "published");
-    // The README's cost: claim, window, decision, completion.
-    assert_eq!(s.proxy.seen("UpdateItem"), 4, "writes per published alert");
+    // The README's cost: claim, one window per distinct line (three here), decision, completion.
+    assert_eq!(s.proxy.seen("UpdateItem"), 6, "writes per published alert");
     let retry = f.invoke(&event);
     assert_eq!(retry.response()["reason"], "already delivered");
-    assert_eq!(s.proxy.seen("UpdateItem"), 5, "one refused claim per duplicate");
+    assert_eq!(s.proxy.seen("UpdateItem"), 7, "one refused claim per duplicate");
     assert_eq!(s.proxy.seen("GetItem"), 0);
     assert_eq!(s.topic.drain().await.len(), 1);
 }
@@ -372,4 +372,116 @@ async fn ecr_rescan_publishes_a_run_summary_once_per_event() {
     f.invoke(&json!({})).response();
     f.invoke(&json!({})).response();
     assert_eq!(s.topic.drain().await.len(), 2);
+}
+
+/// The function's log lines that mention the state store, parsed (JSON: `AWS_LAMBDA_LOG_FORMAT`).
+fn state_store_lines(f: &Function) -> Vec<Value> {
+    f.output()
+        .iter()
+        .filter(|l| l.contains("state store problem"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Issue 20 §4: a broken table used to be a WARN per invocation and a metric nothing watched.
+/// Still failing open, the first problem of the container is now one ERROR saying what is
+/// wrong; the rest stay warnings.
+#[tokio::test]
+async fn a_table_with_the_wrong_key_is_one_error_line_then_warnings_and_every_alert_goes_out() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let s = setup().await;
+    aws_sdk_dynamodb::Client::new(&s.config)
+        .create_table()
+        .table_name("keyed-by-id")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let f = function(&s, "log-alert", &[("STATE_TABLE", "keyed-by-id")]);
+    for minute in 0..3 {
+        let outcome = f.invoke(&batch(minute, &["ERROR ledger 7731 out of balance"]));
+        assert_eq!(outcome.response()["status"], "published", "fail open");
+    }
+    assert_eq!(s.topic.drain().await.len(), 3);
+    let lines = state_store_lines(&f);
+    let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "one ERROR per container: {lines:?}");
+    let message = errors[0]["fields"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("the table's key schema is not `pk` (S)"),
+        "{message}"
+    );
+    assert_eq!(errors[0]["fields"]["kind"], "WrongKeySchema");
+    let warnings = lines.iter().filter(|l| l["level"] == "WARN").count();
+    assert!(warnings >= 2, "later problems are warnings: {lines:?}");
+    assert!(
+        lines.iter().all(|l| !l.to_string().contains("ledger")),
+        "never the payload: {lines:?}"
+    );
+    assert!(emf_total(&f, "StateStoreProblems") >= 3);
+}
+
+#[tokio::test]
+async fn a_missing_table_is_named_in_the_error_line() {
+    let s = setup().await;
+    let f = function(&s, "log-alert", &[("STATE_TABLE", "no-such-table")]);
+    assert_eq!(
+        f.invoke(&batch(0, &["ERROR ledger out of balance"])).response()["status"],
+        "published"
+    );
+    let lines = state_store_lines(&f);
+    let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "{lines:?}");
+    let message = errors[0]["fields"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("the table does not exist"), "{message}");
+}
+
+/// What can be known at init is refused there: a blank or spaced name (before: read as "no
+/// table", silently), an ARN in another region or partition (before: accepted, then every
+/// call failed open).
+#[tokio::test]
+async fn a_blank_spaced_or_foreign_state_table_is_refused_at_init() {
+    let s = setup().await;
+    for (value, said) in [
+        ("", "blank"),
+        ("   ", "blank"),
+        ("lookout-state ", "spaces"),
+        (
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/lookout-state",
+            "another region",
+        ),
+        (
+            "arn:aws-cn:dynamodb:us-east-1:123456789012:table/lookout-state",
+            "partition",
+        ),
+    ] {
+        for name in ["log-alert", "task-alert"] {
+            let mut f = function(&s, name, &[("STATE_TABLE", value)]);
+            let status = f
+                .wait_exit(Duration::from_secs(20))
+                .unwrap_or_else(|| panic!("{name} started with STATE_TABLE={value:?}"));
+            assert!(!status.success(), "{name} {value:?}");
+            let output = f.output().join("\n");
+            assert!(
+                output.contains("STATE_TABLE") && output.contains(said),
+                "{name} {value:?}: {output}"
+            );
+        }
+    }
 }

@@ -23,6 +23,8 @@ const HOLD: Duration = Duration::from_secs(60);
 const TIMEOUT: Duration = Duration::from_secs(5);
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 const DAY: u64 = 86_400;
+/// The function timeout the store is built with (`FUNCTION_TIMEOUT_SECONDS`).
+const MAX_HOLD: Duration = Duration::from_secs(60);
 
 struct Setup {
     moto: Moto,
@@ -36,6 +38,7 @@ fn config(table: &str) -> StateConfig {
         table: Some(table.to_string()),
         suppress_window: WINDOW,
         keep: Duration::from_secs(DAY),
+        max_hold: MAX_HOLD,
     }
 }
 
@@ -345,10 +348,10 @@ async fn a_retry_is_not_suppressed_by_the_window_its_first_attempt_opened(
 ) {
     use lookout_shared::state::admit;
     let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
-    let alert = Some((&fp, 3));
+    let alert: &[(&Fingerprint, u8)] = &[(&fp, 3)];
     let budget = TIMEOUT;
     let publish = Admission::Publish {
-        verdict: Verdict::SEND,
+        verdicts: vec![Verdict::SEND],
         claimed: true,
     };
     let first = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
@@ -378,10 +381,10 @@ async fn a_retry_is_not_suppressed_by_the_window_its_first_attempt_opened(
     assert_eq!(
         next.admission,
         Admission::Publish {
-            verdict: Verdict::Send {
+            verdicts: vec![Verdict::Send {
                 suppressed: 1,
                 since: Some(T0)
-            },
+            }],
             claimed: true
         }
     );
@@ -608,12 +611,11 @@ async fn a_throttled_table_never_costs_an_alert() {
     let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
     for _ in 0..3 {
         let admitted =
-            lookout_shared::state::admit(&store, &key("batch-1"), Some((&fp, 3)), WINDOW, HOLD, TIMEOUT)
-                .await;
+            lookout_shared::state::admit(&store, &key("batch-1"), &[(&fp, 3)], WINDOW, HOLD, TIMEOUT).await;
         assert_eq!(
             admitted.admission,
             Admission::Publish {
-                verdict: Verdict::SEND,
+                verdicts: vec![Verdict::SEND],
                 claimed: false
             }
         );
@@ -626,4 +628,192 @@ async fn a_throttled_table_never_costs_an_alert() {
             ]
         );
     }
+}
+
+/// Writes `item` under `pk` around the store, as a broken or foreign writer would.
+async fn put_raw(sdk: &aws_config::SdkConfig, pk: &str, attributes: &[(&str, AttributeValue)]) {
+    let mut request = aws_sdk_dynamodb::Client::new(sdk)
+        .put_item()
+        .table_name(TABLE)
+        .item("pk", text(pk));
+    for (name, value) in attributes {
+        request = request.item(*name, value.clone());
+    }
+    request.send().await.expect("put item");
+}
+
+/// Issue 20: an `in_progress` item with `expiresAt` 9999999999 held the alert back forever
+/// (every attempt was "busy"). No attempt holds a claim longer than the function timeout.
+#[tokio::test]
+async fn an_in_progress_claim_held_longer_than_the_function_can_run_is_treated_as_absent() {
+    let s = setup().await;
+    let forever = key("batch-forever");
+    put_raw(
+        &s.sdk,
+        forever.as_str(),
+        &[
+            ("status", text("in_progress")),
+            ("expiresAt", n(9_999_999_999)),
+            (
+                "decision",
+                text(r#"{"verdict":"send","suppressed":99,"since":1}"#),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        claim(&s.store, &forever).await,
+        Claim::Acquired {
+            previous_decision: None
+        },
+        "taken over, and its decision not trusted either"
+    );
+    // The claim this store wrote in its place is bounded and holds as usual.
+    assert_eq!(
+        claim(&s.store, &forever).await,
+        Claim::InProgress { until: T0 + 60 }
+    );
+
+    // The longest real hold (the 60 s timeout, plus 10 s of clock skew) is respected.
+    let held = key("batch-held");
+    put_raw(
+        &s.sdk,
+        held.as_str(),
+        &[("status", text("in_progress")), ("expiresAt", n(T0 + 70))],
+    )
+    .await;
+    assert_eq!(claim(&s.store, &held).await, Claim::InProgress { until: T0 + 70 });
+    let too_long = key("batch-too-long");
+    put_raw(
+        &s.sdk,
+        too_long.as_str(),
+        &[("status", text("in_progress")), ("expiresAt", n(T0 + 71))],
+    )
+    .await;
+    assert!(matches!(claim(&s.store, &too_long).await, Claim::Acquired { .. }));
+
+    // A hold asked for beyond the timeout is written within it.
+    let asked = key("batch-asked");
+    let acquired = s
+        .store
+        .claim::<Verdict>(&asked, Duration::from_secs(3_600), TIMEOUT)
+        .await
+        .unwrap();
+    assert!(matches!(acquired, Claim::Acquired { .. }));
+    assert_eq!(raw_item(&s.sdk, asked.as_str()).await["expiresAt"], n(T0 + 60));
+}
+
+#[tokio::test]
+async fn a_stored_decision_that_does_not_parse_is_treated_as_absent() {
+    let s = setup().await;
+    let k = key("batch-1");
+    put_raw(
+        &s.sdk,
+        k.as_str(),
+        &[
+            ("status", text("failed")),
+            ("expiresAt", n(T0 + DAY)),
+            ("decision", text("{\"verdict\":")),
+        ],
+    )
+    .await;
+    // Before: InvalidRecord on every retry of the event (each failing open, uncounted).
+    assert_eq!(
+        claim(&s.store, &k).await,
+        Claim::Acquired {
+            previous_decision: None
+        }
+    );
+}
+
+/// A window that "never ends" suppressed its fingerprint forever. Windows end within the
+/// window plus the function timeout of being opened; one ending later is replaced.
+#[tokio::test]
+async fn a_window_ending_later_than_the_window_plus_the_timeout_is_treated_as_absent() {
+    let s = setup().await;
+    let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
+    put_raw(
+        &s.sdk,
+        fp.as_str(),
+        &[
+            ("openedAt", n(T0 - 60)),
+            ("windowEnd", n(9_999_999_999)),
+            ("severity", n(3)),
+            ("suppressed", n(41)),
+            ("expiresAt", n(9_999_999_999)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s.store.observe(&fp, 3, WINDOW, TIMEOUT).await.unwrap(),
+        Verdict::SEND,
+        "sent, and none of the untrusted count reported"
+    );
+    // It opened a real window in its place.
+    let stored = raw_item(&s.sdk, fp.as_str()).await;
+    assert_eq!(stored["windowEnd"], n(T0 + 900));
+    assert_eq!(
+        s.store.observe(&fp, 3, WINDOW, TIMEOUT).await.unwrap(),
+        Verdict::Suppress { count: 1 }
+    );
+
+    // The latest real end: the window (900 s) plus the timeout (60 s) plus 10 s of skew.
+    let edge = Fingerprint::new("log-alert", &["/ecs/web", "edge"]);
+    put_raw(
+        &s.sdk,
+        edge.as_str(),
+        &[
+            ("openedAt", n(T0)),
+            ("windowEnd", n(T0 + 970)),
+            ("severity", n(3)),
+            ("suppressed", n(0)),
+            ("expiresAt", n(T0 + 970 + DAY)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s.store.observe(&edge, 3, WINDOW, TIMEOUT).await.unwrap(),
+        Verdict::Suppress { count: 1 }
+    );
+}
+
+/// DynamoDB answers a key that is not the table's with ValidationException "The provided key
+/// element does not match the schema": named, so the operator reads what to fix.
+#[tokio::test]
+async fn a_table_with_another_key_schema_fails_every_call_as_wrong_key_schema() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let s = setup().await;
+    aws_sdk_dynamodb::Client::new(&s.sdk)
+        .create_table()
+        .table_name("keyed-by-id")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = store_at(&s.sdk, "keyed-by-id", &s.clock);
+    let fp = Fingerprint::new("log-alert", &["g", "line"]);
+    let e = store
+        .claim::<Verdict>(&key("b"), HOLD, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StateErrorKind::WrongKeySchema, "{e}");
+    let e = store.observe(&fp, 3, WINDOW, TIMEOUT).await.unwrap_err();
+    assert_eq!(e.kind, StateErrorKind::WrongKeySchema, "{e}");
+    assert_eq!(e.kind.describe(), "the table's key schema is not `pk` (S)");
 }

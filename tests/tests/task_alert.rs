@@ -3,9 +3,11 @@
 
 use lookout_tests::Function;
 use lookout_tests::ecs::{OOM_TASK, web_app_with_oom_logs};
+use lookout_tests::fault_proxy::{Fault, FaultProxy};
 use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
 use lookout_tests::workspace::event_file;
 use serde_json::json;
+use std::time::Duration;
 
 struct Setup {
     moto: Moto,
@@ -294,5 +296,77 @@ async fn a_crash_loop_across_invocations_alerts_once_then_reports_the_count() {
         text.contains("\nSuppressed:    2 similar alerts suppressed since 20")
             && text.contains("(SUPPRESS_WINDOW_MINUTES)\n"),
         "{text}"
+    );
+}
+
+/// task-alert talking to moto through a fault proxy, with `extra` environment.
+fn task_alert_via(s: &Setup, proxy: &FaultProxy, extra: &[(&str, &str)]) -> Function {
+    let mut env = s.moto.function_env();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
+    env.push(("ALERT_TOPIC_ARN".into(), s.topic.topic_arn.clone()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Function::spawn(&lookout_tests::workspace::binary("task-alert"), &env)
+}
+
+/// Issue 20 §5: log lines were read before the alert was claimed, even for suppressed
+/// repeats and retries of delivered alerts. Now only an alert that will be sent reads them.
+#[tokio::test]
+async fn a_suppressed_repeat_or_a_delivered_retry_makes_no_log_lookup() {
+    let s = setup().await;
+    let config = s.moto.sdk_config().await;
+    lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
+    let proxy = FaultProxy::start(&s.moto.endpoint);
+    let function = task_alert_via(&s, &proxy, &[("STATE_TABLE", "lookout-state")]);
+    let first = function.invoke(&oom_stop(1)).response().clone();
+    assert_eq!(first["alerts"][0]["outcome"], "published");
+    // The stream of task 1 does not exist in moto: looked up, and said so.
+    assert_eq!(first["alerts"][0]["logs"], "streamMissing");
+    let lookups = || (proxy.seen("DescribeTaskDefinition"), proxy.seen("GetLogEvents"));
+    assert_eq!(lookups(), (1, 1));
+    for n in [2, 3, 1] {
+        let response = function.invoke(&oom_stop(n)).response().clone();
+        let outcome = if n == 1 { "alreadyDelivered" } else { "suppressed" };
+        assert_eq!(response["alerts"][0]["outcome"], outcome, "stop {n}");
+        assert_eq!(response["alerts"][0]["logs"], "notRead", "stop {n}");
+    }
+    assert_eq!(
+        lookups(),
+        (1, 1),
+        "no ECS or CloudWatch Logs call for alerts not sent"
+    );
+    assert_eq!(s.topic.drain().await.len(), 1);
+}
+
+/// The log lookup may take at most 5 s and half the time left: a hung CloudWatch Logs no
+/// longer leaves a slow SNS too little time. Before, the lookup took all but 2 s of the
+/// 15 s deadline and the publish (answered in 4 s) failed at the deadline.
+#[tokio::test]
+async fn a_hung_log_lookup_leaves_a_slow_publish_its_time() {
+    let s = setup().await;
+    let proxy = FaultProxy::start(&s.moto.endpoint);
+    proxy.inject("GetLogEvents", Fault::Delay(Duration::from_secs(30)), usize::MAX);
+    proxy.inject("Publish", Fault::DelayAnswer(Duration::from_secs(4)), usize::MAX);
+    let function = task_alert_via(
+        &s,
+        &proxy,
+        // SDK timeouts above the deadline: only the function's own budget ends a call.
+        &[
+            ("AWS_ATTEMPT_TIMEOUT_MS", "60000"),
+            ("AWS_OPERATION_TIMEOUT_MS", "60000"),
+        ],
+    );
+    let outcome = function.invoke_with_deadline(&oom_stop(1), Duration::from_secs(15));
+    let response = outcome.response();
+    assert_eq!(response["alerts"][0]["outcome"], "published", "{response}");
+    assert_eq!(response["alerts"][0]["logs"], "timedOut");
+    assert_eq!(proxy.seen("Publish"), 1);
+    let delivered = s.topic.one().await;
+    assert!(
+        delivered
+            .message()
+            .contains("would have run past the Lambda deadline"),
+        "{}",
+        delivered.message()
     );
 }

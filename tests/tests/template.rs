@@ -433,7 +433,8 @@ fn the_topic_is_encrypted_and_alarms_watch_the_pipeline() {
             "{name} KMS-encrypted"
         );
     }
-    assert_eq!(alarms.len(), 11);
+    // Errors per function (4), queue depth (7), state store problems per function (4).
+    assert_eq!(alarms.len(), 15);
 }
 
 #[test]
@@ -783,6 +784,63 @@ fn the_state_table_has_the_contract_the_functions_rely_on() {
             .find(|s| actions(s) == ["kms:Decrypt", "kms:GenerateDataKey"])
             .unwrap_or_else(|| panic!("{name}: the table's key"));
         assert!(is_stack_key(&kms["Resource"]), "{name}");
+    }
+}
+
+/// Issue 20 §4: a broken state table fails open on every invocation; the only sign was a
+/// `StateStoreProblems` metric nothing watched. Each function's count now alarms, on the
+/// alarm path, whenever the table exists.
+#[test]
+fn state_store_problems_alarm_on_the_alarm_path() {
+    let t = render(&[("AlarmEmail", "oncall@example.com")]);
+    // The EMF `FunctionName` each function writes its metrics under.
+    for (function, emf_name) in [
+        ("LogAlert", "log-alert"),
+        ("EcrRescan", "ecr-rescan"),
+        ("ScanAlert", "scan-alert"),
+        ("TaskAlert", "task-alert"),
+    ] {
+        let name = format!("{function}StateStoreAlarm");
+        let alarm = resource(&t, &name);
+        assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{name}");
+        assert_eq!(alarm["Condition"].as_str(), Some("CreateStateTable"), "{name}");
+        let p = &alarm["Properties"];
+        assert_eq!(
+            target(&p["Namespace"]).as_deref(),
+            Some("MetricsNamespace"),
+            "{name}"
+        );
+        assert_eq!(p["MetricName"].as_str(), Some("StateStoreProblems"), "{name}");
+        let dimensions = p["Dimensions"].as_sequence().expect("Dimensions");
+        assert_eq!(dimensions.len(), 1, "{name}");
+        assert_eq!(dimensions[0]["Name"].as_str(), Some("FunctionName"), "{name}");
+        let lookup = tagged(&dimensions[0]["Value"], "!FindInMap")
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("{name}: FunctionName from the Functions map"));
+        assert_eq!(lookup[0].as_str(), Some("Functions"), "{name}");
+        assert_eq!(lookup[2].as_str(), Some("Binary"), "{name}");
+        let key = lookup[1].as_str().expect("the function's key");
+        assert_eq!(
+            t["Mappings"]["Functions"][key]["Binary"].as_str(),
+            Some(emf_name),
+            "{name}"
+        );
+        // One problem in five minutes: a broken table fails every invocation, however few.
+        assert_eq!(p["Statistic"].as_str(), Some("Sum"), "{name}");
+        assert_eq!(p["Period"].as_u64(), Some(300), "{name}");
+        assert_eq!(p["EvaluationPeriods"].as_u64(), Some(1), "{name}");
+        assert_eq!(p["Threshold"].as_u64(), Some(1), "{name}");
+        assert_eq!(
+            p["ComparisonOperator"].as_str(),
+            Some("GreaterThanOrEqualToThreshold"),
+            "{name}"
+        );
+        assert_eq!(p["TreatMissingData"].as_str(), Some("notBreaching"), "{name}");
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = p[key].as_sequence().unwrap_or_else(|| panic!("{name}.{key}"));
+            assert_eq!(actions.len(), 1, "{name}.{key}");
+            assert!(is_alarm_path(&actions[0]), "{name}.{key}: {:?}", actions[0]);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! ecr-rescan's settings, from the environment, parsed once at cold start.
 
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, TopicArn};
+use lookout_shared::config::{ConfigError, Env, TopicArn, shape};
 use lookout_shared::findings::VulnSeverity;
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
@@ -61,7 +61,7 @@ impl RescanConfig {
             Some(other) => {
                 return Err(ConfigError::new(
                     "IMAGES",
-                    format!("must be tagged or all, got {other:?}"),
+                    format!("must be tagged or all, not {}", shape(other)),
                 ));
             }
         };
@@ -69,7 +69,7 @@ impl RescanConfig {
             Some(arn) => Some(Delivery::from_env(env, TopicArn::parse("ALERT_TOPIC_ARN", arn)?)?),
             None => None,
         };
-        let region = env.region(delivery.as_ref().map(|d| &d.topic));
+        let region = env.region(delivery.as_ref().map(|d| &d.topic))?;
         let max_rate_per_second: Option<f64> = match env.get("SCAN_RATE_PER_SECOND") {
             None => None,
             Some(_) => Some(env.parse_or("SCAN_RATE_PER_SECOND", 0.0)?),
@@ -94,7 +94,18 @@ impl RescanConfig {
                 3600 * env.number_in("RESCAN_AFTER_HOURS", 24u64, 24..=24 * 365)?,
             ),
             max_scan_attempts: env.number_in("MAX_SCAN_ATTEMPTS", 5, 1..=20)?,
-            min_severity: env.parse_or("MIN_SEVERITY", VulnSeverity::High)?,
+            min_severity: match env.get("MIN_SEVERITY") {
+                None => VulnSeverity::High,
+                Some(raw) => VulnSeverity::parse(raw).ok_or_else(|| {
+                    ConfigError::new(
+                        "MIN_SEVERITY",
+                        format!(
+                            "must be CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNTRIAGED, not {}",
+                            shape(raw)
+                        ),
+                    )
+                })?,
+            },
             max_findings: env.number_in("MAX_FINDINGS", 1000, 1..=100_000)?,
             max_coverage: env.number_in("MAX_COVERAGE", 10_000, 1..=1_000_000)?,
             dry_run: env.flag("DRY_RUN", false)?,
@@ -137,5 +148,34 @@ mod tests {
             let e = RescanConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);
         }
+    }
+
+    /// The region was taken as it came (`hunter2` reached the summary and the SDK); now it is
+    /// refused at init like every function's, without repeating it.
+    #[test]
+    fn init_errors_never_repeat_the_value() {
+        for (name, value) in [
+            ("AWS_REGION", "hunter2"),
+            ("IMAGES", "hunter2"),
+            ("MIN_SEVERITY", "hunter2"),
+            ("SCAN_RATE_PER_SECOND", "hunter2"),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:awsbogus:sns:us-east-1:123456789012:hunter2",
+            ),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:hunter2 x"),
+        ] {
+            let e = RescanConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
+            assert_eq!(e.variable, name);
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let c = RescanConfig::from_env(&Env::from_pairs([("AWS_REGION", "eu-central-2")])).unwrap();
+        assert_eq!(c.region, "eu-central-2");
+        assert_eq!(
+            RescanConfig::from_env(&Env::from_pairs([("MIN_SEVERITY", "critical")]))
+                .unwrap()
+                .min_severity,
+            VulnSeverity::Critical
+        );
     }
 }

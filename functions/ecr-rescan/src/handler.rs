@@ -248,7 +248,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
         if event.get("id").is_none() {
             key = key.item(&ctx.request_id);
         }
-        let Admission::Publish(permit) = self.outbox.admit(ctx, key, None).await? else {
+        let Admission::Publish(permit) = self.outbox.admit(ctx, key, &[]).await? else {
             return Ok(());
         };
         let identity = format!("ecr-rescan|{}", ctx.request_id);

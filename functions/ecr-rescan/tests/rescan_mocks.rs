@@ -1135,6 +1135,64 @@ async fn a_retry_after_a_failed_summary_publish_starts_no_scan_again() {
     );
 }
 
+/// The per-image quota is one scan in 24 hours: what the listing says was scanned inside it
+/// (or is being scanned) is skipped and counted, what was scanned before it, or failed without
+/// a time, is started.
+#[tokio::test]
+async fn scans_inside_the_24_hour_quota_are_skipped_through_the_real_adapter() {
+    use aws_sdk_ecr::types::{ImageScanFindingsSummary, ImageScanStatus, ScanStatus};
+    const HOUR: i64 = 3_600_000;
+    let now = lookout_shared::time::now_epoch_ms();
+    let image = move |digest: &str, status: Option<ScanStatus>, completed_hours_ago: Option<i64>| {
+        let mut detail = ImageDetail::builder()
+            .repository_name("web")
+            .image_digest(digest)
+            .image_tags(digest.replace("sha256:", "v-"))
+            .set_image_scan_status(status.map(|s| ImageScanStatus::builder().status(s).build()));
+        if let Some(hours) = completed_hours_ago {
+            detail = detail.image_scan_findings_summary(
+                ImageScanFindingsSummary::builder()
+                    .image_scan_completed_at(aws_smithy_types::DateTime::from_millis(now - hours * HOUR))
+                    .build(),
+            );
+        }
+        detail.build()
+    };
+    let listing = mock!(aws_sdk_ecr::Client::describe_images).then_output(move || {
+        DescribeImagesOutput::builder()
+            .image_details(image("sha256:complete23h", Some(ScanStatus::Complete), Some(23)))
+            .image_details(image("sha256:complete25h", Some(ScanStatus::Complete), Some(25)))
+            .image_details(image("sha256:pending", Some(ScanStatus::Pending), None))
+            .image_details(image("sha256:inprogress", Some(ScanStatus::InProgress), Some(30)))
+            .image_details(image("sha256:failed", Some(ScanStatus::Failed), None))
+            .image_details(image("sha256:never", None, None))
+            .build()
+    });
+    let started = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = started.clone();
+    let start = mock!(aws_sdk_ecr::Client::start_image_scan)
+        .match_requests(move |r| {
+            let digest = r.image_id().and_then(|i| i.image_digest()).unwrap_or_default();
+            record.lock().unwrap().push(digest.to_string());
+            true
+        })
+        .then_output(|| StartImageScanOutput::builder().build());
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &listing,
+        &start,
+    ];
+    let summary = run(config(&[]), ecr(&rules), inspector(&[]), json!({})).await;
+    let mut started = started.lock().unwrap().clone();
+    started.sort();
+    assert_eq!(started, ["sha256:complete25h", "sha256:failed", "sha256:never"]);
+    assert_eq!(
+        summary["outcomes"],
+        json!({"started": 3, "skippedScanInProgress": 2, "skippedScannedRecently": 1})
+    );
+}
+
 // ---- ENHANCED: the findings cut keeps the worst, in the selected repositories ----
 
 #[tokio::test]

@@ -35,14 +35,8 @@ pub struct LogAlertConfig {
 impl LogAlertConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
-        let region = env.region(Some(&topic));
-        // Console links are built from it: it must be a region, not any text.
-        if !lookout_shared::console::is_region(&region) {
-            return Err(ConfigError::new(
-                "AWS_REGION",
-                format!("must be an AWS region like us-east-1, got {region:?}"),
-            ));
-        }
+        // Console links are built from it: `Env::region` refuses any text that is not a region.
+        let region = env.region(Some(&topic))?;
         let config = Self {
             delivery: Delivery::from_env(env, topic)?,
             max_decompressed_bytes: env.number_in(
@@ -84,16 +78,16 @@ impl LogAlertConfig {
     /// Limits whose worst case does not fit the function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
     /// set by Lambda) are refused at init, not found by an out-of-memory kill mid-batch.
     fn check_memory(&self, env: &Env) -> Result<(), ConfigError> {
-        let Some(raw) = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") else {
+        if env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").is_none() {
             return Ok(());
-        };
+        }
         let memory_mb: u64 = env.parse_or("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0)?;
         let need_mb = self.worst_case_memory_bytes().div_ceil(1 << 20);
         if need_mb > memory_mb {
             return Err(ConfigError::new(
                 "MAX_DECOMPRESSED_BYTES",
                 format!(
-                    "with MAX_LINES and MAX_LINE_BYTES can need up to {need_mb} MB, more than the function's {raw} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower the limits or raise MemorySize"
+                    "with MAX_LINES and MAX_LINE_BYTES can need up to {need_mb} MB, more than the function's {memory_mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower the limits or raise MemorySize"
                 ),
             ));
         }
@@ -142,16 +136,28 @@ mod tests {
         assert!(LogAlertConfig::from_env(&env(&big)).is_ok());
         let defaults = LogAlertConfig::from_env(&env(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")])).unwrap();
         assert!(defaults.worst_case_memory_bytes() <= 128 << 20);
-        // A region that is not one never reaches a link.
+        // A region that is not one never reaches a link, and is not repeated.
         let e = LogAlertConfig::from_env(&env(&[("AWS_REGION", "evil.example/#")])).unwrap_err();
         assert_eq!(e.variable, "AWS_REGION");
-        // A margin as long as the function timeout.
-        let e = LogAlertConfig::from_env(&env(&[
-            ("DEADLINE_MARGIN_MS", "3000"),
-            ("FUNCTION_TIMEOUT_SECONDS", "3"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
+        assert!(!e.to_string().contains("evil"), "{e}");
+        // A topic of no AWS partition, or whose name has a space.
+        for topic in [
+            "arn:awsbogus:sns:us-east-1:123456789012:alerts",
+            "arn:aws:sns:us-east-1:123456789012:my alerts",
+        ] {
+            let e = LogAlertConfig::from_env(&env(&[("ALERT_TOPIC_ARN", topic)])).unwrap_err();
+            assert_eq!(e.variable, "ALERT_TOPIC_ARN");
+            assert!(!e.to_string().contains("alerts"), "{e}");
+        }
+        // A margin as long as the function timeout, or over half of it.
+        for (margin, timeout) in [("3000", "3"), ("59500", "60")] {
+            let e = LogAlertConfig::from_env(&env(&[
+                ("DEADLINE_MARGIN_MS", margin),
+                ("FUNCTION_TIMEOUT_SECONDS", timeout),
+            ]))
+            .unwrap_err();
+            assert_eq!(e.variable, "DEADLINE_MARGIN_MS");
+        }
     }
 
     #[test]

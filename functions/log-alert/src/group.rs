@@ -36,6 +36,16 @@ pub(crate) struct Grouped<'e> {
     pub below_min: u64,
     /// The most severe rating among those events (NOTICE when there were none).
     pub below_min_severity: Severity,
+    /// Groups already alerted inside the suppression window, set aside by
+    /// [`Grouped::set_aside_known`]: counted, not shown.
+    pub known: Known,
+}
+
+/// Groups of a batch that were already alerted inside the suppression window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Known {
+    pub lines: u64,
+    pub events: u64,
 }
 
 impl Grouped<'_> {
@@ -52,7 +62,25 @@ impl Grouped<'_> {
 
     /// Events that joined an existing group instead of starting one.
     pub(crate) fn grouped_away(&self) -> u64 {
-        self.events - self.groups.len() as u64
+        self.events
+            .saturating_sub(self.known.events)
+            .saturating_sub(self.groups.len() as u64)
+    }
+
+    /// Moves the groups that `is_known(index)` names (indexes in the current order) out of the
+    /// shown groups into [`Grouped::known`]: the alert leads with what is new.
+    pub(crate) fn set_aside_known(&mut self, is_known: impl Fn(usize) -> bool) {
+        let known = &mut self.known;
+        let mut index = 0;
+        self.groups.retain(|g| {
+            let keep = !is_known(index);
+            index += 1;
+            if !keep {
+                known.lines += 1;
+                known.events += g.count;
+            }
+            keep
+        });
     }
 }
 
@@ -116,14 +144,21 @@ pub(crate) fn redact_classify_group<'e>(
     out
 }
 
-/// The suppression window's key: the log group and the most severe line's shape (so a storm's
-/// batches share it whatever numbers and ids they carry).
-pub(crate) fn fingerprint(log_group: &str, grouped: &Grouped<'_>) -> Fingerprint {
+/// The suppression windows' keys, one per group of the first `max` (most severe first): the log
+/// group and the line's shape, so a storm's batches share them whatever numbers and ids they
+/// carry. Suppression decides per group: one line cannot stand for, and hide, another.
+pub(crate) fn fingerprints(log_group: &str, grouped: &Grouped<'_>, max: usize) -> Vec<Fingerprint> {
     let mut shape = String::new();
-    if let Some(top) = grouped.groups.first() {
-        normalize_into(&top.message, &mut shape);
-    }
-    Fingerprint::new("log-alert", &[log_group, &shape])
+    grouped
+        .groups
+        .iter()
+        .take(max)
+        .map(|g| {
+            shape.clear();
+            normalize_into(&g.message, &mut shape);
+            Fingerprint::new("log-alert", &[log_group, &shape])
+        })
+        .collect()
 }
 
 /// Writes the shape of `message` into `out`: UUIDs become `<uuid>`, hex ids and numbers `#`.

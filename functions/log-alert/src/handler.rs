@@ -4,7 +4,7 @@
 
 use crate::config::LogAlertConfig;
 use crate::decode::{self, DecodeError, LogsMessage, MessageType};
-use crate::group;
+use crate::group::{self, Grouped};
 use crate::render::AlertContext;
 use lookout_shared::config::ConfigError;
 use lookout_shared::invocation::{
@@ -116,11 +116,18 @@ pub enum Prepared {
     Publish {
         message: SnsMessage,
         alert: Alert,
-        /// Log group and the most severe line, normalised as grouping does: repeats of this
-        /// alert in later batches share it (the suppression window's key).
-        fingerprint: Fingerprint,
     },
 }
+
+/// A batch's lines classified and grouped, or why there is nothing to alert on.
+enum Classified<'e> {
+    Done(Summary),
+    Groups(Grouped<'e>),
+}
+
+/// Groups the suppression window decides on, most severe first: each is one or two small
+/// DynamoDB writes, made together. Groups past these are always shown (as new).
+const MAX_SUPPRESSION_GROUPS: usize = 16;
 
 #[derive(Debug)]
 pub struct LogAlert<P, S = DynamoStore> {
@@ -155,47 +162,43 @@ impl<P, S> LogAlert<P, S> {
 
     /// Decodes, then [`plan`](Self::plan)s: synchronously and without I/O.
     pub fn prepare(&self, event: &Value, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
-        self.prepare_noted(event, metrics, None)
+        let mut json = Vec::new();
+        let message = self.decode(event, &mut json)?;
+        self.plan(&message, metrics)
     }
 
-    fn prepare_noted(
-        &self,
-        event: &Value,
-        metrics: &mut Metrics,
-        permit: Option<&Permit>,
-    ) -> Result<Prepared, LogAlertError> {
+    /// `awslogs.data` → gzip → JSON, bounded (`decode.rs`), parsed borrowing from `json`.
+    fn decode<'j>(&self, event: &Value, json: &'j mut Vec<u8>) -> Result<LogsMessage<'j>, LogAlertError> {
         let data = decode::awslogs_data(event)?;
-        let mut json = Vec::new();
-        decode::decompress(data, self.config.max_decompressed_bytes, &mut json)?;
-        let message = decode::parse(&json)?;
-        self.plan_noted(&message, metrics, permit)
+        decode::decompress(data, self.config.max_decompressed_bytes, json)?;
+        Ok(decode::parse(json)?)
     }
 
     /// A decoded batch to what to publish: redact, classify and group its lines, then render
-    /// them with as much detail as fits SNS.
+    /// them with as much detail as fits SNS (every group shown as new).
     pub fn plan(&self, message: &LogsMessage<'_>, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
-        self.plan_noted(message, metrics, None)
+        match self.classify(message, metrics) {
+            Classified::Done(summary) => Ok(Prepared::Done(summary)),
+            Classified::Groups(grouped) => {
+                let (message, alert) = self.render(message, &grouped, metrics, None)?;
+                Ok(Prepared::Publish { message, alert })
+            }
+        }
     }
 
-    /// [`plan`](Self::plan), stating the repeats suppressed before this alert (`permit`).
-    fn plan_noted(
-        &self,
-        message: &LogsMessage<'_>,
-        metrics: &mut Metrics,
-        permit: Option<&Permit>,
-    ) -> Result<Prepared, LogAlertError> {
+    fn classify<'e>(&self, message: &'e LogsMessage<'_>, metrics: &mut Metrics) -> Classified<'e> {
         if message.message_type == MessageType::Control {
             metrics.add(CONTROL_MESSAGES, 1);
-            return Ok(Prepared::Done(Summary::Acknowledged {
+            return Classified::Done(Summary::Acknowledged {
                 message_type: "CONTROL_MESSAGE",
-            }));
+            });
         }
         metrics.add_len(EVENTS_DECODED, message.log_events.len());
         let ignored = |reason| {
-            Ok(Prepared::Done(Summary::Ignored {
+            Classified::Done(Summary::Ignored {
                 reason,
                 log_group: message.log_group.to_string(),
-            }))
+            })
         };
         if self.config.own_log_group.as_deref() == Some(message.log_group.as_ref()) {
             return ignored("events from this function's own log group would alert in a loop");
@@ -207,17 +210,28 @@ impl<P, S> LogAlert<P, S> {
             group::redact_classify_group(&message.log_events, &self.redactor, self.config.min_severity);
         metrics.add(EVENTS_BELOW_MIN_SEVERITY, grouped.below_min);
         if grouped.events == 0 {
-            return Ok(Prepared::Done(Summary::BelowMinSeverity {
+            return Classified::Done(Summary::BelowMinSeverity {
                 reason: "no line is at or above MIN_SEVERITY",
                 log_group: message.log_group.to_string(),
                 min_severity: self.config.min_severity,
                 highest_severity: grouped.below_min_severity,
                 events: grouped.below_min,
-            }));
+            });
         }
+        Classified::Groups(grouped)
+    }
+
+    /// Renders `grouped` to fit SNS, stating the repeats suppressed before it (`permit`).
+    fn render(
+        &self,
+        message: &LogsMessage<'_>,
+        grouped: &Grouped<'_>,
+        metrics: &mut Metrics,
+        permit: Option<&Permit>,
+    ) -> Result<(SnsMessage, Alert), LogAlertError> {
         let context = AlertContext {
             message,
-            grouped: &grouped,
+            grouped,
             region: &self.config.region,
         };
         let max = Detail::new(self.config.max_lines, self.config.max_line_bytes);
@@ -230,24 +244,27 @@ impl<P, S> LogAlert<P, S> {
         metrics.add(EVENTS_GROUPED, grouped.grouped_away());
         metrics.add(EVENTS_OMITTED, omitted_events);
         metrics.add(REDACTIONS, grouped.redactions);
-        let alert = Alert {
-            log_group: message.log_group.to_string(),
-            severity: grouped.severity(),
-            events: grouped.events,
-            distinct_lines: grouped.groups.len(),
-            shown_lines: detail.items.min(grouped.groups.len()),
-            omitted_events,
-            redactions: grouped.redactions,
-            below_min_severity: grouped.below_min,
-            published_bytes: sns.request_bytes(),
-            message_id: None,
-        };
-        let fingerprint = group::fingerprint(&message.log_group, &grouped);
-        Ok(Prepared::Publish {
-            message: sns,
-            alert,
-            fingerprint,
-        })
+        let mut alert = figures(message, grouped);
+        alert.shown_lines = detail.items.min(grouped.groups.len());
+        alert.omitted_events = omitted_events;
+        alert.published_bytes = sns.request_bytes();
+        Ok((sns, alert))
+    }
+}
+
+/// The figures of a batch before it is rendered (nothing shown or published yet).
+fn figures(message: &LogsMessage<'_>, grouped: &Grouped<'_>) -> Alert {
+    Alert {
+        log_group: message.log_group.to_string(),
+        severity: grouped.severity(),
+        events: grouped.events,
+        distinct_lines: grouped.groups.len(),
+        shown_lines: 0,
+        omitted_events: 0,
+        redactions: grouped.redactions,
+        below_min_severity: grouped.below_min,
+        published_bytes: 0,
+        message_id: None,
     }
 }
 
@@ -261,35 +278,35 @@ impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
         &self.config.metrics
     }
 
-    /// Prepare, admit (idempotency key: the payload's hash), then publish within the
-    /// deadline margin.
+    /// Decode and group, admit (idempotency key: the payload's hash; one suppression window
+    /// per group), render what is new first, then publish within the deadline margin.
     async fn handle(&self, event: Value, ctx: &mut Invocation) -> Result<Summary, LogAlertError> {
-        let (mut message, mut alert, fingerprint) = match self.prepare(&event, &mut ctx.metrics)? {
-            Prepared::Done(summary) => return Ok(summary),
-            Prepared::Publish {
-                message,
-                alert,
-                fingerprint,
-            } => (message, alert, fingerprint),
+        let mut json = Vec::new();
+        let message = self.decode(&event, &mut json)?;
+        let mut grouped = match self.classify(&message, &mut ctx.metrics) {
+            Classified::Done(summary) => return Ok(summary),
+            Classified::Groups(grouped) => grouped,
         };
+        let fingerprints = group::fingerprints(&message.log_group, &grouped, MAX_SUPPRESSION_GROUPS);
+        let alerts: Vec<(&Fingerprint, u8)> = fingerprints
+            .iter()
+            .zip(&grouped.groups)
+            .map(|(fingerprint, g)| (fingerprint, g.severity as u8))
+            .collect();
         let key = IdempotencyKey::from_event(Self::NAME, &event);
-        let rank = alert.severity as u8;
-        let permit = match self.outbox.admit(ctx, key, Some((&fingerprint, rank))).await? {
+        let permit = match self.outbox.admit(ctx, key, &alerts).await? {
             Admission::Publish(permit) => permit,
-            Admission::Skip { reason } => return Ok(Summary::Skipped { reason, alert }),
-        };
-        if permit.suppressed().is_some() {
-            // Rare (the first alert after a window of repeats): render again with the count.
-            let mut scratch = Metrics::default();
-            if let Prepared::Publish { message: noted, .. } =
-                self.prepare_noted(&event, &mut scratch, Some(&permit))?
-            {
-                alert.published_bytes = noted.request_bytes();
-                message = noted;
+            Admission::Skip { reason } => {
+                return Ok(Summary::Skipped {
+                    reason,
+                    alert: figures(&message, &grouped),
+                });
             }
-        }
-        let message_id = self.outbox.publish(ctx, permit, &message).await?;
-        ctx.metrics.alert_published(message.request_bytes());
+        };
+        grouped.set_aside_known(|i| permit.known(i));
+        let (sns, mut alert) = self.render(&message, &grouped, &mut ctx.metrics, Some(&permit))?;
+        let message_id = self.outbox.publish(ctx, permit, &sns).await?;
+        ctx.metrics.alert_published(sns.request_bytes());
         alert.message_id = Some(message_id);
         Ok(Summary::Published(alert))
     }

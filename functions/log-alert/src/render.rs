@@ -161,6 +161,14 @@ impl AlertContext<'_, '_> {
             );
         }
         let _ = writeln!(t, "Severity:      {}", self.severity_summary());
+        if g.known.lines > 0 {
+            let _ = writeln!(
+                t,
+                "Known:         {} ({}) already alerted inside SUPPRESS_WINDOW_MINUTES; not shown again",
+                count(g.known.lines, "distinct line", "distinct lines"),
+                count(g.known.events, "event", "events")
+            );
+        }
         if g.redactions > 0 {
             let _ = writeln!(t, "Redacted:      {}", count(g.redactions, "secret", "secrets"));
         }
@@ -177,7 +185,7 @@ impl AlertContext<'_, '_> {
         let _ = writeln!(
             t,
             "\n{} as {} (most severe first):",
-            count(g.events, "event", "events"),
+            count(g.events.saturating_sub(g.known.events), "event", "events"),
             count(g.groups.len() as u64, "distinct line", "distinct lines")
         );
         for (group, message) in shown {
@@ -259,6 +267,7 @@ impl AlertContext<'_, '_> {
             "belowMinSeverity": g.below_min,
             "links": {"logStream": stream_url, "logsInsights": insights_url},
             "lines": lines,
+            "known": {"lines": g.known.lines, "events": g.known.events},
             "omitted": {"lines": omitted.lines, "events": omitted.events, "bytes": omitted.bytes},
         })
     }
@@ -286,6 +295,14 @@ impl AlertContext<'_, '_> {
             let _ = write!(d, "\n{} ×{}\n", group.severity, thousands(group.count));
             d.push_str(&chat_code_block(truncate_utf8(message, CHAT_LINE_BYTES)));
             d.push('\n');
+        }
+        if g.known.lines > 0 {
+            let _ = write!(
+                d,
+                "\n_Also {} ({}) already alerted inside the suppression window._\n",
+                count(g.known.lines, "distinct line", "distinct lines"),
+                count(g.known.events, "event", "events")
+            );
         }
         let hidden = g.groups.len().saturating_sub(shown.len().min(CHAT_LINES)) as u64;
         if hidden > 0 || omitted.lines > 0 {

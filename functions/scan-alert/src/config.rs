@@ -14,15 +14,35 @@ use std::time::Duration;
 pub struct Thresholds(pub BTreeMap<VulnSeverity, u64>);
 
 impl Thresholds {
+    /// Items are named by position (1-based) and parsed severity, never quoted.
     pub fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
         let mut map = BTreeMap::new();
-        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for (i, item) in raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            let position = i + 1;
             let (name, n) = item.split_once('=').ok_or_else(|| {
-                ConfigError::new(variable, format!("items must look like CRITICAL=1, got {item:?}"))
+                ConfigError::new(
+                    variable,
+                    format!("items must look like CRITICAL=1; item {position} has no ="),
+                )
             })?;
-            let severity: VulnSeverity = name.parse().map_err(|e: String| ConfigError::new(variable, e))?;
+            let severity = VulnSeverity::parse(name.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    variable,
+                    format!(
+                        "item {position} names no severity (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNTRIAGED)"
+                    ),
+                )
+            })?;
             let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ConfigError::new(variable, format!("{name} needs a count of at least 1, got {n:?}"))
+                ConfigError::new(
+                    variable,
+                    format!("{severity} (item {position}) needs a count of at least 1"),
+                )
             })?;
             // A repeated severity would silently win or lose (`HIGH=1,HIGH=500`).
             if map.insert(severity, n).is_some() {
@@ -132,6 +152,17 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn threshold_errors_never_repeat_the_value() {
+        for bad in ["hunter2", "hunter2=1", "HIGH=hunter2", "HIGH=1,hunter2"] {
+            let e = Thresholds::parse("SEVERITY_THRESHOLDS", bad).unwrap_err();
+            assert_eq!(e.variable, "SEVERITY_THRESHOLDS");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let e = Thresholds::parse("SEVERITY_THRESHOLDS", "HIGH=1,hunter2=5").unwrap_err();
+        assert!(e.to_string().contains("item 2 names no severity"), "{e}");
     }
 
     #[test]

@@ -51,7 +51,22 @@ impl FindingStatus {
     }
 }
 
+/// Scan statuses that say the scan has not finished: its counts are not a result yet, and it
+/// has not failed either.
+const UNFINISHED: [&str; 2] = ["IN_PROGRESS", "PENDING"];
+
 impl EventKind {
+    /// A scan event whose scan has not finished (IN_PROGRESS, PENDING): nothing to publish
+    /// until the event for its end comes.
+    pub(crate) fn unfinished(&self) -> bool {
+        match self {
+            EventKind::BasicScan { status, .. } | EventKind::InspectorScan { status, .. } => {
+                UNFINISHED.contains(&status.as_str())
+            }
+            EventKind::InspectorFinding { .. } => false,
+        }
+    }
+
     pub(crate) fn name(&self) -> &'static str {
         match self {
             EventKind::BasicScan { .. } => "ECR Image Scan",

@@ -172,6 +172,9 @@ pub enum Outcome {
     /// Inspector finding events whose findings are all SUPPRESSED or CLOSED.
     #[serde(rename = "no active finding")]
     NotActive,
+    /// A scan still IN_PROGRESS or PENDING: not a failure, and no result yet.
+    #[serde(rename = "scan not finished")]
+    NotFinished,
 }
 
 #[derive(Debug)]
@@ -349,6 +352,10 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
             result.outcome = Outcome::NotActive;
             return Ok(result);
         }
+        if group.iter().all(|e| e.kind.unfinished()) {
+            result.outcome = Outcome::NotFinished;
+            return Ok(result);
+        }
         let Some(alert) = self.decide(group).await else {
             ctx.metrics.add(BELOW_THRESHOLD, 1);
             result.outcome = Outcome::BelowThreshold;
@@ -356,7 +363,7 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
         };
         let key = payload_key.item(&format!("{}|{}", alert.digest, alert.event_ids.join(",")));
         let (fingerprint, rank) = fingerprint(&alert);
-        let permit = match self.outbox.admit(ctx, key, Some((&fingerprint, rank))).await? {
+        let permit = match self.outbox.admit(ctx, key, &[(&fingerprint, rank)]).await? {
             Admission::Publish(permit) => permit,
             Admission::Skip { .. } => {
                 result.outcome = Outcome::Skipped;
@@ -430,8 +437,10 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
                 alert.findings.sort_by(Finding::worst_first);
             }
         }
+        // The id too: a finding without package details is identified by its title.
         for f in &mut alert.findings {
             f.title = self.redactor.redact(&f.title).0.into_owned();
+            f.vulnerability_id = self.redactor.redact(&f.vulnerability_id).0.into_owned();
         }
         alert.reached = self.config.thresholds.reached(&alert.counts);
         (alert.failed || !alert.reached.is_empty()).then_some(alert)

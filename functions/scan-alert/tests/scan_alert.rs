@@ -184,6 +184,37 @@ async fn failed_scans_are_always_reported() {
     );
 }
 
+/// A scan that has not finished is neither a failure nor a result: nothing is published or
+/// read, and the summary says why.
+#[tokio::test]
+async fn a_scan_in_progress_is_not_reported_as_failed() {
+    for status in ["IN_PROGRESS", "PENDING"] {
+        for name in ["ecr-scan-failed.json", "ecr-scan-complete.json"] {
+            let mut event = fixture(name);
+            event["detail"]["scan-status"] = json!(status);
+            let r = run(&[], event).await;
+            assert!(r.messages.is_empty(), "{status} {name}: {:?}", r.messages);
+            assert_eq!(r.reads, 0, "{status} {name}");
+            assert_eq!(r.response["alerts"], 0);
+            assert_eq!(r.response["failed"], 0);
+            assert_eq!(r.response["results"][0]["outcome"], "scan not finished");
+        }
+        let mut inspector = fixture("inspector2-scan.json");
+        inspector["detail"]["scan-status"] = json!(status);
+        let r = run(&[], inspector).await;
+        assert!(r.messages.is_empty(), "{status}: {:?}", r.messages);
+        assert_eq!(r.response["results"][0]["outcome"], "scan not finished");
+    }
+    // Statuses that end a scan without a result still alert as failed.
+    for status in ["FAILED", "UNSUPPORTED_IMAGE", "FINDINGS_UNAVAILABLE"] {
+        let mut event = fixture("ecr-scan-failed.json");
+        event["detail"]["scan-status"] = json!(status);
+        let r = run(&[], event).await;
+        assert_eq!(r.messages.len(), 1, "{status}");
+        assert!(r.messages[0].subject.starts_with("[FAILED]"), "{status}");
+    }
+}
+
 #[tokio::test]
 async fn ignored_vulnerabilities_are_neither_counted_nor_shown() {
     let r = run(
@@ -945,6 +976,13 @@ async fn no_secret_in_a_finding_title_survives_in_any_format() {
                     json!(format!("CVE-2025-{i:04}"));
                 e["detail"]["severity"] = json!("CRITICAL");
                 e["detail"]["title"] = json!(case.input);
+                // Every other finding has no package details: its title is its id too.
+                if i % 2 == 1 {
+                    e["detail"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("packageVulnerabilityDetails");
+                }
                 e
             })
             .collect();
@@ -966,5 +1004,54 @@ async fn no_secret_in_a_finding_title_survives_in_any_format() {
                 }
             }
         }
+    }
+}
+
+/// The binary itself refuses at init what would fail later or mislead, naming the variable and
+/// never repeating its value (`hunter2` stands for a secret pasted into the wrong variable).
+#[test]
+fn bad_configuration_fails_at_init_without_repeating_the_value() {
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
+    let cases: [(&str, &[(&str, &str)]); 5] = [
+        ("AWS_REGION", &[("AWS_REGION", "hunter2")]),
+        ("AWS_ENDPOINT_URL", &[("AWS_ENDPOINT_URL", "hunter2")]),
+        (
+            "ALERT_TOPIC_ARN",
+            &[(
+                "ALERT_TOPIC_ARN",
+                "arn:awsbogus:sns:us-east-1:123456789012:hunter2",
+            )],
+        ),
+        (
+            "ALERT_TOPIC_ARN",
+            &[(
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:hunter2 alerts",
+            )],
+        ),
+        (
+            "DEADLINE_MARGIN_MS",
+            &[
+                ("DEADLINE_MARGIN_MS", "59500"),
+                ("FUNCTION_TIMEOUT_SECONDS", "60"),
+            ],
+        ),
+    ];
+    for (variable, env) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_scan-alert"))
+            .env_clear()
+            .env("AWS_REGION", "us-east-1")
+            .env("ALERT_TOPIC_ARN", TOPIC)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(1), "{variable}: {text}");
+        assert!(text.contains(&format!("configuration: {variable} ")), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 }

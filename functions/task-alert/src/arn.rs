@@ -1,7 +1,7 @@
 //! ECS ARNs and names, validated before anything is built from them: console links and log
 //! stream names are made only of parts that passed these checks.
 
-use lookout_shared::console::Partition;
+use lookout_shared::console;
 use serde::Serialize;
 
 /// An AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
@@ -10,47 +10,24 @@ use serde::Serialize;
 pub struct Region(String);
 
 impl Region {
-    /// Lower-case letter groups joined by `-`, ending in a number of one or two digits.
+    /// The one region grammar every function uses ([`console::is_region`]).
     pub fn parse(raw: &str) -> Option<Self> {
-        if raw.len() > 32 {
-            return None;
-        }
-        let (head, number) = raw.rsplit_once('-')?;
-        let number_ok = (1..=2).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
-        let mut groups = head.split('-');
-        let first_ok = groups
-            .next()
-            .is_some_and(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_lowercase()));
-        let mut rest = 0;
-        let rest_ok = groups.all(|g| {
-            rest += 1;
-            !g.is_empty() && g.len() <= 12 && g.bytes().all(|b| b.is_ascii_lowercase())
-        });
-        (number_ok && first_ok && rest_ok && rest >= 1).then(|| Self(raw.to_string()))
+        console::is_region(raw).then(|| Self(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The isolated partitions (`aws-iso*`): their consoles and ARNs are not the shared table's.
-    fn is_isolated(&self) -> bool {
-        self.0.starts_with("us-iso") || self.0.starts_with("eu-isoe-")
-    }
-
-    /// The partition a region belongs to, as ARNs spell it (`aws`, `aws-cn`, `aws-us-gov`).
+    /// The partition a region belongs to, as ARNs spell it (`aws`, `aws-cn`, `aws-iso-b`...).
     pub fn partition(&self) -> &'static str {
-        if self.is_isolated() {
-            "aws-iso"
-        } else {
-            Partition::of_region(&self.0).arn_name()
-        }
+        console::partition_of_region(&self.0)
     }
 
-    /// The console serves the commercial, China and GovCloud partitions; the isolated
-    /// partitions have consoles this function cannot know the address of.
+    /// The console serves the commercial, China and GovCloud partitions; the isolated and
+    /// sovereign partitions have consoles this function cannot know the address of.
     pub fn has_known_console(&self) -> bool {
-        !self.is_isolated()
+        matches!(self.partition(), "aws" | "aws-cn" | "aws-us-gov")
     }
 }
 
@@ -186,6 +163,7 @@ impl ServiceArn {
 pub struct TaskDefinitionArn {
     pub arn: String,
     pub region: Region,
+    pub account: String,
     pub family: String,
     pub revision: u32,
 }
@@ -199,6 +177,7 @@ impl TaskDefinitionArn {
         is_ecs_name(family).then(|| Self {
             arn: raw.to_string(),
             region: arn.region.clone(),
+            account: arn.account.to_string(),
             family: family.to_string(),
             revision,
         })
@@ -236,6 +215,40 @@ mod tests {
         }
         assert_eq!(Region::parse("cn-northwest-1").unwrap().partition(), "aws-cn");
         assert!(!Region::parse("us-isob-east-1").unwrap().has_known_console());
+        assert!(!Region::parse("eusc-de-east-1").unwrap().has_known_console());
+        assert!(Region::parse("us-gov-east-1").unwrap().has_known_console());
+    }
+
+    /// Each isolated partition by its own name: `arn:aws-iso-b:` for a us-isob region, not
+    /// `arn:aws-iso:` (which refused every real ARN there).
+    #[test]
+    fn arns_of_every_partition() {
+        for (arn, region) in [
+            (
+                "arn:aws-iso-b:ecs:us-isob-east-1:111122223333:cluster/c",
+                "us-isob-east-1",
+            ),
+            (
+                "arn:aws-iso:ecs:us-iso-east-1:111122223333:cluster/c",
+                "us-iso-east-1",
+            ),
+            (
+                "arn:aws-iso-e:ecs:eu-isoe-west-1:111122223333:cluster/c",
+                "eu-isoe-west-1",
+            ),
+            (
+                "arn:aws-iso-f:ecs:us-isof-south-1:111122223333:cluster/c",
+                "us-isof-south-1",
+            ),
+            (
+                "arn:aws-eusc:ecs:eusc-de-east-1:111122223333:cluster/c",
+                "eusc-de-east-1",
+            ),
+        ] {
+            assert_eq!(ClusterArn::parse(arn).unwrap().region.as_str(), region);
+        }
+        assert!(ClusterArn::parse("arn:aws-iso:ecs:us-isob-east-1:111122223333:cluster/c").is_none());
+        assert!(ClusterArn::parse("arn:awsbogus:ecs:us-east-1:111122223333:cluster/c").is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub const HEALTH_EVENT: &str = "AWS Health Event";
 /// Lambda target one event; arrays come from tests, replays and pipes.
 pub const MAX_BATCH: usize = 1_000;
 /// Text fields longer than this are cut; an ECS reason is at most 255 characters, a Health
-/// description a few KiB.
+/// description a few KiB. Reasons and descriptions are not cut here (`opt_prose`).
 const MAX_TEXT_BYTES: usize = 8 << 10;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +32,10 @@ pub enum EventError {
         "event field {field} is not a detail-type task-alert handles ({TASK_STATE_CHANGE}, {DEPLOYMENT_STATE_CHANGE}, {SERVICE_ACTION}, {HEALTH_EVENT}): check the rule's event pattern"
     )]
     Unsupported { field: String },
+    /// An ARN of another account or region (so partition) than the event's own `account` and
+    /// `region`: not an event AWS sends, and it would have the function read another's logs.
+    #[error("event field {field} {problem}: an event's ARNs must be of its own account and region")]
+    Mismatch { field: String, problem: &'static str },
 }
 
 impl EventError {
@@ -221,7 +225,103 @@ pub fn parse_event(value: &Value, at: &str) -> Result<Event, EventError> {
             });
         }
     };
+    check_arns(&root, &meta, &kind)?;
     Ok(Event { meta, kind })
+}
+
+/// Every ARN of the event is of the event's `account` and `region`, and so of its partition (an
+/// ARN's partition is its region's: `arn::Arn::parse`). Names fields, never values.
+fn check_arns(root: &Obj, meta: &Meta, kind: &EventKind) -> Result<(), EventError> {
+    let mut arns: Vec<(String, &str, &Region)> = Vec::new();
+    match kind {
+        EventKind::Task(t) => {
+            arns.push((
+                root.path("detail.clusterArn"),
+                t.cluster.account.as_str(),
+                &t.cluster.region,
+            ));
+            arns.push((
+                root.path("detail.taskArn"),
+                t.task.account.as_str(),
+                &t.task.region,
+            ));
+            let d = &t.task_definition;
+            arns.push((
+                root.path("detail.taskDefinitionArn"),
+                d.account.as_str(),
+                &d.region,
+            ));
+        }
+        EventKind::Deployment(d) => {
+            arns.push((
+                root.path("resources[0]"),
+                d.service.account.as_str(),
+                &d.service.region,
+            ));
+        }
+        EventKind::ServiceAction(a) => {
+            if let Some(c) = &a.cluster {
+                arns.push((root.path("detail.clusterArn"), c.account.as_str(), &c.region));
+            }
+            if let Some(s) = &a.service {
+                arns.push((root.path("resources[0]"), s.account.as_str(), &s.region));
+            }
+        }
+        EventKind::Health(h) => {
+            // Where `health` took the entities from: the detail's, else `resources`.
+            let from_detail = root
+                .get("detail")
+                .and_then(|d| d.get("affectedEntities"))
+                .and_then(Value::as_array)
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|e| e.get("entityValue").is_some_and(Value::is_string))
+                });
+            let field = root.path(if from_detail {
+                "detail.affectedEntities"
+            } else {
+                "resources"
+            });
+            for entity in &h.entities {
+                if let AffectedEntity::Task(t) = entity {
+                    arns.push((field.clone(), t.account.as_str(), &t.region));
+                }
+            }
+        }
+    }
+    for (field, account, region) in arns {
+        if meta.account.is_empty() {
+            return Err(root.bad("account", "is missing, and the event names ARNs"));
+        }
+        if account != meta.account {
+            return Err(EventError::Mismatch {
+                field,
+                problem: "is of another account than the event's account",
+            });
+        }
+        if *region != meta.region {
+            return Err(EventError::Mismatch {
+                field,
+                problem: "is of another region than the event's region",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the events of the function's own account and region (and so partition), and counts
+/// the others: a consistent event of another account or region is not one task-alert was set
+/// up for (a direct `lambda:Invoke` could name another team's tasks), and reading it would
+/// read that account's logs with this function's role. They are ignored, like a Health event
+/// for another service, not failed: nothing in them is malformed.
+pub fn own_events(events: Vec<Event>, account: &str, region: &Region) -> (Vec<Event>, usize) {
+    let before = events.len();
+    let own: Vec<Event> = events
+        .into_iter()
+        .filter(|e| e.meta.account == account && e.meta.region == *region)
+        .collect();
+    let others = before - own.len();
+    (own, others)
 }
 
 fn task_stop(d: &Obj) -> Result<TaskStop, EventError> {
@@ -234,7 +334,7 @@ fn task_stop(d: &Obj) -> Result<TaskStop, EventError> {
         containers.push(Container {
             name: c.req_str("name")?.to_string(),
             exit_code: c.opt_i64("exitCode")?,
-            reason: c.opt_text("reason")?,
+            reason: c.opt_prose("reason")?,
             last_status: c.opt_str("lastStatus")?.map(String::from),
             runtime_id: c.opt_str("runtimeId")?.map(String::from),
         });
@@ -250,7 +350,7 @@ fn task_stop(d: &Obj) -> Result<TaskStop, EventError> {
         last_status: d.req_str("lastStatus")?.to_string(),
         desired_status: d.opt_str("desiredStatus")?.map(String::from),
         stop_code: d.opt_str("stopCode")?.map(String::from),
-        stopped_reason: d.opt_text("stoppedReason")?,
+        stopped_reason: d.opt_prose("stoppedReason")?,
         stopped_at_ms: match d.opt_str("stoppedAt")? {
             None => None,
             Some(s) => {
@@ -279,7 +379,7 @@ fn deployment(root: &Obj, d: &Obj, resources: &[&str]) -> Result<DeploymentChang
         event_type: d.opt_str("eventType")?.map(String::from),
         event_name: d.req_str("eventName")?.to_string(),
         deployment_id: d.opt_text("deploymentId")?,
-        reason: d.opt_text("reason")?,
+        reason: d.opt_prose("reason")?,
         service: service_resource(root, resources)?
             .ok_or_else(|| root.bad("resources", "is missing the service ARN"))?,
     })
@@ -297,7 +397,7 @@ fn service_action(root: &Obj, d: &Obj, resources: &[&str]) -> Result<ServiceActi
         event_name: d.req_str("eventName")?.to_string(),
         cluster,
         service: service_resource(root, resources)?,
-        reason: d.opt_text("reason")?,
+        reason: d.opt_prose("reason")?,
         capacity_providers: d
             .opt_str_array("capacityProviderArns")?
             .into_iter()
@@ -310,9 +410,8 @@ fn service_action(root: &Obj, d: &Obj, resources: &[&str]) -> Result<ServiceActi
 fn health(d: &Obj, resources: &[&str]) -> Result<HealthNotice, EventError> {
     let description = match d.opt_array("eventDescription")?.first() {
         None => None,
-        Some(first) => {
-            Obj::nested(first, format!("{}[0]", d.path("eventDescription")))?.opt_text("latestDescription")?
-        }
+        Some(first) => Obj::nested(first, format!("{}[0]", d.path("eventDescription")))?
+            .opt_prose("latestDescription")?,
     };
     let mut values: Vec<String> = Vec::new();
     for (i, e) in d.opt_array("affectedEntities")?.iter().enumerate() {
@@ -426,6 +525,13 @@ impl<'a> Obj<'a> {
         Ok(self
             .opt_str(name)?
             .map(|s| lookout_shared::text::truncate_utf8(s, MAX_TEXT_BYTES).to_string()))
+    }
+
+    /// Free text that is redacted later: kept whole, since a cut before redaction leaves the
+    /// part of a secret before it, which no rule recognises. The renderer cuts it once
+    /// redacted; the invocation payload bounds its size.
+    fn opt_prose(&self, name: &str) -> Result<Option<String>, EventError> {
+        Ok(self.opt_str(name)?.map(String::from))
     }
 
     fn opt_i64(&self, name: &str) -> Result<Option<i64>, EventError> {
@@ -644,6 +750,147 @@ mod tests {
             }
         );
         assert_eq!(parse_batch(&json!("x")).unwrap_err(), EventError::NotAnEvent);
+    }
+
+    /// A direct invoke that says one account and names another's task (to read its logs)
+    /// fails, naming the field and never quoting the payload.
+    #[test]
+    fn arns_of_another_account_region_or_partition_than_the_event_fail() {
+        let other = "999988887777";
+        let mismatch = |field: &str, problem: &'static str| EventError::Mismatch {
+            field: field.into(),
+            problem,
+        };
+        let account = "is of another account than the event's account";
+        let region = "is of another region than the event's region";
+        let cases: Vec<(Value, EventError)> = vec![
+            (
+                {
+                    let mut e = task_event(detail());
+                    e["account"] = json!(other);
+                    e
+                },
+                mismatch("detail.clusterArn", account),
+            ),
+            (
+                {
+                    let mut d = detail();
+                    d["taskArn"] = json!(format!(
+                        "arn:aws:ecs:us-west-2:{other}:task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad"
+                    ));
+                    task_event(d)
+                },
+                mismatch("detail.taskArn", account),
+            ),
+            (
+                {
+                    let mut d = detail();
+                    d["taskDefinitionArn"] =
+                        json!(format!("arn:aws:ecs:us-west-2:{other}:task-definition/web:3"));
+                    task_event(d)
+                },
+                mismatch("detail.taskDefinitionArn", account),
+            ),
+            (
+                {
+                    let mut d = detail();
+                    d["taskDefinitionArn"] =
+                        json!("arn:aws:ecs:eu-west-1:111122223333:task-definition/web:3");
+                    task_event(d)
+                },
+                mismatch("detail.taskDefinitionArn", region),
+            ),
+            (
+                {
+                    let mut d = detail();
+                    d["clusterArn"] = json!("arn:aws-cn:ecs:cn-north-1:111122223333:cluster/prod");
+                    task_event(d)
+                },
+                mismatch("detail.clusterArn", region),
+            ),
+            (
+                {
+                    let mut e = task_event(detail());
+                    e["region"] = json!("us-east-1");
+                    e
+                },
+                mismatch("detail.clusterArn", region),
+            ),
+            (
+                {
+                    let mut e = task_event(detail());
+                    e.as_object_mut().unwrap().remove("account");
+                    e
+                },
+                EventError::Field {
+                    field: "account".into(),
+                    problem: "is missing, and the event names ARNs",
+                },
+            ),
+            (
+                json!([task_event(detail()), {
+                    "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+                    "account": "111122223333", "region": "us-west-2",
+                    "resources": [format!("arn:aws:ecs:us-west-2:{other}:service/prod/web")],
+                    "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED"},
+                }]),
+                mismatch("[1].resources[0]", account),
+            ),
+            (
+                json!({
+                    "detail-type": "AWS Health Event", "source": "aws.health",
+                    "account": "111122223333", "region": "us-west-2", "resources": [],
+                    "detail": {"service": "ECS", "eventTypeCode": "AWS_ECS_TASK_PATCHING_RETIREMENT",
+                        "affectedEntities": [{"entityValue": format!(
+                            "arn:aws:ecs:us-west-2:{other}:task/prod/00805ce1d81940b5a37398e5a2c23333"
+                        )}]},
+                }),
+                mismatch("detail.affectedEntities", account),
+            ),
+        ];
+        for (payload, expected) in cases {
+            let err = parse_batch(&payload).unwrap_err();
+            assert_eq!(err, expected);
+            let text = err.to_string();
+            assert!(!text.contains(other) && !text.contains("arn:"), "{text}");
+        }
+        // Agreeing in every part, in another partition: accepted.
+        let mut gov = task_event(json!({
+            "clusterArn": "arn:aws-us-gov:ecs:us-gov-west-1:111122223333:cluster/prod",
+            "taskArn": "arn:aws-us-gov:ecs:us-gov-west-1:111122223333:task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad",
+            "taskDefinitionArn": "arn:aws-us-gov:ecs:us-gov-west-1:111122223333:task-definition/web:3",
+            "lastStatus": "STOPPED",
+        }));
+        gov["region"] = json!("us-gov-west-1");
+        assert!(parse_event(&gov, "").is_ok());
+    }
+
+    #[test]
+    fn only_events_of_the_functions_own_account_and_region_are_kept() {
+        let mut other_account = task_event(json!({
+            "clusterArn": "arn:aws:ecs:us-west-2:999988887777:cluster/prod",
+            "taskArn": "arn:aws:ecs:us-west-2:999988887777:task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad",
+            "taskDefinitionArn": "arn:aws:ecs:us-west-2:999988887777:task-definition/web:3",
+            "lastStatus": "STOPPED",
+        }));
+        other_account["account"] = json!("999988887777");
+        let mut other_region = task_event(json!({
+            "clusterArn": "arn:aws:ecs:eu-west-1:111122223333:cluster/prod",
+            "taskArn": "arn:aws:ecs:eu-west-1:111122223333:task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad",
+            "taskDefinitionArn": "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:3",
+            "lastStatus": "STOPPED",
+        }));
+        other_region["region"] = json!("eu-west-1");
+        let own = task_event(detail());
+        let events = parse_batch(&json!([other_account, own, other_region])).unwrap();
+        let us_west_2 = Region::parse("us-west-2").unwrap();
+        let (kept, others) = own_events(events.clone(), "111122223333", &us_west_2);
+        assert_eq!(others, 2);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].meta.account, "111122223333");
+        assert_eq!(kept[0].meta.region, us_west_2);
+        let (kept, others) = own_events(events, "123456789012", &us_west_2);
+        assert_eq!((kept.len(), others), (0, 3));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! One task-alert invocation: parse, drop stale and duplicate task events, classify, group a
-//! service's stops for the same reason into one alert, read the dying container's last log
-//! lines, admit each alert through the state store (crash loops across invocations), render
-//! and publish, all within the Lambda deadline.
+//! service's stops for the same reason into one alert, admit each alert through the state
+//! store (crash loops across invocations), then, only for an alert that will be sent, read the
+//! dying container's last log lines (within a capped share of the deadline, so the publish
+//! keeps its own), render and publish, all within the Lambda deadline.
 //!
 //! `plan` is pure; `TaskAlert` is the shared skeleton's `Function` and only wires I/O.
 
+use crate::arn::TaskDefinitionArn;
 use crate::classify::{self, Abnormal, Verdict};
 use crate::config::TaskAlertConfig;
 use crate::event::{self, Event, EventError, EventKind, Meta, TaskStop};
@@ -22,8 +24,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// Time kept for rendering and publishing after the log lookup.
-const PUBLISH_RESERVE: Duration = Duration::from_millis(1_500);
+/// The longest log lookup. It also gets at most half the time left before the margin, so the
+/// publish after it always keeps the other half.
+const LOG_LOOKUP_MAX: Duration = Duration::from_secs(5);
 /// Items (log lines, affected resources) offered to the renderer; the fetch already bounds lines.
 const MAX_ITEMS: usize = 1_000;
 
@@ -303,11 +306,19 @@ impl<L: LogSource, P: Publisher, S: StateStore> Function for TaskAlert<L, P, S> 
     async fn handle(&self, payload: Value, ctx: &mut Invocation) -> Result<Summary, TaskAlertError> {
         let events = event::parse_batch(&payload)?;
         ctx.metrics.add_len(EVENTS, events.len());
+        let (events, others) = event::own_events(events, &self.config.account, &self.config.region);
         let Plan {
             stop_groups,
             ready,
             mut summary,
         } = plan(events, &self.redactor);
+        if others > 0 {
+            summary.events += others;
+            *summary
+                .ignored
+                .entry("event of another account or region")
+                .or_default() += others;
+        }
         ctx.metrics.add_len(
             STALE_EVENTS,
             summary.stale_events.saturating_add(summary.duplicate_events),
@@ -316,13 +327,13 @@ impl<L: LogSource, P: Publisher, S: StateStore> Function for TaskAlert<L, P, S> 
             .add_len(EXPECTED_STOPS, summary.expected_stops.values().sum::<usize>());
         let mut alerts = Vec::with_capacity(stop_groups.len().saturating_add(ready.len()));
         for group in stop_groups {
-            let alert = self.task_stop_alert(group, ctx).await;
-            alerts.push(Alert::TaskStop(Box::new(alert)));
+            let (alert, logs) = self.task_stop_alert(group, ctx);
+            alerts.push((Alert::TaskStop(Box::new(alert)), logs));
         }
-        alerts.extend(ready);
+        alerts.extend(ready.into_iter().map(|alert| (alert, None)));
         let key = IdempotencyKey::from_event(Self::NAME, &payload);
-        for alert in alerts {
-            let result = self.deliver(alert, &key, ctx).await?;
+        for (alert, logs) in alerts {
+            let result = self.deliver(alert, logs, &key, ctx).await?;
             summary.alerts.push(result);
         }
         Ok(summary)
@@ -360,11 +371,14 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
         self.outbox.publisher()
     }
 
-    /// Admits one alert through the state store (when there is one), then renders it with
-    /// the repeats held back since the previous alert, and publishes it.
+    /// Admits one alert through the state store (when there is one); only an alert that will
+    /// be sent reads its log lines (`logs`), within a share of the deadline that leaves the
+    /// publish its own. Then renders it with the repeats held back since the previous alert,
+    /// and publishes it.
     async fn deliver(
         &self,
-        alert: Alert,
+        mut alert: Alert,
+        logs: Option<PendingLogs>,
         payload_key: &IdempotencyKey,
         ctx: &mut Invocation,
     ) -> Result<AlertSummary, TaskAlertError> {
@@ -383,18 +397,20 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
         };
         if let Alert::TaskStop(a) = &alert {
             result.tasks = a.tasks.len();
-            result.logs = Some(a.logs.status());
+            result.logs = Some(if logs.is_some() { NOT_READ } else { a.logs.status() });
         }
+        // Claim first: a suppressed repeat or a delivered retry reads no log lines.
         let key = payload_key.item(&alert.identity());
         let fingerprint = alert.loop_parts().map(|parts| {
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
             Fingerprint::new(Self::NAME, &parts)
         });
         let rank = alert.severity() as u8;
-        let admission = Box::pin(
-            self.outbox
-                .admit(ctx, key, fingerprint.as_ref().map(|f| (f, rank))),
-        )
+        let admission = Box::pin(self.outbox.admit(
+            ctx,
+            key,
+            fingerprint.as_ref().map(|f| (f, rank)).as_slice(),
+        ))
         .await?;
         let permit = match admission {
             Admission::Publish(permit) => permit,
@@ -407,6 +423,10 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
                 return Ok(result);
             }
         };
+        if let (Alert::TaskStop(a), Some(pending)) = (&mut alert, logs) {
+            self.read_logs(a, pending, ctx).await;
+            result.logs = Some(a.logs.status());
+        }
         result.suppressed_before = permit.suppressed().map(|s| s.count);
         let max = Detail::new(MAX_ITEMS, self.config.log_limits.bytes);
         let (message, _) = self.config.delivery.fit(max, |d| permit.note(alert.render(d)))?;
@@ -418,41 +438,33 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
         Ok(result)
     }
 
-    /// The alert for one group: the newest stop's failed container and its last log lines.
-    async fn task_stop_alert(&self, group: StopGroup, ctx: &mut Invocation) -> TaskStopAlert {
-        let deadline = ctx.deadline;
-        let metrics = &mut ctx.metrics;
+    /// The alert for one group: the newest stop's failed container, without its log lines
+    /// yet. The lookup they need is returned, for [`Self::read_logs`] once the alert is
+    /// admitted.
+    fn task_stop_alert(
+        &self,
+        group: StopGroup,
+        ctx: &mut Invocation,
+    ) -> (TaskStopAlert, Option<PendingLogs>) {
         let StopGroup { meta, stops } = group;
         let (newest, abnormal, _) = &stops[0];
         let problem = abnormal.problem;
         let failed = abnormal.container.and_then(|i| newest.containers.get(i));
         // Health checks, Spot and the like name no container: read the first one's logs.
         let log_container = failed.or(newest.containers.first());
-        let fetched = match log_container {
-            _ if problem.never_ran() => Fetched {
-                essential: None,
-                logs: LogOutcome::NeverRan,
-            },
-            None => Fetched {
-                essential: None,
-                logs: LogOutcome::NoContainer,
-            },
-            Some(c) => {
-                let request = LogRequest {
-                    task_definition: &newest.task_definition,
-                    container: &c.name,
-                    task_id: &newest.task.id,
-                    runtime_id: c.runtime_id.as_deref(),
-                };
-                let budget = deadline.remaining_before(self.config.deadline_margin + PUBLISH_RESERVE);
-                // Boxed: the SDK's futures are deep, and this one runs once per alert.
-                tokio::time::timeout(budget, Box::pin(self.logs.last_lines(request)))
-                    .await
-                    .unwrap_or(Fetched {
-                        essential: None,
-                        logs: LogOutcome::TimedOut,
-                    })
-            }
+        let (logs, pending) = match log_container {
+            _ if problem.never_ran() => (LogOutcome::NeverRan, None),
+            None => (LogOutcome::NoContainer, None),
+            Some(c) => (
+                // Replaced by what the lookup finds before the alert is rendered.
+                LogOutcome::TimedOut,
+                Some(PendingLogs {
+                    task_definition: newest.task_definition.clone(),
+                    container: c.name.clone(),
+                    task_id: newest.task.id.clone(),
+                    runtime_id: c.runtime_id.clone(),
+                }),
+            ),
         };
         let mut redactions = 0usize;
         let mut redact = |s: &str| {
@@ -460,29 +472,6 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
             redactions = redactions.saturating_add(n);
             out.into_owned()
         };
-        let logs = match fetched.logs {
-            LogOutcome::Lines {
-                stream,
-                lines,
-                omitted,
-            } => LogOutcome::Lines {
-                stream,
-                lines: lines
-                    .into_iter()
-                    .map(|mut l| {
-                        l.message = redact(&l.message);
-                        l
-                    })
-                    .collect(),
-                omitted,
-            },
-            other => other,
-        };
-        match &logs {
-            LogOutcome::Lines { lines, .. } => metrics.add_len(LOG_LINES_SHOWN, lines.len()),
-            LogOutcome::Unavailable { .. } | LogOutcome::TimedOut => metrics.add(LOG_LOOKUP_FAILURES, 1),
-            _ => {}
-        }
         let mut container = log_container.filter(|_| failed.is_some()).cloned();
         if let Some(c) = &mut container {
             c.reason = c.reason.as_deref().map(&mut redact);
@@ -497,9 +486,9 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
                 version: t.version,
             })
             .collect();
-        metrics.add_len(REDACTIONS, redactions);
+        ctx.metrics.add_len(REDACTIONS, redactions);
         let severity = problem.severity(self.config.spot_severity);
-        TaskStopAlert {
+        let alert = TaskStopAlert {
             problem,
             severity,
             account: meta.account,
@@ -510,12 +499,75 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
             tasks,
             log_container: log_container.map(|c| c.name.clone()),
             container,
-            essential: fetched.essential,
+            essential: None,
             logs,
             redactions,
             event_ids: stops.iter().map(|(_, _, id)| id.clone()).collect(),
-        }
+        };
+        (alert, pending)
     }
+
+    /// Reads the container's last log lines into `alert`, redacted. The lookup gets at most
+    /// [`LOG_LOOKUP_MAX`] and at most half the time left before the margin: the publish keeps
+    /// the rest, however slow CloudWatch Logs or ECS are.
+    async fn read_logs(&self, alert: &mut TaskStopAlert, pending: PendingLogs, ctx: &mut Invocation) {
+        let request = LogRequest {
+            task_definition: &pending.task_definition,
+            container: &pending.container,
+            task_id: &pending.task_id,
+            runtime_id: pending.runtime_id.as_deref(),
+        };
+        let budget = (ctx.deadline.remaining_before(self.config.deadline_margin) / 2).min(LOG_LOOKUP_MAX);
+        // Boxed: the SDK's futures are deep, and this one runs once per alert.
+        let fetched = tokio::time::timeout(budget, Box::pin(self.logs.last_lines(request)))
+            .await
+            .unwrap_or(Fetched {
+                essential: None,
+                logs: LogOutcome::TimedOut,
+            });
+        let mut redactions = 0usize;
+        let logs = match fetched.logs {
+            LogOutcome::Lines {
+                stream,
+                lines,
+                omitted,
+            } => LogOutcome::Lines {
+                stream,
+                lines: lines
+                    .into_iter()
+                    .map(|mut l| {
+                        let (out, n) = self.redactor.redact(&l.message);
+                        redactions = redactions.saturating_add(n);
+                        l.message = out.into_owned();
+                        l
+                    })
+                    .collect(),
+                omitted,
+            },
+            other => other,
+        };
+        match &logs {
+            LogOutcome::Lines { lines, .. } => ctx.metrics.add_len(LOG_LINES_SHOWN, lines.len()),
+            LogOutcome::Unavailable { .. } | LogOutcome::TimedOut => ctx.metrics.add(LOG_LOOKUP_FAILURES, 1),
+            _ => {}
+        }
+        ctx.metrics.add_len(REDACTIONS, redactions);
+        alert.redactions = alert.redactions.saturating_add(redactions);
+        alert.essential = fetched.essential;
+        alert.logs = logs;
+    }
+}
+
+/// `logs` in the summary of an alert whose lines were not read: suppressed or delivered before.
+const NOT_READ: &str = "notRead";
+
+/// The log lookup a task stop alert needs, made only once the alert is admitted.
+#[derive(Debug)]
+struct PendingLogs {
+    task_definition: TaskDefinitionArn,
+    container: String,
+    task_id: String,
+    runtime_id: Option<String>,
 }
 
 #[cfg(test)]
@@ -1008,5 +1060,77 @@ mod tests {
                 .message
                 .contains("would have run past the Lambda deadline")
         );
+    }
+    #[tokio::test]
+    async fn a_suppressed_repeat_or_a_delivered_retry_reads_no_log_lines() {
+        // 2025-11-25T18:04:10Z
+        let clock = TestClock(Arc::new(AtomicU64::new(1_764_093_850)));
+        let store = MemoryStore::new(Duration::from_secs(24 * 3600), clock);
+        let a = alert(lines(), &[]).with_state(Some(store));
+        let stop = |id: &str| {
+            with_task(
+                sample("oom-killed.json"),
+                &format!("ccccccccccccccccccccccccccccccc{id}"),
+                6,
+                "2025-11-25T18:04:10.512Z",
+            )
+        };
+        let first = run(&a, stop("1")).await.unwrap();
+        assert_eq!(first.alerts[0].outcome, Outcome::Published);
+        assert_eq!(first.alerts[0].logs, Some("shown"));
+        assert_eq!(a.logs.asked.lock().unwrap().len(), 1);
+        let repeat = run(&a, stop("2")).await.unwrap();
+        assert_eq!(repeat.alerts[0].outcome, Outcome::Suppressed);
+        assert_eq!(repeat.alerts[0].logs, Some("notRead"));
+        let retry = run(&a, stop("1")).await.unwrap();
+        assert_eq!(retry.alerts[0].outcome, Outcome::AlreadyDelivered);
+        assert_eq!(
+            a.logs.asked.lock().unwrap().len(),
+            1,
+            "only the alert that was sent looked its log lines up"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_log_lines_leave_a_slow_publish_its_time() {
+        /// CloudWatch Logs that never answers.
+        struct Hung;
+        impl LogSource for Hung {
+            async fn last_lines(&self, _: LogRequest<'_>) -> Fetched {
+                std::future::pending().await
+            }
+        }
+        /// SNS that answers after 6 s.
+        #[derive(Default)]
+        struct SlowSns(MemoryPublisher);
+        impl Publisher for SlowSns {
+            async fn publish(
+                &self,
+                message: &lookout_shared::notification::SnsMessage,
+            ) -> Result<String, lookout_shared::publish::PublishError> {
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                self.0.publish(message).await
+            }
+        }
+        let config = TaskAlertConfig::from_env(&Env::from_pairs([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("MESSAGE_FORMAT", "text"),
+        ]))
+        .unwrap();
+        let a = TaskAlert::new(config, Hung, SlowSns::default()).unwrap();
+        let started = tokio::time::Instant::now();
+        // 15 s: the lookup may take 5 of them (its cap), leaving the publish 9.5 before the
+        // 500 ms margin. Before, it took all but 2 s, and the publish ran out of time.
+        let summary = run_until(
+            &a,
+            sample("oom-killed.json"),
+            Deadline::after(Duration::from_secs(15)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.alerts[0].outcome, Outcome::Published);
+        assert_eq!(summary.alerts[0].logs, Some("timedOut"));
+        assert_eq!(started.elapsed(), Duration::from_secs(5 + 6));
+        assert_eq!(a.publisher().0.messages().len(), 1);
     }
 }

@@ -4,7 +4,6 @@
 
 use crate::arn::{Region, TaskDefinitionArn};
 use lookout_shared::aws::describe_sdk_error;
-use lookout_shared::text::truncate_utf8;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
@@ -184,24 +183,25 @@ fn is_log_stream_name(s: &str) -> bool {
     (1..=512).contains(&s.len()) && !s.chars().any(|c| c == ':' || c == '*' || c.is_control())
 }
 
-/// The newest lines that fit `limits`, oldest first; a single line longer than the byte
-/// budget is cut to it. Returns the lines kept and how many were dropped.
+/// The newest lines that fit `limits`, oldest first. Returns the lines kept and how many
+/// were dropped.
+///
+/// A newest line longer than the byte budget is kept whole, not cut: a cut before redaction
+/// leaves the part of a secret before it, which no rule recognises (30 characters of a
+/// 40-character key). It is cut after redaction, when rendered (`Detail::item_bytes`, at most
+/// `LOG_BYTES`); CloudWatch Logs bounds one event's size.
 pub fn keep_tail(mut events: Vec<LogLine>, limits: LogLimits) -> (Vec<LogLine>, usize) {
     events.sort_by_key(|e| e.timestamp_ms);
     let total = events.len();
     let mut kept: Vec<LogLine> = Vec::new();
     let mut bytes = 0usize;
-    for mut line in events.into_iter().rev() {
+    for line in events.into_iter().rev() {
         if kept.len() >= limits.lines {
             break;
         }
         let left = limits.bytes.saturating_sub(bytes);
-        if line.message.len() > left {
-            if kept.is_empty() && left > 0 {
-                line.message = truncate_utf8(&line.message, left).to_string();
-            } else {
-                break;
-            }
+        if line.message.len() > left && !(kept.is_empty() && left > 0) {
+            break;
         }
         bytes = bytes.saturating_add(line.message.len());
         kept.push(line);
@@ -442,8 +442,14 @@ mod tests {
         let (kept, omitted) = keep_tail(events.clone(), LogLimits { lines: 10, bytes: 8 });
         assert_eq!(kept, vec![line(3, "ccc"), line(4, "dddd")]);
         assert_eq!(omitted, 2);
+        // Too long for the budget: kept whole, and cut once redacted (`render`).
         let (kept, _) = keep_tail(vec![line(1, "héllo wörld")], LogLimits { lines: 10, bytes: 3 });
-        assert_eq!(kept, vec![line(1, "hé")]);
+        assert_eq!(kept, vec![line(1, "héllo wörld")]);
+        let (kept, omitted) = keep_tail(
+            vec![line(1, "a"), line(2, "héllo wörld")],
+            LogLimits { lines: 10, bytes: 3 },
+        );
+        assert_eq!((kept, omitted), (vec![line(2, "héllo wörld")], 1));
         assert_eq!(
             keep_tail(Vec::new(), LogLimits { lines: 1, bytes: 1 }),
             (Vec::new(), 0)

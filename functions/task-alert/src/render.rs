@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use std::fmt::Write;
 
 pub const SOURCE: &str = "lookout.task-alert";
-/// Reasons are short in ECS (255 characters); anything longer is cut here.
+/// Reasons are short in ECS (255 characters); anything longer is cut here, once redacted
+/// (the event parser keeps them whole for that).
 const REASON_BYTES: usize = 1_024;
 /// Tasks listed by name in one crash-loop alert; the rest are counted.
 const TASKS_LISTED: usize = 20;
@@ -701,7 +702,7 @@ impl ServiceAlert {
             "cluster": self.cluster,
             "service": self.service,
             "deploymentId": self.deployment_id,
-            "eventReason": self.reason,
+            "eventReason": self.reason.as_deref().map(|r| truncate_utf8(r, REASON_BYTES)),
             "capacityProviderArns": self.capacity_providers,
             "time": self.at_ms.map(iso8601_ms),
             "links": links,
@@ -716,7 +717,7 @@ impl ServiceAlert {
         }
         d.push_str(".\n");
         if let Some(reason) = &self.reason {
-            d.push_str(&chat_code_block(&escape(reason)));
+            d.push_str(&chat_code_block(&escape(truncate_utf8(reason, REASON_BYTES))));
         }
         Notification {
             subject: subject.clone(),
@@ -1098,5 +1099,229 @@ mod tests {
             n.text
         );
         assert_eq!(n.text.matches("\nLinks:").count(), 0);
+    }
+
+    /// A GitHub token and an AWS secret key, 40 characters each, with text around them.
+    const GHP: &str = "ghp_aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY2zA4";
+    const AWS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    fn secret_unit() -> String {
+        format!("op {GHP} key {AWS_KEY} ")
+    }
+
+    /// Units of secrets, padded so that byte `cut` falls 30 characters into a GitHub token.
+    fn straddling(cut: usize, len: usize) -> String {
+        let unit = secret_unit();
+        let pad = (cut - 30 - "op ".len()) % unit.len();
+        let text = format!("{}{}", "x".repeat(pad), unit.repeat(len / unit.len() + 1));
+        assert_eq!(&text[cut - 30..cut], &GHP[..30]);
+        text
+    }
+
+    /// Where 12 characters in a row of either secret survive in what is sent.
+    fn secret_parts(what: &str, out: &str) -> Vec<String> {
+        [GHP, AWS_KEY]
+            .iter()
+            .flat_map(|secret| (0..=secret.len() - 12).map(|i| &secret[i..i + 12]))
+            .filter(|part| out.contains(part))
+            .map(|part| format!("{what}: {part:?}"))
+            .collect()
+    }
+
+    fn assert_no_secret_part(what: &str, out: &str) {
+        let found = secret_parts(what, out);
+        assert!(found.is_empty(), "parts of a secret survived: {found:?}");
+    }
+
+    fn assert_no_secret_in(what: &str, n: &Notification) {
+        let found: Vec<String> = [
+            ("text", n.text.clone()),
+            ("structured", n.structured.to_string()),
+            ("chat", n.chat.description.clone()),
+        ]
+        .iter()
+        .flat_map(|(body, out)| secret_parts(&format!("{what} {body}"), out))
+        .collect();
+        assert!(found.is_empty(), "parts of a secret survived: {found:?}");
+    }
+
+    /// The newest log line straddles `LOG_BYTES`; the handler redacts what `keep_tail` kept;
+    /// then every cut of rendering and fitting: `item_bytes` halved by `Delivery::fit` down to
+    /// the chat's 500 bytes and below, and the SNS size limit.
+    #[test]
+    fn log_lines_are_cut_only_after_redaction() {
+        let redactor = lookout_shared::redact::Redactor::built_in();
+        let log_bytes = 2_000;
+        let line = straddling(log_bytes, 40_000);
+        let (kept, _) = crate::logs::keep_tail(
+            vec![LogLine {
+                timestamp_ms: 1,
+                message: line,
+            }],
+            crate::logs::LogLimits {
+                lines: 20,
+                bytes: log_bytes,
+            },
+        );
+        let redacted: Vec<String> = kept
+            .iter()
+            .map(|l| redactor.redact(&l.message).0.into_owned())
+            .collect();
+        let alert = task_alert("app", "r", redacted.iter().map(String::as_str).collect());
+        let mut item_bytes = log_bytes;
+        while item_bytes > 16 {
+            assert_no_secret_in(
+                &format!("item_bytes {item_bytes}"),
+                &alert.render(Detail::new(1_000, item_bytes)),
+            );
+            item_bytes = item_bytes * 2 / 3;
+        }
+        // At the largest `LOG_BYTES`, one line and its JSON copy exceed SNS's limit: fitting
+        // halves `item_bytes`.
+        let max = Detail::new(1_000, 128 << 10);
+        let long = redactor.redact(&straddling(128 << 10, 1_000_000)).0.into_owned();
+        let alert = task_alert("app", "r", vec![long.as_str()]);
+        let (sns, detail) = delivery(MessageFormat::PerProtocol, true)
+            .fit(max, |detail| alert.render(detail))
+            .unwrap();
+        assert!(detail.item_bytes < max.item_bytes, "{detail:?}");
+        assert_no_secret_part("fitted SNS message", &sns.message);
+    }
+
+    /// Reasons and Health descriptions straddling the 8 KiB bound event parsing used to cut
+    /// them to, through parsing, `plan`'s redaction and every rendering.
+    #[test]
+    fn reasons_and_descriptions_are_cut_only_after_redaction() {
+        let redactor = lookout_shared::redact::Redactor::built_in();
+        let text = straddling(8 << 10, 12_000);
+        let event = |detail_type: &str, source: &str, resources: Value, detail: Value| {
+            json!({
+                "version": "0", "id": "e1", "detail-type": detail_type, "source": source,
+                "account": "111122223333", "time": "2025-11-25T18:00:00Z", "region": "us-west-2",
+                "resources": resources, "detail": detail,
+            })
+        };
+        let events = [
+            event(
+                "ECS Deployment State Change",
+                "aws.ecs",
+                json!(["arn:aws:ecs:us-west-2:111122223333:service/prod/web"]),
+                json!({"eventType": "ERROR", "eventName": "SERVICE_DEPLOYMENT_FAILED",
+                    "deploymentId": "ecs-svc/1", "reason": text}),
+            ),
+            event(
+                "AWS Health Event",
+                "aws.health",
+                json!([]),
+                json!({"service": "ECS", "eventTypeCode": "AWS_ECS_TASK_PATCHING_RETIREMENT",
+                    "eventTypeCategory": "scheduledChange",
+                    "eventDescription": [{"language": "en_US", "latestDescription": text}],
+                    "affectedEntities": [{"entityValue":
+                        "arn:aws:ecs:us-west-2:111122223333:task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad"}]}),
+            ),
+        ];
+        let events: Vec<crate::event::Event> = events
+            .iter()
+            .map(|e| crate::event::parse_event(e, "").unwrap())
+            .collect();
+        let plan = crate::handler::plan(events, &redactor);
+        assert_eq!(plan.ready.len(), 2);
+        let found: Vec<String> = plan
+            .ready
+            .iter()
+            .flat_map(|alert| {
+                let n = alert.render(ALL);
+                [n.text, n.structured.to_string(), n.chat.description]
+                    .into_iter()
+                    .flat_map(|out| secret_parts(&alert.subject(), &out))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(found.is_empty(), "parts of a secret survived: {found:?}");
+        // Task stop reasons are redacted by the handler once the logs are read: parsing keeps
+        // them whole for it.
+        let stop = event(
+            "ECS Task State Change",
+            "aws.ecs",
+            json!([]),
+            json!({
+                "clusterArn": "arn:aws:ecs:us-west-2:111122223333:cluster/prod",
+                "taskArn": "arn:aws:ecs:us-west-2:111122223333:task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad",
+                "taskDefinitionArn": "arn:aws:ecs:us-west-2:111122223333:task-definition/web:3",
+                "lastStatus": "STOPPED", "stoppedReason": text,
+                "containers": [{"name": "app", "exitCode": 1, "reason": text}],
+            }),
+        );
+        let crate::event::EventKind::Task(task) = crate::event::parse_event(&stop, "").unwrap().kind else {
+            panic!("a task state change");
+        };
+        assert_eq!(task.stopped_reason.as_deref(), Some(text.as_str()));
+        assert_eq!(task.containers[0].reason.as_deref(), Some(text.as_str()));
+        let reason = redactor.redact(&text).0.into_owned();
+        assert_no_secret_in("task stop", &task_alert("app", &reason, vec!["boom"]).render(ALL));
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Corpus {
+        cases: Vec<CorpusCase>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct CorpusCase {
+        name: String,
+        input: String,
+        secrets: Vec<String>,
+    }
+
+    fn health_alert(description: &str) -> Alert {
+        Alert::Health(HealthAlert {
+            account: "123456789012".into(),
+            region: region(),
+            event_type_code: "AWS_ECS_TASK_PATCHING_RETIREMENT".into(),
+            category: None,
+            event_arn: None,
+            start_time: None,
+            end_time: None,
+            description: Some(description.into()),
+            entities: Vec::new(),
+            event_id: "h1".into(),
+        })
+    }
+
+    /// Every positive case of the shared secret corpus, redacted as the handler redacts, as a
+    /// log line among others, as the stop and container reasons and as a Health description:
+    /// no secret in the text, the structured document or the chat message. A short secret may
+    /// also occur in our own words: only occurrences beyond the same alert without it count.
+    #[test]
+    fn no_secret_of_the_corpus_survives_in_any_format() {
+        let corpus: Corpus =
+            serde_json::from_str(include_str!("../../../shared/tests/secrets-corpus.json")).unwrap();
+        let redactor = lookout_shared::redact::Redactor::built_in();
+        let bodies = |n: Notification| [n.text, n.structured.to_string(), n.chat.description];
+        let render = |text: &str| {
+            let task = task_alert("app", text, vec!["ERROR before", text, "WARN after"]);
+            let mut all = bodies(task.render(ALL)).to_vec();
+            all.extend(bodies(health_alert(text).render(ALL)));
+            all
+        };
+        let baseline = render("ERROR placeholder");
+        let mut checked = 0;
+        for case in corpus.cases.iter().filter(|c| !c.secrets.is_empty()) {
+            let sent = render(&redactor.redact(&case.input).0);
+            for secret in &case.secrets {
+                let escaped = serde_json::to_string(secret).unwrap();
+                for needle in [secret.as_str(), &escaped[1..escaped.len() - 1]] {
+                    for (body, base) in sent.iter().zip(&baseline) {
+                        assert!(
+                            body.matches(needle).count() <= base.matches(needle).count(),
+                            "{}: {needle:?} in {body}",
+                            case.name
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 140, "{checked}");
     }
 }

@@ -50,7 +50,10 @@ impl Delivery {
             Some(other) => {
                 return Err(ConfigError::new(
                     "MESSAGE_FORMAT",
-                    format!("must be per-protocol or text, got {other:?}"),
+                    format!(
+                        "must be per-protocol or text, not {}",
+                        crate::config::shape(other)
+                    ),
                 ));
             }
         };

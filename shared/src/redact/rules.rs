@@ -1,9 +1,10 @@
 //! The built-in rule table. Categories follow the public secret-scanning rule sets (gitleaks'
 //! default config, detect-secrets' plugins, GitHub's partner patterns); the patterns are our own.
 //!
-//! Each rule says which lowercase literal every one of its matches contains (`Gate::Words`), or
-//! that its matches are long base64-looking runs (`Gate::Run`): `super::Gate` is built from
-//! these and nothing else, and a test proves it never skips a line a rule would redact.
+//! Each rule says which lowercase literal every one of its matches contains (`Gate::Words`,
+//! with a line break too: `Gate::WordsAndLineBreak`), that its matches are long base64-looking
+//! runs (`Gate::Run`), or card-number digit runs (`Gate::CardNumber`): `super::Gate` is built
+//! from these and nothing else, and a test proves it never skips a line a rule would redact.
 //!
 //! Case-insensitivity and word boundaries are ASCII-only (`(?i-u:…)`, `(?-u:\b)`): Unicode
 //! classes would make the automata, and the compile at cold start, several times larger.
@@ -16,9 +17,15 @@ pub(super) type Check = fn(&Captures<'_>) -> bool;
 pub(super) enum Gate {
     /// Every match contains one of these (lowercase ASCII) once the line is lowercased.
     Words(&'static [&'static str]),
+    /// As `Words`, and every match holds a line break (`\n`): most log events are one line,
+    /// and the rule is not run on them.
+    WordsAndLineBreak(&'static [&'static str]),
     /// Every text the rule replaces (after its check) lies in a run of at least this many
     /// `[A-Za-z0-9+/]` characters holding an upper-case letter and a digit.
     Run(usize),
+    /// Every text the rule replaces is 13 digits or more, with single spaces or dashes between
+    /// groups, starting with a digit 2-6 that no digit precedes (`super::card_candidate`).
+    CardNumber,
 }
 
 pub(super) struct Spec {
@@ -57,6 +64,21 @@ const SINGLE_QUOTED: &str = r"'(?:[^'\\]|\\(?s:.))*(?:'|\\?$)";
 /// password may hold them, and cutting a trailing delimiter only costs punctuation.
 /// It may not start with `[`, `{` or `:` (an object, a list, a `::` path).
 const UNQUOTED: &str = r#"(?:[^ \t\r\n\x0B\x0C"'`\\\[{:]|\\[^ \t\r\n\x0B\x0C"'\\])(?:[^ \t\r\n\x0B\x0C"'`\\]|\\[^ \t\r\n\x0B\x0C"'\\])*"#;
+/// A word on a command line: to whitespace, a quote or a backslash (the end of the JSON string
+/// the command line may sit in). It may not start with `-` (the next option).
+const CLI_WORD: &str = r#"(?:[^ \t\r\n"'`\\-]|\\[^ \t\r\n"'\\])(?:[^ \t\r\n"'`\\]|\\[^ \t\r\n"'\\])*"#;
+/// Tools whose `-p` takes the password, attached (`-pS3cret`) or as the next word.
+const CLI_PASSWORD_TOOLS: &str = r"mysql(?:dump|admin|import|check|show|pump|slap|binlog)?|mariadb(?:-?(?:dump|admin|import|check|show|slap|binlog))?|sshpass|(?:docker|podman|nerdctl|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login";
+/// A key character, or a JSON `\u00XX` escape of one (escaped again inside a JSON string).
+const KEY_CHAR_OR_ESCAPE: &str = r"(?:[A-Za-z0-9_.-]|\\+u00[0-9A-Fa-f]{2})";
+/// One line of a YAML value on the lines below its key: not blank, not a `key:` entry of a
+/// nested mapping (no `: `, no `:` at its end).
+const YAML_LINE: &str = r"(?:[^ \t\r\n:]|:[^ \t\r\n])(?:[^\r\n:]|:[^ \t\r\n])*";
+/// The same inside a JSON string, where lines end at the two characters `\n` and the string at
+/// `"`.
+const YAML_LINE_ESCAPED: &str = r#"(?:[^ \t\r\n:\\"]|:[^ \t\r\n\\"])(?:[^\r\n:\\"]|:[^ \t\r\n\\"])*"#;
+/// A YAML key line's end: an optional block indicator (`|`, `>-`, `|2`) and comment.
+const YAML_KEY_END: &str = r"[ \t]*:[ \t]*(?:[|>][-+0-9]{0,2}[ \t]*)?(?:#[^\r\n]*)?";
 /// HTTP authorization schemes whose credential is one token.
 const SCHEMES: &str = "bearer|basic|token|negotiate|ntlm|apikey|aws4-hmac-sha256|sso-key";
 
@@ -161,6 +183,50 @@ pub(super) fn specs() -> Vec<Spec> {
             check: Some(secret_key_with_value),
         },
         Spec {
+            id: "command-line-password",
+            gate: Gate::Words(&[" -p"]),
+            // mysql -u root -pS3cret, mysql -p S3cret (for mysql the next word is the database,
+            // taken for a password all the same), sshpass -p S3cret, docker login -u x -p S3cret.
+            // The options before `-p` stop at a shell separator.
+            pattern: format!(
+                r#"(?:^|[^A-Za-z0-9_.-])(?i-u:{CLI_PASSWORD_TOOLS})(?:[ \t]+[^ \t\r\n;&|]+)*?[ \t]* -p[ \t]*(?P<secret>{ESCAPED_ONCE}|{DOUBLE_QUOTED}|{SINGLE_QUOTED}|{CLI_WORD})"#
+            ),
+            group: Some("secret"),
+            check: Some(value_is_not_placeholder),
+        },
+        Spec {
+            id: "escaped-key",
+            gate: Gate::Words(&["\\u00"]),
+            // "\u0070assword":"…": a key written with JSON escapes, judged once decoded.
+            pattern: format!(
+                r#"(?:^|[^A-Za-z0-9_.\\-])(?P<key>{KEY_CHAR_OR_ESCAPE}*\\+u00[0-9A-Fa-f]{{2}}{KEY_CHAR_OR_ESCAPE}*)(?:\\*["'])?[ \t]*(?:=>|:=|==|=|:)[ \t]*{value}"#
+            ),
+            group: Some("secret"),
+            check: Some(escaped_secret_key_with_value),
+        },
+        Spec {
+            id: "yaml-next-line",
+            gate: Gate::WordsAndLineBreak(KEY_WORDS),
+            // password:\n  hunter2, and block scalars (secret_key: |\n  abc\n  def): the indented
+            // lines below the key, up to a blank line or a nested `key: value`. Indentation is not
+            // compared (no backreferences): other indented lines below the value go with it.
+            pattern: format!(
+                r#"(?m)^[ \t]*(?:-[ \t]+)?["']?(?P<key>[A-Za-z0-9_.-]*(?i-u:{kw})[A-Za-z0-9_.-]*)["']?{YAML_KEY_END}\r?\n[ \t]+(?P<secret>{YAML_LINE}(?:\r?\n[ \t]+{YAML_LINE})*)\r?$"#
+            ),
+            group: Some("secret"),
+            check: Some(secret_key_with_value),
+        },
+        Spec {
+            id: "yaml-next-line-escaped",
+            gate: Gate::Words(KEY_WORDS),
+            // The same YAML inside a JSON string, its line breaks written `\n`.
+            pattern: format!(
+                r#"(?:\\n|")(?:[ \t]|\\t)*(?:-[ \t]+)?(?:\\")?(?P<key>[A-Za-z0-9_.-]*(?i-u:{kw})[A-Za-z0-9_.-]*)(?:\\")?[ \t]*:[ \t]*(?:[|>][-+0-9]{{0,2}}[ \t]*)?(?:\\r)?\\n(?:[ \t]|\\t)+(?P<secret>{YAML_LINE_ESCAPED}(?:(?:\\r)?\\n(?:[ \t]|\\t)+{YAML_LINE_ESCAPED})*)(?:\\|"|$)"#
+            ),
+            group: Some("secret"),
+            check: Some(secret_key_with_value),
+        },
+        Spec {
             id: "netrc",
             gate: Gate::Words(&["pass"]),
             pattern: r"(?i-u:\bmachine)[ \t]+[^ \t\r\n]+[ \t]+(?i-u:login)[ \t]+[^ \t\r\n]+[ \t]+(?i-u:password)[ \t]+(?P<secret>[^ \t\r\n]+)".into(),
@@ -230,6 +296,15 @@ pub(super) fn specs() -> Vec<Spec> {
             pattern: r"(?:^|[^A-Za-z0-9/+])(?P<secret>[A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])".into(),
             group: Some("secret"),
             check: Some(random_base64),
+        },
+        Spec {
+            id: "payment-card",
+            gate: Gate::CardNumber,
+            // 13-19 digits, whole or in groups (4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4) split by one
+            // space or dash, not inside a longer number, a decimal or a `+` phone number.
+            pattern: r"(?:^|[^0-9A-Za-z_.+])(?P<secret>[2-6][0-9]{12,18}|[2-6][0-9]{3}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,4})?|[2-6][0-9]{3}[ -][0-9]{6}[ -][0-9]{4,5})(?:$|[^0-9A-Za-z_])".into(),
+            group: Some("secret"),
+            check: Some(payment_card),
         },
     ]);
     specs
@@ -387,6 +462,98 @@ fn value_is_not_placeholder(caps: &Captures<'_>) -> bool {
     !["", "true", "false", "null", "none", "nil", "undefined"]
         .iter()
         .any(|p| inner.eq_ignore_ascii_case(p))
+        && !is_yaml_block_indicator(without_escaped_line_breaks(inner))
+}
+
+/// `|`, `>-`, `|2+`, or nothing (the key ends its line): the value is on the lines below
+/// (`yaml-next-line`).
+fn is_yaml_block_indicator(value: &str) -> bool {
+    let mut bytes = value.bytes();
+    match bytes.next() {
+        None => true,
+        Some(b'|' | b'>') => value.len() <= 3 && bytes.all(|b| b == b'-' || b == b'+' || b.is_ascii_digit()),
+        Some(_) => false,
+    }
+}
+
+/// Without the `\n`, `\r`, `\t` escapes a JSON string ends the value's line with
+/// (`yaml-next-line-escaped`): an unquoted value runs over them.
+fn without_escaped_line_breaks(value: &str) -> &str {
+    let mut rest = value;
+    while let Some(r) = ["\\n", "\\r", "\\t"].iter().find_map(|e| rest.strip_suffix(e)) {
+        rest = r;
+    }
+    rest
+}
+
+/// A key written with `\u00XX` escapes, decoded (an escaped non-alphanumeric byte splits words
+/// as it would unescaped), then judged like any key.
+fn escaped_secret_key_with_value(caps: &Captures<'_>) -> bool {
+    let key = group(caps, "key");
+    let mut decoded = String::with_capacity(key.len());
+    let mut rest = key;
+    while let Some(c) = rest.chars().next() {
+        if c == '\\' {
+            let slashes = rest.bytes().take_while(|&b| b == b'\\').count();
+            let hex = rest
+                .get(slashes + 1..slashes + 5)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(byte) = hex {
+                decoded.push(char::from(byte));
+                rest = &rest[slashes + 5..];
+                continue;
+            }
+        }
+        decoded.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    is_secret_key(&decoded) && value_is_not_placeholder(caps)
+}
+
+/// A payment card number: the Luhn check digit holds, and the length and leading digits are
+/// those of a card network (IIN ranges below). Luhn alone passes one number in ten; the IIN
+/// test keeps out epoch milliseconds and microseconds (they start with 1 until 2033) and most
+/// other long ids.
+fn payment_card(caps: &Captures<'_>) -> bool {
+    let digits: Vec<u32> = group(caps, "secret")
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| u32::from(b - b'0'))
+        .collect();
+    (13..=19).contains(&digits.len()) && luhn(&digits) && card_network(&digits)
+}
+
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match (i % 2, d * 2) {
+            (0, _) => d,
+            (_, twice) if twice > 9 => twice - 9,
+            (_, twice) => twice,
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Visa, Mastercard, American Express, Discover, UnionPay, JCB, Diners Club, Mir and Maestro:
+/// each network's prefixes and lengths. UATP (prefix 1) is left out on purpose: its numbers
+/// look like epoch milliseconds.
+fn card_network(d: &[u32]) -> bool {
+    let prefix = |n: usize| d.iter().take(n).fold(0, |acc, &x| acc * 10 + x);
+    let (p2, p3, p4) = (prefix(2), prefix(3), prefix(4));
+    let len = d.len();
+    let long = (16..=19).contains(&len);
+    (d[0] == 4 && matches!(len, 13 | 16 | 19))
+        || (((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16)
+        || (matches!(p2, 34 | 37) && len == 15)
+        || ((p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || p2 == 62) && long)
+        || ((3528..=3589).contains(&p4) && long)
+        || ((p2 == 36 || (300..=305).contains(&p3) || p4 == 3095 || matches!(p2, 38 | 39))
+            && (14..=19).contains(&len))
+        || ((2200..=2204).contains(&p4) && long)
+        || (matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763))
 }
 
 /// Not a port followed by a path (`https://host:8080/@scope/pkg`).
@@ -551,6 +718,8 @@ const DESCRIBES: &[&str] = &[
     "status",
     "error",
     "errors",
+    // Exception classes named after a secret: `ExpiredJwtException`, `InvalidTokenException`.
+    "exception",
     "missing",
     "used",
     "usage",
@@ -722,9 +891,47 @@ mod tests {
             "user",
             "assignment",
             "signal",
+            "InvalidTokenException",
         ] {
             assert!(!is_secret_key(key), "{key}");
         }
+    }
+
+    #[test]
+    fn luhn_and_card_networks() {
+        let digits = |s: &str| -> Vec<u32> { s.bytes().map(|b| u32::from(b - b'0')).collect() };
+        // Published test numbers, one per network.
+        for card in [
+            "4111111111111111",
+            "4222222222222",
+            "5555555555554444",
+            "2223003122003222",
+            "378282246310005",
+            "6011111111111117",
+            "3530111333300000",
+            "36227206271667",
+            "6200000000000005",
+            "6759649826438453",
+            "2200000000000004",
+        ] {
+            let d = digits(card);
+            assert!(luhn(&d) && card_network(&d), "{card}");
+        }
+        // Luhn-valid, no network: ids and epoch times.
+        for id in [
+            "1234567812345670",
+            "9000000000000001",
+            "1714557600124",
+            "1714557600123456781",
+        ] {
+            let d = digits(id);
+            assert!(luhn(&d) && !card_network(&d), "{id}");
+        }
+        // A network's prefix, the wrong length: 15-digit Mastercard, 16-digit Amex.
+        for wrong in ["555555555555444", "3782822463100050"] {
+            assert!(!card_network(&digits(wrong)), "{wrong}");
+        }
+        assert!(!luhn(&digits("4111111111111112")));
     }
 
     #[test]

@@ -95,9 +95,19 @@ fn every_rule_match_contains_one_of_its_gate_words() {
                     "{} redacts {input:?} without any of {words:?}",
                     spec.id
                 ),
+                rules::Gate::WordsAndLineBreak(words) => assert!(
+                    words.iter().any(|w| lower.contains(w)) && input.contains('\n'),
+                    "{} redacts {input:?} without a line break and one of {words:?}",
+                    spec.id
+                ),
                 rules::Gate::Run(min) => assert!(
                     longest_mixed_run(input.as_bytes(), min) >= min,
                     "{} redacts {input:?} without a run of {min}",
+                    spec.id
+                ),
+                rules::Gate::CardNumber => assert!(
+                    card_candidate(input.as_bytes()),
+                    "{} redacts {input:?} without a card-like digit run",
                     spec.id
                 ),
             }
@@ -115,7 +125,7 @@ fn every_rule_match_contains_one_of_its_gate_words() {
 #[test]
 fn gate_literals_are_lowercase_and_fit_the_simd_searcher() {
     for spec in rules::specs() {
-        if let rules::Gate::Words(words) = spec.gate {
+        if let rules::Gate::Words(words) | rules::Gate::WordsAndLineBreak(words) = spec.gate {
             for w in words {
                 assert_eq!(*w, w.to_ascii_lowercase(), "{}", spec.id);
                 assert!(!w.is_empty());
@@ -186,6 +196,20 @@ fn rules_compile_only_when_a_line_needs_them() {
     assert!((1..=8).contains(&after_one), "{after_one}");
     r.redact("using key AKIAIOSFODNN7EXAMPLE");
     assert_eq!(compiled(&r), after_one);
+}
+
+#[test]
+fn the_next_line_rule_runs_only_on_text_with_a_line_break() {
+    let r = Redactor::built_in();
+    let yaml = rules::specs()
+        .iter()
+        .position(|s| s.id == "yaml-next-line")
+        .unwrap();
+    // Most log events are one line: the key word wakes the key/value rules, not this one.
+    r.redact("token=abc123 password: hunter2");
+    assert!(r.rules[yaml].regex.get().is_none());
+    assert_eq!(r.redact("password:\n  hunter2").0, "password:\n  [REDACTED]");
+    assert!(r.rules[yaml].regex.get().is_some());
 }
 
 #[test]
@@ -269,6 +293,52 @@ fn mixed_runs() {
     assert_eq!(longest_mixed_run(b"x a bcdefgh1J", 8), 9);
 }
 
+#[test]
+fn card_gate_wakes_on_card_shaped_digit_runs_only() {
+    for yes in [
+        "4111111111111111",
+        "pan=4111 1111 1111 1111.",
+        "3782-822463-10005",
+        // The card starts a group inside a longer run.
+        "1234 4111111111111111",
+        "4222222222222",
+    ] {
+        assert!(card_candidate(yes.as_bytes()), "{yes:?}");
+    }
+    for no in [
+        // Epoch milliseconds, microseconds and nanoseconds start with 1.
+        "ts=1714557600124 us=1714557600124000 ns=1714557600123456781",
+        "411111111111",
+        "2024-05-01 10:00:00.123 order 98765432",
+        "4111_1111_1111_1111",
+        "",
+        // 13 digits, but the only group starting 2-6 has 12 after it.
+        "1 411111111111",
+        // Two spaces: not one number.
+        "4111  1111 1111 1111",
+    ] {
+        assert!(!card_candidate(no.as_bytes()), "{no:?}");
+    }
+}
+
+/// The plain definition of `card_candidate`, position by position: a byte is in a run if it is
+/// a digit, or a space or dash between two digits.
+fn card_candidate_reference(bytes: &[u8]) -> bool {
+    let digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+    let in_run = |i: usize| {
+        digit(i) || (i > 0 && (bytes[i] == b' ' || bytes[i] == b'-') && digit(i - 1) && digit(i + 1))
+    };
+    (0..bytes.len()).any(|i| {
+        matches!(bytes[i], b'2'..=b'6')
+            && (i == 0 || !digit(i - 1))
+            && (i..bytes.len())
+                .take_while(|&j| in_run(j))
+                .filter(|&j| digit(j))
+                .count()
+                >= 13
+    })
+}
+
 /// The plain definition, byte by byte: split at bytes outside the set, keep runs holding an
 /// upper-case letter and a digit, take the longest if it reaches `min`.
 fn longest_mixed_run_reference(bytes: &[u8], min: usize) -> usize {
@@ -310,6 +380,15 @@ proptest::proptest! {
         proptest::prop_assert_eq!(
             longest_mixed_run(text.as_bytes(), min),
             longest_mixed_run_reference(text.as_bytes(), min)
+        );
+    }
+
+    /// The skipping card scan finds what the plain definition finds.
+    #[test]
+    fn card_scan_matches_the_definition(text in "[0-9 \\-x]{0,60}") {
+        proptest::prop_assert_eq!(
+            card_candidate(text.as_bytes()),
+            card_candidate_reference(text.as_bytes())
         );
     }
 

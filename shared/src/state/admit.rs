@@ -4,18 +4,23 @@
 //! out.
 
 use super::{Claim, Fingerprint, IdempotencyKey, StateError, StateStore, Verdict};
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// What to do with one alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// Publish, rendering `verdict` (`Send`: repeats suppressed since). `claimed`: this attempt
-    /// holds the claim, so it calls `complete` after a confirmed publish and `fail` otherwise.
-    Publish { verdict: Verdict, claimed: bool },
+    /// Publish. `verdicts`: one per fingerprint admitted, in order (`Send`: new, with the
+    /// repeats suppressed since; `Suppress`: already alerted inside the window, shown as a
+    /// count). `claimed`: this attempt holds the claim, so it calls `complete` after a
+    /// confirmed publish and `fail` otherwise.
+    Publish { verdicts: Vec<Verdict>, claimed: bool },
     /// An earlier attempt completed this alert: publish nothing.
     AlreadyDone { message_id: Option<String> },
-    /// A repeat inside the window (number `count`): publish nothing; the claim is completed.
+    /// Every fingerprint is a repeat inside its window (the highest repeat number is `count`):
+    /// publish nothing; the claim is completed.
     Suppressed { count: u64 },
     /// Another attempt holds the claim until `until` (epoch s): fail with a retryable error.
     Busy { until: u64 },
@@ -28,13 +33,21 @@ pub struct Admitted {
     pub problems: Vec<StateError>,
 }
 
-/// Admits one alert under `key`. `alert`: its fingerprint and severity rank, or `None` for a
-/// message that is never suppressed (a run summary). `hold`: how long this attempt may still
+/// The decision a claim carries for a retry: the verdict per fingerprint, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Decision {
+    verdicts: Vec<Verdict>,
+}
+
+/// Admits one alert under `key`. `alerts`: the fingerprint and severity rank of each part of
+/// the alert that suppression decides on (a log batch's groups; empty for a message that is
+/// never suppressed, such as a run summary). The alert is suppressed only when every part is
+/// a repeat inside its window: one new part sends it. `hold`: how long this attempt may still
 /// run; `budget`: the time all store calls together may take.
 pub async fn admit<S: StateStore>(
     store: &S,
     key: &IdempotencyKey,
-    alert: Option<(&Fingerprint, u8)>,
+    alerts: &[(&Fingerprint, u8)],
     window: Duration,
     hold: Duration,
     budget: Duration,
@@ -42,7 +55,7 @@ pub async fn admit<S: StateStore>(
     let until = Instant::now() + budget;
     let left = || until.saturating_duration_since(Instant::now());
     let mut problems = Vec::new();
-    let (claimed, previous) = match store.claim::<Verdict>(key, hold, left()).await {
+    let (claimed, previous) = match store.claim::<Decision>(key, hold, left()).await {
         Ok(Claim::Acquired { previous_decision }) => (true, previous_decision),
         Ok(Claim::AlreadyDone { message_id }) => {
             return Admitted {
@@ -61,40 +74,68 @@ pub async fn admit<S: StateStore>(
             (false, None)
         }
     };
-    // An earlier attempt's decision wins: its alert opened the window this retry would
+    // An earlier attempt's decision wins: its alert opened the windows this retry would
     // otherwise be suppressed by.
-    let verdict = match (previous, alert) {
-        (Some(decided), _) => decided,
-        (None, None) => Verdict::SEND,
-        (None, Some((fingerprint, rank))) => {
-            match store.observe(fingerprint, rank, window, left()).await {
-                Ok(verdict) => {
-                    // Saved for a retry that takes over after this attempt fails.
-                    if claimed
-                        && matches!(verdict, Verdict::Send { .. })
-                        && let Err(e) = store.save_decision(key, &verdict, left()).await
-                    {
+    let verdicts = match previous {
+        Some(decided) if decided.verdicts.len() == alerts.len() => decided.verdicts,
+        _ => {
+            // Observed together: each is one or two small writes, and the budget is shared.
+            let observed = join_all(
+                alerts
+                    .iter()
+                    .map(|(fingerprint, rank)| store.observe(fingerprint, *rank, window, left())),
+            )
+            .await;
+            let verdicts: Vec<Verdict> = observed
+                .into_iter()
+                .map(|result| {
+                    result.unwrap_or_else(|e| {
                         problems.push(e);
-                    }
-                    verdict
-                }
-                Err(e) => {
-                    problems.push(e);
-                    Verdict::SEND
-                }
-            }
-        }
-    };
-    let admission = match verdict {
-        Verdict::Suppress { count } => {
-            if claimed && let Err(e) = store.complete(key, None, left()).await {
+                        Verdict::SEND
+                    })
+                })
+                .collect();
+            // Saved for a retry that takes over after this attempt fails.
+            if claimed
+                && sends(&verdicts)
+                && !alerts.is_empty()
+                && let Err(e) = store
+                    .save_decision(
+                        key,
+                        &Decision {
+                            verdicts: verdicts.clone(),
+                        },
+                        left(),
+                    )
+                    .await
+            {
                 problems.push(e);
             }
-            Admission::Suppressed { count }
+            verdicts
         }
-        Verdict::Send { .. } => Admission::Publish { verdict, claimed },
+    };
+    let admission = if sends(&verdicts) {
+        Admission::Publish { verdicts, claimed }
+    } else {
+        if claimed && let Err(e) = store.complete(key, None, left()).await {
+            problems.push(e);
+        }
+        let count = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Suppress { count } => Some(*count),
+                Verdict::Send { .. } => None,
+            })
+            .max()
+            .unwrap_or(0);
+        Admission::Suppressed { count }
     };
     Admitted { admission, problems }
+}
+
+/// Whether an alert with these verdicts goes out: no part to decide on, or one new part.
+fn sends(verdicts: &[Verdict]) -> bool {
+    verdicts.is_empty() || verdicts.iter().any(|v| matches!(v, Verdict::Send { .. }))
 }
 
 #[cfg(test)]
@@ -177,12 +218,12 @@ mod tests {
     async fn a_retry_after_a_failed_publish_is_not_suppressed_by_its_own_window() {
         let (store, clock) = store();
         let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
-        let alert = Some((&fp, 3));
+        let alert = &[(&fp, 3)];
         let first = admit(&store, &key("batch-1"), alert, WINDOW, HOLD, BUDGET).await;
         assert_eq!(
             first.admission,
             Admission::Publish {
-                verdict: Verdict::SEND,
+                verdicts: vec![Verdict::SEND],
                 claimed: true
             }
         );
@@ -204,20 +245,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_new_part_sends_the_alert_and_known_parts_only_count() {
+        let (store, _clock) = store();
+        let (forged, real) = (
+            Fingerprint::new("log-alert", &["/ecs/web", "ERROR invalid coupon code #"]),
+            Fingerprint::new(
+                "log-alert",
+                &["/ecs/web", "ERROR database connection pool exhausted"],
+            ),
+        );
+        let first = admit(&store, &key("b1"), &[(&forged, 3)], WINDOW, HOLD, BUDGET).await;
+        assert_eq!(
+            first.admission,
+            Admission::Publish {
+                verdicts: vec![Verdict::SEND],
+                claimed: true
+            }
+        );
+        // The next batch repeats the known line and adds a new one: it is sent, and says which.
+        let second = admit(
+            &store,
+            &key("b2"),
+            &[(&forged, 3), (&real, 3)],
+            WINDOW,
+            HOLD,
+            BUDGET,
+        )
+        .await;
+        assert_eq!(
+            second.admission,
+            Admission::Publish {
+                verdicts: vec![Verdict::Suppress { count: 1 }, Verdict::SEND],
+                claimed: true
+            }
+        );
+        // Both known now: suppressed.
+        let third = admit(
+            &store,
+            &key("b3"),
+            &[(&real, 3), (&forged, 3)],
+            WINDOW,
+            HOLD,
+            BUDGET,
+        )
+        .await;
+        assert_eq!(third.admission, Admission::Suppressed { count: 2 });
+        assert!(third.problems.is_empty());
+    }
+
+    #[tokio::test]
     async fn delivered_and_busy_alerts_are_not_published() {
         let (store, _clock) = store();
         let k = key("batch-1");
         assert!(matches!(
-            admit(&store, &k, None, WINDOW, HOLD, BUDGET).await.admission,
+            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.admission,
             Admission::Publish { claimed: true, .. }
         ));
         assert_eq!(
-            admit(&store, &k, None, WINDOW, HOLD, BUDGET).await.admission,
+            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.admission,
             Admission::Busy { until: T0 + 60 }
         );
         store.complete(&k, Some("msg-1"), BUDGET).await.unwrap();
         assert_eq!(
-            admit(&store, &k, None, WINDOW, HOLD, BUDGET).await.admission,
+            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.admission,
             Admission::AlreadyDone {
                 message_id: Some("msg-1".into())
             }
@@ -228,11 +318,11 @@ mod tests {
     async fn a_store_that_is_down_lets_every_alert_out_and_says_why() {
         let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
         for _ in 0..2 {
-            let admitted = admit(&Down, &key("batch-1"), Some((&fp, 3)), WINDOW, HOLD, BUDGET).await;
+            let admitted = admit(&Down, &key("batch-1"), &[(&fp, 3)], WINDOW, HOLD, BUDGET).await;
             assert_eq!(
                 admitted.admission,
                 Admission::Publish {
-                    verdict: Verdict::SEND,
+                    verdicts: vec![Verdict::SEND],
                     claimed: false
                 }
             );

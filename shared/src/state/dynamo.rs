@@ -3,11 +3,11 @@
 
 use super::record::{
     ClaimRecord, DECISION, DONE, EXPIRES_AT, FAILED, IN_PROGRESS, Item, MESSAGE_ID, OPENED_AT, PK, SEVERITY,
-    STATUS, SUPPRESSED, WINDOW_END, WindowRecord, encode_decision, until,
+    STATUS, SUPPRESSED, WINDOW_END, WindowRecord, encode_decision, hold_limit, until, window_limit,
 };
 use super::{
-    Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateConfig, StateError, StateErrorKind, StateStore,
-    SystemClock, Verdict,
+    Claim, Clock, Fingerprint, IdempotencyKey, StateConfig, StateError, StateErrorKind, StateStore,
+    SystemClock, Verdict, held,
 };
 use crate::aws::{SdkError, describe_sdk_error, error_code};
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
@@ -28,6 +28,8 @@ pub struct DynamoStore<C: Clock = SystemClock> {
     client: aws_sdk_dynamodb::Client,
     table: String,
     keep: Duration,
+    /// The function timeout: no claim is held longer, so no record that says so is trusted.
+    max_hold: Duration,
     clock: C,
 }
 
@@ -49,6 +51,7 @@ impl DynamoStore {
             client: aws_sdk_dynamodb::Client::from_conf(client_config),
             table,
             keep: config.keep,
+            max_hold: config.max_hold,
             clock: SystemClock,
         })
     }
@@ -61,6 +64,7 @@ impl<C: Clock> DynamoStore<C> {
             client: self.client,
             table: self.table,
             keep: self.keep,
+            max_hold: self.max_hold,
             clock,
         }
     }
@@ -78,7 +82,11 @@ impl<C: Clock> DynamoStore<C> {
             .table_name(&self.table)
             .key(PK, string(key.as_str()))
             .update_expression("SET #status = :in_progress, #exp = :until REMOVE #mid")
-            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now OR #status = :failed")
+            // Claimable: absent, expired, failed, or held longer than any attempt runs (not
+            // trusted: `ClaimRecord::claimable` says the same).
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #exp <= :now OR #status = :failed OR (#status = :in_progress AND #exp > :hold_limit)",
+            )
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#exp", EXPIRES_AT)
@@ -86,19 +94,22 @@ impl<C: Clock> DynamoStore<C> {
             .expression_attribute_values(":in_progress", string(IN_PROGRESS))
             .expression_attribute_values(":failed", string(FAILED))
             .expression_attribute_values(":now", number(now))
-            .expression_attribute_values(":until", number(until(now, hold.max(MIN_HOLD))))
+            .expression_attribute_values(":until", number(until(now, held(hold, self.max_hold))))
+            .expression_attribute_values(":hold_limit", number(hold_limit(now, self.max_hold)))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()
-            .config_override(limits(timeout))
+            .config_override(limits(&self.client, timeout))
             .send()
             .await;
         match result {
             Ok(out) => {
-                let previous_decision = match out.attributes.filter(|a| !a.is_empty()) {
-                    Some(old) => ClaimRecord::parse(&old, "claim")?.inherited()?,
-                    None => None,
-                };
+                // An old record that does not parse hands nothing on: treated as absent.
+                let previous_decision = out
+                    .attributes
+                    .filter(|a| !a.is_empty())
+                    .and_then(|old| ClaimRecord::parse(&old, "claim").ok())
+                    .and_then(|old| old.inherited(now, self.max_hold));
                 Ok(Claim::Acquired { previous_decision })
             }
             Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {
@@ -106,7 +117,7 @@ impl<C: Clock> DynamoStore<C> {
                     Some(item) => item,
                     None => self.read(key.as_str(), "claim", timeout).await?,
                 };
-                ClaimRecord::parse(&existing, "claim")?.refusal(now)
+                ClaimRecord::parse(&existing, "claim")?.refusal(now, self.max_hold)
             }
             Err(e) => Err(classify(&e, "claim")),
         }
@@ -121,7 +132,7 @@ impl<C: Clock> DynamoStore<C> {
             .key(PK, string(pk))
             .consistent_read(true)
             .customize()
-            .config_override(limits(timeout))
+            .config_override(limits(&self.client, timeout))
             .send()
             .await
             .map_err(|e| classify(&e, operation))?;
@@ -150,7 +161,7 @@ impl<C: Clock> DynamoStore<C> {
             .expression_attribute_values(":decision", AttributeValue::S(decision))
             .expression_attribute_values(":in_progress", string(IN_PROGRESS))
             .customize()
-            .config_override(limits(timeout))
+            .config_override(limits(&self.client, timeout))
             .send()
             .await;
         match result {
@@ -190,7 +201,7 @@ impl<C: Clock> DynamoStore<C> {
         };
         request
             .customize()
-            .config_override(limits(timeout))
+            .config_override(limits(&self.client, timeout))
             .send()
             .await
             .map(|_| ())
@@ -213,7 +224,7 @@ impl<C: Clock> DynamoStore<C> {
             .expression_attribute_values(":in_progress", string(IN_PROGRESS))
             .expression_attribute_values(":until", number(until(now, self.keep)))
             .customize()
-            .config_override(limits(timeout))
+            .config_override(limits(&self.client, timeout))
             .send()
             .await;
         match result {
@@ -233,6 +244,7 @@ impl<C: Clock> DynamoStore<C> {
     ) -> Result<Verdict, StateError> {
         for _ in 0..OBSERVE_ROUNDS {
             let now = self.clock.now();
+            let limit = window_limit(now, window, self.max_hold);
             // Open a new window: first alert, window over, or more severe than the window's.
             let opened = self
                 .client
@@ -242,8 +254,9 @@ impl<C: Clock> DynamoStore<C> {
                 .update_expression(
                     "SET #opened = :now, #end = :end, #sev = :rank, #supp = :zero, #exp = :exp",
                 )
+                // A window ending past `limit` is not trusted: replaced as if absent.
                 .condition_expression(
-                    "attribute_not_exists(#pk) OR attribute_not_exists(#end) OR #end <= :now OR #sev < :rank",
+                    "attribute_not_exists(#pk) OR attribute_not_exists(#end) OR #end <= :now OR #sev < :rank OR #end > :limit",
                 )
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#opened", OPENED_AT)
@@ -254,12 +267,13 @@ impl<C: Clock> DynamoStore<C> {
                 .expression_attribute_values(":now", number(now))
                 .expression_attribute_values(":end", number(until(now, window)))
                 .expression_attribute_values(":rank", number(u64::from(rank)))
+                .expression_attribute_values(":limit", number(limit))
                 .expression_attribute_values(":zero", number(0))
                 // The count outlives the window, for the first alert after it.
                 .expression_attribute_values(":exp", number(until(now, window.saturating_add(self.keep))))
                 .return_values(ReturnValue::AllOld)
                 .customize()
-                .config_override(limits(timeout))
+                .config_override(limits(&self.client, timeout))
                 .send()
                 .await;
             match opened {
@@ -268,7 +282,7 @@ impl<C: Clock> DynamoStore<C> {
                         Some(old) => Some(WindowRecord::parse(&old, "observe")?),
                         None => None,
                     };
-                    return Ok(WindowRecord::send_after(previous.as_ref(), now));
+                    return Ok(WindowRecord::send_after(previous.as_ref(), now, limit));
                 }
                 Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {}
                 Err(e) => return Err(classify(&e, "observe")),
@@ -280,16 +294,17 @@ impl<C: Clock> DynamoStore<C> {
                 .table_name(&self.table)
                 .key(PK, string(fingerprint.as_str()))
                 .update_expression("ADD #supp :one")
-                .condition_expression("#end > :now AND #sev >= :rank")
+                .condition_expression("#end > :now AND #end <= :limit AND #sev >= :rank")
                 .expression_attribute_names("#supp", SUPPRESSED)
                 .expression_attribute_names("#end", WINDOW_END)
                 .expression_attribute_names("#sev", SEVERITY)
                 .expression_attribute_values(":one", number(1))
                 .expression_attribute_values(":now", number(now))
                 .expression_attribute_values(":rank", number(u64::from(rank)))
+                .expression_attribute_values(":limit", number(limit))
                 .return_values(ReturnValue::UpdatedNew)
                 .customize()
-                .config_override(limits(timeout))
+                .config_override(limits(&self.client, timeout))
                 .send()
                 .await;
             match counted {
@@ -327,14 +342,18 @@ async fn bounded<T>(
     }
 }
 
-fn limits(timeout: Duration) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::config::Builder::default().timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(timeout)
-            .operation_attempt_timeout(timeout)
-            .operation_timeout(timeout)
-            .build(),
-    )
+/// Per-call operation timeouts. Never a per-call connect timeout: the SDK keys its HTTP
+/// connectors by connect timeout, so a new value per call (the time left) would build a new
+/// connector, pool and TLS context for every call and keep them all (issue 20: ~75 KB per
+/// call). The client's own connect timeout is restated so the override matches its connector.
+fn limits(client: &aws_sdk_dynamodb::Client, timeout: Duration) -> aws_sdk_dynamodb::config::Builder {
+    let mut timeouts = TimeoutConfig::builder()
+        .operation_attempt_timeout(timeout)
+        .operation_timeout(timeout);
+    if let Some(connect) = client.config().timeout_config().and_then(|t| t.connect_timeout()) {
+        timeouts = timeouts.connect_timeout(connect);
+    }
+    aws_sdk_dynamodb::config::Builder::default().timeout_config(timeouts.build())
 }
 
 impl<C: Clock> StateStore for DynamoStore<C> {
@@ -412,6 +431,11 @@ fn condition_item(e: SdkError<aws_sdk_dynamodb::operation::update_item::UpdateIt
     }
 }
 
+fn is_key_schema_message(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("key element does not match the schema") || message.contains("missing the key")
+}
+
 /// One kind per failure, from the service's error code, the HTTP status or the wire.
 fn classify<E>(err: &SdkError<E>, operation: &'static str) -> StateError
 where
@@ -434,6 +458,11 @@ where
                 | "IncompleteSignatureException",
             ) => StateErrorKind::AccessDenied,
             Some("ResourceNotFoundException") => StateErrorKind::TableMissing,
+            // DynamoDB's answer to a key that is not the table's: "The provided key element
+            // does not match the schema".
+            Some("ValidationException") if e.err().message().is_some_and(is_key_schema_message) => {
+                StateErrorKind::WrongKeySchema
+            }
             Some("ValidationException" | "SerializationException") => StateErrorKind::Misconfigured,
             Some("TransactionConflictException" | "ReplicatedWriteConflictException") => {
                 StateErrorKind::Conflict

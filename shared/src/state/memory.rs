@@ -2,9 +2,10 @@
 //! the same record rules as the DynamoDB store, and the workspace tests run one suite against
 //! both (`tests/tests/state.rs`).
 
-use super::record::{ClaimRecord, Status, WindowRecord, encode_decision, until};
+use super::record::{ClaimRecord, Status, WindowRecord, encode_decision, until, window_limit};
 use super::{
-    Claim, Clock, Fingerprint, IdempotencyKey, MIN_HOLD, StateError, StateErrorKind, StateStore, Verdict,
+    Claim, Clock, DEFAULT_MAX_HOLD, Fingerprint, IdempotencyKey, StateError, StateErrorKind, StateStore,
+    Verdict, held,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
@@ -14,7 +15,6 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy)]
 struct Window {
     record: WindowRecord,
-    end: u64,
     severity: u8,
 }
 
@@ -29,16 +29,25 @@ struct Tables {
 pub struct MemoryStore<C: Clock> {
     tables: Mutex<Tables>,
     keep: Duration,
+    max_hold: Duration,
     clock: C,
 }
 
 impl<C: Clock> MemoryStore<C> {
+    /// With the longest hold Lambda allows (900 s); see [`MemoryStore::with_max_hold`].
     pub fn new(keep: Duration, clock: C) -> Self {
         Self {
             tables: Mutex::new(Tables::default()),
             keep,
+            max_hold: DEFAULT_MAX_HOLD,
             clock,
         }
+    }
+
+    /// As `StateConfig::max_hold`: the function timeout that bounds every claim.
+    pub fn with_max_hold(mut self, max_hold: Duration) -> Self {
+        self.max_hold = max_hold;
+        self
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
@@ -56,12 +65,13 @@ impl<C: Clock> StateStore for MemoryStore<C> {
         _timeout: Duration,
     ) -> Result<Claim<D>, StateError> {
         let now = self.clock.now();
+        let expires_at = until(now, held(hold, self.max_hold));
         let mut tables = self.tables();
         match tables.claims.get_mut(key.as_str()) {
             None => {
                 let record = ClaimRecord {
                     status: Status::InProgress,
-                    expires_at: until(now, hold.max(MIN_HOLD)),
+                    expires_at,
                     message_id: None,
                     decision: None,
                 };
@@ -70,14 +80,14 @@ impl<C: Clock> StateStore for MemoryStore<C> {
                     previous_decision: None,
                 })
             }
-            Some(record) if record.expires_at <= now || record.status == Status::Failed => {
-                let previous_decision = record.inherited()?;
+            Some(record) if record.claimable(now, self.max_hold) => {
+                let previous_decision = record.inherited(now, self.max_hold);
                 record.status = Status::InProgress;
-                record.expires_at = until(now, hold.max(MIN_HOLD));
+                record.expires_at = expires_at;
                 record.message_id = None;
                 Ok(Claim::Acquired { previous_decision })
             }
-            Some(record) => record.refusal(now),
+            Some(record) => record.refusal(now, self.max_hold),
         }
     }
 
@@ -139,10 +149,11 @@ impl<C: Clock> StateStore for MemoryStore<C> {
             return Ok(Verdict::SEND);
         }
         let now = self.clock.now();
+        let limit = window_limit(now, window, self.max_hold);
         let mut tables = self.tables();
         let previous = tables.windows.get(fingerprint.as_str()).copied();
         match previous {
-            Some(w) if w.end > now && w.severity >= severity_rank => {
+            Some(w) if w.record.suppresses(w.severity, severity_rank, now, limit) => {
                 let count = w.record.suppressed.saturating_add(1);
                 if let Some(stored) = tables.windows.get_mut(fingerprint.as_str()) {
                     stored.record.suppressed = count;
@@ -153,14 +164,18 @@ impl<C: Clock> StateStore for MemoryStore<C> {
                 let opened = Window {
                     record: WindowRecord {
                         opened_at: now,
+                        window_end: until(now, window),
                         expires_at: until(now, window.saturating_add(self.keep)),
                         suppressed: 0,
                     },
-                    end: until(now, window),
                     severity: severity_rank,
                 };
                 tables.windows.insert(fingerprint.as_str().to_string(), opened);
-                Ok(WindowRecord::send_after(previous.map(|w| w.record).as_ref(), now))
+                Ok(WindowRecord::send_after(
+                    previous.map(|w| w.record).as_ref(),
+                    now,
+                    limit,
+                ))
             }
         }
     }

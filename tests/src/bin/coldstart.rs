@@ -6,9 +6,9 @@
 //!   cargo build --release --workspace --bins
 //!   cargo run --release -p lookout-tests --bin coldstart -- [runs]
 
+use lookout_tests::aws_stub::AwsStub;
 use lookout_tests::events::{awslogs_event, data_message, subscription_event};
 use lookout_tests::runtime_api::{Function, Outcome};
-use lookout_tests::sns_stub::SnsStub;
 use lookout_tests::workspace::root;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ fn subjects() -> Vec<Subject> {
     out
 }
 
-fn env(sns: &SnsStub) -> Vec<(String, String)> {
+fn env(sns: &AwsStub) -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL", sns.endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
@@ -78,7 +78,7 @@ fn env(sns: &SnsStub) -> Vec<(String, String)> {
     .collect()
 }
 
-fn spawn(subject: &Subject, sns: &SnsStub) -> Function {
+fn spawn(subject: &Subject, sns: &AwsStub) -> Function {
     let args: Vec<&str> = subject.args.iter().map(String::as_str).collect();
     Function::spawn_with_args(&subject.program, &args, &env(sns))
 }
@@ -116,7 +116,7 @@ fn timed_invoke(f: &Function, event: &[u8]) -> (Duration, Outcome) {
 
 fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(15);
-    let sns = SnsStub::start();
+    let sns = AwsStub::start();
     let small = subscription_event(&data_message(
         "/ecs/web",
         (0..5).map(|i| (1_764_093_600_000 + i, format!("ERROR request {i} failed"))),
