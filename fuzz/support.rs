@@ -1,9 +1,7 @@
 //! The invariants every rendered alert keeps, whatever the input. The batch goes through
 //! log-alert's own planning entry point (`LogAlert::plan`), configured from its environment.
 
-use log_alert::config::LogAlertConfig;
-use log_alert::decode::LogsMessage;
-use log_alert::handler::{LogAlert, LogAlertError, Prepared};
+use log_alert::{LogAlert, LogAlertConfig, LogAlertError, LogsMessage, Prepared};
 use lookout_shared::config::Env;
 use lookout_shared::metrics::Metrics;
 use lookout_shared::notification::{SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};

@@ -7,7 +7,7 @@
 # rust_cargo/cargo_lambda.py), so its release arm64 build goes to one directory per user and
 # machine, outside the checkout: a second run, in any clone, recompiles only Lookout's own crates
 # and relinks. The build inputs (profile, target, flags) are unchanged, so is what SAM ships.
-# Override the directory with LOOKOUT_SAM_TARGET_DIR. About 1.5 GB.
+# Override the directory with LOOKOUT_SAM_TARGET_DIR. About 0.7 GB (docs/development.md).
 #
 # SAM builds the functions one after another (samconfig.toml says why), and each release link
 # (fat LTO, one codegen unit) uses one core. So one cargo run first builds every function's

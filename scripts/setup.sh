@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the project's Python tools into the git-ignored .venv. Idempotent: reinstalls only
-# when the requirements file changed.  Usage: scripts/setup.sh [demo|ci]   (default: ci)
+# when the requirements files changed.  Usage: scripts/setup.sh [demo|local|ci]   (default: ci)
+#   demo   moto's server (scripts/demo.sh; the tests' AWS endpoint)
+#   local  demo + cargo-lambda (scripts/local.sh: the functions under the Lambda emulator)
+#   ci     local + SAM CLI, cfn-lint, checkov (scripts/test.sh: template checks, sam build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-ci}"

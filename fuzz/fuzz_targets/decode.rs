@@ -7,7 +7,6 @@
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use lookout_fuzz_support::check_rendered;
-use log_alert::decode;
 use std::io::Write;
 
 const CAP: usize = 1 << 20;
@@ -25,11 +24,11 @@ fuzz_target!(|input: &[u8]| {
         }
     };
     let mut out = Vec::new();
-    if decode::decompress(&data, CAP, &mut out).is_err() {
+    if log_alert::decompress(&data, CAP, &mut out).is_err() {
         return;
     }
     assert!(out.len() <= CAP, "the decompression cap held");
-    if let Ok(message) = decode::parse(&out) {
+    if let Ok(message) = log_alert::parse(&out) {
         check_rendered(&message, 100, 8192, true, false);
     }
 });

@@ -5,7 +5,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use lookout_fuzz_support::check_rendered;
-use log_alert::decode::{LogEvent, LogsMessage, MessageType};
+use log_alert::{LogEvent, LogsMessage, MessageType};
 use std::borrow::Cow;
 
 #[derive(Arbitrary, Debug)]

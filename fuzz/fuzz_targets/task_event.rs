@@ -6,14 +6,12 @@
 use libfuzzer_sys::fuzz_target;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::invocation::{Invocation, invoke};
 use lookout_shared::notification::{SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};
 use lookout_shared::publish::MemoryPublisher;
 use std::time::Duration;
-use task_alert::config::TaskAlertConfig;
-use task_alert::event::parse_batch;
-use task_alert::handler::TaskAlert;
-use task_alert::logs::{Fetched, LogLine, LogOutcome, LogRequest, LogSource, LogStream};
+use task_alert::{Batch, Fetched, LogLine, LogOutcome, LogRequest, LogSource, LogStream, TaskAlert, TaskAlertConfig};
 
 /// The input's own text comes back as the container's log lines.
 struct EchoLogs(String);
@@ -39,7 +37,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(payload) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    let Ok(events) = parse_batch(&payload) else {
+    let incoming = Incoming::<Batch>::from_document(payload);
+    let Ok(events) = task_alert::parse(incoming.clone().into_parts().1) else {
         return;
     };
     let per_protocol = events.len() % 2 == 0;
@@ -57,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
     runtime
         .block_on(invoke(
             &alert,
-            payload,
+            incoming,
             &mut Invocation::new(Deadline::after(Duration::from_secs(60)), "fuzz"),
         ))
         .expect("a parsed batch always renders and publishes");

@@ -10,17 +10,23 @@ use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout
 use aws_types::sdk_config::SharedCredentialsProvider;
 use std::time::Duration;
 
+/// Timeouts and retries for every AWS call, from the environment: bounded so one slow
+/// service cannot use up the invocation's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwsSettings {
+    /// Opening a connection (`AWS_CONNECT_TIMEOUT_MS`, default 3 s).
     pub connect_timeout: Duration,
     /// One HTTP attempt.
     pub attempt_timeout: Duration,
     /// All attempts of one call, backoff included.
     pub operation_timeout: Duration,
+    /// Attempts per call, the first included (`AWS_MAX_ATTEMPTS`, default 5).
     pub max_attempts: u32,
 }
 
 impl AwsSettings {
+    /// `AWS_CONNECT_TIMEOUT_MS`, `AWS_ATTEMPT_TIMEOUT_MS`, `AWS_OPERATION_TIMEOUT_MS` and
+    /// `AWS_MAX_ATTEMPTS`, each within its range or an error naming it.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             connect_timeout: Duration::from_millis(env.number_in(
@@ -42,6 +48,7 @@ impl AwsSettings {
         })
     }
 
+    /// The settings as the SDK's timeout configuration.
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
@@ -50,6 +57,8 @@ impl AwsSettings {
             .build()
     }
 
+    /// Standard retries (throttling and transient errors), with short backoffs: the caller's
+    /// deadline, not the SDK, decides when to give up.
     pub fn retry_config(&self) -> RetryConfig {
         RetryConfig::standard()
             .with_max_attempts(self.max_attempts)
@@ -259,13 +268,16 @@ static COMPILED_IN_ROOTS_PEM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation}: {detail}")]
 pub struct ApiError {
+    /// The SDK operation, e.g. `DescribeImages`.
     pub operation: &'static str,
+    /// What went wrong, from the error's code and message; never the request.
     pub detail: String,
     /// `RepositoryNotFoundException` and friends.
     pub not_found: bool,
 }
 
 impl ApiError {
+    /// Describes an SDK error for logs and responses, and whether it said "not found".
     pub fn from_sdk<E>(operation: &'static str, e: &SdkError<E>) -> Self
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,

@@ -3,18 +3,23 @@
 //! is wrong with a value, never what the value is: any variable may hold a secret pasted into
 //! the wrong place, and init errors go to the logs.
 
+use crate::ids::{AccountId, Region};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// A setting that cannot be used: refused at init, naming the variable and never its value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration: {variable} {problem}")]
 pub struct ConfigError {
+    /// The environment variable, e.g. `ALERT_TOPIC_ARN`.
     pub variable: String,
+    /// What is wrong with it, said without repeating the value ([`shape`]).
     pub problem: String,
 }
 
 impl ConfigError {
+    /// `variable` has `problem` (which must not quote the value).
     pub fn new(variable: &str, problem: impl Into<String>) -> Self {
         Self {
             variable: variable.to_string(),
@@ -58,12 +63,14 @@ pub struct Env {
 }
 
 impl Env {
+    /// The process environment, read once at init.
     pub fn from_process() -> Self {
         Self {
             vars: std::env::vars().collect(),
         }
     }
 
+    /// From `(name, value)` pairs: tests and benches, without touching the process.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         Self {
             vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
@@ -101,6 +108,7 @@ impl Env {
             })
     }
 
+    /// The value, or an error saying `name` is required.
     pub fn required(&self, name: &str) -> Result<&str, ConfigError> {
         self.get(name)
             .ok_or_else(|| ConfigError::new(name, "is required but not set"))
@@ -221,12 +229,18 @@ impl Env {
     /// The region console links point at: the function's own (`AWS_REGION`, always set by
     /// Lambda), else the alert topic's, else `us-east-1`. One that is not a region fails, naming
     /// `AWS_REGION`.
-    pub fn region(&self, topic: Option<&TopicArn>) -> Result<String, ConfigError> {
+    pub fn region(&self, topic: Option<&TopicArn>) -> Result<Region, ConfigError> {
         if let Some(raw) = self.get("AWS_REGION") {
             check_region("AWS_REGION", raw)?;
-            return Ok(raw.to_string());
+            if let Some(region) = Region::parse(raw) {
+                return Ok(region);
+            }
         }
-        Ok(topic.map_or("us-east-1", TopicArn::region).to_string())
+        match topic {
+            Some(topic) => Ok(topic.region().clone()),
+            None => Region::parse("us-east-1")
+                .ok_or_else(|| ConfigError::new("AWS_REGION", "has no usable default")),
+        }
     }
 
     /// A comma-separated list; blank items are dropped.
@@ -259,11 +273,15 @@ fn expected<T>() -> &'static str {
 /// for every function that shows untrusted text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedactSettings {
+    /// `REDACT`: off passes text unchanged (a choice for the operator, default on).
     pub enabled: bool,
+    /// `REDACT_EXTRA_PATTERNS`: the operator's regular expressions, run after the built-in ones.
     pub extra_patterns: Vec<String>,
 }
 
 impl RedactSettings {
+    /// `REDACT` and `REDACT_EXTRA_PATTERNS`; a pattern list that does not parse is an error
+    /// naming the variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let extra_patterns = match env.get("REDACT_EXTRA_PATTERNS") {
             None => Vec::new(),
@@ -319,11 +337,13 @@ impl RedactSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicArn {
     arn: String,
-    region: String,
-    account: String,
+    region: Region,
+    account: AccountId,
 }
 
 impl TopicArn {
+    /// A topic ARN from `variable`: its partition, region, account and name checked, so a typo
+    /// fails at init rather than at the first publish.
     pub fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
         let bad = |problem: &str| {
             ConfigError::new(
@@ -344,15 +364,15 @@ impl TopicArn {
         if !crate::console::is_partition(partition) {
             return Err(bad("names no AWS partition"));
         }
-        if !crate::console::is_region(region) {
+        let Some(region) = Region::parse(region) else {
             return Err(bad("names no AWS region"));
-        }
-        if crate::console::partition_of_region(region) != partition {
+        };
+        if region.partition() != partition {
             return Err(bad("names a region of another partition"));
         }
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        let Some(account) = AccountId::parse(account) else {
             return Err(bad("has no 12-digit account id"));
-        }
+        };
         if !is_topic_name(name) {
             return Err(bad(
                 "has no valid topic name (1-256 of A-Z a-z 0-9 _ -, optionally ending .fifo)",
@@ -360,21 +380,23 @@ impl TopicArn {
         }
         Ok(Self {
             arn: raw.to_string(),
-            region: region.to_string(),
-            account: account.to_string(),
+            region,
+            account,
         })
     }
 
+    /// The ARN as configured.
     pub fn as_str(&self) -> &str {
         &self.arn
     }
 
-    pub fn region(&self) -> &str {
+    /// The topic's region: it is published to there, whatever the function's.
+    pub fn region(&self) -> &Region {
         &self.region
     }
 
     /// The account that owns the topic.
-    pub fn account(&self) -> &str {
+    pub fn account(&self) -> &AccountId {
         &self.account
     }
 
@@ -614,7 +636,7 @@ mod tests {
     fn topic_arns_are_checked() {
         let t = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:alerts.fifo").unwrap();
         assert!(t.is_fifo());
-        assert_eq!(t.region(), "eu-west-1");
+        assert_eq!(t.region().as_str(), "eu-west-1");
         assert_eq!(t.account(), "123456789012");
         for good in [
             "arn:aws-us-gov:sns:us-gov-west-1:123456789012:a-b_C9",

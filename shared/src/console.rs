@@ -1,6 +1,7 @@
 //! AWS console deep links. Built only from names AWS has validated (log group, stream,
 //! repository, digest), percent-encoded, so log text can never shape a link.
 
+use crate::ids::{AccountId, Region};
 use crate::time::iso8601_ms;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -23,12 +24,16 @@ fn encode(s: &str) -> String {
 /// The AWS partition a region belongs to: the one table for console hosts and ARNs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partition {
+    /// `aws`: the commercial regions.
     Aws,
+    /// `aws-cn`: `cn-*` regions.
     China,
+    /// `aws-us-gov`: `us-gov-*` regions.
     GovCloud,
 }
 
 impl Partition {
+    /// The partition of a region name, by its prefix.
     pub fn of_region(region: &str) -> Self {
         if region.starts_with("cn-") {
             Partition::China
@@ -101,21 +106,14 @@ pub fn is_region(s: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The console host for the region's partition; a region that is not one (see [`is_region`])
-/// gets the partition's region-less console host.
-pub fn console_base(region: &str) -> String {
-    match (Partition::of_region(region), is_region(region)) {
-        (Partition::GovCloud, _) => "https://console.amazonaws-us-gov.com".to_string(),
-        (Partition::China, true) => format!("https://{region}.console.amazonaws.cn"),
-        (Partition::China, false) => "https://console.amazonaws.cn".to_string(),
-        (Partition::Aws, true) => format!("https://{region}.console.aws.amazon.com"),
-        (Partition::Aws, false) => "https://console.aws.amazon.com".to_string(),
+/// The console host for the region's partition. Only a [`Region`] (checked at the edge)
+/// becomes part of a host.
+pub fn console_base(region: &Region) -> String {
+    match Partition::of_region(region.as_str()) {
+        Partition::GovCloud => "https://console.amazonaws-us-gov.com".to_string(),
+        Partition::China => format!("https://{region}.console.amazonaws.cn"),
+        Partition::Aws => format!("https://{region}.console.aws.amazon.com"),
     }
-}
-
-/// The `region` query value: the region itself when valid, else nothing (the console asks).
-fn region_param(region: &str) -> &str {
-    if is_region(region) { region } else { "" }
 }
 
 /// Epoch milliseconds the console can show: 1970-01-01 to 9999-12-31. Log event timestamps are
@@ -123,15 +121,8 @@ fn region_param(region: &str) -> &str {
 pub const LINK_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999;
 
 /// `arn:<partition>:<service>:<region>:<account>:<resource>`, the partition from the region.
-/// An invalid region or account (untrusted event fields) is left empty rather than pasted in.
-pub fn arn(service: &str, region: &str, account: &str, resource: &str) -> String {
-    let partition = partition_of_region(region);
-    let region = region_param(region);
-    let account = if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
-        account
-    } else {
-        ""
-    };
+pub fn arn(service: &str, region: &Region, account: &AccountId, resource: &str) -> String {
+    let partition = region.partition();
     format!("arn:{partition}:{service}:{region}:{account}:{resource}")
 }
 
@@ -142,7 +133,7 @@ fn fragment_component(s: &str) -> String {
 
 /// The log stream, opened at `start_ms` and ending at `end_ms`; without a time window when
 /// either is outside [`LINK_TIME_RANGE_MS`] or they are out of order.
-pub fn log_stream_url(region: &str, group: &str, stream: &str, start_ms: i64, end_ms: i64) -> String {
+pub fn log_stream_url(region: &Region, group: &str, stream: &str, start_ms: i64, end_ms: i64) -> String {
     let window = if LINK_TIME_RANGE_MS.contains(&start_ms)
         && LINK_TIME_RANGE_MS.contains(&end_ms)
         && start_ms <= end_ms
@@ -152,9 +143,8 @@ pub fn log_stream_url(region: &str, group: &str, stream: &str, start_ms: i64, en
         String::new()
     };
     format!(
-        "{}/cloudwatch/home?region={}#logsV2:log-groups/log-group/{}/log-events/{}{window}",
+        "{}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}{window}",
         console_base(region),
-        region_param(region),
         fragment_component(group),
         fragment_component(stream),
     )
@@ -162,7 +152,7 @@ pub fn log_stream_url(region: &str, group: &str, stream: &str, start_ms: i64, en
 
 /// A Logs Insights query over `[start_ms, end_ms]` of one log group.
 /// Times are clamped to [`LINK_TIME_RANGE_MS`] (the query needs a window).
-pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, end_ms: i64) -> String {
+pub fn logs_insights_url(region: &Region, group: &str, query: &str, start_ms: i64, end_ms: i64) -> String {
     let clamp = |t: i64| t.clamp(*LINK_TIME_RANGE_MS.start(), *LINK_TIME_RANGE_MS.end());
     let (start_ms, end_ms) = (clamp(start_ms), clamp(end_ms));
     // Each value is URI-encoded with `%` written `*`; the whole detail is then URI-encoded
@@ -176,9 +166,8 @@ pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, 
         value(group),
     );
     format!(
-        "{}/cloudwatch/home?region={}#logsV2:logs-insights$3FqueryDetail$3D{}",
+        "{}/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{}",
         console_base(region),
-        region_param(region),
         utf8_percent_encode(&detail, URI_COMPONENT)
             .to_string()
             .replace('%', "$")
@@ -186,23 +175,20 @@ pub fn logs_insights_url(region: &str, group: &str, query: &str, start_ms: i64, 
 }
 
 /// An ECR image's scan findings (basic scanning) in the ECR console.
-pub fn ecr_image_url(region: &str, account: &str, repository: &str, digest: &str) -> String {
+pub fn ecr_image_url(region: &Region, account: &AccountId, repository: &str, digest: &str) -> String {
     format!(
-        "{}/ecr/repositories/private/{}/{}/_/image/{}/details?region={}",
+        "{}/ecr/repositories/private/{account}/{}/_/image/{}/details?region={region}",
         console_base(region),
-        encode(account),
         encode(repository),
         encode(digest),
-        region_param(region),
     )
 }
 
 /// Amazon Inspector's findings for one ECR image.
-pub fn inspector_image_url(region: &str, digest: &str) -> String {
+pub fn inspector_image_url(region: &Region, digest: &str) -> String {
     format!(
-        "{}/inspector/v2/home?region={}#/findings/all?filters=ecrImageHash%3A{}",
+        "{}/inspector/v2/home?region={region}#/findings/all?filters=ecrImageHash%3A{}",
         console_base(region),
-        region_param(region),
         encode(digest),
     )
 }
@@ -211,9 +197,23 @@ pub fn inspector_image_url(region: &str, digest: &str) -> String {
 mod tests {
     use super::*;
 
+    fn r(region: &str) -> Region {
+        Region::parse(region).unwrap()
+    }
+
+    fn a(account: &str) -> AccountId {
+        AccountId::parse(account).unwrap()
+    }
+
     #[test]
     fn log_stream_link_uses_dollar_encoding() {
-        let url = log_stream_url("eu-west-1", "/ecs/web-app", "2024/05/01/[$LATEST]abc", 1000, 2000);
+        let url = log_stream_url(
+            &r("eu-west-1"),
+            "/ecs/web-app",
+            "2024/05/01/[$LATEST]abc",
+            1000,
+            2000,
+        );
         assert_eq!(
             url,
             "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fecs$252Fweb-app/log-events/2024$252F05$252F01$252F$255B$2524LATEST$255Dabc$3Fstart$3D1000$26end$3D2000"
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn insights_link_double_encodes() {
-        let url = logs_insights_url("us-east-1", "/ecs/web", "fields @message", 0, 60_000);
+        let url = logs_insights_url(&r("us-east-1"), "/ecs/web", "fields @message", 0, 60_000);
         assert!(url.contains("logs-insights$3FqueryDetail$3D~(end~'1970-01-01T00*3A01*3A00.000Z~start~'1970-01-01T00*3A00*3A00.000Z"), "{url}");
         assert!(
             url.contains("editorString~'fields*20*40message~source~(~'*2Fecs*2Fweb))"),
@@ -234,34 +234,34 @@ mod tests {
 
     #[test]
     fn insights_values_cannot_break_the_detail_structure() {
-        let url = logs_insights_url("us-east-1", "/g~(x'", "q", 0, 1);
+        let url = logs_insights_url(&r("us-east-1"), "/g~(x'", "q", 0, 1);
         assert!(url.contains("source~(~'*2Fg*7E*28x*27))"), "{url}");
     }
 
     #[test]
     fn partitions() {
-        assert!(console_base("cn-north-1").ends_with(".console.amazonaws.cn"));
+        assert!(console_base(&r("cn-north-1")).ends_with(".console.amazonaws.cn"));
         assert_eq!(
-            console_base("us-gov-west-1"),
+            console_base(&r("us-gov-west-1")),
             "https://console.amazonaws-us-gov.com"
         );
         assert_eq!(
-            arn("logs", "cn-north-1", "123456789012", "log-group:/g"),
+            arn("logs", &r("cn-north-1"), &a("123456789012"), "log-group:/g"),
             "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/g"
         );
         assert_eq!(
-            arn("ecr", "us-gov-east-1", "123456789012", "repository/web"),
+            arn("ecr", &r("us-gov-east-1"), &a("123456789012"), "repository/web"),
             "arn:aws-us-gov:ecr:us-gov-east-1:123456789012:repository/web"
         );
         assert_eq!(
-            arn("ecr", "eu-west-1", "123456789012", "repository/web"),
+            arn("ecr", &r("eu-west-1"), &a("123456789012"), "repository/web"),
             "arn:aws:ecr:eu-west-1:123456789012:repository/web"
         );
     }
 
     #[test]
     fn hostile_names_stay_inside_their_component() {
-        let url = log_stream_url("eu-west-1", "g", "s) [click](https://evil.example", 0, 1);
+        let url = log_stream_url(&r("eu-west-1"), "g", "s) [click](https://evil.example", 0, 1);
         assert!(!url.contains("https://evil"), "{url}");
         assert!(
             url.contains("s$2529$2520$255Bclick$255D$2528https$253A$252F$252Fevil.example"),
@@ -302,29 +302,9 @@ mod tests {
         ] {
             assert!(!is_region(bad), "{bad}");
         }
-        let hostile = "evil.example/#";
-        for url in [
-            log_stream_url(hostile, "g", "s", 0, 1),
-            logs_insights_url(hostile, "g", "q", 0, 1),
-            ecr_image_url(hostile, "123456789012/../x", "r", "sha256:ab"),
-            inspector_image_url(hostile, "sha256:ab"),
-            log_stream_url("cn-evil.example/#", "g", "s", 0, 1),
-        ] {
-            assert!(!url.contains("evil"), "{url}");
-            let host = url.trim_start_matches("https://").split('/').next().unwrap();
-            assert!(
-                ["console.aws.amazon.com", "console.amazonaws.cn"].contains(&host),
-                "{url}"
-            );
-        }
-        assert_eq!(
-            arn("logs", hostile, "123456789012", "log-group:g"),
-            "arn:aws:logs::123456789012:log-group:g"
-        );
-        assert_eq!(
-            arn("logs", "eu-west-1", "evil:x", "log-group:g"),
-            "arn:aws:logs:eu-west-1::log-group:g"
-        );
+        // Only a checked Region reaches a host or an ARN: the types make anything else a
+        // compile error, and `Region::parse` refuses exactly what `is_region` refuses.
+        assert!(Region::parse("evil.example/#").is_none());
     }
 
     #[test]
@@ -347,18 +327,18 @@ mod tests {
             assert!(!is_partition(bad), "{bad}");
         }
         assert_eq!(
-            arn("logs", "us-isob-east-1", "123456789012", "log-group:g"),
+            arn("logs", &r("us-isob-east-1"), &a("123456789012"), "log-group:g"),
             "arn:aws-iso-b:logs:us-isob-east-1:123456789012:log-group:g"
         );
     }
 
     #[test]
     fn extreme_times_never_wrap_into_links() {
-        let url = log_stream_url("eu-west-1", "g", "s", i64::MIN, i64::MAX);
+        let url = log_stream_url(&r("eu-west-1"), "g", "s", i64::MIN, i64::MAX);
         assert!(url.ends_with("/log-events/s"), "window omitted: {url}");
-        let url = log_stream_url("eu-west-1", "g", "s", -5, 1);
+        let url = log_stream_url(&r("eu-west-1"), "g", "s", -5, 1);
         assert!(url.ends_with("/log-events/s"), "{url}");
-        let url = logs_insights_url("eu-west-1", "g", "q", i64::MIN, i64::MAX);
+        let url = logs_insights_url(&r("eu-west-1"), "g", "q", i64::MIN, i64::MAX);
         assert!(
             url.contains("end~'9999-12-31T23*3A59*3A59.999Z~start~'1970-01-01T00*3A00*3A00.000Z"),
             "{url}"

@@ -15,6 +15,8 @@ pub const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(60);
 
 static WARNED_UNKNOWN: AtomicBool = AtomicBool::new(false);
 
+/// When the invocation must have answered: every wait (SDK calls, publishes) is bounded by the
+/// time left, so a slow dependency fails the invocation instead of timing it out silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
     at: Instant,
@@ -50,12 +52,14 @@ impl Deadline {
         }
     }
 
+    /// `d` from now.
     pub fn after(d: Duration) -> Self {
         Self {
             at: Instant::now() + d,
         }
     }
 
+    /// Time left; zero once past.
     pub fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }

@@ -7,12 +7,18 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VulnSeverity {
+    /// Not rated yet (`UNTRIAGED`; ECR's `UNDEFINED`).
     #[serde(alias = "UNDEFINED")]
     Untriaged,
+    /// `INFORMATIONAL`.
     Informational,
+    /// `LOW`.
     Low,
+    /// `MEDIUM`.
     Medium,
+    /// `HIGH`.
     High,
+    /// `CRITICAL`: the worst.
     Critical,
 }
 
@@ -27,6 +33,7 @@ impl VulnSeverity {
         VulnSeverity::Untriaged,
     ];
 
+    /// The name as ECR and Inspector write it (`CRITICAL`).
     pub fn as_str(self) -> &'static str {
         match self {
             VulnSeverity::Untriaged => "UNTRIAGED",
@@ -38,6 +45,7 @@ impl VulnSeverity {
         }
     }
 
+    /// A name in any case, `UNDEFINED` included; `None` for anything else.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name.trim().to_ascii_uppercase().as_str() {
             "CRITICAL" => VulnSeverity::Critical,
@@ -71,6 +79,7 @@ impl std::fmt::Display for VulnSeverity {
 pub struct SeverityCounts(pub BTreeMap<VulnSeverity, u64>);
 
 impl SeverityCounts {
+    /// The count for `s`; 0 when absent.
     pub fn get(&self, s: VulnSeverity) -> u64 {
         self.0.get(&s).copied().unwrap_or(0)
     }
@@ -113,18 +122,29 @@ impl SeverityCounts {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
+    /// The CVE or advisory id, e.g. `CVE-2024-1234`.
     pub vulnerability_id: String,
+    /// As the scanner rated it.
     pub severity: VulnSeverity,
+    /// The scanner's one-line title: untrusted text, redacted before it is shown.
     pub title: String,
+    /// The affected package, when the scanner names it.
     pub package: Option<String>,
+    /// The package version in the image.
     pub installed_version: Option<String>,
+    /// The first version with a fix, if one exists.
     pub fixed_in_version: Option<String>,
     /// `YES`, `NO` or `PARTIAL` (Inspector); unknown for basic scans.
     pub fix_available: Option<String>,
+    /// `YES` or `NO` (Inspector); unknown for basic scans.
     pub exploit_available: Option<String>,
+    /// The scanner's score (CVSS for Inspector), if any.
     pub score: Option<f64>,
+    /// The ECR repository of the image.
     pub repository: String,
+    /// The image digest (`sha256:…`).
     pub digest: String,
+    /// The image's tags; empty for an untagged image.
     pub tags: Vec<String>,
 }
 

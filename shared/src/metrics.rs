@@ -6,12 +6,16 @@ use serde_json::{Map, Value, json};
 /// Where and under which dimension the metrics go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
+    /// `METRICS_NAMESPACE` (default `Lookout`).
     pub namespace: String,
+    /// The `Function` dimension: which Lookout function emitted the metrics.
     pub function: String,
+    /// `METRICS_ENABLED` (default true): off writes no EMF line.
     pub enabled: bool,
 }
 
 impl MetricsConfig {
+    /// `METRICS_NAMESPACE` and `METRICS_ENABLED`, for the function named `function`.
     pub fn from_env(env: &crate::config::Env, function: &str) -> Result<Self, crate::config::ConfigError> {
         let namespace = env.get("METRICS_NAMESPACE").unwrap_or("Lookout").to_string();
         if namespace.len() > 255 || namespace.starts_with(':') {
@@ -31,7 +35,9 @@ impl MetricsConfig {
 /// A CloudWatch unit, declared with the metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// A number of things (alerts, events, failures).
     Count,
+    /// A size in bytes.
     Bytes,
 }
 
@@ -47,11 +53,14 @@ impl Unit {
 /// A metric's name and unit; functions declare theirs as constants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Metric {
+    /// The CloudWatch metric name, e.g. `AlertsPublished`.
     pub name: &'static str,
+    /// Declared with the metric so CloudWatch graphs it in the right unit.
     pub unit: Unit,
 }
 
 impl Metric {
+    /// A metric counted in [`Unit::Count`].
     pub const fn count(name: &'static str) -> Self {
         Self {
             name,
@@ -59,6 +68,7 @@ impl Metric {
         }
     }
 
+    /// A metric measured in [`Unit::Bytes`].
     pub const fn bytes(name: &'static str) -> Self {
         Self {
             name,
@@ -74,6 +84,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Adds `value` to `metric` (saturating); the first add declares it.
     pub fn add(&mut self, metric: Metric, value: u64) {
         match self.counts.iter_mut().find(|(m, _)| m.name == metric.name) {
             Some((_, v)) => *v = v.saturating_add(value),

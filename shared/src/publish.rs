@@ -13,13 +13,17 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// Why a publish failed; which variant decides whether a retry may deliver twice.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PublishError {
     /// SNS answered with an error after the SDK's retries.
     #[error("SNS Publish to {topic} failed: {detail}")]
     Failed {
+        /// The topic ARN.
         topic: String,
+        /// SNS's error code (`Throttling`), when it sent one.
         code: Option<String>,
+        /// What went wrong, as [`describe_sdk_error`] says it.
         detail: String,
     },
     /// The request could not be built (bad attribute, for instance): a bug, not an outage.
@@ -30,7 +34,12 @@ pub enum PublishError {
     #[error(
         "SNS Publish to {topic} was not confirmed ({detail}); it may have been delivered, so it was not retried"
     )]
-    Unconfirmed { topic: String, detail: String },
+    Unconfirmed {
+        /// The topic ARN.
+        topic: String,
+        /// How the attempt ended (`timed out`, `connection failed`).
+        detail: String,
+    },
 }
 
 impl PublishError {
@@ -58,6 +67,8 @@ impl PublishError {
     }
 }
 
+/// Where notifications go: SNS in production, memory in tests, so handlers are tested
+/// without a network.
 pub trait Publisher: Send + Sync {
     /// Publishes one message and returns its SNS message id.
     fn publish(&self, message: &SnsMessage) -> impl Future<Output = Result<String, PublishError>> + Send;
@@ -84,6 +95,7 @@ pub struct SnsPublisher {
 }
 
 impl SnsPublisher {
+    /// Publishes to `topic` with `client` (its region is the topic's, see `attempt`).
     pub fn new(client: aws_sdk_sns::Client, topic: TopicArn) -> Self {
         Self { client, topic }
     }
@@ -191,6 +203,7 @@ pub struct MemoryPublisher {
 
 #[cfg(any(test, feature = "test-support"))]
 impl MemoryPublisher {
+    /// Everything published so far, in order.
     pub fn messages(&self) -> Vec<SnsMessage> {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
@@ -273,7 +286,8 @@ mod tests {
     #[tokio::test]
     async fn the_outbox_gives_the_publish_all_the_time_to_the_margin() {
         use crate::deadline::Deadline;
-        use crate::invocation::{Admission, Invocation, Outbox};
+        use crate::invocation::Invocation;
+        use crate::outbox::Outbox;
         use crate::state::IdempotencyKey;
         let outbox = Outbox::new(Budget::default(), Duration::from_millis(500));
         let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "r");
@@ -287,10 +301,10 @@ mod tests {
             identity: "i".into(),
         };
         let key = IdempotencyKey::from_payload("t", b"m");
-        let Admission::Publish(permit) = outbox.admit(&mut ctx, key, &[]).await.unwrap() else {
-            panic!("no state store: always admitted");
-        };
-        outbox.publish(&mut ctx, permit, &message).await.unwrap();
+        outbox
+            .deliver(&mut ctx, key, &[], |_| async { Ok((message, ())) })
+            .await
+            .unwrap();
         let budgets = outbox.publisher().0.lock().unwrap().clone();
         assert_eq!(budgets.len(), 1);
         // 30 s to the deadline less the 500 ms margin, less the few ms this test took: far more

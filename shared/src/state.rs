@@ -22,10 +22,15 @@
 //! publishes nothing. After a failed publish, [`StateStore::fail`] lets a retry take over at
 //! once; a crashed attempt's claim is taken over when its hold expires.
 //!
-//! The key is the SHA-256 of the payload bytes, not the request id: Lambda's async retries
+//! The key is the SHA-256 of the payload, not the request id: Lambda's async retries
 //! keep the request id *and* the payload, a redelivered event (the async queue is at least
 //! once) keeps only the payload, and two distinct events never share a payload hash (a
 //! CloudWatch Logs batch carries unique event ids; an EventBridge event its unique `id`).
+//! The bytes hashed are the event's canonical JSON ([`IdempotencyKey::from_event`]): compact,
+//! object keys sorted by their UTF-8 bytes at every depth, non-ASCII written raw, the same as
+//! Python's `json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`. So a
+//! key does not depend on how the payload was spaced or ordered, nor on serde_json's
+//! `preserve_order` feature, which test builds turn on and production builds do not.
 //!
 //! A claim carries an opaque, typed decision ([`StateStore::save_decision`]): an attempt that
 //! decided to send (the [`Verdict`] of the suppression window) and then failed hands that
@@ -72,7 +77,7 @@ mod loud;
 mod memory;
 mod record;
 
-pub use admit::{Admission, Admitted, admit};
+pub use admit::{Admitted, Ruling, admit};
 pub use dynamo::DynamoStore;
 pub use loud::report_problem;
 #[cfg(any(test, feature = "test-support"))]
@@ -100,6 +105,8 @@ pub struct StateConfig {
 }
 
 impl StateConfig {
+    /// `STATE_TABLE`, `SUPPRESS_WINDOW_MINUTES`, `IDEMPOTENCY_TTL_HOURS` and
+    /// `FUNCTION_TIMEOUT_SECONDS`, each checked; a bad value is an init error naming it.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         // Blank is refused, not read as unset: a template that meant to name a table and
         // named none would otherwise run without one, silently.
@@ -182,10 +189,13 @@ impl IdempotencyKey {
         Self(format!("idem#{function}#{}", sha256_hex(&[payload])))
     }
 
-    /// From an event already parsed to JSON: its serialization is a function of the payload,
-    /// so redeliveries and retries of one payload share the key.
+    /// From an event already parsed to JSON: the hash of its canonical form (`canonical_json`),
+    /// so redeliveries and retries of one payload share the key however it was spaced or
+    /// ordered, and every build hashes the same bytes.
     pub fn from_event(function: &str, event: &serde_json::Value) -> Self {
-        Self::from_payload(function, event.to_string().as_bytes())
+        let mut canonical = String::new();
+        canonical_json(event, &mut canonical);
+        Self::from_payload(function, canonical.as_bytes())
     }
 
     /// The key of one item of the payload (a notification of a batch): distinct per item.
@@ -193,6 +203,7 @@ impl IdempotencyKey {
         Self(format!("{}#{}", self.0, sha256_hex(&[item.as_bytes()])))
     }
 
+    /// The `pk` value, `idem#…`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -211,9 +222,73 @@ impl Fingerprint {
         Self(format!("supp#{function}#{}", sha256_hex(&parts)))
     }
 
+    /// The `pk` value, `supp#…`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Compact JSON with every object's keys sorted by their UTF-8 bytes, at every depth; strings
+/// escaped as JSON requires and no more (`\"`, `\\`, `\b \f \n \r \t`, other controls as
+/// lowercase `\u00xx`; non-ASCII written raw); numbers as serde_json writes them. Python's
+/// `json.dumps(v, sort_keys=True, separators=(',', ':'), ensure_ascii=False)` gives the same
+/// bytes, except for floats it writes with an exponent (`1e+16` here `1e16`).
+///
+/// Written by hand, not with `Value::to_string()`: that follows the `Map`'s iteration order,
+/// which is insertion order when any crate in the build turns on serde_json's `preserve_order`
+/// (the AWS SDK's test utilities do), so tests and production would hash different bytes.
+/// Without that feature `to_string()` wrote exactly these bytes, so keys stored before match.
+fn canonical_json(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => json_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(key, out);
+                out.push(':');
+                canonical_json(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal, escaped as [`canonical_json`] says.
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < ' ' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
@@ -232,15 +307,22 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
 /// What [`StateStore::claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim<D> {
-    /// This attempt holds the claim. `previous_decision`: what a failed or crashed earlier
-    /// attempt for the same key decided (use it instead of deciding again).
-    Acquired { previous_decision: Option<D> },
-    /// An earlier attempt completed: publish nothing. `message_id` is its SNS MessageId,
-    /// `None` when it completed without publishing (suppressed).
-    AlreadyDone { message_id: Option<String> },
-    /// Another attempt holds a live claim until `until` (epoch seconds): fail with a
-    /// retryable error rather than publish.
-    InProgress { until: u64 },
+    /// This attempt holds the claim.
+    Acquired {
+        /// What a failed or crashed earlier attempt for the same key decided (use it instead
+        /// of deciding again).
+        previous_decision: Option<D>,
+    },
+    /// An earlier attempt completed: publish nothing.
+    AlreadyDone {
+        /// Its SNS MessageId; `None` when it completed without publishing (suppressed).
+        message_id: Option<String>,
+    },
+    /// Another attempt holds a live claim: fail with a retryable error rather than publish.
+    InProgress {
+        /// When the claim expires (epoch seconds).
+        until: u64,
+    },
 }
 
 /// The suppression window's verdict for one alert. Serializable, so it can be the decision a
@@ -248,11 +330,19 @@ pub enum Claim<D> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
-    /// Publish. `suppressed` repeats were counted since the previous alert was sent at
-    /// `since` (epoch seconds; `None` when nothing was suppressed).
-    Send { suppressed: u64, since: Option<u64> },
-    /// Do not publish: this is repeat number `count` inside the window.
-    Suppress { count: u64 },
+    /// Publish.
+    Send {
+        /// Repeats counted since the previous alert was sent.
+        suppressed: u64,
+        /// When the previous alert was sent (epoch seconds); `None` when nothing was
+        /// suppressed.
+        since: Option<u64>,
+    },
+    /// Do not publish.
+    Suppress {
+        /// This is repeat number `count` inside the window.
+        count: u64,
+    },
 }
 
 impl Verdict {
@@ -267,6 +357,7 @@ impl Verdict {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("state store {operation} failed ({}): {detail}", kind.as_str())]
 pub struct StateError {
+    /// What went wrong, for the operator and the metric.
     pub kind: StateErrorKind,
     /// `claim`, `save_decision`, `complete`, `fail` or `observe`.
     pub operation: &'static str,
@@ -274,6 +365,8 @@ pub struct StateError {
     pub detail: String,
 }
 
+/// The ways the store fails, each with its own words ([`StateErrorKind::describe`]): an
+/// operator reading the first ERROR line learns what to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StateErrorKind {
     /// Throttling or provisioned throughput exceeded, after the SDK's retries.
@@ -351,6 +444,7 @@ fn held(hold: Duration, max_hold: Duration) -> Duration {
 
 /// Epoch seconds, injectable so tests move time without sleeping.
 pub trait Clock: Send + Sync {
+    /// Now, in epoch seconds.
     fn now(&self) -> u64;
 }
 
@@ -586,6 +680,24 @@ mod tests {
             Fingerprint::new("x", &["a", "bc"]).as_str(),
             "supp#x#3fafa1cf2f19a7c1129beb20cf0983f73a489a221fc0dd2f16d1be292d089205"
         );
+    }
+
+    /// The key hashes sorted, compact JSON, whatever order the keys arrived in and whether or
+    /// not serde_json's `preserve_order` is on in this build.
+    #[test]
+    fn event_keys_hash_sorted_compact_json_whatever_the_key_order() {
+        // Keys out of order at every depth, escapes, control and non-ASCII characters.
+        let payload = r#"{"zeta":{"b":[1,{"y":"é\"\\\n\t\u0001\u001f/","x":null}],"a":true},"alpha":-2.5,"ünï":"日本\u2028","n":12345678901234567890,"f":0.1,"e":{},"A":[]}"#;
+        // The same event: other key order, spacing and escapes (`\u00e9`, `\/`).
+        let reordered = r#"{ "A": [], "e": {}, "f": 0.1, "\u00fcn\u00ef": "日本\u2028", "n": 12345678901234567890,
+            "alpha": -2.5, "zeta": {"b": [1, {"x": null, "y": "\u00e9\"\\\n\t\u0001\u001f\/"}], "a": true} }"#;
+        let key = |text: &str| IdempotencyKey::from_event("log-alert", &serde_json::from_str(text).unwrap());
+        // Computed outside Rust: sha256 of Python's json.dumps(json.loads(payload),
+        // sort_keys=True, separators=(",", ":"), ensure_ascii=False), UTF-8.
+        let expected = "idem#log-alert#2e690ea1ef3e1fb7a2eaee9ca40483c24a7e3df6d90a47fc7d50a1800bbaa244";
+        assert_eq!(key(payload).as_str(), expected);
+        assert_eq!(key(reordered).as_str(), expected);
+        assert_ne!(key(&payload.replace("-2.5", "-2.6")).as_str(), expected);
     }
 
     #[test]

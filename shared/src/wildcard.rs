@@ -10,6 +10,7 @@ pub struct Patterns {
 }
 
 impl Patterns {
+    /// Names matching one of `include` (or any, when empty) and none of `exclude`.
     pub fn new(include: Vec<String>, exclude: Vec<String>) -> Self {
         Self {
             include,
@@ -26,6 +27,7 @@ impl Patterns {
         }
     }
 
+    /// Whether `name` is selected: included, in `narrow` when set, and not excluded.
     pub fn matches(&self, name: &str) -> bool {
         let any = |list: &[String]| list.iter().any(|p| matches(p, name));
         (self.include.is_empty() || any(&self.include))

@@ -7,6 +7,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod events;
 pub mod fault_proxy;
+pub mod filter_pattern;
 pub mod http;
 pub mod moto;
 pub mod runtime_api;

@@ -43,6 +43,16 @@ impl Outcome {
     }
 }
 
+/// What the function reported to `/runtime/init/error` before exiting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitError {
+    /// The body's `errorType`: what the invoke result names.
+    pub error_type: String,
+    pub error_message: String,
+    /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
+    pub header_type: Option<String>,
+}
+
 #[derive(Default)]
 struct State {
     queue: Mutex<VecDeque<(String, Vec<u8>, u64)>>,
@@ -50,6 +60,7 @@ struct State {
     outcomes: Mutex<HashMap<String, (Outcome, Instant)>>,
     answered: Condvar,
     first_poll: Mutex<Option<Instant>>,
+    init_error: Mutex<Option<InitError>>,
 }
 
 /// The Runtime API endpoint, on a free loopback port.
@@ -111,19 +122,35 @@ impl RuntimeApi {
     pub fn first_poll(&self) -> Option<Instant> {
         *self.state.first_poll.lock().expect("first poll")
     }
+
+    /// The init error the function reported, if any (the last one, as Lambda keeps).
+    pub fn init_error(&self) -> Option<InitError> {
+        self.state.init_error.lock().expect("init error").clone()
+    }
 }
 
 fn serve(stream: TcpStream, state: &State) {
     crate::http::serve(stream, |request| {
-        let (status, headers, body) = handle(state, &request.method, &request.path, request.body);
+        let error_type = header(&request.head, "Lambda-Runtime-Function-Error-Type");
+        let (status, headers, body) = handle(state, &request.method, &request.path, error_type, request.body);
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Some(crate::http::response(status, &headers, &body))
     });
 }
 
+/// A request header's value, by case-insensitive name.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (n, value) = line.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_string())
+    })
+}
+
 type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>);
 
-fn handle(state: &State, method: &str, path: &str, body: Vec<u8>) -> Reply {
+fn handle(state: &State, method: &str, path: &str, error_type: Option<String>, body: Vec<u8>) -> Reply {
     const PREFIX: &str = "/2018-06-01/runtime/";
     let Some(route) = path.strip_prefix(PREFIX) else {
         return (404, vec![], b"{}".to_vec());
@@ -182,7 +209,15 @@ fn handle(state: &State, method: &str, path: &str, body: Vec<u8>) -> Reply {
             state.answered.notify_all();
             (202, vec![], br#"{"status":"OK"}"#.to_vec())
         }
-        ("POST", "init/error") => (202, vec![], br#"{"status":"OK"}"#.to_vec()),
+        ("POST", "init/error") => {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            *state.init_error.lock().expect("init error") = Some(InitError {
+                error_type: v["errorType"].as_str().unwrap_or_default().to_string(),
+                error_message: v["errorMessage"].as_str().unwrap_or_default().to_string(),
+                header_type: error_type,
+            });
+            (202, vec![], br#"{"status":"OK"}"#.to_vec())
+        }
         _ => (404, vec![], b"{}".to_vec()),
     }
 }
@@ -288,6 +323,11 @@ impl Function {
             .find(|l| l.contains("\"_aws\""))
             .expect("an EMF line");
         serde_json::from_str(&line).expect("the EMF line is JSON")
+    }
+
+    /// What the function reported to `/runtime/init/error`, if anything.
+    pub fn init_error(&self) -> Option<InitError> {
+        self.api.init_error()
     }
 
     /// Waits for the process to exit (it should only on an init error).

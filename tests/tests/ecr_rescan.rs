@@ -204,6 +204,10 @@ async fn bad_input_is_a_clear_error() {
     let (error_type, message) = outcome.error();
     assert_eq!(error_type, "Lookout.InvalidInput");
     assert!(message.contains("invalid ecr-rescan input"), "{message}");
+    assert!(
+        !message.contains("yes") && !message.contains("repos\""),
+        "quotes the payload: {message}"
+    );
     assert!(r.topic.drain().await.is_empty());
 }
 

@@ -316,3 +316,17 @@ async fn scan_alert_retries_a_throttled_publish() {
     assert_eq!(s.proxy.seen("Publish"), 3);
     assert_eq!(s.topic.drain().await.len(), 1);
 }
+
+/// Issue 21 §6: a publish SNS refused is counted in scan-alert's `PublishFailures`, as in every
+/// function's (scan-alert's error never counted it).
+#[tokio::test]
+async fn scan_alert_counts_a_failed_publish_in_its_metrics() {
+    let s = setup().await;
+    s.proxy.inject("Publish", Fault::Status(500), 1);
+    let f = function(&s, "scan-alert", &[("AWS_MAX_ATTEMPTS", "1")]);
+    let outcome = f.invoke(&event_file("scan-alert/inspector2-finding.json"));
+    assert_eq!(outcome.error().0, "Lookout.PublishFailed");
+    let emf = f.last_emf();
+    assert_eq!(emf["PublishFailures"], 1, "{emf}");
+    assert!(s.topic.drain().await.is_empty());
+}

@@ -7,8 +7,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lookout_shared::state::{
-    Admission, Claim, DynamoStore, Fingerprint, IdempotencyKey, StateConfig, StateErrorKind, StateStore,
-    Verdict,
+    Claim, DynamoStore, Fingerprint, IdempotencyKey, Ruling, StateConfig, StateErrorKind, StateStore, Verdict,
 };
 use lookout_tests::dynamodb::{ManualClock, create_state_table};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
@@ -350,37 +349,37 @@ async fn a_retry_is_not_suppressed_by_the_window_its_first_attempt_opened(
     let fp = Fingerprint::new("log-alert", &["/ecs/web", "db down"]);
     let alert: &[(&Fingerprint, u8)] = &[(&fp, 3)];
     let budget = TIMEOUT;
-    let publish = Admission::Publish {
+    let publish = Ruling::Publish {
         verdicts: vec![Verdict::SEND],
         claimed: true,
     };
     let first = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
-    assert_eq!((first.admission, first.problems), (publish.clone(), vec![]));
+    assert_eq!((first.ruling, first.problems), (publish.clone(), vec![]));
     // No `fail`: the attempt was killed. Lambda retries a minute later.
     clock.set(T0 + 60);
     let retry = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
-    assert_eq!((retry.admission, retry.problems), (publish, vec![]));
+    assert_eq!((retry.ruling, retry.problems), (publish, vec![]));
     store
         .complete(&key("batch-1"), Some("msg-1"), TIMEOUT)
         .await
         .unwrap();
     let late = admit(&*store, &key("batch-1"), alert, WINDOW, HOLD, budget).await;
     assert_eq!(
-        late.admission,
-        Admission::AlreadyDone {
+        late.ruling,
+        Ruling::AlreadyDone {
             message_id: Some("msg-1".into())
         }
     );
     let other = admit(&*store, &key("batch-2"), alert, WINDOW, HOLD, budget).await;
-    assert_eq!(other.admission, Admission::Suppressed { count: 1 });
+    assert_eq!(other.ruling, Ruling::Suppressed { count: 1 });
     let other_again = admit(&*store, &key("batch-2"), alert, WINDOW, HOLD, budget).await;
-    assert_eq!(other_again.admission, Admission::AlreadyDone { message_id: None });
+    assert_eq!(other_again.ruling, Ruling::AlreadyDone { message_id: None });
     // The first alert after the window reports the one repeat.
     clock.set(T0 + 900);
     let next = admit(&*store, &key("batch-3"), alert, WINDOW, HOLD, budget).await;
     assert_eq!(
-        next.admission,
-        Admission::Publish {
+        next.ruling,
+        Ruling::Publish {
             verdicts: vec![Verdict::Send {
                 suppressed: 1,
                 since: Some(T0)
@@ -613,8 +612,8 @@ async fn a_throttled_table_never_costs_an_alert() {
         let admitted =
             lookout_shared::state::admit(&store, &key("batch-1"), &[(&fp, 3)], WINDOW, HOLD, TIMEOUT).await;
         assert_eq!(
-            admitted.admission,
-            Admission::Publish {
+            admitted.ruling,
+            Ruling::Publish {
                 verdicts: vec![Verdict::SEND],
                 claimed: false
             }

@@ -3,6 +3,7 @@
 use lookout_shared::aws::AwsSettings;
 use lookout_shared::config::{ConfigError, Env, TopicArn, shape};
 use lookout_shared::findings::VulnSeverity;
+use lookout_shared::ids::Region;
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::wildcard::Patterns;
@@ -10,46 +11,47 @@ use std::time::Duration;
 
 /// Which images of a repository are candidates for a rescan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageSelection {
+pub(crate) struct ImageSelection {
     /// `IMAGES=all` also rescans untagged images; the default `tagged` does not.
-    pub tagged_only: bool,
+    pub(crate) tagged_only: bool,
     /// `TAG_PATTERNS`: keep images with at least one matching tag.
-    pub tag_patterns: Vec<String>,
+    pub(crate) tag_patterns: Vec<String>,
     /// `LATEST_PER_REPOSITORY`: keep the newest N by push time (0 = no limit).
-    pub latest_per_repository: usize,
+    pub(crate) latest_per_repository: usize,
     /// `PULLED_WITHIN_DAYS`: keep images pulled in the last D days (0 = no limit).
-    pub pulled_within_days: u32,
+    pub(crate) pulled_within_days: u32,
 }
 
 /// ECR calls in flight by default. At ECR's usual 20-50 ms per call this offers 300-800 calls a
 /// second, more than a sequential loop's 20-50 by over 10x; where ECR wants less, it throttles
 /// and the adaptive rate settles below that. More in flight adds sockets and memory, not speed
 /// once ECR throttles.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 16;
 
+/// `main.rs` reads `aws` and the tests set `delivery`; the rest is the crate's own.
 #[derive(Debug, Clone)]
 pub struct RescanConfig {
-    pub repositories: Patterns,
-    pub images: ImageSelection,
+    pub(crate) repositories: Patterns,
+    pub(crate) images: ImageSelection,
     /// ECR calls in flight at once.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// `SCAN_RATE_PER_SECOND`: a ceiling on ECR calls per second. Unset (the default), the rate
     /// is only what ECR accepts: it adapts on throttling (`pace`).
-    pub max_rate_per_second: Option<f64>,
+    pub(crate) max_rate_per_second: Option<f64>,
     /// A basic scan younger than this is not repeated (ECR allows one per 24 h).
-    pub rescan_after: Duration,
+    pub(crate) rescan_after: Duration,
     /// Attempts per StartImageScan when throttled.
-    pub max_scan_attempts: u32,
-    pub min_severity: VulnSeverity,
+    pub(crate) max_scan_attempts: u32,
+    pub(crate) min_severity: VulnSeverity,
     /// Inspector findings and coverage entries read at most.
-    pub max_findings: usize,
-    pub max_coverage: usize,
-    pub dry_run: bool,
+    pub(crate) max_findings: usize,
+    pub(crate) max_coverage: usize,
+    pub(crate) dry_run: bool,
     /// `None`: no summary is published.
     pub delivery: Option<Delivery>,
-    pub region: String,
-    pub deadline_margin: Duration,
-    pub metrics: MetricsConfig,
+    pub(crate) region: Region,
+    pub(crate) deadline_margin: Duration,
+    pub(crate) metrics: MetricsConfig,
     pub aws: AwsSettings,
 }
 

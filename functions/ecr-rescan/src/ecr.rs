@@ -206,7 +206,7 @@ fn is_transient<E>(e: &lookout_shared::aws::SdkError<E>) -> bool {
 }
 
 /// Sorts a StartImageScan failure by what the caller should do about it.
-pub fn classify_scan_error(code: Option<&str>, detail: &str, transient: bool) -> ScanError {
+pub(crate) fn classify_scan_error(code: Option<&str>, detail: &str, transient: bool) -> ScanError {
     match code {
         // The per-image message is documented ("The scan quota per image has been exceeded");
         // any other LimitExceededException is the account-wide daily cap.

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 /// A part of the report, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase", untagged)]
-pub enum Part<T> {
+pub(crate) enum Part<T> {
     Available(T),
     Unavailable { unavailable: String },
 }
@@ -29,7 +29,7 @@ impl<T> Part<T> {
         }
     }
 
-    pub fn available(&self) -> Option<&T> {
+    pub(crate) fn available(&self) -> Option<&T> {
         match self {
             Part::Available(v) => Some(v),
             Part::Unavailable { .. } => None,
@@ -39,50 +39,50 @@ impl<T> Part<T> {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CoverageReport {
-    pub images: usize,
-    pub gaps: usize,
+pub(crate) struct CoverageReport {
+    pub(crate) images: usize,
+    pub(crate) gaps: usize,
     /// Reason → images with it (`repo:tag`), worst-covered first.
-    pub gaps_by_reason: BTreeMap<String, Vec<String>>,
+    pub(crate) gaps_by_reason: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ImageFindings {
-    pub repository: String,
-    pub digest: String,
-    pub tags: Vec<String>,
-    pub counts: SeverityCounts,
-    pub findings: Vec<Finding>,
+pub(crate) struct ImageFindings {
+    pub(crate) repository: String,
+    pub(crate) digest: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) counts: SeverityCounts,
+    pub(crate) findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FindingsReport {
-    pub min_severity: VulnSeverity,
-    pub total: usize,
+pub(crate) struct FindingsReport {
+    pub(crate) min_severity: VulnSeverity,
+    pub(crate) total: usize,
     /// More findings exist than MAX_FINDINGS allowed reading.
-    pub truncated: bool,
-    pub counts: SeverityCounts,
+    pub(crate) truncated: bool,
+    pub(crate) counts: SeverityCounts,
     /// Worst image first.
-    pub images: Vec<ImageFindings>,
+    pub(crate) images: Vec<ImageFindings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EnhancedReport {
-    pub rescan_durations: Part<RescanDurations>,
-    pub coverage: Part<CoverageReport>,
+pub(crate) struct EnhancedReport {
+    pub(crate) rescan_durations: Part<RescanDurations>,
+    pub(crate) coverage: Part<CoverageReport>,
     /// Selected repositories no ENHANCED rule covers (their frequency is MANUAL).
-    pub unscanned_repositories: Part<Vec<String>>,
-    pub findings: Part<FindingsReport>,
+    pub(crate) unscanned_repositories: Part<Vec<String>>,
+    pub(crate) findings: Part<FindingsReport>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Limits {
-    pub min_severity: VulnSeverity,
-    pub max_findings: usize,
-    pub max_coverage: usize,
+    pub(crate) min_severity: VulnSeverity,
+    pub(crate) max_findings: usize,
+    pub(crate) max_coverage: usize,
 }
 
 /// `only`: when set, findings are asked for these repositories (the patterns left others out).

@@ -1,29 +1,28 @@
-//! One ecr-rescan invocation: read the input, tell BASIC from ENHANCED, do the run, return
-//! the summary and publish it.
+//! One ecr-rescan invocation, as wiring: type the input, tell BASIC from ENHANCED, run it
+//! ([`select`](crate::select), [`scan`](crate::scan) or [`enhanced`](crate::enhanced)), assemble
+//! the [`summary`](crate::summary), deliver it through the outbox and return it.
 
 use crate::config::RescanConfig;
 use crate::ecr::Registry;
-use crate::enhanced::{self, Limits, Part};
-use crate::input::{self, InputError};
+use crate::enhanced::{self, Limits};
+use crate::input::{InputError, RescanInput};
 use crate::inspector::Inspector;
-use crate::model::{Image, ScanType};
+use crate::model::ScanType;
 use crate::pace::AdaptiveRate;
-use crate::scan::{self, Deferral, OutcomeKind, ScanOutcome, ScanSettings};
-use crate::select::{self, Rules};
-use crate::summary::{ImageRef, MAX_LISTED, RepositorySummary, RunSummary, TopImage};
+use crate::scan::{self, OutcomeKind, ScanSettings};
+use crate::select::{self, Listing, ListingProblem, Rules};
+use crate::summary::{BasicRun, RunSummary};
 use futures::StreamExt;
 use lookout_shared::aws::ApiError;
-use lookout_shared::console;
-use lookout_shared::findings::VulnSeverity;
-use lookout_shared::invocation::{Admission, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::envelope::Incoming;
+use lookout_shared::invocation::{Function, FunctionError, Invocation};
 use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
-use lookout_shared::notification::{Detail, FitError};
+use lookout_shared::notification::Detail;
+use lookout_shared::outbox::{Delivered, DeliveryError, Outbox};
 use lookout_shared::publish::Publisher;
 use lookout_shared::state::{DynamoStore, IdempotencyKey, StateStore};
-use lookout_shared::text::count;
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -39,6 +38,7 @@ const FINDINGS_REPORTED: Metric = Metric::count("FindingsReported");
 const COVERAGE_GAPS: Metric = Metric::count("CoverageGaps");
 const SUMMARIES_PUBLISHED: Metric = Metric::count("SummariesPublished");
 
+/// Why an invocation failed; none quotes the payload.
 #[derive(Debug, thiserror::Error)]
 pub enum RescanError {
     #[error(transparent)]
@@ -47,8 +47,6 @@ pub enum RescanError {
     ScanType(ApiError),
     #[error("cannot list the registry's repositories: {0}")]
     Repositories(ApiError),
-    #[error(transparent)]
-    TooLarge(#[from] FitError),
     #[error("the run finished but its summary was not published: {0}")]
     Delivery(#[from] DeliveryError),
     #[error("the Lambda deadline came before the registry could be read")]
@@ -69,7 +67,6 @@ impl FunctionError for RescanError {
         match self {
             RescanError::Input(_) => "InvalidInput",
             RescanError::ScanType(_) | RescanError::Repositories(_) => "RegistryUnreadable",
-            RescanError::TooLarge(_) => "MessageTooLarge",
             RescanError::Delivery(e) => e.kind(),
             RescanError::Deadline => "DeadlineExceeded",
             RescanError::Incomplete { scans_failed: 0, .. } => "ImagesNotListed",
@@ -86,7 +83,7 @@ impl FunctionError for RescanError {
 /// (one log line, the metrics flush and the Runtime API call take milliseconds), and no longer,
 /// so the publish gets the rest of the margin (9 s of the default 10 s). Half the margin, when
 /// the margin is under 2 s.
-pub fn publish_reserve(margin: Duration) -> Duration {
+fn publish_reserve(margin: Duration) -> Duration {
     margin.min(PUBLISH_RESERVE * 2) / 2
 }
 
@@ -95,8 +92,9 @@ const PUBLISH_RESERVE: Duration = Duration::from_secs(1);
 /// Summary lines per list in the SNS message at most; the JSON output has more.
 const NOTIFICATION_ITEMS: usize = 50;
 const NOTIFICATION_ITEM_BYTES: usize = 2_000;
-const TOP_IMAGES: usize = 10;
 
+/// The ecr-rescan function: its configuration, the registry and Inspector it reads, and the
+/// outbox its summary goes out through.
 #[derive(Debug)]
 pub struct Rescan<R, I, P, S = DynamoStore> {
     config: RescanConfig,
@@ -125,7 +123,7 @@ impl<R, I, P, S> Rescan<R, I, P, S> {
 /// The summary log line: the run's figures, not its lists.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RunLine<'s> {
+struct RunLine<'s> {
     scan_type: ScanType,
     dry_run: bool,
     complete: bool,
@@ -135,7 +133,7 @@ pub struct RunLine<'s> {
 }
 
 impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan<R, I, P, S> {
-    type Event = Value;
+    type Event = Incoming<RescanInput>;
     type Summary = RunSummary;
     type Error = RescanError;
     const NAME: &'static str = "ecr-rescan";
@@ -144,8 +142,13 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan
         &self.config.metrics
     }
 
-    async fn handle(&self, event: Value, ctx: &mut Invocation) -> Result<RunSummary, RescanError> {
-        let overrides = input::parse(&event)?;
+    async fn handle(
+        &self,
+        event: Incoming<RescanInput>,
+        ctx: &mut Invocation,
+    ) -> Result<RunSummary, RescanError> {
+        let input = event.event().map_err(|m| InputError::from(m.clone()))?;
+        let overrides = input.overrides()?;
         let dry_run = overrides.dry_run.unwrap_or(self.config.dry_run);
         let patterns = self
             .config
@@ -171,7 +174,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan
             }
         };
         record_metrics(&summary, &mut ctx.metrics);
-        self.publish(&summary, &event, ctx).await?;
+        self.deliver_summary(&summary, &event, ctx).await?;
         match (
             summary.outcome(OutcomeKind::Failed),
             summary.repositories_not_listed,
@@ -198,7 +201,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan
 
 impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
     /// The run stops `DEADLINE_MARGIN_MS` before the deadline; the summary publish gives up
-    /// [`publish_reserve`] before it, so it gets the rest of the margin.
+    /// `publish_reserve` before it, so it gets the rest of the margin.
     pub fn new(config: RescanConfig, registry: R, inspector: I, publisher: P) -> Self {
         Self {
             outbox: Outbox::new(publisher, publish_reserve(config.deadline_margin)),
@@ -232,30 +235,31 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
         Ok((repositories, filtered))
     }
 
-    /// Publishes the summary when a topic is configured, once per event: the key is the
+    /// Delivers the summary when a topic is configured, once per event: the key is the
     /// payload's hash (an EventBridge event's carries its unique id); a payload without an
-    /// `id` (a manual `{}`) is keyed by the request id too, so two manual runs both report.
-    async fn publish(
+    /// event id (a manual `{}`) is keyed by the request id too, so two manual runs both
+    /// report. A summary is never suppressed: it has no fingerprint.
+    async fn deliver_summary(
         &self,
         summary: &RunSummary,
-        event: &Value,
+        event: &Incoming<RescanInput>,
         ctx: &mut Invocation,
     ) -> Result<(), RescanError> {
         let Some(delivery) = &self.config.delivery else {
             return Ok(());
         };
-        let mut key = IdempotencyKey::from_event(Self::NAME, event);
-        if event.get("id").is_none() {
+        let mut key = IdempotencyKey::from_event(Self::NAME, event.document());
+        if event.event().ok().and_then(RescanInput::event_id).is_none() {
             key = key.item(&ctx.request_id);
         }
-        let Admission::Publish(permit) = self.outbox.admit(ctx, key, &[]).await? else {
-            return Ok(());
-        };
         let identity = format!("ecr-rescan|{}", ctx.request_id);
-        let max = Detail::new(NOTIFICATION_ITEMS, NOTIFICATION_ITEM_BYTES);
-        let (message, _) = delivery.fit(max, |d| summary.render(d, &identity))?;
-        self.outbox.publish(ctx, permit, &message).await?;
-        ctx.metrics.add(SUMMARIES_PUBLISHED, 1);
+        let render = |_no_suppression| async move {
+            let max = Detail::new(NOTIFICATION_ITEMS, NOTIFICATION_ITEM_BYTES);
+            delivery.fit(max, |d| summary.render(d, &identity))
+        };
+        if let Delivered::Published { .. } = self.outbox.deliver(ctx, key, &[], render).await? {
+            ctx.metrics.add(SUMMARIES_PUBLISHED, 1);
+        }
         Ok(())
     }
 
@@ -268,7 +272,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
         stop_at: Instant,
     ) -> RunSummary {
         let config = &self.config;
-        let mut summary = empty_summary(ScanType::Basic, dry_run, &config.region, repositories.len());
+        let repository_count = repositories.len();
         // A fresh rate each run: what ECR accepted an hour ago says little about now.
         let rate = AdaptiveRate::new(config.max_rate_per_second);
         let listings = self.list_images(&rate, repositories, stop_at).await;
@@ -278,23 +282,8 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
             rescan_after_ms: i64::try_from(config.rescan_after.as_millis()).unwrap_or(i64::MAX),
             now_ms: lookout_shared::time::now_epoch_ms(),
         };
-        let Selection {
-            mut per_repository,
-            mut candidates,
-            mut decided,
-            all_images,
-            not_listed,
-            failed_listings,
-        } = select_images(listings, &rules);
-        summary.repositories_not_listed = failed_listings;
-        if not_listed > 0 {
-            summary.complete = false;
-            summary.notes.push(format!(
-                "{} could not be listed; see per repository.",
-                count(not_listed, "repository", "repositories")
-            ));
-        }
-
+        let mut selection = select::select_all(listings, &rules);
+        let mut candidates = std::mem::take(&mut selection.candidates);
         select::order_for_progress(&mut candidates);
         let settings = ScanSettings {
             concurrency: config.concurrency,
@@ -303,23 +292,14 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
             stop_at,
         };
         let report = scan::scan_all(&self.registry, &rate, candidates, &settings).await;
-        if let Some(settled) = rate.settled() {
-            summary.notes.push(format!(
-                "ECR throttled the calls; the rate settled at {settled:.1} a second."
-            ));
-        }
-        decided.extend(report.outcomes);
-        self.note_stops(&mut summary, &decided, report.account_limit);
-
-        count_outcomes(&mut summary, &mut per_repository, &decided);
-        summary.images = all_images.len();
-        summary.critical_findings = all_images
-            .iter()
-            .map(|i| i.severity_counts.get(VulnSeverity::Critical))
-            .sum();
-        summary.top_images = top_images(&all_images, config, &summary.region);
-        summary.per_repository = ordered_repositories(per_repository);
-        summary
+        let run = BasicRun {
+            dry_run,
+            repositories: repository_count,
+            selection,
+            report,
+            settled_rate: rate.settled(),
+        };
+        RunSummary::basic(run, config)
     }
 
     /// Every repository's images, a few at a time, paced like every ECR call.
@@ -346,44 +326,6 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
             .await
     }
 
-    /// Why the run stopped short, if it did: the deadline, or the account's scan limit.
-    fn note_stops(
-        &self,
-        summary: &mut RunSummary,
-        decided: &[(Image, ScanOutcome)],
-        account_limit: Option<String>,
-    ) {
-        let deadline_deferred = decided
-            .iter()
-            .filter(|(_, o)| *o == ScanOutcome::Deferred(Deferral::Deadline))
-            .count();
-        if deadline_deferred > 0 {
-            summary.complete = false;
-            summary.notes.push(format!(
-                "Stopped {} s before the Lambda deadline; {} left for the next run (oldest scans go first).",
-                self.config.deadline_margin.as_secs(),
-                count(deadline_deferred as u64, "image", "images")
-            ));
-        }
-        let failed = decided
-            .iter()
-            .filter(|(_, o)| matches!(o, ScanOutcome::Failed(_)))
-            .count();
-        if failed > 0 {
-            summary.complete = false;
-            summary.notes.push(format!(
-                "{} could not be scanned (see failures); the run ends in an error, and Lambda's retry skips the scans already started.",
-                count(failed as u64, "image", "images")
-            ));
-        }
-        if let Some(message) = account_limit {
-            summary.complete = false;
-            summary.notes.push(format!(
-                "The account's daily basic scan limit was reached; no more scans were started ({message})."
-            ));
-        }
-    }
-
     /// `only`: the selected repositories, when the patterns left some out (Inspector filters on them).
     async fn enhanced(
         &self,
@@ -394,7 +336,6 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
         stop_at: Instant,
     ) -> RunSummary {
         let config = &self.config;
-        let mut summary = empty_summary(ScanType::Enhanced, dry_run, &config.region, repositories.len());
         let limits = Limits {
             min_severity: config.min_severity,
             max_findings: config.max_findings,
@@ -410,183 +351,8 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
             stop_at,
         )
         .await;
-        if let Part::Available(c) = &report.coverage {
-            summary.images = c.images;
-        }
-        let unavailable = [
-            matches!(report.rescan_durations, Part::Unavailable { .. }),
-            matches!(report.coverage, Part::Unavailable { .. }),
-            matches!(report.unscanned_repositories, Part::Unavailable { .. }),
-            matches!(report.findings, Part::Unavailable { .. }),
-        ];
-        if unavailable.iter().any(|u| *u) {
-            summary.complete = false;
-            summary
-                .notes
-                .push("Some Inspector data could not be read; the report says which.".to_string());
-        }
-        summary.enhanced = Some(report);
-        summary
+        RunSummary::enhanced(dry_run, &config.region, repositories.len(), report)
     }
-}
-
-enum ListingProblem {
-    Api(ApiError),
-    Deadline,
-}
-
-type Listing = Result<Vec<Image>, ListingProblem>;
-
-/// The listings, sorted into what is decided already and what may be scanned.
-struct Selection {
-    per_repository: BTreeMap<String, RepositorySummary>,
-    candidates: Vec<Image>,
-    decided: Vec<(Image, ScanOutcome)>,
-    all_images: Vec<Image>,
-    not_listed: u64,
-    /// Not listed because the API failed (not the deadline): the run is a Lambda error.
-    failed_listings: u64,
-}
-
-fn select_images(listings: Vec<(String, Listing)>, rules: &Rules<'_>) -> Selection {
-    let mut out = Selection {
-        per_repository: BTreeMap::new(),
-        candidates: Vec::new(),
-        decided: Vec::new(),
-        all_images: Vec::new(),
-        not_listed: 0,
-        failed_listings: 0,
-    };
-    for (repository, listing) in listings {
-        let entry = out
-            .per_repository
-            .entry(repository.clone())
-            .or_insert_with(|| RepositorySummary {
-                name: repository.clone(),
-                ..RepositorySummary::default()
-            });
-        match listing {
-            Ok(images) => {
-                entry.images = images.len();
-                out.all_images.extend(images.iter().cloned());
-                let selected = select::select(images, rules);
-                out.decided.extend(
-                    selected
-                        .skipped
-                        .into_iter()
-                        .map(|(i, s)| (i, ScanOutcome::Skipped(s))),
-                );
-                out.candidates.extend(selected.candidates);
-            }
-            Err(ListingProblem::Api(e)) if e.not_found => {
-                entry.error = Some("deleted during the run".to_string());
-            }
-            Err(ListingProblem::Api(e)) => {
-                out.not_listed += 1;
-                out.failed_listings += 1;
-                entry.error = Some(format!("not listed: {e}"));
-            }
-            Err(ListingProblem::Deadline) => {
-                out.not_listed += 1;
-                entry.error = Some("not listed: the Lambda deadline came first".to_string());
-            }
-        }
-    }
-    out
-}
-
-/// Each image's outcome into the run's and its repository's counts, and the listed examples.
-fn count_outcomes(
-    summary: &mut RunSummary,
-    per_repository: &mut BTreeMap<String, RepositorySummary>,
-    decided: &[(Image, ScanOutcome)],
-) {
-    for (image, outcome) in decided {
-        *summary.outcomes.entry(outcome.kind()).or_default() += 1;
-        if let Some(repo) = per_repository.get_mut(&image.repository) {
-            *repo.outcomes.entry(outcome.kind()).or_default() += 1;
-        }
-        match outcome {
-            ScanOutcome::Failed(error) if summary.failures.len() < MAX_LISTED => {
-                summary.failures.push(image_ref(image, Some(error.clone())));
-            }
-            ScanOutcome::WouldScan if summary.would_scan.len() < MAX_LISTED => {
-                summary.would_scan.push(image_ref(image, None));
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Repositories with a problem first, then by scans started, then by name.
-fn ordered_repositories(per_repository: BTreeMap<String, RepositorySummary>) -> Vec<RepositorySummary> {
-    let mut repos: Vec<RepositorySummary> = per_repository.into_values().collect();
-    repos.sort_by(|a, b| {
-        let started = |r: &RepositorySummary| r.outcomes.get(&OutcomeKind::Started).copied().unwrap_or(0);
-        b.error
-            .is_some()
-            .cmp(&a.error.is_some())
-            .then(started(b).cmp(&started(a)))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    repos
-}
-
-fn empty_summary(scan_type: ScanType, dry_run: bool, region: &str, repositories: usize) -> RunSummary {
-    RunSummary {
-        scan_type,
-        dry_run,
-        complete: true,
-        notes: Vec::new(),
-        region: region.to_string(),
-        repositories,
-        images: 0,
-        outcomes: BTreeMap::new(),
-        per_repository: Vec::new(),
-        failures: Vec::new(),
-        would_scan: Vec::new(),
-        top_images: Vec::new(),
-        enhanced: None,
-        critical_findings: 0,
-        repositories_not_listed: 0,
-    }
-}
-
-fn image_ref(image: &Image, error: Option<String>) -> ImageRef {
-    ImageRef {
-        repository: image.repository.clone(),
-        digest: image.digest.clone(),
-        tags: image.tags.clone(),
-        error,
-    }
-}
-
-/// Images whose last basic scan found the most at or above the threshold, worst first.
-fn top_images(images: &[Image], config: &RescanConfig, region: &str) -> Vec<TopImage> {
-    let mut ranked: Vec<&Image> = images
-        .iter()
-        .filter(|i| i.severity_counts.total_at_or_above(config.min_severity) > 0)
-        .collect();
-    ranked.sort_by(|a, b| {
-        b.severity_counts
-            .rank()
-            .cmp(&a.severity_counts.rank())
-            .then_with(|| a.digest.cmp(&b.digest))
-    });
-    ranked
-        .into_iter()
-        .take(TOP_IMAGES)
-        .map(|i| TopImage {
-            image: image_ref(i, None),
-            counts: i.severity_counts.clone(),
-            link: console::ecr_image_url(
-                region,
-                i.registry_id.as_deref().unwrap_or("-"),
-                &i.repository,
-                &i.digest,
-            ),
-        })
-        .collect()
 }
 
 fn record_metrics(summary: &RunSummary, metrics: &mut Metrics) {

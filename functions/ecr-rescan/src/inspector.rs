@@ -223,7 +223,7 @@ fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// One Inspector finding, on each ECR image resource it names.
-pub fn convert_finding(f: aws_sdk_inspector2::types::Finding) -> Vec<Finding> {
+pub(crate) fn convert_finding(f: aws_sdk_inspector2::types::Finding) -> Vec<Finding> {
     let severity = VulnSeverity::parse(f.severity.as_str()).unwrap_or(VulnSeverity::Untriaged);
     let details = f.package_vulnerability_details;
     let package = details

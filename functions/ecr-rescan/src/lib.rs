@@ -1,17 +1,27 @@
 //! ecr-rescan: scheduled ECR rescans under BASIC scanning, Amazon Inspector reports under ENHANCED.
 //!
-//! [`handler`] reads the registry's scan type and repositories, then either [`select`]s images and
-//! [`scan`]s them (BASIC, paced by [`pace`]) or builds the [`enhanced`] report from Inspector; the
-//! [`summary`] is returned and published. [`ecr`] and [`inspector`] wrap the SDK clients.
+//! The handler (`handler.rs`) types the [`RescanInput`], reads the registry's scan type and
+//! repositories, then either selects images (`select.rs`) and scans them (`scan.rs`, BASIC,
+//! paced by `pace.rs`) or builds the Inspector report (`enhanced.rs`); the run summary
+//! (`summary.rs`) is delivered and returned. `ecr.rs` and `inspector.rs` wrap the SDK clients.
+//!
+//! The modules are private: this re-exports what `main.rs` and the tests build a [`Rescan`]
+//! from.
 
-pub mod config;
-pub mod ecr;
+mod config;
+mod ecr;
 mod enhanced;
-pub mod handler;
+mod handler;
 mod input;
-pub mod inspector;
-pub mod model;
+mod inspector;
+mod model;
 mod pace;
 mod scan;
 mod select;
 mod summary;
+
+pub use config::RescanConfig;
+pub use ecr::{EcrRegistry, Registry};
+pub use handler::Rescan;
+pub use inspector::Inspector2;
+pub use model::{Image, Repository, ScanError, ScanType};

@@ -2,10 +2,7 @@
 //! domain is in the library (`ecr_rescan`); this only wires configuration, clients and the
 //! invocation skeleton.
 
-use ecr_rescan::config::RescanConfig;
-use ecr_rescan::ecr::EcrRegistry;
-use ecr_rescan::handler::Rescan;
-use ecr_rescan::inspector::Inspector2;
+use ecr_rescan::{EcrRegistry, Inspector2, Rescan, RescanConfig};
 use lambda_runtime::Error;
 use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;

@@ -25,7 +25,7 @@ pub(crate) enum ScanOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Deferral {
+pub(crate) enum Deferral {
     Deadline,
     AccountLimit,
 }
@@ -45,7 +45,7 @@ impl ScanOutcome {
 
 /// What an image's outcome is counted as in the summary's `outcomes` maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutcomeKind {
+pub(crate) enum OutcomeKind {
     Started,
     WouldScan,
     AlreadyScanned,
@@ -56,7 +56,7 @@ pub enum OutcomeKind {
 
 impl OutcomeKind {
     /// The key in the JSON output.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             OutcomeKind::Started => "started",
             OutcomeKind::WouldScan => "wouldScan",
@@ -69,7 +69,7 @@ impl OutcomeKind {
     }
 
     /// The words in the notification.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             OutcomeKind::Started => "started",
             OutcomeKind::WouldScan => "would scan",
@@ -103,18 +103,18 @@ impl serde::Serialize for OutcomeKind {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ScanSettings {
-    pub concurrency: usize,
-    pub max_attempts: u32,
-    pub dry_run: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) max_attempts: u32,
+    pub(crate) dry_run: bool,
     /// `DEADLINE_MARGIN_MS` before the Lambda deadline: no call starts or runs past it.
-    pub stop_at: Instant,
+    pub(crate) stop_at: Instant,
 }
 
 /// What happened to each candidate, in the order given; and the account-limit message if hit.
 #[derive(Debug)]
 pub(crate) struct ScanReport {
-    pub outcomes: Vec<(Image, ScanOutcome)>,
-    pub account_limit: Option<String>,
+    pub(crate) outcomes: Vec<(Image, ScanOutcome)>,
+    pub(crate) account_limit: Option<String>,
 }
 
 pub(crate) async fn scan_all<R: Registry>(

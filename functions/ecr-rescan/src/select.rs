@@ -1,14 +1,16 @@
-//! Which images to rescan, and why each of the others is skipped.
+//! Which images to rescan, and why each of the others is skipped: per repository
+//! ([`select`]), and over every repository's listing ([`select_all`]).
 
 use crate::config::ImageSelection;
 use crate::model::{Image, ImageStatus};
+use lookout_shared::aws::ApiError;
 use lookout_shared::wildcard;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// Why an image was not rescanned. Every one is counted in the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Skip {
+pub(crate) enum Skip {
     Archived,
     /// A signature, SBOM or other artifact attached to an image: not an image itself.
     Artifact,
@@ -32,7 +34,7 @@ pub enum Skip {
 }
 
 impl Skip {
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Skip::Archived => "skippedArchived",
             Skip::Artifact => "skippedArtifact",
@@ -50,7 +52,7 @@ impl Skip {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Skip::Archived => "archived",
             Skip::Artifact => "not an image (signature, SBOM or other artifact)",
@@ -72,16 +74,16 @@ impl Skip {
 /// The rules for one run: the configuration, narrowed by the invocation's overrides.
 #[derive(Debug, Clone)]
 pub(crate) struct Rules<'a> {
-    pub selection: &'a ImageSelection,
-    pub latest_per_repository: usize,
-    pub rescan_after_ms: i64,
-    pub now_ms: i64,
+    pub(crate) selection: &'a ImageSelection,
+    pub(crate) latest_per_repository: usize,
+    pub(crate) rescan_after_ms: i64,
+    pub(crate) now_ms: i64,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Selected {
-    pub candidates: Vec<Image>,
-    pub skipped: Vec<(Image, Skip)>,
+    pub(crate) candidates: Vec<Image>,
+    pub(crate) skipped: Vec<(Image, Skip)>,
 }
 
 const IMAGE_CONFIG_TYPES: [&str; 2] = [
@@ -186,6 +188,66 @@ pub(crate) fn order_for_progress(candidates: &mut [Image]) {
             .then_with(|| a.repository.cmp(&b.repository))
             .then_with(|| a.digest.cmp(&b.digest))
     });
+}
+
+/// Why a repository's images could not be listed.
+#[derive(Debug)]
+pub(crate) enum ListingProblem {
+    Api(ApiError),
+    Deadline,
+}
+
+/// One repository's `DescribeImages`, or why it was not read.
+pub(crate) type Listing = Result<Vec<Image>, ListingProblem>;
+
+/// A repository as listed: its image count, or what kept it from being listed.
+#[derive(Debug, Default)]
+pub(crate) struct RepositoryListing {
+    pub(crate) images: usize,
+    pub(crate) error: Option<String>,
+}
+
+/// The listings, sorted into what is decided already and what may be scanned.
+#[derive(Debug, Default)]
+pub(crate) struct Selection {
+    /// Every repository listed (or not), by name.
+    pub(crate) repositories: BTreeMap<String, RepositoryListing>,
+    pub(crate) candidates: Vec<Image>,
+    pub(crate) skipped: Vec<(Image, Skip)>,
+    pub(crate) all_images: Vec<Image>,
+    pub(crate) not_listed: u64,
+    /// Not listed because the API failed (not the deadline): the run is a Lambda error.
+    pub(crate) failed_listings: u64,
+}
+
+/// Applies the rules to every repository's listing.
+pub(crate) fn select_all(listings: Vec<(String, Listing)>, rules: &Rules<'_>) -> Selection {
+    let mut out = Selection::default();
+    for (repository, listing) in listings {
+        let entry = out.repositories.entry(repository).or_default();
+        match listing {
+            Ok(images) => {
+                entry.images = images.len();
+                out.all_images.extend(images.iter().cloned());
+                let selected = select(images, rules);
+                out.skipped.extend(selected.skipped);
+                out.candidates.extend(selected.candidates);
+            }
+            Err(ListingProblem::Api(e)) if e.not_found => {
+                entry.error = Some("deleted during the run".to_string());
+            }
+            Err(ListingProblem::Api(e)) => {
+                out.not_listed += 1;
+                out.failed_listings += 1;
+                entry.error = Some(format!("not listed: {e}"));
+            }
+            Err(ListingProblem::Deadline) => {
+                out.not_listed += 1;
+                entry.error = Some("not listed: the Lambda deadline came first".to_string());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

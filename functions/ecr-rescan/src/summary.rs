@@ -1,93 +1,215 @@
-//! The run summary: the function's JSON output, and the notification rendered from it.
+//! The run summary: the function's JSON output, assembled here from what the run found and did
+//! ([`RunSummary::basic`], [`RunSummary::enhanced`]); the notification rendered from it is in
+//! [`render`].
 
-use crate::enhanced::{CoverageReport, EnhancedReport, ImageFindings, Part};
-use crate::inspector::RescanDurations;
-use crate::model::ScanType;
-use crate::scan::{Deferral, OutcomeKind};
+mod render;
+
+use crate::config::RescanConfig;
+use crate::enhanced::{EnhancedReport, Part};
+use crate::model::{Image, ScanType};
+use crate::scan::{Deferral, OutcomeKind, ScanOutcome, ScanReport};
+use crate::select::{RepositoryListing, Selection};
 use lookout_shared::console;
-use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
-use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use lookout_shared::text::{count, inline, thousands, truncate_utf8};
+use lookout_shared::ids::{AccountId, Region};
+use lookout_shared::text::count;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::time::Duration;
 
-pub(crate) const SOURCE: &str = "lookout.ecr-rescan";
 /// Entries kept in each list of the JSON output; the counts stay exact.
-pub(crate) const MAX_LISTED: usize = 200;
+const MAX_LISTED: usize = 200;
+/// Images listed as the most vulnerable.
+const TOP_IMAGES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ImageRef {
-    pub repository: String,
-    pub digest: String,
-    pub tags: Vec<String>,
+pub(crate) struct ImageRef {
+    pub(crate) repository: String,
+    pub(crate) digest: String,
+    pub(crate) tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl ImageRef {
-    fn name(&self) -> String {
-        image_name_with_digest(&self.repository, &self.tags, &self.digest)
+    fn of(image: &Image, error: Option<String>) -> Self {
+        Self {
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            tags: image.tags.clone(),
+            error,
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TopImage {
+pub(crate) struct TopImage {
     #[serde(flatten)]
-    pub image: ImageRef,
+    pub(crate) image: ImageRef,
     /// From the image's last basic scan (`findingSeverityCounts`).
-    pub counts: SeverityCounts,
-    pub link: String,
+    pub(crate) counts: SeverityCounts,
+    /// None when ECR named no valid registry id for the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) link: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RepositorySummary {
-    pub name: String,
-    pub images: usize,
-    pub outcomes: BTreeMap<OutcomeKind, u64>,
+pub(crate) struct RepositorySummary {
+    pub(crate) name: String,
+    pub(crate) images: usize,
+    pub(crate) outcomes: BTreeMap<OutcomeKind, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
+/// The invocation's result: returned to Lambda, logged in part, and published.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
-    pub scan_type: ScanType,
-    pub dry_run: bool,
+    pub(crate) scan_type: ScanType,
+    pub(crate) dry_run: bool,
     /// False when the deadline, the account limit or a failing call left work undone.
-    pub complete: bool,
-    pub notes: Vec<String>,
-    pub region: String,
-    pub repositories: usize,
-    pub images: usize,
+    pub(crate) complete: bool,
+    pub(crate) notes: Vec<String>,
+    pub(crate) region: Region,
+    pub(crate) repositories: usize,
+    pub(crate) images: usize,
     /// Outcome → images (`started`, `alreadyScanned`, `failed`, `skipped…`, `deferred…`).
-    pub outcomes: BTreeMap<OutcomeKind, u64>,
-    pub per_repository: Vec<RepositorySummary>,
-    pub failures: Vec<ImageRef>,
+    pub(crate) outcomes: BTreeMap<OutcomeKind, u64>,
+    pub(crate) per_repository: Vec<RepositorySummary>,
+    pub(crate) failures: Vec<ImageRef>,
     /// Dry run: what would have been scanned.
-    pub would_scan: Vec<ImageRef>,
-    pub top_images: Vec<TopImage>,
+    pub(crate) would_scan: Vec<ImageRef>,
+    pub(crate) top_images: Vec<TopImage>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub enhanced: Option<EnhancedReport>,
+    pub(crate) enhanced: Option<EnhancedReport>,
     /// CRITICAL findings over every listed image's last basic scan (not only the top ones).
     #[serde(skip)]
-    pub critical_findings: u64,
+    pub(crate) critical_findings: u64,
     /// Repositories whose listing failed (not cut by the deadline): they make the run an error.
     #[serde(skip)]
-    pub repositories_not_listed: u64,
+    pub(crate) repositories_not_listed: u64,
+}
+
+/// What a BASIC run found and did, for its summary.
+#[derive(Debug)]
+pub(crate) struct BasicRun {
+    pub(crate) dry_run: bool,
+    /// Repositories the patterns selected.
+    pub(crate) repositories: usize,
+    /// The listings, sorted (its candidates went to the scan).
+    pub(crate) selection: Selection,
+    pub(crate) report: ScanReport,
+    /// The calls a second ECR's throttling settled at, if it throttled.
+    pub(crate) settled_rate: Option<f64>,
 }
 
 impl RunSummary {
-    pub fn outcome(&self, kind: OutcomeKind) -> u64 {
+    /// A run that has done nothing yet.
+    fn empty(scan_type: ScanType, dry_run: bool, region: &Region, repositories: usize) -> Self {
+        Self {
+            scan_type,
+            dry_run,
+            complete: true,
+            notes: Vec::new(),
+            region: region.clone(),
+            repositories,
+            images: 0,
+            outcomes: BTreeMap::new(),
+            per_repository: Vec::new(),
+            failures: Vec::new(),
+            would_scan: Vec::new(),
+            top_images: Vec::new(),
+            enhanced: None,
+            critical_findings: 0,
+            repositories_not_listed: 0,
+        }
+    }
+
+    /// The summary of a BASIC run: its notes (in the order the run met them), the counts of
+    /// every image's outcome, the listed examples and the most vulnerable images.
+    pub(crate) fn basic(run: BasicRun, config: &RescanConfig) -> Self {
+        let BasicRun {
+            dry_run,
+            repositories,
+            selection,
+            report,
+            settled_rate,
+        } = run;
+        let mut summary = Self::empty(ScanType::Basic, dry_run, &config.region, repositories);
+        summary.repositories_not_listed = selection.failed_listings;
+        if selection.not_listed > 0 {
+            summary.complete = false;
+            summary.notes.push(format!(
+                "{} could not be listed; see per repository.",
+                count(selection.not_listed, "repository", "repositories")
+            ));
+        }
+        if let Some(settled) = settled_rate {
+            summary.notes.push(format!(
+                "ECR throttled the calls; the rate settled at {settled:.1} a second."
+            ));
+        }
+        let mut decided: Vec<(Image, ScanOutcome)> = selection
+            .skipped
+            .into_iter()
+            .map(|(i, s)| (i, ScanOutcome::Skipped(s)))
+            .collect();
+        decided.extend(report.outcomes);
+        summary.note_stops(&decided, report.account_limit, config.deadline_margin);
+
+        let mut per_repository = selection
+            .repositories
+            .into_iter()
+            .map(|(name, listing)| (name.clone(), RepositorySummary::listed(name, listing)))
+            .collect();
+        summary.count_outcomes(&mut per_repository, &decided);
+        let all_images = selection.all_images;
+        summary.images = all_images.len();
+        summary.critical_findings = all_images
+            .iter()
+            .map(|i| i.severity_counts.get(VulnSeverity::Critical))
+            .sum();
+        summary.top_images = top_images(&all_images, config.min_severity, &config.region);
+        summary.per_repository = ordered_repositories(per_repository);
+        summary
+    }
+
+    /// The summary of an ENHANCED run: Inspector's report, partial when a part of it is not.
+    pub(crate) fn enhanced(
+        dry_run: bool,
+        region: &Region,
+        repositories: usize,
+        report: EnhancedReport,
+    ) -> Self {
+        let mut summary = Self::empty(ScanType::Enhanced, dry_run, region, repositories);
+        if let Part::Available(c) = &report.coverage {
+            summary.images = c.images;
+        }
+        let unavailable = [
+            matches!(report.rescan_durations, Part::Unavailable { .. }),
+            matches!(report.coverage, Part::Unavailable { .. }),
+            matches!(report.unscanned_repositories, Part::Unavailable { .. }),
+            matches!(report.findings, Part::Unavailable { .. }),
+        ];
+        if unavailable.iter().any(|u| *u) {
+            summary.complete = false;
+            summary
+                .notes
+                .push("Some Inspector data could not be read; the report says which.".to_string());
+        }
+        summary.enhanced = Some(report);
+        summary
+    }
+
+    pub(crate) fn outcome(&self, kind: OutcomeKind) -> u64 {
         self.outcomes.get(&kind).copied().unwrap_or(0)
     }
 
-    pub fn skipped(&self) -> u64 {
+    pub(crate) fn skipped(&self) -> u64 {
         self.outcomes
             .iter()
             .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
@@ -95,406 +217,123 @@ impl RunSummary {
             .sum()
     }
 
-    pub fn deferred(&self) -> u64 {
+    pub(crate) fn deferred(&self) -> u64 {
         self.outcome(OutcomeKind::Deferred(Deferral::Deadline))
             + self.outcome(OutcomeKind::Deferred(Deferral::AccountLimit))
     }
 
-    pub fn subject(&self) -> String {
-        let partial = if self.complete { "" } else { " (partial)" };
-        match (self.scan_type, &self.enhanced) {
-            (ScanType::Enhanced, Some(report)) => {
-                let findings = report
-                    .findings
-                    .available()
-                    .map_or("findings unavailable".to_string(), |f| {
-                        format!("{} findings", f.counts.describe())
-                    });
-                let gaps = report.coverage.available().map_or(String::new(), |c| {
-                    format!(", {}", count(c.gaps as u64, "coverage gap", "coverage gaps"))
-                });
-                format!("[Lookout] Inspector: {findings}{gaps}")
-            }
-            _ if self.dry_run => format!(
-                "[Lookout] ECR rescan dry run: {} would be scanned",
-                count(self.outcome(OutcomeKind::WouldScan), "image", "images")
-            ),
-            _ => format!(
-                "[Lookout] ECR rescan: {} started, {} already scanned, {} failed{partial}",
-                thousands(self.outcome(OutcomeKind::Started)),
-                thousands(self.outcome(OutcomeKind::AlreadyScanned)),
-                thousands(self.outcome(OutcomeKind::Failed)),
-            ),
-        }
-    }
-
-    /// Renders at most `detail.items` entries of each list. Every line that carries untrusted
-    /// text (repository names, tags, AWS error details, Inspector's names) goes through `cut`:
-    /// the shared one-line encoder (`text::inline`: line breaks, control and bidi characters
-    /// shown escaped), then at most `detail.item_bytes`; so none can start a section, a
-    /// `Subject:` or a link line.
-    pub fn render(&self, detail: Detail, identity: &str) -> Notification {
-        let cut = |s: &str| truncate_utf8(&inline(s), detail.item_bytes).to_string();
-        let mut text = String::new();
-        match self.scan_type {
-            ScanType::Basic => self.basic_text(&mut text, detail, &cut),
-            ScanType::Enhanced => self.enhanced_text(&mut text, detail, &cut),
-        }
-        let structured = if detail.bodies.structured {
-            serde_json::to_value(Structured::new(self, detail.items)).unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        };
-        let critical = self.critical_count();
-        Notification {
-            subject: self.subject(),
-            chat: if detail.bodies.chat {
-                ChatMessage {
-                    title: self.subject(),
-                    description: chat_code_block(truncate_utf8(&text, 2_000)),
-                    next_steps: Vec::new(),
-                    keywords: vec![self.scan_type.as_str().to_string(), "ECR".to_string()],
-                    event_type: "LookoutEcrRescan".to_string(),
-                    related_resources: Vec::new(),
-                }
-            } else {
-                ChatMessage::default()
-            },
-            text,
-            structured,
-            attributes: vec![
-                Attribute::string("source", SOURCE),
-                Attribute::string("scanType", self.scan_type.as_str()),
-                Attribute::string("complete", if self.complete { "true" } else { "false" }),
-                Attribute::number("scansStarted", self.outcome(OutcomeKind::Started)),
-                Attribute::number("failures", self.outcome(OutcomeKind::Failed)),
-                Attribute::number("criticalFindings", critical),
-            ],
-            group: "ecr-rescan".to_string(),
-            identity: identity.to_string(),
-        }
-    }
-
-    fn critical_count(&self) -> u64 {
-        let from_inspector = self
-            .enhanced
-            .as_ref()
-            .and_then(|e| e.findings.available())
-            .map_or(0, |f| {
-                f.counts.get(lookout_shared::findings::VulnSeverity::Critical)
-            });
-        self.critical_findings.saturating_add(from_inspector)
-    }
-
-    fn header(&self, t: &mut String) {
-        let _ = writeln!(t, "{}\n", self.subject());
-        let mode = match self.scan_type {
-            ScanType::Basic => "BASIC scanning: ECR scans on demand, so this run starts the rescans.",
-            ScanType::Enhanced => {
-                "ENHANCED scanning: Amazon Inspector scans continuously; no scan is started, this is its report."
-            }
-        };
-        let _ = writeln!(t, "Region:        {}", self.region);
-        let _ = writeln!(t, "Registry:      {mode}");
-        let _ = writeln!(
-            t,
-            "Run:           {}",
-            if self.complete { "complete" } else { "PARTIAL" }
-        );
-        for note in &self.notes {
-            let _ = writeln!(t, "               {note}");
-        }
-        let _ = writeln!(
-            t,
-            "Scope:         {} in {}\n",
-            count(self.images as u64, "image", "images"),
-            count(self.repositories as u64, "repository", "repositories")
-        );
-    }
-
-    fn basic_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
-        self.header(t);
-        let rows: [(&str, u64); 5] = [
-            (
-                if self.dry_run {
-                    "would be scanned"
-                } else {
-                    "scans started"
-                },
-                self.outcome(if self.dry_run {
-                    OutcomeKind::WouldScan
-                } else {
-                    OutcomeKind::Started
-                }),
-            ),
-            (
-                "already scanned (24 h quota)",
-                self.outcome(OutcomeKind::AlreadyScanned),
-            ),
-            ("failed", self.outcome(OutcomeKind::Failed)),
-            ("deferred to the next run", self.deferred()),
-            ("skipped", self.skipped()),
-        ];
-        for (label, n) in rows {
-            let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
-        }
-        for (kind, n) in self
-            .outcomes
+    /// Why the run stopped short, if it did: the deadline, failed scans, or the account's
+    /// scan limit.
+    fn note_stops(
+        &mut self,
+        decided: &[(Image, ScanOutcome)],
+        account_limit: Option<String>,
+        deadline_margin: Duration,
+    ) {
+        let deadline_deferred = decided
             .iter()
-            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
-        {
-            let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
+            .filter(|(_, o)| *o == ScanOutcome::Deferred(Deferral::Deadline))
+            .count();
+        if deadline_deferred > 0 {
+            self.complete = false;
+            self.notes.push(format!(
+                "Stopped {} s before the Lambda deadline; {} left for the next run (oldest scans go first).",
+                deadline_margin.as_secs(),
+                count(deadline_deferred as u64, "image", "images")
+            ));
         }
-        let shown = |n: usize| n.min(detail.items);
-        if !self.per_repository.is_empty() {
-            let _ = writeln!(t, "\nPer repository:");
-            for repo in self.per_repository.iter().take(shown(self.per_repository.len())) {
-                let parts: Vec<String> = repo
-                    .outcomes
-                    .iter()
-                    .map(|(k, v)| format!("{} {}", k.label(), thousands(*v)))
-                    .collect();
-                let mut line = format!(
-                    "  {}: {}; {}",
-                    repo.name,
-                    count(repo.images as u64, "image", "images"),
-                    parts.join(", ")
-                );
-                if let Some(e) = &repo.error {
-                    let _ = write!(line, " [{e}]");
-                }
-                let _ = writeln!(t, "{}", cut(&line));
-            }
-            more(t, self.per_repository.len(), detail.items, "repositories");
+        let failed = decided
+            .iter()
+            .filter(|(_, o)| matches!(o, ScanOutcome::Failed(_)))
+            .count();
+        if failed > 0 {
+            self.complete = false;
+            self.notes.push(format!(
+                "{} could not be scanned (see failures); the run ends in an error, and Lambda's retry skips the scans already started.",
+                count(failed as u64, "image", "images")
+            ));
         }
-        if !self.failures.is_empty() {
-            let _ = writeln!(t, "\nFailures:");
-            for f in self.failures.iter().take(detail.items) {
-                let _ = writeln!(
-                    t,
-                    "{}",
-                    cut(&format!("  {}: {}", f.name(), f.error.as_deref().unwrap_or("")))
-                );
-            }
-            more(t, self.failures.len(), detail.items, "failures");
-        }
-        if !self.would_scan.is_empty() {
-            let _ = writeln!(t, "\nWould scan:");
-            for i in self.would_scan.iter().take(detail.items) {
-                let _ = writeln!(t, "{}", cut(&format!("  {}", i.name())));
-            }
-            more(
-                t,
-                self.outcome(OutcomeKind::WouldScan) as usize,
-                detail.items.min(self.would_scan.len()),
-                "images",
-            );
-        }
-        if !self.top_images.is_empty() {
-            let _ = writeln!(t, "\nMost vulnerable images (by their last completed scan):");
-            for top in self.top_images.iter().take(detail.items) {
-                let _ = writeln!(
-                    t,
-                    "{}",
-                    cut(&format!("  {}: {}", top.image.name(), top.counts.describe()))
-                );
-                // Built from the encoded repository and digest (`console`).
-                let _ = writeln!(t, "    {}", top.link);
-            }
+        if let Some(message) = account_limit {
+            self.complete = false;
+            self.notes.push(format!(
+                "The account's daily basic scan limit was reached; no more scans were started ({message})."
+            ));
         }
     }
 
-    fn enhanced_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
-        self.header(t);
-        let Some(report) = &self.enhanced else { return };
-        match &report.rescan_durations {
-            Part::Available(d) => {
-                let line = format!(
-                    "Rescan duration: {} after push, {} after last pull (mode {}), status {}",
-                    d.rescan_duration.as_deref().unwrap_or("unknown"),
-                    d.pull_date_rescan_duration.as_deref().unwrap_or("unknown"),
-                    d.pull_date_rescan_mode.as_deref().unwrap_or("unknown"),
-                    d.status.as_deref().unwrap_or("unknown"),
-                );
-                let _ = writeln!(t, "{}", cut(&line));
+    /// Each image's outcome into the run's and its repository's counts, and the listed examples.
+    fn count_outcomes(
+        &mut self,
+        per_repository: &mut BTreeMap<String, RepositorySummary>,
+        decided: &[(Image, ScanOutcome)],
+    ) {
+        for (image, outcome) in decided {
+            *self.outcomes.entry(outcome.kind()).or_default() += 1;
+            if let Some(repo) = per_repository.get_mut(&image.repository) {
+                *repo.outcomes.entry(outcome.kind()).or_default() += 1;
             }
-            Part::Unavailable { unavailable } => {
-                let _ = writeln!(t, "Rescan duration: unavailable ({})", cut(unavailable));
-            }
-        }
-        match &report.coverage {
-            Part::Available(c) => {
-                let _ = writeln!(
-                    t,
-                    "\nCoverage: {}, {}:",
-                    count(c.images as u64, "image", "images"),
-                    count(c.gaps as u64, "gap", "gaps")
-                );
-                for (reason, images) in &c.gaps_by_reason {
-                    let examples: Vec<&str> = images
-                        .iter()
-                        .take(detail.items.min(5))
-                        .map(String::as_str)
-                        .collect();
-                    let _ = writeln!(
-                        t,
-                        "{}",
-                        cut(&format!(
-                            "  {reason}: {} (e.g. {})",
-                            thousands(images.len() as u64),
-                            examples.join(", ")
-                        ))
-                    );
+            match outcome {
+                ScanOutcome::Failed(error) if self.failures.len() < MAX_LISTED => {
+                    self.failures.push(ImageRef::of(image, Some(error.clone())));
                 }
-                if c.gaps_by_reason.contains_key("SCAN_ELIGIBILITY_EXPIRED") {
-                    let _ = writeln!(
-                        t,
-                        "  An expired image is scanned again when it is pushed again (or pulled, within the pull-date window)."
-                    );
+                ScanOutcome::WouldScan if self.would_scan.len() < MAX_LISTED => {
+                    self.would_scan.push(ImageRef::of(image, None));
                 }
-            }
-            Part::Unavailable { unavailable } => {
-                let _ = writeln!(t, "\nCoverage: unavailable ({})", cut(unavailable));
-            }
-        }
-        match &report.unscanned_repositories {
-            Part::Available(list) if !list.is_empty() => {
-                let _ = writeln!(
-                    t,
-                    "\nRepositories no ENHANCED scanning rule covers: {}",
-                    cut(&list.join(", "))
-                );
-            }
-            Part::Available(_) => {}
-            Part::Unavailable { unavailable } => {
-                let _ = writeln!(
-                    t,
-                    "\nRepository scan frequencies: unavailable ({})",
-                    cut(unavailable)
-                );
-            }
-        }
-        match &report.findings {
-            Part::Available(f) => {
-                let _ = writeln!(
-                    t,
-                    "\nActive findings, {} or worse: {} in {}{}",
-                    f.min_severity,
-                    f.counts.describe(),
-                    count(f.images.len() as u64, "image", "images"),
-                    if f.truncated {
-                        " (more exist: raise MAX_FINDINGS)"
-                    } else {
-                        ""
-                    }
-                );
-                for image in f.images.iter().take(detail.items) {
-                    let name = image_name_with_digest(&image.repository, &image.tags, &image.digest);
-                    let _ = writeln!(t, "\n{}", cut(&format!("  {name}: {}", image.counts.describe())));
-                    let _ = writeln!(
-                        t,
-                        "    {}",
-                        console::inspector_image_url(&self.region, &image.digest)
-                    );
-                    for finding in image.findings.iter().take(detail.items) {
-                        let _ = writeln!(t, "{}", cut(&format!("    {}", finding.one_line())));
-                    }
-                    more(t, image.findings.len(), detail.items, "findings");
-                }
-                more(t, f.images.len(), detail.items, "images");
-            }
-            Part::Unavailable { unavailable } => {
-                let _ = writeln!(t, "\nFindings: unavailable ({})", cut(unavailable));
+                _ => {}
             }
         }
     }
 }
 
-/// The summary as subscribers get it: every figure, each list cut to `items`. It borrows, so
-/// fitting does not copy the summary at every step.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Structured<'a> {
-    source: &'static str,
-    scan_type: ScanType,
-    dry_run: bool,
-    complete: bool,
-    notes: &'a [String],
-    region: &'a str,
-    repositories: usize,
-    images: usize,
-    outcomes: &'a BTreeMap<OutcomeKind, u64>,
-    per_repository: &'a [RepositorySummary],
-    failures: &'a [ImageRef],
-    would_scan: &'a [ImageRef],
-    top_images: &'a [TopImage],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enhanced: Option<EnhancedView<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnhancedView<'a> {
-    rescan_durations: &'a Part<RescanDurations>,
-    coverage: &'a Part<CoverageReport>,
-    unscanned_repositories: &'a Part<Vec<String>>,
-    findings: Part<FindingsView<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FindingsView<'a> {
-    min_severity: VulnSeverity,
-    total: usize,
-    truncated: bool,
-    counts: &'a SeverityCounts,
-    images: &'a [ImageFindings],
-}
-
-impl<'a> Structured<'a> {
-    fn new(s: &'a RunSummary, items: usize) -> Self {
-        let first = |n: usize| n.min(items);
+impl RepositorySummary {
+    /// A repository as listed, before its images' outcomes are counted.
+    fn listed(name: String, listing: RepositoryListing) -> Self {
         Self {
-            source: SOURCE,
-            scan_type: s.scan_type,
-            dry_run: s.dry_run,
-            complete: s.complete,
-            notes: &s.notes,
-            region: &s.region,
-            repositories: s.repositories,
-            images: s.images,
-            outcomes: &s.outcomes,
-            per_repository: &s.per_repository[..first(s.per_repository.len())],
-            failures: &s.failures[..first(s.failures.len())],
-            would_scan: &s.would_scan[..first(s.would_scan.len())],
-            top_images: &s.top_images[..first(s.top_images.len())],
-            enhanced: s.enhanced.as_ref().map(|e| EnhancedView {
-                rescan_durations: &e.rescan_durations,
-                coverage: &e.coverage,
-                unscanned_repositories: &e.unscanned_repositories,
-                findings: match &e.findings {
-                    Part::Available(f) => Part::Available(FindingsView {
-                        min_severity: f.min_severity,
-                        total: f.total,
-                        truncated: f.truncated,
-                        counts: &f.counts,
-                        images: &f.images[..first(f.images.len())],
-                    }),
-                    Part::Unavailable { unavailable } => Part::Unavailable {
-                        unavailable: unavailable.clone(),
-                    },
-                },
-            }),
+            name,
+            images: listing.images,
+            outcomes: BTreeMap::new(),
+            error: listing.error,
         }
     }
 }
 
-fn more(t: &mut String, total: usize, shown: usize, what: &str) {
-    if total > shown {
-        let _ = writeln!(
-            t,
-            "  ... and {} more {what} (see the function's JSON output)",
-            thousands((total - shown) as u64)
-        );
-    }
+/// Repositories with a problem first, then by scans started, then by name.
+fn ordered_repositories(per_repository: BTreeMap<String, RepositorySummary>) -> Vec<RepositorySummary> {
+    let mut repos: Vec<RepositorySummary> = per_repository.into_values().collect();
+    repos.sort_by(|a, b| {
+        let started = |r: &RepositorySummary| r.outcomes.get(&OutcomeKind::Started).copied().unwrap_or(0);
+        b.error
+            .is_some()
+            .cmp(&a.error.is_some())
+            .then(started(b).cmp(&started(a)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    repos
+}
+
+/// Images whose last basic scan found the most at or above `min_severity`, worst first.
+fn top_images(images: &[Image], min_severity: VulnSeverity, region: &Region) -> Vec<TopImage> {
+    let mut ranked: Vec<&Image> = images
+        .iter()
+        .filter(|i| i.severity_counts.total_at_or_above(min_severity) > 0)
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.severity_counts
+            .rank()
+            .cmp(&a.severity_counts.rank())
+            .then_with(|| a.digest.cmp(&b.digest))
+    });
+    ranked
+        .into_iter()
+        .take(TOP_IMAGES)
+        .map(|i| TopImage {
+            image: ImageRef::of(i, None),
+            counts: i.severity_counts.clone(),
+            link: i
+                .registry_id
+                .as_deref()
+                .and_then(AccountId::parse)
+                .map(|registry| console::ecr_image_url(region, &registry, &i.repository, &i.digest)),
+        })
+        .collect()
 }

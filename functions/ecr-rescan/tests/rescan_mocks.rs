@@ -14,17 +14,18 @@ use aws_sdk_inspector2::operation::get_configuration::GetConfigurationOutput;
 use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
 use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use ecr_rescan::config::RescanConfig;
-use ecr_rescan::ecr::{EcrRegistry, Registry};
-use ecr_rescan::handler::Rescan;
-use ecr_rescan::inspector::Inspector2;
+use ecr_rescan::{EcrRegistry, Inspector2, Registry, Rescan, RescanConfig};
 use lookout_shared::aws::ApiError;
 use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::invocation::{Function, Invocation, diagnostic, invoke};
+use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
 use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
+use lookout_shared::state::{MemoryStore, SystemClock};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -140,7 +141,7 @@ async fn the_per_image_quota_is_not_retried() {
         .build();
     let registry = EcrRegistry::new(ecr(&[&quota]));
     let err = registry.start_scan("web", "sha256:a").await.unwrap_err();
-    assert_eq!(err, ecr_rescan::model::ScanError::ImageQuota);
+    assert_eq!(err, ecr_rescan::ScanError::ImageQuota);
     assert_eq!(quota.num_calls(), 1);
 }
 
@@ -765,9 +766,13 @@ fn publishing_text<'p>(
 }
 
 /// One invocation that must fail: its `Diagnostic` type and message.
-async fn error_of<F: Function>(function: &F, event: F::Event, deadline: Deadline) -> (String, String) {
+async fn error_of<F, T>(function: &F, event: Value, deadline: Deadline) -> (String, String)
+where
+    F: Function<Event = Incoming<T>>,
+    T: DeserializeOwned,
+{
     let mut ctx = Invocation::new(deadline, "req");
-    match invoke(function, event, &mut ctx).await {
+    match invoke(function, Incoming::from_document(event), &mut ctx).await {
         Ok(_) => panic!("the invocation succeeded"),
         Err(e) => {
             let d = diagnostic(&e);
@@ -777,17 +782,79 @@ async fn error_of<F: Function>(function: &F, event: F::Event, deadline: Deadline
 }
 
 /// One invocation through the skeleton's entry point, its summary as JSON.
-async fn summary_of<F: Function>(
-    function: &F,
-    event: F::Event,
-    deadline: Deadline,
-    request_id: &str,
-) -> Value {
+async fn summary_of<F, T>(function: &F, event: Value, deadline: Deadline, request_id: &str) -> Value
+where
+    F: Function<Event = Incoming<T>>,
+    T: DeserializeOwned,
+{
     let mut ctx = Invocation::new(deadline, request_id);
-    match invoke(function, event, &mut ctx).await {
+    match invoke(function, Incoming::from_document(event), &mut ctx).await {
         Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
         Err(e) => panic!("{e}"),
     }
+}
+
+// ---- Delivery: once per event through the outbox, never suppressed ----
+
+/// The scheduled event as EventBridge sends it (events/ecr-rescan/scheduled.json).
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2025-11-25T03:00:00Z",
+        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/lookout-ecr-rescan"],
+        "detail": {}
+    })
+}
+
+#[tokio::test]
+async fn a_summary_goes_out_once_per_scheduled_event_and_once_per_manual_run() {
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", &["sha256:a"]),
+        &scan_ok(),
+    ];
+    let publisher = MemoryPublisher::default();
+    let store = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
+    let rescan =
+        publishing_text(config(&[]), &rules, &publisher).with_state(Some(store), Duration::from_secs(900));
+    let deadline = || Deadline::after(Duration::from_secs(600));
+    // Lambda's retry of the scheduled event comes with another request id: the event's id keys it.
+    summary_of(&rescan, scheduled_event(), deadline(), "req-1").await;
+    summary_of(&rescan, scheduled_event(), deadline(), "req-2").await;
+    assert_eq!(publisher.messages().len(), 1);
+    // A manual `{}` has no event id: each run reports, a retry of one (its request id) does not.
+    summary_of(&rescan, json!({}), deadline(), "req-3").await;
+    summary_of(&rescan, json!({}), deadline(), "req-4").await;
+    assert_eq!(publisher.messages().len(), 3);
+    summary_of(&rescan, json!({}), deadline(), "req-4").await;
+    assert_eq!(publisher.messages().len(), 3);
+    // Identical summaries in a row: a summary is never suppressed, whatever the window.
+    let subjects: Vec<String> = publisher.messages().into_iter().map(|m| m.subject).collect();
+    assert_eq!(subjects[1], subjects[2]);
+}
+
+#[tokio::test]
+async fn a_published_summary_counts_the_delivery_metrics_once() {
+    let rules = [
+        &scan_type(ScanType::Basic),
+        &repositories(&["web"]),
+        &images("web", &["sha256:a"]),
+        &scan_ok(),
+    ];
+    let publisher = MemoryPublisher::default();
+    let rescan = publishing_text(config(&[]), &rules, &publisher);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(600)), "req");
+    let result = invoke(&rescan, Incoming::from_document(scheduled_event()), &mut ctx).await;
+    assert!(result.is_ok());
+    let metrics =
+        MetricsConfig::from_env(&Env::from_pairs([("METRICS_ENABLED", "true")]), "ecr-rescan").unwrap();
+    let emf = ctx.metrics.to_emf(&metrics, 0).unwrap();
+    assert_eq!(emf["SummariesPublished"], 1);
+    assert_eq!(emf["AlertsPublished"], 1);
+    assert!(emf["PublishedBytes"].as_u64().is_some_and(|b| b > 0), "{emf}");
+    assert_eq!(emf["ScansStarted"], 1);
+    assert!(emf.get("PublishFailures").is_none());
 }
 
 // ---- The deadline: nothing runs past the margin; the summary publish gets a real budget ----
@@ -877,15 +944,15 @@ async fn a_wait_for_the_rate_never_passes_the_deadline_margin() {
 struct HungRegistry;
 
 impl Registry for HungRegistry {
-    async fn scan_type(&self) -> Result<ecr_rescan::model::ScanType, ApiError> {
-        Ok(ecr_rescan::model::ScanType::Basic)
+    async fn scan_type(&self) -> Result<ecr_rescan::ScanType, ApiError> {
+        Ok(ecr_rescan::ScanType::Basic)
     }
-    async fn repositories(&self) -> Result<Vec<ecr_rescan::model::Repository>, ApiError> {
-        Ok(vec![ecr_rescan::model::Repository { name: "web".into() }])
+    async fn repositories(&self) -> Result<Vec<ecr_rescan::Repository>, ApiError> {
+        Ok(vec![ecr_rescan::Repository { name: "web".into() }])
     }
-    async fn images(&self, repository: &str) -> Result<Vec<ecr_rescan::model::Image>, ApiError> {
+    async fn images(&self, repository: &str) -> Result<Vec<ecr_rescan::Image>, ApiError> {
         Ok((0..3)
-            .map(|i| ecr_rescan::model::Image {
+            .map(|i| ecr_rescan::Image {
                 repository: repository.into(),
                 digest: format!("sha256:{i}"),
                 tags: vec![format!("v{i}")],
@@ -893,7 +960,7 @@ impl Registry for HungRegistry {
             })
             .collect())
     }
-    async fn start_scan(&self, _repository: &str, _digest: &str) -> Result<(), ecr_rescan::model::ScanError> {
+    async fn start_scan(&self, _repository: &str, _digest: &str) -> Result<(), ecr_rescan::ScanError> {
         std::future::pending().await
     }
     async fn scan_frequencies(&self, _r: &[String]) -> Result<BTreeMap<String, String>, ApiError> {
@@ -952,7 +1019,7 @@ async fn the_summary_publish_gets_the_margin_less_one_second() {
         );
         let began = tokio::time::Instant::now();
         let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(40)), "r");
-        let result = invoke(&rescan, json!({}), &mut ctx).await;
+        let result = invoke(&rescan, Incoming::from_document(json!({})), &mut ctx).await;
         let at = began.elapsed().as_secs();
         match (result, expected) {
             (Ok(_), Ok(secs)) => assert_eq!(at, secs),

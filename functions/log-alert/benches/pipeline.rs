@@ -10,11 +10,10 @@
 
 use base64::Engine;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use log_alert::config::LogAlertConfig;
-use log_alert::decode;
-use log_alert::handler::{LogAlert, Prepared};
+use log_alert::{LogAlert, LogAlertConfig, Prepared};
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::invocation::{Invocation, invoke};
 use lookout_shared::metrics::Metrics;
 use serde_json::{Value, json};
@@ -127,8 +126,8 @@ fn benches(c: &mut Criterion) {
         decode_group.bench_with_input(BenchmarkId::new("pipeline", name), data, |b, data| {
             let mut out = Vec::new();
             b.iter(|| {
-                decode::decompress(data, decode::DEFAULT_MAX_DECOMPRESSED_BYTES, &mut out).unwrap();
-                decode::parse(&out).unwrap().log_events.len()
+                log_alert::decompress(data, log_alert::DEFAULT_MAX_DECOMPRESSED_BYTES, &mut out).unwrap();
+                log_alert::parse(&out).unwrap().log_events.len()
             })
         });
     }
@@ -137,7 +136,7 @@ fn benches(c: &mut Criterion) {
     let alert = LogAlert::new(LogAlertConfig::from_env(&env()).unwrap(), Noop).unwrap();
     let mut render_group = c.benchmark_group("render");
     for (name, json, _, _) in &inputs {
-        let message = decode::parse(json).unwrap();
+        let message = log_alert::parse(json).unwrap();
         render_group.throughput(Throughput::Bytes(json.len() as u64));
         render_group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| match alert.plan(&message, &mut Metrics::default()).unwrap() {
@@ -160,7 +159,9 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let deadline = Deadline::after(Duration::from_secs(30));
                 let mut ctx = Invocation::new(deadline, "bench");
-                runtime.block_on(invoke(&alert, event.clone(), &mut ctx)).unwrap()
+                // Typed here, as the runtime does for every invocation.
+                let event = Incoming::from_document(event.clone());
+                runtime.block_on(invoke(&alert, event, &mut ctx)).unwrap()
             })
         });
     }

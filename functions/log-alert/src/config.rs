@@ -3,6 +3,7 @@
 use crate::decode;
 use lookout_shared::aws::AwsSettings;
 use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
+use lookout_shared::ids::Region;
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::redact::Redactor;
@@ -23,7 +24,7 @@ pub struct LogAlertConfig {
     /// `MIN_SEVERITY`: lines rated below it are counted, not published.
     pub min_severity: Severity,
     /// Region for console links (the function's own).
-    pub region: String,
+    pub region: Region,
     /// The function's own log group: alerts on it would loop.
     pub own_log_group: Option<String>,
     /// Stop waiting on SNS this long before the Lambda deadline, so the failure is reported.

@@ -1,12 +1,21 @@
-//! CloudWatch Logs subscription payloads: `awslogs.data` is base64 of gzip of JSON.
+//! CloudWatch Logs subscription payloads: the event is `{"awslogs": {"data": "<base64>"}}`, and
+//! `awslogs.data` is base64 of gzip of JSON.
 //!
-//! Decompression is capped: the inflater stops at the configured number of bytes, so a gzip
-//! bomb is refused after inflating at most that much, in bounded memory and time. The JSON is
-//! parsed into structures that borrow from the decompressed buffer.
+//! The envelope ([`SubscriptionEvent`]) and the decoder are log-alert's own, not
+//! `aws_lambda_events`' `LogsEvent`: that one inflates the gzip inside its deserializer with no
+//! size cap (a gzip bomb takes all memory), rejects unknown keys inside `awslogs`, and needs
+//! `subscriptionFilters`, which some CONTROL_MESSAGEs lack (`shared/aws-facts.md`). Here the
+//! bounds and the zero-copy parse are the point:
+//!
+//! - decompression is capped: the inflater stops at the configured number of bytes, so a gzip
+//!   bomb is refused after inflating at most that much, in bounded memory and time;
+//! - the JSON is parsed into structures that borrow from the decompressed buffer.
 
 use base64::Engine;
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
+use std::fmt;
 use std::io::Read;
 
 /// CloudWatch sends at most ~1 MB of compressed data holding up to 1,048,576 bytes of log
@@ -97,12 +106,132 @@ pub struct LogEvent<'a> {
     pub message: Cow<'a, str>,
 }
 
-/// Takes `awslogs.data` out of the Lambda event.
-pub fn awslogs_data(event: &serde_json::Value) -> Result<&str, DecodeError> {
-    match event.get("awslogs").and_then(|a| a.get("data")) {
-        None | Some(serde_json::Value::Null) => Err(DecodeError::MissingData),
-        Some(serde_json::Value::String(s)) => Ok(s),
-        Some(_) => Err(DecodeError::DataNotString),
+/// A CloudWatch Logs subscription event as Lambda delivers it:
+/// `{"awslogs": {"data": "<base64 of gzip of JSON>"}}`. Any JSON document types as one: other
+/// keys are ignored, and a missing or mistyped `awslogs.data` is kept as such, so that
+/// [`data`](Self::data) names what is wrong (without quoting it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionEvent {
+    data: AwslogsData,
+}
+
+/// What `awslogs.data` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AwslogsData {
+    Text(String),
+    NotText,
+    /// Absent or null, or `awslogs` (or the event) is not an object.
+    Missing,
+}
+
+impl SubscriptionEvent {
+    /// `awslogs.data`, still base64 of gzip: [`decompress`] it.
+    pub fn data(&self) -> Result<&str, DecodeError> {
+        match &self.data {
+            AwslogsData::Text(data) => Ok(data),
+            AwslogsData::NotText => Err(DecodeError::DataNotString),
+            AwslogsData::Missing => Err(DecodeError::MissingData),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SubscriptionEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Level::Event.deserialize(deserializer).map(|data| Self { data })
+    }
+}
+
+/// Where the envelope's visitor stands: the event, its `awslogs` object, or `awslogs.data`.
+/// A visitor rather than derived structs: those accept any value only as an error (which
+/// would lose which field was wrong) and accept arrays in place of objects.
+#[derive(Debug, Clone, Copy)]
+enum Level {
+    Event,
+    Awslogs,
+    Data,
+}
+
+impl Level {
+    /// What a value other than the expected one means here.
+    fn other(self) -> AwslogsData {
+        match self {
+            Level::Data => AwslogsData::NotText,
+            Level::Event | Level::Awslogs => AwslogsData::Missing,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Level {
+    type Value = AwslogsData;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<AwslogsData, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Level {
+    type Value = AwslogsData;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<AwslogsData, E> {
+        Ok(self.other())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<AwslogsData, E> {
+        Ok(self.other())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<AwslogsData, E> {
+        Ok(self.other())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<AwslogsData, E> {
+        Ok(self.other())
+    }
+
+    /// `null`: as if absent.
+    fn visit_unit<E>(self) -> Result<AwslogsData, E> {
+        Ok(AwslogsData::Missing)
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<AwslogsData, E> {
+        Ok(match self {
+            Level::Data => AwslogsData::Text(text.to_owned()),
+            _ => self.other(),
+        })
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<AwslogsData, E> {
+        Ok(match self {
+            Level::Data => AwslogsData::Text(text),
+            _ => self.other(),
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AwslogsData, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.other())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AwslogsData, A::Error> {
+        let inner = match self {
+            Level::Event => Some(("awslogs", Level::Awslogs)),
+            Level::Awslogs => Some(("data", Level::Data)),
+            Level::Data => None,
+        };
+        let mut found = self.other();
+        while let Some(key) = map.next_key::<Cow<'_, str>>()? {
+            match inner {
+                Some((wanted, level)) if key == wanted => found = map.next_value_seed(level)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -296,28 +425,55 @@ pub(crate) mod tests {
         assert_eq!(parse(&no_group).unwrap_err().kind(), "PayloadNotLogsMessage");
     }
 
+    fn data_of(event: serde_json::Value) -> Result<String, &'static str> {
+        let event: SubscriptionEvent = serde_json::from_value(event).unwrap();
+        event.data().map(str::to_string).map_err(|e| e.kind())
+    }
+
     #[test]
     fn missing_or_mistyped_data() {
-        assert_eq!(
-            awslogs_data(&serde_json::json!({})).unwrap_err().kind(),
-            "MissingAwslogsData"
-        );
-        assert_eq!(
-            awslogs_data(&serde_json::json!({"awslogs": {}}))
-                .unwrap_err()
-                .kind(),
-            "MissingAwslogsData"
-        );
-        assert_eq!(
-            awslogs_data(&serde_json::json!({"awslogs": {"data": 5}}))
-                .unwrap_err()
-                .kind(),
-            "AwslogsDataNotString"
-        );
-        assert_eq!(
-            awslogs_data(&serde_json::json!({"awslogs": {"data": "x"}})).unwrap(),
-            "x"
-        );
+        use serde_json::json;
+        for missing in [
+            json!({}),
+            json!({"awslogs": {}}),
+            json!({"awslogs": null}),
+            json!({"awslogs": {"data": null}}),
+            json!({"awslogs": 5}),
+            json!({"awslogs": ["x"]}),
+            json!([{"awslogs": {"data": "x"}}]),
+            json!("x"),
+            json!({"data": "x"}),
+        ] {
+            assert_eq!(data_of(missing.clone()), Err("MissingAwslogsData"), "{missing}");
+        }
+        for mistyped in [
+            json!({"awslogs": {"data": 5}}),
+            json!({"awslogs": {"data": ["x"]}}),
+            json!({"awslogs": {"data": {"data": "x"}}}),
+            json!({"awslogs": {"data": true}}),
+        ] {
+            assert_eq!(
+                data_of(mistyped.clone()),
+                Err("AwslogsDataNotString"),
+                "{mistyped}"
+            );
+        }
+        assert_eq!(data_of(json!({"awslogs": {"data": "x"}})), Ok("x".into()));
+        // Unknown keys anywhere are tolerated, whatever their values.
+        let extra = json!({"v": [1, {"a": null}], "awslogs": {"type": 2.5, "data": "x", "z": {}}});
+        assert_eq!(data_of(extra), Ok("x".into()));
+    }
+
+    #[test]
+    fn the_envelope_is_typed_from_raw_bytes_too() {
+        let event: SubscriptionEvent =
+            serde_json::from_str(r#"{"awslogs":{"data":"H4sI\u0041"},"awslogs2":1}"#).unwrap();
+        assert_eq!(event.data().unwrap(), "H4sIA");
+        let err = serde_json::from_str::<SubscriptionEvent>(r#"{"awslogs":{"data":5}}"#)
+            .unwrap()
+            .data()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "awslogs.data is not a string");
     }
 
     #[test]

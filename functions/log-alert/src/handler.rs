@@ -1,23 +1,22 @@
-//! The log-alert handler: decode a subscription delivery, redact, group, render to fit SNS,
-//! publish once. Any failure fails the invocation, so Lambda retries it and the on-failure
-//! destination keeps it.
+//! The log-alert handler: decode a subscription delivery, redact, group, then deliver through
+//! the shared outbox (which renders to fit SNS only what it will send). Any failure fails the
+//! invocation, so Lambda retries it and the on-failure destination keeps it.
 
 use crate::config::LogAlertConfig;
-use crate::decode::{self, DecodeError, LogsMessage, MessageType};
+use crate::decode::{self, DecodeError, LogsMessage, MessageType, SubscriptionEvent};
 use crate::group::{self, Grouped};
 use crate::render::AlertContext;
 use lookout_shared::config::ConfigError;
-use lookout_shared::invocation::{
-    Admission, DeliveryError, Function, FunctionError, Invocation, Outbox, Permit,
-};
+use lookout_shared::envelope::Incoming;
+use lookout_shared::invocation::{Function, FunctionError, Invocation};
 use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError, SnsMessage};
+use lookout_shared::outbox::{Delivered, DeliveryError, Outbox, Suppressed};
 use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
 use lookout_shared::severity::Severity;
 use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, StateStore};
 use serde::Serialize;
-use serde_json::Value;
 
 const CONTROL_MESSAGES: Metric = Metric::count("ControlMessages");
 const EVENTS_DECODED: Metric = Metric::count("EventsDecoded");
@@ -26,15 +25,20 @@ const EVENTS_GROUPED: Metric = Metric::count("EventsGrouped");
 const EVENTS_OMITTED: Metric = Metric::count("EventsOmitted");
 const REDACTIONS: Metric = Metric::count("Redactions");
 const INVALID_PAYLOADS: Metric = Metric::count("InvalidPayloads");
-const PUBLISH_FAILURES: Metric = Metric::count("PublishFailures");
 const EVENTS_BELOW_MIN_SEVERITY: Metric = Metric::count("EventsBelowMinSeverity");
 
+/// Why a batch was not alerted on. Delivery failures are counted by the outbox
+/// (`PublishFailures`), so only a payload that is not a subscription delivery is counted here.
 #[derive(Debug, thiserror::Error)]
 pub enum LogAlertError {
+    /// The payload is not a CloudWatch Logs subscription delivery (named, never quoted).
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Even with no detail the alert does not fit SNS ([`LogAlert::plan`]; the handler reports
+    /// it as a [`DeliveryError`]).
     #[error(transparent)]
     TooLarge(#[from] FitError),
+    /// Rendering, publishing or the state store's claim failed.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
 }
@@ -49,10 +53,10 @@ impl FunctionError for LogAlertError {
     }
 
     fn metric(&self) -> Option<Metric> {
-        Some(match self {
-            LogAlertError::Decode(_) => INVALID_PAYLOADS,
-            _ => PUBLISH_FAILURES,
-        })
+        match self {
+            LogAlertError::Decode(_) => Some(INVALID_PAYLOADS),
+            LogAlertError::TooLarge(_) | LogAlertError::Delivery(_) => None,
+        }
     }
 }
 
@@ -63,28 +67,39 @@ pub enum Summary {
     /// CONTROL_MESSAGE: CloudWatch checking the destination. Nothing to publish.
     #[serde(rename_all = "camelCase")]
     Acknowledged {
+        /// Always `CONTROL_MESSAGE`.
         message_type: &'static str,
     },
     /// A batch from this function's own log group, or an empty batch.
     #[serde(rename_all = "camelCase")]
     Ignored {
+        /// Why, in words.
         reason: &'static str,
+        /// The batch's log group.
         log_group: String,
     },
+    /// Published now.
     Published(Alert),
     /// No line reached `MIN_SEVERITY`: nothing published.
     #[serde(rename_all = "camelCase")]
     BelowMinSeverity {
+        /// Why, in words.
         reason: &'static str,
+        /// The batch's log group.
         log_group: String,
+        /// `MIN_SEVERITY`.
         min_severity: Severity,
+        /// The most severe line of the batch.
         highest_severity: Severity,
+        /// Events in the batch, all below `MIN_SEVERITY`.
         events: u64,
     },
     /// The state store said this batch was already delivered (or is suppressed).
     #[serde(rename_all = "camelCase")]
     Skipped {
+        /// "already delivered", "suppressed", ... (the outbox's words).
         reason: &'static str,
+        /// The batch's figures (nothing shown or published).
         #[serde(flatten)]
         alert: Alert,
     },
@@ -94,16 +109,25 @@ pub enum Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
+    /// The batch's log group.
     pub log_group: String,
+    /// Its most severe line.
     pub severity: Severity,
+    /// Events at or above `MIN_SEVERITY`.
     pub events: u64,
+    /// Distinct lines they group into (new ones: known groups are counted apart).
     pub distinct_lines: usize,
+    /// Distinct lines the message shows.
     pub shown_lines: usize,
+    /// Events of the distinct lines left out to fit SNS.
     pub omitted_events: u64,
+    /// Secrets redacted.
     pub redactions: u64,
     /// Events rated below `MIN_SEVERITY`, counted and not shown.
     pub below_min_severity: u64,
+    /// The Publish request's size.
     pub published_bytes: usize,
+    /// SNS's MessageId, once published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
 }
@@ -113,8 +137,11 @@ pub struct Alert {
 pub enum Prepared {
     /// Nothing to publish: the summary says why.
     Done(Summary),
+    /// This message would be published.
     Publish {
+        /// The message, fitted to SNS.
         message: SnsMessage,
+        /// Its figures.
         alert: Alert,
     },
 }
@@ -125,10 +152,26 @@ enum Classified<'e> {
     Groups(Grouped<'e>),
 }
 
+/// A rendered batch's figures: its summary, and what its metrics count besides.
+struct Rendered {
+    alert: Alert,
+    grouped_away: u64,
+}
+
+impl Rendered {
+    fn count(&self, metrics: &mut Metrics) {
+        metrics.add_len(DISTINCT_LINES, self.alert.distinct_lines);
+        metrics.add(EVENTS_GROUPED, self.grouped_away);
+        metrics.add(EVENTS_OMITTED, self.alert.omitted_events);
+        metrics.add(REDACTIONS, self.alert.redactions);
+    }
+}
+
 /// Groups the suppression window decides on, most severe first: each is one or two small
 /// DynamoDB writes, made together. Groups past these are always shown (as new).
 const MAX_SUPPRESSION_GROUPS: usize = 16;
 
+/// The function: its configuration, compiled redaction rules and the outbox it delivers through.
 #[derive(Debug)]
 pub struct LogAlert<P, S = DynamoStore> {
     config: LogAlertConfig,
@@ -137,6 +180,7 @@ pub struct LogAlert<P, S = DynamoStore> {
 }
 
 impl<P> LogAlert<P> {
+    /// Compiles the redaction rules (a bad `REDACT_EXTRA_PATTERNS` fails here, at init).
     pub fn new(config: LogAlertConfig, publisher: P) -> Result<Self, ConfigError> {
         Ok(Self {
             redactor: config.redactor()?,
@@ -161,15 +205,24 @@ impl<P, S> LogAlert<P, S> {
     }
 
     /// Decodes, then [`plan`](Self::plan)s: synchronously and without I/O.
-    pub fn prepare(&self, event: &Value, metrics: &mut Metrics) -> Result<Prepared, LogAlertError> {
+    pub fn prepare(
+        &self,
+        event: &Incoming<SubscriptionEvent>,
+        metrics: &mut Metrics,
+    ) -> Result<Prepared, LogAlertError> {
         let mut json = Vec::new();
         let message = self.decode(event, &mut json)?;
         self.plan(&message, metrics)
     }
 
     /// `awslogs.data` → gzip → JSON, bounded (`decode.rs`), parsed borrowing from `json`.
-    fn decode<'j>(&self, event: &Value, json: &'j mut Vec<u8>) -> Result<LogsMessage<'j>, LogAlertError> {
-        let data = decode::awslogs_data(event)?;
+    fn decode<'j>(
+        &self,
+        event: &Incoming<SubscriptionEvent>,
+        json: &'j mut Vec<u8>,
+    ) -> Result<LogsMessage<'j>, LogAlertError> {
+        // Any JSON types as a SubscriptionEvent; this is only in case it ever does not.
+        let data = event.event().map_err(|_| DecodeError::MissingData)?.data()?;
         decode::decompress(data, self.config.max_decompressed_bytes, json)?;
         Ok(decode::parse(json)?)
     }
@@ -180,8 +233,12 @@ impl<P, S> LogAlert<P, S> {
         match self.classify(message, metrics) {
             Classified::Done(summary) => Ok(Prepared::Done(summary)),
             Classified::Groups(grouped) => {
-                let (message, alert) = self.render(message, &grouped, metrics, None)?;
-                Ok(Prepared::Publish { message, alert })
+                let (message, rendered) = self.render(message, &grouped, None)?;
+                rendered.count(metrics);
+                Ok(Prepared::Publish {
+                    message,
+                    alert: rendered.alert,
+                })
             }
         }
     }
@@ -221,34 +278,27 @@ impl<P, S> LogAlert<P, S> {
         Classified::Groups(grouped)
     }
 
-    /// Renders `grouped` to fit SNS, stating the repeats suppressed before it (`permit`).
+    /// Renders `grouped` to fit SNS, stating the repeats suppressed before it.
     fn render(
         &self,
         message: &LogsMessage<'_>,
         grouped: &Grouped<'_>,
-        metrics: &mut Metrics,
-        permit: Option<&Permit>,
-    ) -> Result<(SnsMessage, Alert), LogAlertError> {
+        suppressed: Option<&Suppressed>,
+    ) -> Result<(SnsMessage, Rendered), FitError> {
         let context = AlertContext {
             message,
             grouped,
             region: &self.config.region,
+            suppressed,
         };
         let max = Detail::new(self.config.max_lines, self.config.max_line_bytes);
-        let (sns, detail) = self.config.delivery.fit(max, |d| match permit {
-            Some(p) => p.note(context.render(d)),
-            None => context.render(d),
-        })?;
-        let omitted_events: u64 = grouped.groups.iter().skip(detail.items).map(|g| g.count).sum();
-        metrics.add_len(DISTINCT_LINES, grouped.groups.len());
-        metrics.add(EVENTS_GROUPED, grouped.grouped_away());
-        metrics.add(EVENTS_OMITTED, omitted_events);
-        metrics.add(REDACTIONS, grouped.redactions);
+        let (sns, detail) = self.config.delivery.fit(max, |d| context.render(d))?;
         let mut alert = figures(message, grouped);
         alert.shown_lines = detail.items.min(grouped.groups.len());
-        alert.omitted_events = omitted_events;
+        alert.omitted_events = grouped.groups.iter().skip(detail.items).map(|g| g.count).sum();
         alert.published_bytes = sns.request_bytes();
-        Ok((sns, alert))
+        let grouped_away = grouped.grouped_away();
+        Ok((sns, Rendered { alert, grouped_away }))
     }
 }
 
@@ -269,7 +319,7 @@ fn figures(message: &LogsMessage<'_>, grouped: &Grouped<'_>) -> Alert {
 }
 
 impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
-    type Event = Value;
+    type Event = Incoming<SubscriptionEvent>;
     type Summary = Summary;
     type Error = LogAlertError;
     const NAME: &'static str = "log-alert";
@@ -278,9 +328,14 @@ impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
         &self.config.metrics
     }
 
-    /// Decode and group, admit (idempotency key: the payload's hash; one suppression window
-    /// per group), render what is new first, then publish within the deadline margin.
-    async fn handle(&self, event: Value, ctx: &mut Invocation) -> Result<Summary, LogAlertError> {
+    /// Decode and group, then deliver (idempotency key: the payload's hash; one suppression
+    /// window per group): the groups already alerted are set aside as counts, the rest
+    /// rendered, new first.
+    async fn handle(
+        &self,
+        event: Incoming<SubscriptionEvent>,
+        ctx: &mut Invocation,
+    ) -> Result<Summary, LogAlertError> {
         let mut json = Vec::new();
         let message = self.decode(&event, &mut json)?;
         let mut grouped = match self.classify(&message, &mut ctx.metrics) {
@@ -293,22 +348,35 @@ impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
             .zip(&grouped.groups)
             .map(|(fingerprint, g)| (fingerprint, g.severity as u8))
             .collect();
-        let key = IdempotencyKey::from_event(Self::NAME, &event);
-        let permit = match self.outbox.admit(ctx, key, &alerts).await? {
-            Admission::Publish(permit) => permit,
-            Admission::Skip { reason } => {
-                return Ok(Summary::Skipped {
-                    reason,
-                    alert: figures(&message, &grouped),
-                });
+        let key = IdempotencyKey::from_event(Self::NAME, event.document());
+        let (batch, lines) = (&message, &mut grouped);
+        let delivered = self
+            .outbox
+            .deliver(ctx, key, &alerts, |facts| async move {
+                lines.set_aside_known(|i| facts.known(i));
+                self.render(batch, lines, facts.repeats())
+            })
+            .await?;
+        Ok(match delivered {
+            Delivered::Published {
+                message_id, rendered, ..
+            } => {
+                // Counted here, not while rendering: the outbox holds `ctx` until it returns.
+                rendered.count(&mut ctx.metrics);
+                Summary::Published(Alert {
+                    message_id: Some(message_id),
+                    ..rendered.alert
+                })
             }
-        };
-        grouped.set_aside_known(|i| permit.known(i));
-        let (sns, mut alert) = self.render(&message, &grouped, &mut ctx.metrics, Some(&permit))?;
-        let message_id = self.outbox.publish(ctx, permit, &sns).await?;
-        ctx.metrics.alert_published(sns.request_bytes());
-        alert.message_id = Some(message_id);
-        Ok(Summary::Published(alert))
+            Delivered::AlreadyDelivered { reason } => Summary::Skipped {
+                reason,
+                alert: figures(&message, &grouped),
+            },
+            Delivered::Suppressed => Summary::Skipped {
+                reason: "suppressed",
+                alert: figures(&message, &grouped),
+            },
+        })
     }
 
     fn log_line<'s>(&self, summary: &'s Summary) -> impl Serialize + 's {
@@ -321,7 +389,7 @@ mod tests {
     use super::*;
     use crate::decode::tests::encode;
     use lookout_shared::config::Env;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn log_alert(extra: &[(&str, &str)]) -> LogAlert<()> {
         let mut pairs = vec![
@@ -334,11 +402,11 @@ mod tests {
         LogAlert::new(config, ()).unwrap()
     }
 
-    fn event(group: &str, events: &str) -> Value {
+    fn event(group: &str, events: &str) -> Incoming<SubscriptionEvent> {
         let data = format!(
             r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{group}","logStream":"s","subscriptionFilters":["f"],"logEvents":[{events}]}}"#
         );
-        json!({"awslogs": {"data": encode(&data)}})
+        Incoming::from_document(json!({"awslogs": {"data": encode(&data)}}))
     }
 
     #[test]
@@ -374,7 +442,10 @@ mod tests {
             other => panic!("nothing to publish: {other:?}"),
         };
         let ack = alert
-            .prepare(&json!({"awslogs": {"data": encode(control)}}), &mut metrics)
+            .prepare(
+                &Incoming::from_document(json!({"awslogs": {"data": encode(control)}})),
+                &mut metrics,
+            )
             .unwrap();
         assert_eq!(
             done(ack),
@@ -393,5 +464,108 @@ mod tests {
             done(empty),
             json!({"status": "ignored", "reason": "no log events", "logGroup": "/ecs/web"})
         );
+    }
+
+    /// One event of `events` per line, ids from `first_id`, one second apart.
+    fn lines(first_id: u32, lines: &[&str]) -> String {
+        let events: Vec<String> = (first_id..)
+            .zip(lines)
+            .map(|(id, line)| {
+                format!(
+                    r#"{{"id":"{id}","timestamp":{},"message":"{line}"}}"#,
+                    1_714_557_600_000i64 + i64::from(id) * 1000
+                )
+            })
+            .collect();
+        events.join(",")
+    }
+
+    fn emf(ctx: &Invocation) -> Value {
+        let config = MetricsConfig::from_env(&Env::default(), "log-alert").unwrap();
+        ctx.metrics.to_emf(&config, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn known_groups_are_set_aside_as_counts_and_a_batch_of_only_known_ones_is_suppressed() {
+        use lookout_shared::deadline::Deadline;
+        use lookout_shared::publish::MemoryPublisher;
+        use lookout_shared::state::{MemoryStore, SystemClock};
+        use std::time::Duration;
+
+        let config = LogAlertConfig::from_env(&Env::from_pairs([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alerts"),
+            ("MESSAGE_FORMAT", "text"),
+        ]))
+        .unwrap();
+        let store = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
+        let alert = LogAlert::new(config, MemoryPublisher::default())
+            .unwrap()
+            .with_state(Some(store), Duration::from_secs(900));
+        let ctx = || Invocation::new(Deadline::after(Duration::from_secs(60)), "r");
+        let handle = |event| async {
+            let mut ctx = ctx();
+            let summary = alert.handle(event, &mut ctx).await.unwrap();
+            (serde_json::to_value(summary).unwrap(), emf(&ctx))
+        };
+
+        let (first, _) = handle(event("/ecs/web", &lines(1, &["ERROR db down"]))).await;
+        assert_eq!(
+            (&first["status"], &first["messageId"]),
+            (&json!("published"), &json!("memory-1"))
+        );
+
+        // The known line is counted, not shown; the new one is the alert.
+        let (second, metrics) = handle(event(
+            "/ecs/web",
+            &lines(2, &["ERROR db down", "ERROR cache gone"]),
+        ))
+        .await;
+        assert_eq!(second["status"], "published");
+        assert_eq!(
+            (&second["events"], &second["distinctLines"], &second["shownLines"]),
+            (&json!(2), &json!(1), &json!(1))
+        );
+        // Counted once the alert is out: one distinct new line.
+        assert_eq!(metrics["DistinctLines"], 1);
+        assert_eq!(metrics["AlertsPublished"], 1);
+        let sent = alert.outbox.publisher().messages();
+        let text = &sent[1].message;
+        assert!(
+            text.contains("ERROR cache gone") && !text.contains("db down"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Known:         1 distinct line (1 event) already alerted inside SUPPRESS_WINDOW_MINUTES"
+            ),
+            "{text}"
+        );
+
+        // Only known lines: nothing sent, the batch's figures reported.
+        let repeat = event("/ecs/web", &lines(4, &["ERROR db down", "ERROR cache gone"]));
+        let (third, metrics) = handle(repeat.clone()).await;
+        assert_eq!(
+            third,
+            json!({"status": "skipped", "reason": "suppressed", "logGroup": "/ecs/web", "severity": "ERROR",
+                   "events": 2, "distinctLines": 2, "shownLines": 0, "omittedEvents": 0, "redactions": 0,
+                   "belowMinSeverity": 0, "publishedBytes": 0})
+        );
+        assert_eq!(metrics.get("DistinctLines"), None, "nothing rendered: {metrics}");
+        // The same delivery again: the outbox's own reason.
+        let (again, _) = handle(repeat).await;
+        assert_eq!(again["reason"], "suppressed by an earlier attempt");
+        assert_eq!(alert.outbox.publisher().messages().len(), 2);
+    }
+
+    #[test]
+    fn only_an_invalid_payload_is_counted_by_the_function() {
+        let decode = LogAlertError::Decode(DecodeError::MissingData);
+        assert_eq!(decode.metric(), Some(INVALID_PAYLOADS));
+        // Delivery failures are the outbox's to count (PublishFailures), once.
+        let too_large = LogAlertError::Delivery(DeliveryError::TooLarge(FitError {
+            bytes: 300_000,
+            limit: 262_144,
+        }));
+        assert_eq!((too_large.kind(), too_large.metric()), ("MessageTooLarge", None));
     }
 }

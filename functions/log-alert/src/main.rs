@@ -2,8 +2,7 @@
 //! (`log_alert`); this only wires configuration, the SNS client and the invocation skeleton.
 
 use lambda_runtime::Error;
-use log_alert::config::LogAlertConfig;
-use log_alert::handler::LogAlert;
+use log_alert::{LogAlert, LogAlertConfig};
 use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;

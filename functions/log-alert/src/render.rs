@@ -3,9 +3,11 @@
 use crate::decode::LogsMessage;
 use crate::group::{Group, Grouped};
 use lookout_shared::console;
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::notification::{
     Attribute, ChatMessage, Detail, Notification, chat_code_block, chat_code_span,
 };
+use lookout_shared::outbox::Suppressed;
 use lookout_shared::severity::Severity;
 use lookout_shared::text::{count, inline, push_framed, thousands, truncate_utf8};
 use lookout_shared::time::iso8601_ms;
@@ -25,7 +27,9 @@ const INSIGHTS_QUERY: &str = "fields @timestamp, @logStream, @message\n| sort @t
 pub(crate) struct AlertContext<'m, 'a> {
     pub message: &'m LogsMessage<'a>,
     pub grouped: &'m Grouped<'m>,
-    pub region: &'m str,
+    pub region: &'m Region,
+    /// The repeats suppressed since the previous alert of the group this one leads with.
+    pub suppressed: Option<&'m Suppressed>,
 }
 
 impl AlertContext<'_, '_> {
@@ -139,6 +143,9 @@ impl AlertContext<'_, '_> {
         let g = self.grouped;
         let mut t = String::with_capacity(4096 + shown.iter().map(|(_, s)| s.len() + 80).sum::<usize>());
         let _ = writeln!(t, "{}\n", inline(&self.subject()));
+        if let Some(s) = self.suppressed {
+            t.push_str(&s.text_line());
+        }
         // Names and fields from the event are quoted: one line each, hidden characters escaped.
         let _ = writeln!(t, "Log group:     {}", inline(&m.log_group));
         let _ = writeln!(t, "Log stream:    {}", inline(&m.log_stream));
@@ -248,7 +255,7 @@ impl AlertContext<'_, '_> {
                 })
             })
             .collect();
-        json!({
+        let mut doc = json!({
             "source": SOURCE,
             "schemaVersion": 1,
             "severity": self.severity().as_str(),
@@ -269,7 +276,11 @@ impl AlertContext<'_, '_> {
             "lines": lines,
             "known": {"lines": g.known.lines, "events": g.known.events},
             "omitted": {"lines": omitted.lines, "events": omitted.events, "bytes": omitted.bytes},
-        })
+        });
+        if let (Some(s), Some(doc)) = (self.suppressed, doc.as_object_mut()) {
+            doc.insert("suppressed".into(), s.json());
+        }
+        doc
     }
 
     fn chat(
@@ -281,8 +292,10 @@ impl AlertContext<'_, '_> {
     ) -> ChatMessage {
         let m = self.message;
         let g = self.grouped;
-        let mut d = format!(
-            "*{}* as {} in log group {}, stream {}, {} to {} UTC. Severity: {}.\n",
+        let mut d = self.suppressed.map(Suppressed::chat_line).unwrap_or_default();
+        let _ = writeln!(
+            d,
+            "*{}* as {} in log group {}, stream {}, {} to {} UTC. Severity: {}.",
             count(g.events, "event", "events"),
             count(g.groups.len() as u64, "distinct line", "distinct lines"),
             chat_code_span(&m.log_group),
@@ -322,15 +335,14 @@ impl AlertContext<'_, '_> {
             keywords: vec![self.severity().as_str().to_string(), m.log_group.to_string()],
             event_type: "LookoutLogAlert".to_string(),
             // An ARN only from a name of CloudWatch Logs' own grammar (it is not quoted there).
-            related_resources: if is_log_group_name(&m.log_group) {
-                vec![console::arn(
+            related_resources: match AccountId::parse(&m.owner) {
+                Some(account) if is_log_group_name(&m.log_group) => vec![console::arn(
                     "logs",
                     self.region,
-                    &m.owner,
+                    &account,
                     &format!("log-group:{}", m.log_group),
-                )]
-            } else {
-                Vec::new()
+                )],
+                _ => Vec::new(),
             },
         }
     }
@@ -397,11 +409,18 @@ mod tests {
     }
 
     fn render(msg: &LogsMessage, detail: Detail) -> Notification {
+        render_after(msg, detail, None)
+    }
+
+    /// As `render`, for an alert that follows suppressed repeats.
+    fn render_after(msg: &LogsMessage, detail: Detail, suppressed: Option<&Suppressed>) -> Notification {
         let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Notice);
+        let region = Region::parse("eu-west-1").unwrap();
         AlertContext {
             message: msg,
             grouped: &grouped,
-            region: "eu-west-1",
+            region: &region,
+            suppressed,
         }
         .render(detail)
     }
@@ -495,5 +514,38 @@ mod tests {
         );
         let c = render(&batch("/g", &["ERROR x"]), ALL);
         assert_ne!(a.identity, c.identity);
+    }
+
+    #[test]
+    fn suppressed_repeats_are_stated_in_every_format() {
+        let msg = batch("/g", &["ERROR x"]);
+        let plain = render(&msg, ALL);
+        assert!(!plain.text.contains("Suppressed:"), "{}", plain.text);
+        assert_eq!(plain.structured.get("suppressed"), None);
+        let repeats = Suppressed {
+            count: 4,
+            since: 1_764_151_320,
+        };
+        let n = render_after(&msg, ALL, Some(&repeats));
+        assert!(
+            n.text.starts_with(
+                "[ERROR] 1 event in /g\n\nSuppressed:    4 similar alerts suppressed since 2025-11-26T10:02:00.000Z (SUPPRESS_WINDOW_MINUTES)\nLog group:     /g\n"
+            ),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            n.structured["suppressed"],
+            json!({"count": 4, "since": "2025-11-26T10:02:00.000Z"})
+        );
+        assert!(
+            n.chat.description.starts_with(
+                "_4 similar alerts suppressed since 2025-11-26T10:02:00.000Z._\n*1 event* as 1 distinct line"
+            ),
+            "{}",
+            n.chat.description
+        );
+        // Everything else is as without it.
+        assert_eq!(n.text.replacen(&repeats.text_line(), "", 1), plain.text);
     }
 }

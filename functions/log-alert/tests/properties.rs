@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use base64::Engine;
-use log_alert::config::LogAlertConfig;
-use log_alert::decode::{self, LogEvent, LogsMessage, MessageType};
-use log_alert::handler::{LogAlert, Prepared};
+use log_alert::{DecodeError, LogAlert, LogAlertConfig, LogEvent, LogsMessage, MessageType, Prepared};
 use lookout_shared::config::Env;
 use lookout_shared::metrics::Metrics;
 use lookout_shared::notification::SUBJECT_MAX_CHARS;
@@ -24,11 +22,11 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn decode_all(data: &str, cap: usize) -> Result<usize, decode::DecodeError> {
+fn decode_all(data: &str, cap: usize) -> Result<usize, DecodeError> {
     let mut out = Vec::new();
-    decode::decompress(data, cap, &mut out)?;
+    log_alert::decompress(data, cap, &mut out)?;
     assert!(out.len() <= cap);
-    decode::parse(&out).map(|m| m.log_events.len())
+    log_alert::parse(&out).map(|m| m.log_events.len())
 }
 
 proptest! {

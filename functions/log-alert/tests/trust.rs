@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use base64::Engine;
-use log_alert::config::LogAlertConfig;
-use log_alert::handler::{LogAlert, Prepared};
+use log_alert::{LogAlert, LogAlertConfig, Prepared};
 use lookout_shared::config::Env;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::metrics::Metrics;
 use lookout_shared::notification::SnsMessage;
 use serde_json::{Value, json};
@@ -44,7 +44,10 @@ fn event(owner: &str, group: &str, stream: &str, lines: &[&str]) -> Value {
 }
 
 fn publish(alert: &LogAlert<()>, event: &Value) -> SnsMessage {
-    match alert.prepare(event, &mut Metrics::default()).unwrap() {
+    match alert
+        .prepare(&Incoming::from_document(event.clone()), &mut Metrics::default())
+        .unwrap()
+    {
         Prepared::Publish { message, .. } => message,
         other => panic!("expected a message: {other:?}"),
     }

@@ -1,7 +1,7 @@
 //! scan-alert's settings, parsed once at cold start.
 
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, TopicArn};
+use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
@@ -11,11 +11,11 @@ use std::time::Duration;
 
 /// Notify when any severity reaches its threshold, e.g. `CRITICAL=1,HIGH=5`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Thresholds(pub BTreeMap<VulnSeverity, u64>);
+pub(crate) struct Thresholds(BTreeMap<VulnSeverity, u64>);
 
 impl Thresholds {
     /// Items are named by position (1-based) and parsed severity, never quoted.
-    pub fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn parse(variable: &str, raw: &str) -> Result<Self, ConfigError> {
         let mut map = BTreeMap::new();
         for (i, item) in raw
             .split(',')
@@ -59,7 +59,7 @@ impl Thresholds {
     }
 
     /// The severities whose threshold the counts reach, worst first.
-    pub fn reached(&self, counts: &SeverityCounts) -> Vec<VulnSeverity> {
+    pub(crate) fn reached(&self, counts: &SeverityCounts) -> Vec<VulnSeverity> {
         let mut out: Vec<VulnSeverity> = self
             .0
             .iter()
@@ -70,30 +70,40 @@ impl Thresholds {
         out
     }
 
-    pub fn describe(&self) -> String {
+    /// `CRITICAL ≥ 1 or HIGH ≥ 5`.
+    pub(crate) fn describe(&self) -> String {
         let parts: Vec<String> = self.0.iter().rev().map(|(s, n)| format!("{s} ≥ {n}")).collect();
         parts.join(" or ")
     }
 }
 
+/// Everything scan-alert reads from its environment, parsed once at cold start.
 #[derive(Debug, Clone)]
 pub struct ScanAlertConfig {
+    /// The topic and the message format.
     pub delivery: Delivery,
-    pub thresholds: Thresholds,
-    pub repositories: Patterns,
+    /// `SEVERITY_THRESHOLDS`.
+    pub(crate) thresholds: Thresholds,
+    /// `REPOSITORY_INCLUDE` / `REPOSITORY_EXCLUDE`.
+    pub(crate) repositories: Patterns,
     /// Accepted vulnerabilities (CVE ids), never counted or shown.
-    pub ignore: BTreeSet<String>,
+    pub(crate) ignore: BTreeSet<String>,
     /// Basic-scan findings read per image at most (DescribeImageScanFindings pages).
-    pub max_findings: usize,
+    pub(crate) max_findings: usize,
     /// Findings listed in a message at most.
-    pub max_shown: usize,
+    pub(crate) max_shown: usize,
+    /// `REDACT` and `REDACT_EXTRA_PATTERNS`, parsed like every function's; compiled by
+    /// `ScanAlert::new`, still at init.
+    pub(crate) redact: RedactSettings,
     /// Stop waiting on SNS this long before the Lambda deadline, so the failure is reported.
-    pub deadline_margin: Duration,
-    pub metrics: MetricsConfig,
+    pub(crate) deadline_margin: Duration,
+    pub(crate) metrics: MetricsConfig,
+    /// The SDK's settings (endpoint, retries).
     pub aws: AwsSettings,
 }
 
 impl ScanAlertConfig {
+    /// Every variable, checked: an error names the variable, never its value.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
         Ok(Self {
@@ -110,6 +120,7 @@ impl ScanAlertConfig {
                 .collect(),
             max_findings: env.number_in("MAX_FINDINGS", 1000, 1..=100_000)?,
             max_shown: env.number_in("MAX_FINDINGS_SHOWN", 25, 1..=1000)?,
+            redact: RedactSettings::from_env(env)?,
             deadline_margin: env.deadline_margin(500)?,
             metrics: MetricsConfig::from_env(env, "scan-alert")?,
             aws: AwsSettings::from_env(env)?,

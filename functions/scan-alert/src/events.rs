@@ -1,22 +1,36 @@
-//! The EventBridge events scan-alert handles, as typed values: each kind's `detail` is
-//! deserialised into its own type here, as received (nothing is patched first).
+//! What scan-alert is invoked with, typed at the boundary: the function's event is
+//! `Incoming<Batch>`. It accepts one EventBridge event (a rule's target), a JSON array of them,
+//! or SQS messages whose bodies are EventBridge events (an event source mapping's
+//! `{"Records": [...]}`, or an EventBridge Pipe's bare array of SQS messages). The envelopes are
+//! `aws_lambda_events`' (`SqsEvent`, `SqsMessage`, `EventBridgeEvent<D>`) with a typed `detail`
+//! per event kind ([`crate::detail`]); each event's names are then checked against AWS's own
+//! grammars and normalised into an [`ImageEvent`].
+//!
+//! Each item carries its own result, so one bad event fails alone; only a document of none of
+//! these shapes fails as a whole. No error quotes the payload.
 
-use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
+use crate::detail::{EcrScanDetail, InspectorFindingDetail, InspectorScanDetail, Parsed};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use lookout_shared::envelope::Malformed;
+use lookout_shared::findings::{Finding, SeverityCounts};
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::text::ascii_line;
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What happened to which image.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ImageEvent {
     /// EventBridge event id: stable across redeliveries.
-    pub id: String,
-    pub account: String,
-    pub region: String,
-    pub repository: String,
-    pub digest: String,
-    pub tags: Vec<String>,
-    pub kind: EventKind,
+    pub(crate) id: String,
+    pub(crate) account: AccountId,
+    pub(crate) region: Region,
+    pub(crate) repository: String,
+    pub(crate) digest: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) kind: EventKind,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +55,7 @@ pub(crate) enum FindingStatus {
 }
 
 impl FindingStatus {
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "ACTIVE" => FindingStatus::Active,
             "SUPPRESSED" => FindingStatus::Suppressed,
@@ -76,6 +90,7 @@ impl EventKind {
     }
 }
 
+/// Why an event cannot be processed; never quotes the payload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
     #[error(
@@ -122,91 +137,141 @@ pub(crate) enum Shape {
 #[derive(Debug)]
 pub(crate) struct Item {
     /// The SQS `messageId` (the partial batch response's `itemIdentifier`).
-    pub message_id: Option<String>,
-    pub event: Result<ImageEvent, EventError>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) event: Result<ImageEvent, EventError>,
 }
 
+/// The invocation's events, typed: one event, an array of them, or an SQS batch of them.
 #[derive(Debug)]
-pub(crate) struct Batch {
-    pub shape: Shape,
-    pub items: Vec<Item>,
+pub struct Batch {
+    pub(crate) shape: Shape,
+    pub(crate) items: Vec<Item>,
 }
 
-/// One event, an array of them, or an SQS batch of them. Only a payload of none of these
-/// shapes fails as a whole; otherwise each item carries its own result.
-pub(crate) fn parse(payload: &Value) -> Result<Batch, EventError> {
-    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-        return sqs_batch(records);
+/// A document of none of the accepted shapes fails here (`Incoming` carries it as
+/// `Malformed`, the handler answers [`EventError::NotAnEvent`]); any other document succeeds,
+/// each item with its own result.
+impl<'de> Deserialize<'de> for Batch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let document = Value::deserialize(deserializer)?;
+        Batch::from_document(document).ok_or_else(|| D::Error::custom("not a scan-alert event"))
     }
-    match payload {
-        Value::Array(items) if !items.is_empty() && items.iter().all(is_sqs_record) => sqs_batch(items),
-        Value::Array(items) => Ok(Batch {
-            shape: Shape::Array,
-            items: items
-                .iter()
-                .map(|e| Item {
-                    message_id: None,
-                    event: parse_one(e),
+}
+
+impl Batch {
+    fn from_document(document: Value) -> Option<Self> {
+        if document.get("Records").is_some_and(Value::is_array) {
+            return Self::sqs(SqsEvent::deserialize(document).ok()?.records);
+        }
+        match &document {
+            Value::Array(items) => {
+                // Pipes' SQS messages: every item one (EventBridge events are not).
+                if !items.is_empty()
+                    && let Ok(messages) = Vec::<SqsMessage>::deserialize(&document)
+                    && messages.iter().all(is_sqs_message)
+                {
+                    return Self::sqs(messages);
+                }
+                Some(Batch {
+                    shape: Shape::Array,
+                    items: items
+                        .iter()
+                        .map(|e| Item {
+                            message_id: None,
+                            event: image_event(e),
+                        })
+                        .collect(),
                 })
-                .collect(),
-        }),
-        Value::Object(_) => Ok(Batch {
-            shape: Shape::Single,
-            items: vec![Item {
-                message_id: None,
-                event: parse_one(payload),
-            }],
-        }),
-        _ => Err(EventError::NotAnEvent),
+            }
+            Value::Object(_) => Some(Batch {
+                shape: Shape::Single,
+                items: vec![Item {
+                    message_id: None,
+                    event: image_event(&document),
+                }],
+            }),
+            _ => None,
+        }
     }
-}
 
-fn is_sqs_record(v: &Value) -> bool {
-    field(v, "eventSource") == "aws:sqs" && v.get("messageId").is_some_and(Value::is_string)
-}
-
-fn sqs_batch(records: &[Value]) -> Result<Batch, EventError> {
-    if !records.iter().all(is_sqs_record) {
-        return Err(EventError::NotAnEvent);
-    }
-    let items = records
-        .iter()
-        .map(|record| Item {
-            message_id: Some(field(record, "messageId").to_string()),
-            event: match serde_json::from_str::<Value>(field(record, "body")) {
-                Ok(event) if event.is_object() => parse_one(&event),
-                _ => Err(EventError::Malformed {
-                    detail_type: "SQS message".to_string(),
-                    problem: "body is not a JSON EventBridge event".to_string(),
-                }),
-            },
+    /// Every record must be an SQS message with a `messageId`: a partial batch response could
+    /// not name one without it, and the queue would delete it as delivered.
+    fn sqs(records: Vec<SqsMessage>) -> Option<Self> {
+        if !records.iter().all(is_sqs_message) {
+            return None;
+        }
+        let items = records
+            .into_iter()
+            .map(|record| Item {
+                event: match serde_json::from_str::<Value>(record.body.as_deref().unwrap_or_default()) {
+                    Ok(event) if event.is_object() => image_event(&event),
+                    _ => Err(EventError::Malformed {
+                        detail_type: "SQS message".to_string(),
+                        problem: "body is not a JSON EventBridge event".to_string(),
+                    }),
+                },
+                message_id: record.message_id,
+            })
+            .collect();
+        Some(Batch {
+            shape: Shape::Sqs,
+            items,
         })
-        .collect();
-    Ok(Batch {
-        shape: Shape::Sqs,
-        items,
+    }
+}
+
+fn is_sqs_message(m: &SqsMessage) -> bool {
+    m.event_source.as_deref() == Some("aws:sqs") && m.message_id.is_some()
+}
+
+/// `source` and `detail-type`, read first so an event of another kind is named as such
+/// whatever its detail holds (an event without them is of no kind scan-alert knows).
+#[derive(Debug, Default, Deserialize)]
+struct Kind<'a> {
+    #[serde(default, borrow)]
+    source: Option<&'a str>,
+    #[serde(default, borrow, rename = "detail-type")]
+    detail_type: Option<&'a str>,
+}
+
+/// The envelope's fields an [`ImageEvent`] keeps, and what the detail says of the image.
+struct Typed {
+    id: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+    parsed: Parsed,
+}
+
+/// `event` as an `EventBridgeEvent<D>`, its detail parsed by `parse`.
+fn typed<D: Serialize + DeserializeOwned>(
+    event: &Value,
+    parse: fn(D) -> Result<Parsed, String>,
+) -> Result<Typed, String> {
+    let EventBridgeEvent {
+        id,
+        account,
+        region,
+        detail,
+        ..
+    } = EventBridgeEvent::<D>::deserialize(event).map_err(|e| Malformed::from_serde(&e).to_string())?;
+    Ok(Typed {
+        id,
+        account,
+        region,
+        parsed: parse(detail)?,
     })
 }
 
-fn field<'a>(v: &'a Value, name: &str) -> &'a str {
-    v.get(name).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// What each kind of event says about its image.
-struct Parsed {
-    repository: String,
-    digest: String,
-    tags: Vec<String>,
-    kind: EventKind,
-}
-
-fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
-    let (source, detail_type) = (field(event, "source"), field(event, "detail-type"));
-    let detail = || event.get("detail").cloned().unwrap_or_default();
-    let parsed = match (source, detail_type) {
-        ("aws.ecr", "ECR Image Scan") => ecr_scan(detail()),
-        ("aws.inspector2", "Inspector2 Scan") => inspector_scan(detail()),
-        ("aws.inspector2", "Inspector2 Finding") => inspector_finding(detail()),
+fn image_event(event: &Value) -> Result<ImageEvent, EventError> {
+    let kind = Kind::deserialize(event).unwrap_or_default();
+    let (source, detail_type) = (
+        kind.source.unwrap_or_default(),
+        kind.detail_type.unwrap_or_default(),
+    );
+    let typed = match (source, detail_type) {
+        ("aws.ecr", "ECR Image Scan") => typed(event, EcrScanDetail::parse),
+        ("aws.inspector2", "Inspector2 Scan") => typed(event, InspectorScanDetail::parse),
+        ("aws.inspector2", "Inspector2 Finding") => typed(event, InspectorFindingDetail::parse),
         _ => {
             // Named, bounded and single-line: never a payload dump in an error.
             return Err(EventError::Unsupported {
@@ -219,15 +284,19 @@ fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
         detail_type: detail_type.to_string(),
         problem,
     };
-    let parsed = parsed.map_err(malformed)?;
-    let (account, region) = (field(event, "account"), field(event, "region"));
+    let Typed {
+        id,
+        account,
+        region,
+        parsed,
+    } = typed.map_err(malformed)?;
     // Links and ARNs are built from these: only values of AWS's own grammar get through.
-    if !valid_account(account) {
+    let Some(account) = AccountId::parse(account.as_deref().unwrap_or_default()) else {
         return Err(malformed("account is not a 12-digit AWS account id".into()));
-    }
-    if !lookout_shared::console::is_region(region) {
+    };
+    let Some(region) = Region::parse(region.as_deref().unwrap_or_default()) else {
         return Err(malformed("region is not an AWS region name".into()));
-    }
+    };
     if !valid_repository(&parsed.repository) {
         return Err(malformed(
             "the repository name is not a valid ECR repository name".into(),
@@ -237,31 +306,14 @@ fn parse_one(event: &Value) -> Result<ImageEvent, EventError> {
         return Err(malformed("the image digest is not sha256:<64 hex digits>".into()));
     }
     Ok(ImageEvent {
-        id: field(event, "id").to_string(),
-        account: account.to_string(),
-        region: region.to_string(),
+        id: id.unwrap_or_default(),
+        account,
+        region,
         repository: parsed.repository,
         digest: parsed.digest,
         tags: parsed.tags,
         kind: parsed.kind,
     })
-}
-
-/// A serde error as a problem: the field it names, or the position, never the value.
-fn problem(e: &serde_json::Error) -> String {
-    let message = e.to_string();
-    if message.starts_with("missing field `") {
-        return message.split(" at line").next().unwrap_or_default().to_string();
-    }
-    format!(
-        "a field has the wrong type or shape (detail line {}, column {})",
-        e.line(),
-        e.column()
-    )
-}
-
-fn valid_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// ECR: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 256 characters.
@@ -277,194 +329,4 @@ fn valid_repository(s: &str) -> bool {
 fn valid_digest(s: &str) -> bool {
     s.strip_prefix("sha256:")
         .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// A severity name as ECR or Inspector spell it; anything else is an error naming `field`.
-fn severity(field: &str, name: &str) -> Result<VulnSeverity, String> {
-    VulnSeverity::parse(name).ok_or_else(|| format!("{field} is not a known severity"))
-}
-
-/// `aws.ecr` / `ECR Image Scan`. FAILED scans may carry no counts or tags.
-fn ecr_scan(detail: Value) -> Result<Parsed, String> {
-    let d: EcrScanDetail = serde_json::from_value(detail).map_err(|e| problem(&e))?;
-    let mut counts = SeverityCounts::default();
-    for (name, n) in d.finding_severity_counts.unwrap_or_default() {
-        let s = severity("a finding-severity-counts key", &name)?;
-        // null is how FAILED scans say "none"; a negative count is not a count.
-        let n = u64::try_from(n.unwrap_or(0))
-            .map_err(|_| "a finding-severity-counts value is negative".to_string())?;
-        counts.add(s, n);
-    }
-    let repository = d
-        .repository_name
-        .filter(|r| !r.is_empty())
-        .ok_or("no repository-name")?;
-    let digest = d
-        .image_digest
-        .filter(|r| !r.is_empty())
-        .ok_or("no image-digest")?;
-    Ok(Parsed {
-        repository,
-        digest,
-        tags: d.image_tags.unwrap_or_default(),
-        kind: EventKind::BasicScan {
-            status: d.scan_status.unwrap_or_default(),
-            counts,
-        },
-    })
-}
-
-/// `aws.inspector2` / `Inspector2 Scan`: the detail names the repository by ARN.
-fn inspector_scan(detail: Value) -> Result<Parsed, String> {
-    let d: InspectorScanDetail = serde_json::from_value(detail).map_err(|e| problem(&e))?;
-    let mut counts = SeverityCounts::default();
-    for (name, n) in d.finding_severity_counts {
-        // Inspector adds the sum of the others.
-        if name != "TOTAL" {
-            counts.add(severity("a finding-severity-counts key", &name)?, n);
-        }
-    }
-    let repository = d
-        .repository_name
-        .rsplit_once(":repository/")
-        .map_or(d.repository_name.clone(), |(_, n)| n.to_string());
-    Ok(Parsed {
-        repository,
-        digest: d.image_digest,
-        tags: d.image_tags,
-        kind: EventKind::InspectorScan {
-            status: d.scan_status,
-            counts,
-        },
-    })
-}
-
-/// `aws.inspector2` / `Inspector2 Finding`: one finding on one ECR image.
-fn inspector_finding(detail: Value) -> Result<Parsed, String> {
-    let d: InspectorFindingDetail = serde_json::from_value(detail).map_err(|e| problem(&e))?;
-    // A finding whose status or severity is unknown is not "below threshold": it fails, named.
-    let status = FindingStatus::parse(d.status.as_deref().ok_or("missing field `status`")?)
-        .ok_or("status is not ACTIVE, SUPPRESSED or CLOSED")?;
-    let severity = severity("severity", &d.severity)?;
-    let image = d
-        .resources
-        .iter()
-        .find_map(|r| r.details.as_ref()?.aws_ecr_container_image.as_ref())
-        .ok_or("no awsEcrContainerImage resource")?;
-    let package = d
-        .package_vulnerability_details
-        .as_ref()
-        .and_then(|p| p.vulnerable_packages.first());
-    let finding = Finding {
-        vulnerability_id: d
-            .package_vulnerability_details
-            .as_ref()
-            .map(|p| p.vulnerability_id.clone())
-            .unwrap_or_else(|| d.title.clone()),
-        severity,
-        title: d.title.clone(),
-        package: package.map(|p| p.name.clone()),
-        installed_version: package.map(|p| p.version.clone()),
-        fixed_in_version: package
-            .and_then(|p| p.fixed_in_version.clone())
-            .filter(|v| !v.is_empty() && v != "NotAvailable"),
-        fix_available: d.fix_available.clone(),
-        exploit_available: d.exploit_available.clone(),
-        score: d.inspector_score,
-        repository: image.repository_name.clone(),
-        digest: image.image_hash.clone(),
-        tags: image.image_tags.clone(),
-    };
-    Ok(Parsed {
-        repository: image.repository_name.clone(),
-        digest: image.image_hash.clone(),
-        tags: image.image_tags.clone(),
-        kind: EventKind::InspectorFinding {
-            status,
-            finding: Box::new(finding),
-        },
-    })
-}
-
-/// ECR's basic scan detail. Every field may be missing or null on a FAILED scan.
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct EcrScanDetail {
-    #[serde(default)]
-    scan_status: Option<String>,
-    #[serde(default)]
-    repository_name: Option<String>,
-    #[serde(default)]
-    image_digest: Option<String>,
-    #[serde(default)]
-    image_tags: Option<Vec<String>>,
-    /// `CRITICAL`, `HIGH`, ..., `UNDEFINED` → count.
-    #[serde(default)]
-    finding_severity_counts: Option<std::collections::BTreeMap<String, Option<i64>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct InspectorScanDetail {
-    #[serde(default)]
-    scan_status: String,
-    repository_name: String,
-    #[serde(default)]
-    finding_severity_counts: std::collections::BTreeMap<String, u64>,
-    image_digest: String,
-    #[serde(default)]
-    image_tags: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InspectorFindingDetail {
-    #[serde(default)]
-    title: String,
-    severity: String,
-    #[serde(default)]
-    status: Option<String>,
-    inspector_score: Option<f64>,
-    fix_available: Option<String>,
-    exploit_available: Option<String>,
-    package_vulnerability_details: Option<PackageDetails>,
-    #[serde(default)]
-    resources: Vec<FindingResource>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PackageDetails {
-    vulnerability_id: String,
-    #[serde(default)]
-    vulnerable_packages: Vec<VulnerablePackage>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VulnerablePackage {
-    name: String,
-    #[serde(default)]
-    version: String,
-    fixed_in_version: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct FindingResource {
-    details: Option<FindingResourceDetails>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FindingResourceDetails {
-    aws_ecr_container_image: Option<EcrImageDetails>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EcrImageDetails {
-    repository_name: String,
-    image_hash: String,
-    #[serde(default)]
-    image_tags: Vec<String>,
 }

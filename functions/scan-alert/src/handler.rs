@@ -1,23 +1,30 @@
-//! One scan-alert invocation: parse the events, group them by image, apply thresholds,
-//! repository patterns and the ignore list, and publish one notification per image.
+//! One scan-alert invocation: the typed events ([`crate::events`]) grouped by image; each
+//! image filtered (repository patterns, finding status, unfinished scans), decided against the
+//! thresholds and the ignore list (reading basic-scan findings via [`crate::scan_findings`]),
+//! and delivered through the one shared path, `Outbox::deliver`, rendered by
+//! [`crate::render`]. The response and its failures are [`crate::summary`]'s.
 //!
 //! Each input item succeeds or fails on its own: an SQS batch answers `batchItemFailures` (only
 //! the failed messages come back); a single event or an array fails the invocation, after the
 //! other items were published, naming how many failed and the first.
 
 use crate::config::ScanAlertConfig;
-use crate::events::{self, EventError, EventKind, FindingStatus, ImageEvent, Shape};
+use crate::error::ScanAlertError;
+use crate::events::{Batch, EventError, EventKind, FindingStatus, ImageEvent};
 use crate::render::ImageAlert;
 use crate::scan_findings::ScanFindingsSource;
+use crate::summary::{self, ImageResult, ItemFailure, LogLine, Outcome, Summary};
+use lookout_shared::config::ConfigError;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::findings::{Finding, SeverityCounts};
-use lookout_shared::invocation::{Admission, DeliveryError, Function, FunctionError, Invocation, Outbox};
+use lookout_shared::invocation::{Function, Invocation};
 use lookout_shared::metrics::{Metric, MetricsConfig};
-use lookout_shared::notification::{Detail, FitError};
+use lookout_shared::notification::Detail;
+use lookout_shared::outbox::{Delivered, Outbox};
 use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
 use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, StateStore};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -28,155 +35,12 @@ const ITEMS_FAILED: Metric = Metric::count("ItemsFailed");
 /// A publish (with its ECR read) is not started with less than this left before the margin,
 /// nor with less than the slowest one of this invocation took.
 const MIN_PUBLISH_TIME: Duration = Duration::from_millis(250);
-/// Entries of `results` and `failures` in the response; the rest are counted.
-const MAX_LISTED: usize = 100;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ScanAlertError {
-    #[error(transparent)]
-    Event(#[from] EventError),
-    #[error(transparent)]
-    TooLarge(#[from] FitError),
-    #[error(transparent)]
-    Delivery(#[from] DeliveryError),
-    /// Not attempted: what was left of the invocation could not cover one more publish.
-    #[error(
-        "not attempted: {remaining_ms} ms were left before the deadline margin, less than a publish takes ({needed_ms} ms)"
-    )]
-    NoTimeLeft { remaining_ms: u128, needed_ms: u128 },
-    /// The one item of a single event failed: its error, as recorded.
-    #[error("{message}")]
-    Item { kind: &'static str, message: String },
-    /// Items of an event array failed; the others were processed (and are in the log line).
-    #[error(
-        "{failed} of {items} items failed, the others were processed; first failure: item {first_item}: {first}"
-    )]
-    Incomplete {
-        kind: &'static str,
-        failed: usize,
-        items: usize,
-        first_item: usize,
-        first: String,
-    },
-}
-
-impl FunctionError for ScanAlertError {
-    fn kind(&self) -> &'static str {
-        match self {
-            ScanAlertError::Event(e) => e.kind(),
-            ScanAlertError::TooLarge(_) => "MessageTooLarge",
-            ScanAlertError::Delivery(e) => e.kind(),
-            ScanAlertError::NoTimeLeft { .. } => "DeadlineExceeded",
-            ScanAlertError::Item { kind, .. } | ScanAlertError::Incomplete { kind, .. } => kind,
-        }
-    }
-}
-
+/// Each finding line is cut to this many bytes.
 const ITEM_BYTES: usize = 1_000;
 
-/// The invocation's response: one result per image, and every item that failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    /// Notifications published.
-    pub alerts: usize,
-    /// Input items that failed.
-    pub failed: usize,
-    /// The first [`MAX_LISTED`] images.
-    pub results: Vec<ImageResult>,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub omitted_results: usize,
-    /// The first [`MAX_LISTED`] failed items, each with its named error.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failures: Vec<ItemFailure>,
-    /// SQS batches (event source mapping with `ReportBatchItemFailures`, or an EventBridge Pipe
-    /// with an SQS source): every failed item, so only those are redelivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-/// One input item that was not processed or not delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    /// Position in the input (0-based).
-    pub item: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item_identifier: Option<String>,
-    /// `Lookout.<kind>`.
-    pub error_type: String,
-    pub error: String,
-    #[serde(skip)]
-    kind: &'static str,
-}
-
-impl ItemFailure {
-    fn new(item: usize, item_identifier: Option<String>, e: &ScanAlertError) -> Self {
-        Self {
-            item,
-            item_identifier,
-            error_type: format!("Lookout.{}", e.kind()),
-            error: e.to_string(),
-            kind: e.kind(),
-        }
-    }
-}
-
-/// The partial batch response entry SQS and EventBridge Pipes read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchItemFailure {
-    /// The SQS `messageId`.
-    pub item_identifier: String,
-}
-
-/// What the summary log line shows: everything but the (long) partial batch response.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogLine<'s> {
-    alerts: usize,
-    failed: usize,
-    results: &'s [ImageResult],
-    omitted_results: usize,
-    failures: &'s [ItemFailure],
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageResult {
-    pub repository: String,
-    pub digest: String,
-    pub event: &'static str,
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Outcome {
-    #[serde(rename = "repository excluded")]
-    RepositoryExcluded,
-    #[serde(rename = "below threshold")]
-    BelowThreshold,
-    #[serde(rename = "published")]
-    Published,
-    /// The state store said it was already delivered (or is suppressed).
-    #[serde(rename = "skipped")]
-    Skipped,
-    /// Inspector finding events whose findings are all SUPPRESSED or CLOSED.
-    #[serde(rename = "no active finding")]
-    NotActive,
-    /// A scan still IN_PROGRESS or PENDING: not a failure, and no result yet.
-    #[serde(rename = "scan not finished")]
-    NotFinished,
-}
-
+/// The scan-alert function: its configuration, the basic-scan findings source, the outbox
+/// (publisher and state store) and the redaction rules (`REDACT`, `REDACT_EXTRA_PATTERNS`).
 #[derive(Debug)]
 pub struct ScanAlert<S, P, St = DynamoStore> {
     config: ScanAlertConfig,
@@ -187,11 +51,7 @@ pub struct ScanAlert<S, P, St = DynamoStore> {
 
 impl<S, P, St> ScanAlert<S, P, St> {
     /// Uses the state store (None when `STATE_TABLE` is unset) with this suppression window.
-    pub fn with_state<St2: StateStore>(
-        self,
-        store: Option<St2>,
-        window: std::time::Duration,
-    ) -> ScanAlert<S, P, St2> {
+    pub fn with_state<St2: StateStore>(self, store: Option<St2>, window: Duration) -> ScanAlert<S, P, St2> {
         ScanAlert {
             config: self.config,
             findings: self.findings,
@@ -202,7 +62,7 @@ impl<S, P, St> ScanAlert<S, P, St> {
 }
 
 impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert<S, P, St> {
-    type Event = Value;
+    type Event = Incoming<Batch>;
     type Summary = Summary;
     type Error = ScanAlertError;
     const NAME: &'static str = "scan-alert";
@@ -211,8 +71,13 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert
         &self.config.metrics
     }
 
-    async fn handle(&self, payload: Value, ctx: &mut Invocation) -> Result<Summary, ScanAlertError> {
-        let batch = events::parse(&payload)?;
+    async fn handle(
+        &self,
+        incoming: Incoming<Batch>,
+        ctx: &mut Invocation,
+    ) -> Result<Summary, ScanAlertError> {
+        let (document, batch) = incoming.into_parts();
+        let batch = batch.map_err(|_| EventError::NotAnEvent)?;
         let items = batch.items.len();
         let mut failures: Vec<ItemFailure> = Vec::new();
         let mut ids = Vec::with_capacity(items);
@@ -227,7 +92,9 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert
         }
         ctx.metrics.add_len(SCAN_EVENTS, events.len());
         // Each image's notification is claimed under its own key inside the payload's.
-        let key = IdempotencyKey::from_event(Self::NAME, &payload);
+        let key = IdempotencyKey::from_event(Self::NAME, &document);
+        // Only the key needed the document: not held through the publishes.
+        drop(document);
         let mut results = Vec::new();
         let mut slowest = MIN_PUBLISH_TIME;
         for (indices, group) in group_by_image(events) {
@@ -254,81 +121,29 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert
                 ),
             }
         }
-        failures.sort_by_key(|f| f.item);
         ctx.metrics.add_len(ITEMS_FAILED, failures.len());
-        // Arrays and single events have no partial response: any failure fails the invocation
-        // (after the rest was delivered), so the failure alarm sees it and Lambda retries. So does
-        // an SQS failure without a messageId: a partial response could not name it, and the queue
-        // would delete it as delivered.
-        if (batch.shape != Shape::Sqs || failures.iter().any(|f| f.item_identifier.is_none()))
-            && let Some(first) = failures.first()
-        {
-            let kind = first.kind;
-            return Err(if batch.shape == Shape::Single {
-                ScanAlertError::Item {
-                    kind,
-                    message: first.error.clone(),
-                }
-            } else {
-                ScanAlertError::Incomplete {
-                    kind: if failures.iter().all(|f| f.kind == kind) {
-                        kind
-                    } else {
-                        "BatchIncomplete"
-                    },
-                    failed: failures.len(),
-                    items,
-                    first_item: first.item,
-                    first: first.error.clone(),
-                }
-            });
-        }
-        let batch_item_failures = (batch.shape == Shape::Sqs).then(|| {
-            failures
-                .iter()
-                .filter_map(|f| f.item_identifier.clone())
-                .map(|item_identifier| BatchItemFailure { item_identifier })
-                .collect()
-        });
-        let alerts = results.iter().filter(|r| r.outcome == Outcome::Published).count();
-        let omitted_results = results.len().saturating_sub(MAX_LISTED);
-        results.truncate(MAX_LISTED);
-        let failed = failures.len();
-        failures.truncate(MAX_LISTED);
-        Ok(Summary {
-            alerts,
-            failed,
-            results,
-            omitted_results,
-            failures,
-            batch_item_failures,
-        })
+        summary::conclude(batch.shape, items, results, failures)
     }
 
     fn log_line<'s>(&self, summary: &'s Summary) -> impl Serialize + 's {
-        LogLine {
-            alerts: summary.alerts,
-            failed: summary.failed,
-            results: &summary.results,
-            omitted_results: summary.omitted_results,
-            failures: &summary.failures,
-        }
+        LogLine::from(summary)
     }
 }
 
 impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
-    pub fn new(config: ScanAlertConfig, findings: S, publisher: P) -> Self {
-        Self {
+    /// Compiles the redaction rules: a bad `REDACT_EXTRA_PATTERNS` fails here, at init.
+    pub fn new(config: ScanAlertConfig, findings: S, publisher: P) -> Result<Self, ConfigError> {
+        Ok(Self {
+            redactor: config.redact.redactor()?,
             outbox: Outbox::new(publisher, config.deadline_margin),
             config,
             findings,
-            redactor: Redactor::built_in(),
-        }
+        })
     }
 }
 
 impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
-    /// One image's events: filter, decide, admit, render to fit, publish.
+    /// One image's events: filter, decide, then deliver (admit, render to fit, publish).
     async fn one_image(
         &self,
         group: &[ImageEvent],
@@ -363,20 +178,25 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
         };
         let key = payload_key.item(&format!("{}|{}", alert.digest, alert.event_ids.join(",")));
         let (fingerprint, rank) = fingerprint(&alert);
-        let permit = match self.outbox.admit(ctx, key, &[(&fingerprint, rank)]).await? {
-            Admission::Publish(permit) => permit,
-            Admission::Skip { .. } => {
-                result.outcome = Outcome::Skipped;
-                return Ok(result);
-            }
-        };
         let max = Detail::new(self.config.max_shown, ITEM_BYTES);
-        let (message, _) = self.config.delivery.fit(max, |d| permit.note(alert.render(d)))?;
-        let message_id = self.outbox.publish(ctx, permit, &message).await?;
-        ctx.metrics.alert_published(message.request_bytes());
-        result.outcome = Outcome::Published;
-        result.message_id = Some(message_id);
-        result.subject = Some(message.subject);
+        let delivery = &self.config.delivery;
+        let delivered = self
+            .outbox
+            .deliver(ctx, key, &[(&fingerprint, rank)], |facts| async move {
+                let (message, _) = delivery.fit(max, |d| alert.render(d, &facts))?;
+                Ok((message, ()))
+            })
+            .await?;
+        match delivered {
+            Delivered::Published {
+                message_id, subject, ..
+            } => {
+                result.outcome = Outcome::Published;
+                result.message_id = Some(message_id);
+                result.subject = Some(subject);
+            }
+            Delivered::AlreadyDelivered { .. } | Delivered::Suppressed => result.outcome = Outcome::Skipped,
+        }
         Ok(result)
     }
 

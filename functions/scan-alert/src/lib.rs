@@ -1,11 +1,19 @@
 //! scan-alert: ECR basic scan and Amazon Inspector events to notifications.
 //!
-//! [`events`] parses and normalises the incoming events, [`handler`] groups them per image, applies
-//! thresholds, repository patterns and the ignore list (reading findings via [`scan_findings`]),
-//! and [`render`] builds one notification per image.
+//! `events` types the invocation's payload (`detail` has the per-kind event details), `handler`
+//! groups the events per image, applies thresholds, repository patterns and the ignore list
+//! (reading findings via `scan_findings`) and delivers through the shared outbox; `render`
+//! builds one notification per image and `summary` the invocation's response.
 
-pub mod config;
+mod config;
+mod detail;
+mod error;
 mod events;
-pub mod handler;
+mod handler;
 mod render;
-pub mod scan_findings;
+mod scan_findings;
+mod summary;
+
+pub use config::ScanAlertConfig;
+pub use handler::ScanAlert;
+pub use scan_findings::{BasicScanFindings, EcrScanFindings, ScanFindingsSource};

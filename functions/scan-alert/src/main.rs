@@ -6,9 +6,7 @@ use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
 use lookout_shared::state::{DynamoStore, StateConfig};
-use scan_alert::config::ScanAlertConfig;
-use scan_alert::handler::ScanAlert;
-use scan_alert::scan_findings::EcrScanFindings;
+use scan_alert::{EcrScanFindings, ScanAlert, ScanAlertConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -21,6 +19,7 @@ async fn main() -> Result<(), Error> {
     let findings = EcrScanFindings::new(aws_sdk_ecr::Client::new(&sdk));
     // The DynamoDB client exists only when STATE_TABLE is set.
     let store = DynamoStore::from_config(&sdk, &state);
-    let alert = ScanAlert::new(config, findings, publisher).with_state(store, state.suppress_window);
+    let alert = exit_on_init_error(ScanAlert::new(config, findings, publisher))
+        .with_state(store, state.suppress_window);
     lookout_shared::invocation::run(alert).await
 }

@@ -3,9 +3,11 @@
 use lookout_shared::console;
 use lookout_shared::findings::image_name;
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::notification::{
     Attribute, ChatMessage, Detail, Notification, chat_code_block, deduplication_id,
 };
+use lookout_shared::outbox::Suppression;
 use lookout_shared::text::{inline, thousands, truncate_utf8};
 use serde_json::json;
 use std::fmt::Write;
@@ -15,23 +17,24 @@ pub(crate) const SOURCE: &str = "lookout.scan-alert";
 /// Everything one image's notification says.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ImageAlert {
-    pub event: &'static str,
-    pub event_ids: Vec<String>,
-    pub account: String,
-    pub region: String,
-    pub repository: String,
-    pub digest: String,
-    pub tags: Vec<String>,
-    pub status: String,
-    pub failed: bool,
-    pub counts: SeverityCounts,
+    pub(crate) event: &'static str,
+    pub(crate) event_ids: Vec<String>,
+    pub(crate) account: AccountId,
+    pub(crate) region: Region,
+    pub(crate) repository: String,
+    pub(crate) digest: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) status: String,
+    pub(crate) failed: bool,
+    pub(crate) counts: SeverityCounts,
     /// Worst first.
-    pub findings: Vec<Finding>,
-    pub notes: Vec<String>,
-    pub thresholds: String,
-    pub reached: Vec<VulnSeverity>,
-    pub ignored: Vec<String>,
-    pub enhanced: bool,
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) thresholds: String,
+    pub(crate) reached: Vec<VulnSeverity>,
+    pub(crate) ignored: Vec<String>,
+    /// Inspector's (enhanced) scanning: the link goes to Inspector, not ECR.
+    pub(crate) enhanced: bool,
 }
 
 impl ImageAlert {
@@ -77,8 +80,10 @@ impl ImageAlert {
     }
 
     /// Every list is cut to `detail.items` entries with the rest counted, so any number of
-    /// findings, event ids, ignored ids or tags fits the SNS limit (`Delivery::fit`).
-    pub(crate) fn render(&self, detail: Detail) -> Notification {
+    /// findings, event ids, ignored ids or tags fits the SNS limit (`Delivery::fit`). Repeats
+    /// suppressed since the previous alert (`facts`) are stated after the subject line, as the
+    /// JSON's `suppressed` object and first in the chat description.
+    pub(crate) fn render(&self, detail: Detail, facts: &Suppression) -> Notification {
         let shown: Vec<&Finding> = self.findings.iter().take(detail.items).collect();
         // Package names and versions are untrusted: one escaped line each.
         let line = |f: &Finding| truncate_utf8(&inline(&f.one_line()), detail.item_bytes).to_string();
@@ -89,6 +94,9 @@ impl ImageAlert {
         let event_ids = Capped::new(&self.event_ids, detail.items);
         let mut t = String::new();
         let _ = writeln!(t, "{}\n", inline(&subject));
+        if let Some(s) = facts.repeats() {
+            t.push_str(&s.text_line());
+        }
         let _ = writeln!(t, "Event:         {} ({})", self.event, inline(&self.status));
         let _ = writeln!(t, "Repository:    {}", self.repository);
         let _ = writeln!(
@@ -133,7 +141,7 @@ impl ImageAlert {
                 );
             }
         }
-        let structured = if detail.bodies.structured {
+        let mut structured = if detail.bodies.structured {
             json!({
                     "source": SOURCE,
                     "schemaVersion": 1,
@@ -160,11 +168,15 @@ impl ImageAlert {
         } else {
             serde_json::Value::Null
         };
+        if let (Some(s), Some(doc)) = (facts.repeats(), structured.as_object_mut()) {
+            doc.insert("suppressed".into(), s.json());
+        }
         // Chat: untrusted text only inside the code block; the title and keywords are quoted
         // once, by the chat encoder (quoting them here too showed `&amp;lt;`).
         let mut block = vec![inline(&self.image_name()), self.counts.describe()];
         block.extend(shown.iter().take(10).map(|f| line(f)));
-        let description = chat_code_block(&block.join("\n"));
+        let mut description = facts.repeats().map(|s| s.chat_line()).unwrap_or_default();
+        description.push_str(&chat_code_block(&block.join("\n")));
         Notification {
             subject: subject.clone(),
             text: t,

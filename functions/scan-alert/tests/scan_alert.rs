@@ -6,17 +6,28 @@
 use lookout_shared::aws::ApiError;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::findings::{Finding, VulnSeverity};
-use lookout_shared::invocation::{FunctionError, Invocation, invoke};
+use lookout_shared::invocation::{Function, FunctionError, Invocation};
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
-use scan_alert::config::ScanAlertConfig;
-use scan_alert::handler::ScanAlert;
-use scan_alert::scan_findings::{BasicScanFindings, ScanFindingsSource};
+use lookout_shared::state::{Clock, MemoryStore};
+use scan_alert::{BasicScanFindings, ScanAlert, ScanAlertConfig, ScanFindingsSource};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// `invoke` with the payload as the runtime hands it over: any JSON document.
+async fn invoke<F, E>(function: &F, payload: Value, ctx: &mut Invocation) -> Result<F::Summary, F::Error>
+where
+    F: Function<Event = Incoming<E>>,
+    E: DeserializeOwned,
+{
+    lookout_shared::invocation::invoke(function, Incoming::from_document(payload), ctx).await
+}
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/../../events/scan-alert/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -82,7 +93,7 @@ async fn run_with(env: &[(&str, &str)], source: Result<BasicScanFindings, ApiErr
         result: source,
         calls: AtomicUsize::new(0),
     };
-    let alert = ScanAlert::new(config, &findings, &publisher);
+    let alert = ScanAlert::new(config, &findings, &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "test");
     let summary = invoke(&alert, payload, &mut ctx).await.unwrap();
     let response = serde_json::to_value(summary).unwrap();
@@ -345,7 +356,7 @@ async fn unsupported_events_fail_the_invocation() {
         result: Ok(BasicScanFindings::default()),
         calls: AtomicUsize::new(0),
     };
-    let alert = ScanAlert::new(config, findings, MemoryPublisher::default());
+    let alert = ScanAlert::new(config, findings, MemoryPublisher::default()).unwrap();
     let deadline = Deadline::after(Duration::from_secs(5));
     let mut ctx = Invocation::new(deadline, "test");
     let e = invoke(
@@ -439,10 +450,10 @@ async fn an_image_with_2500_findings_is_one_bounded_alert_with_the_worst_first()
     let events = Value::Array(findings_on_one_image(2_500));
     for env in FORMATS {
         let publisher = MemoryPublisher::default();
-        let alert = ScanAlert::new(config(env), no_findings(), &publisher);
+        let alert = ScanAlert::new(config(env), no_findings(), &publisher).unwrap();
         let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "test");
         let summary = invoke(&alert, events.clone(), &mut ctx).await.unwrap();
-        assert_eq!(summary.alerts, 1, "{env:?}");
+        assert_eq!(serde_json::to_value(&summary).unwrap()["alerts"], 1, "{env:?}");
         let messages = publisher.messages();
         assert_eq!(messages.len(), 1);
         let m = &messages[0];
@@ -564,7 +575,7 @@ async fn a_10000_image_sqs_batch_is_delivered_once_across_partial_retries() {
         .map(|i| sqs_record(&format!("m-{i}"), &image_event(i)))
         .collect();
     let publisher = SlowPublisher::new(Duration::from_millis(20), vec![]);
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let mut pending = records;
     let mut invocations = 0;
     let mut first_batch_failed = 0;
@@ -614,7 +625,7 @@ async fn a_10000_image_sqs_batch_is_delivered_once_across_partial_retries() {
 async fn a_10000_image_array_that_runs_out_of_time_fails_and_says_how_many() {
     let events = Value::Array((0..10_000).map(image_event).collect());
     let publisher = SlowPublisher::new(Duration::from_millis(20), vec![]);
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(60)), "array");
     let e = invoke(&alert, events.clone(), &mut ctx).await.unwrap_err();
     assert!(ctx.deadline.remaining() >= Duration::from_millis(500));
@@ -647,7 +658,7 @@ async fn a_failed_second_publish_is_retried_alone_in_an_sqs_batch() {
         sqs_record("m-2", &image_event(2)),
     ];
     let publisher = SlowPublisher::new(Duration::ZERO, vec![2]);
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "1");
     // EventBridge Pipes passes the SQS messages as a bare array.
     let first = invoke(&alert, Value::Array(records.clone()), &mut ctx)
@@ -677,7 +688,7 @@ async fn a_failed_second_publish_is_retried_alone_in_an_sqs_batch() {
 async fn a_failed_second_publish_in_an_array_fails_the_invocation_precisely() {
     let events = json!([image_event(1), image_event(2)]);
     let publisher = SlowPublisher::new(Duration::ZERO, vec![2]);
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "1");
     let e = invoke(&alert, events.clone(), &mut ctx).await.unwrap_err();
     assert_eq!(e.kind(), "PublishFailed");
@@ -707,7 +718,7 @@ async fn an_unknown_event_fails_only_its_own_item() {
     let unknown = json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}});
     // SQS batch: the unknown message alone is reported for redelivery (and, in the end, the DLQ).
     let publisher = MemoryPublisher::default();
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "sqs");
     let records = json!({"Records": [
         sqs_record("a", &image_event(1)),
@@ -716,9 +727,9 @@ async fn an_unknown_event_fails_only_its_own_item() {
         {"messageId": "d", "body": "not json", "eventSource": "aws:sqs"}
     ]});
     let summary = invoke(&alert, records, &mut ctx).await.unwrap();
-    assert_eq!(summary.alerts, 2);
-    assert_eq!(publisher.messages().len(), 2);
     let response = serde_json::to_value(&summary).unwrap();
+    assert_eq!(response["alerts"], 2);
+    assert_eq!(publisher.messages().len(), 2);
     assert_eq!(
         response["batchItemFailures"],
         json!([{"itemIdentifier": "b"}, {"itemIdentifier": "d"}])
@@ -733,7 +744,7 @@ async fn an_unknown_event_fails_only_its_own_item() {
     );
     // Plain array: the others are delivered, then the invocation fails naming the item.
     let publisher = MemoryPublisher::default();
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let e = invoke(&alert, json!([image_event(1), unknown, image_event(2)]), &mut ctx)
         .await
         .unwrap_err();
@@ -750,7 +761,7 @@ async fn an_unknown_event_fails_only_its_own_item() {
 async fn an_sqs_record_without_a_message_id_fails_the_whole_batch() {
     // A partial response could not name it, and the queue would delete it as delivered.
     let publisher = MemoryPublisher::default();
-    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher);
+    let alert = ScanAlert::new(config(&[("MESSAGE_FORMAT", "text")]), no_findings(), &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "sqs");
     let records = json!({"Records": [
         sqs_record("a", &image_event(1)),
@@ -791,7 +802,7 @@ async fn findings_with_an_unknown_status_or_severity_fail_naming_the_field() {
         ),
         (
             wrong_type,
-            "malformed Inspector2 Finding event: a field has the wrong type or shape",
+            "malformed Inspector2 Finding event: a field has the wrong type or value",
         ),
         (
             ecr_severe,
@@ -804,7 +815,7 @@ async fn findings_with_an_unknown_status_or_severity_fail_naming_the_field() {
     ];
     for (event, expected) in cases {
         let publisher = MemoryPublisher::default();
-        let alert = ScanAlert::new(config(&[]), no_findings(), &publisher);
+        let alert = ScanAlert::new(config(&[]), no_findings(), &publisher).unwrap();
         let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "t");
         let e = invoke(&alert, event, &mut ctx).await.unwrap_err();
         assert_eq!(e.kind(), "MalformedEvent", "{expected}");
@@ -870,7 +881,7 @@ async fn events_whose_names_break_the_aws_grammar_fail_named() {
     ] {
         let mut event = fixture("inspector2-finding.json");
         *event.pointer_mut(pointer).unwrap() = json!(value);
-        let alert = ScanAlert::new(config(&[]), no_findings(), MemoryPublisher::default());
+        let alert = ScanAlert::new(config(&[]), no_findings(), MemoryPublisher::default()).unwrap();
         let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "t");
         let e = invoke(&alert, event, &mut ctx).await.unwrap_err();
         assert_eq!(e.kind(), "MalformedEvent");
@@ -1012,7 +1023,7 @@ async fn no_secret_in_a_finding_title_survives_in_any_format() {
 #[test]
 fn bad_configuration_fails_at_init_without_repeating_the_value() {
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
-    let cases: [(&str, &[(&str, &str)]); 5] = [
+    let cases: [(&str, &[(&str, &str)]); 6] = [
         ("AWS_REGION", &[("AWS_REGION", "hunter2")]),
         ("AWS_ENDPOINT_URL", &[("AWS_ENDPOINT_URL", "hunter2")]),
         (
@@ -1036,6 +1047,11 @@ fn bad_configuration_fails_at_init_without_repeating_the_value() {
                 ("FUNCTION_TIMEOUT_SECONDS", "60"),
             ],
         ),
+        // Compiled at init: a pattern that does not compile is named by position.
+        (
+            "REDACT_EXTRA_PATTERNS",
+            &[("REDACT_EXTRA_PATTERNS", r#"["hunter2("]"#)],
+        ),
     ];
     for (variable, env) in cases {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_scan-alert"))
@@ -1054,4 +1070,108 @@ fn bad_configuration_fails_at_init_without_repeating_the_value() {
         assert!(text.contains(&format!("configuration: {variable} ")), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
     }
+}
+
+/// The `sqs` protocol's JSON document of a per-protocol message.
+fn document(m: &SnsMessage) -> Value {
+    let body: Value = serde_json::from_str(&m.message).unwrap();
+    serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap()
+}
+
+/// Issue 21 §6: scan-alert honours `REDACT_EXTRA_PATTERNS` and `REDACT` as every function does
+/// (it used to apply the built-in rules only, whatever the settings).
+#[tokio::test]
+async fn the_operators_redaction_settings_apply_to_finding_titles() {
+    let mut event = fixture("inspector2-finding.json");
+    event["detail"]["title"] = json!("CVE-2024-0727 - openssl, see ticket ACME-4821");
+    let per_protocol = ("MESSAGE_FORMAT", "per-protocol");
+    let extra = ("REDACT_EXTRA_PATTERNS", r#"["ACME-[0-9]{4}"]"#);
+    let r = run(&[per_protocol, extra], event.clone()).await;
+    assert_eq!(
+        document(&r.messages[0])["findings"][0]["title"],
+        "CVE-2024-0727 - openssl, see ticket [REDACTED]"
+    );
+    for body in readable(&r.messages[0]) {
+        assert!(!body.contains("ACME-4821"), "{body}");
+    }
+    // A finding without package details is named by its title: redacted there too.
+    let mut unnamed = event.clone();
+    unnamed["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("packageVulnerabilityDetails");
+    let r = run(&[per_protocol, extra], unnamed).await;
+    assert_eq!(
+        r.messages[0].subject,
+        "[HIGH] CVE-2024-0727 - openssl, see ticket [REDACTED] in payments:v3.1.0"
+    );
+    // REDACT=false: the operator's choice, text passes unchanged.
+    let r = run(&[per_protocol, extra, ("REDACT", "false")], event).await;
+    assert_eq!(
+        document(&r.messages[0])["findings"][0]["title"],
+        "CVE-2024-0727 - openssl, see ticket ACME-4821"
+    );
+}
+
+/// Epoch seconds the test moves by hand.
+#[derive(Debug, Clone)]
+struct TestClock(Arc<AtomicU64>);
+
+impl Clock for TestClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The same finding on the same image, reported again: one alert, the repeat counted; after
+/// the window the next alert states the repeats, placed by the renderer in every body.
+#[tokio::test]
+async fn a_repeated_finding_is_suppressed_then_counted_in_the_next_alert() {
+    // 2025-11-25T18:04:10Z
+    let clock = TestClock(Arc::new(AtomicU64::new(1_764_093_850)));
+    let store = MemoryStore::new(Duration::from_secs(24 * 3600), clock.clone());
+    let publisher = MemoryPublisher::default();
+    let env = [("MESSAGE_FORMAT", "per-protocol"), ("CHAT_APP_PAYLOAD", "true")];
+    let alert = ScanAlert::new(config(&env), no_findings(), &publisher)
+        .unwrap()
+        .with_state(Some(store), Duration::from_secs(15 * 60));
+    let report = |id: &str| {
+        let mut e = fixture("inspector2-finding.json");
+        e["id"] = json!(id);
+        e
+    };
+    let mut outcomes = Vec::new();
+    for id in ["first", "again", "first"] {
+        let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), id);
+        let summary = invoke(&alert, report(id), &mut ctx).await.unwrap();
+        outcomes.push(serde_json::to_value(&summary).unwrap()["results"][0]["outcome"].clone());
+    }
+    assert_eq!(outcomes, ["published", "skipped", "skipped"]);
+    assert_eq!(publisher.messages().len(), 1);
+    clock.0.store(1_764_093_850 + 16 * 60, Ordering::SeqCst);
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "later");
+    invoke(&alert, report("later"), &mut ctx).await.unwrap();
+    let messages = publisher.messages();
+    assert_eq!(messages.len(), 2);
+    let body: Value = serde_json::from_str(&messages[1].message).unwrap();
+    let text = body["default"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "[HIGH] CVE-2024-0727 in payments:v3.1.0\n\nSuppressed:    1 similar alert suppressed since 2025-11-25T18:04:10.000Z (SUPPRESS_WINDOW_MINUTES)\nEvent:"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        document(&messages[1])["suppressed"],
+        json!({"count": 1, "since": "2025-11-25T18:04:10.000Z"})
+    );
+    let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
+    let description = chat["content"]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("_1 similar alert suppressed since 2025-11-25T18:04:10.000Z._\n```"),
+        "{description}"
+    );
+    let first: Value = serde_json::from_str(&messages[0].message).unwrap();
+    assert!(!first.to_string().contains("suppressed since"));
+    assert!(document(&messages[0]).get("suppressed").is_none());
 }

@@ -1,39 +1,13 @@
 //! ECS ARNs and names, validated before anything is built from them: console links and log
 //! stream names are made only of parts that passed these checks.
 
-use lookout_shared::console;
 use serde::Serialize;
 
-/// An AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Region(String);
-
-impl Region {
-    /// The one region grammar every function uses ([`console::is_region`]).
-    pub fn parse(raw: &str) -> Option<Self> {
-        console::is_region(raw).then(|| Self(raw.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The partition a region belongs to, as ARNs spell it (`aws`, `aws-cn`, `aws-iso-b`...).
-    pub fn partition(&self) -> &'static str {
-        console::partition_of_region(&self.0)
-    }
-
-    /// The console serves the commercial, China and GovCloud partitions; the isolated and
-    /// sovereign partitions have consoles this function cannot know the address of.
-    pub fn has_known_console(&self) -> bool {
-        matches!(self.partition(), "aws" | "aws-cn" | "aws-us-gov")
-    }
-}
+use lookout_shared::ids::{AccountId, Region};
 
 /// ECS cluster, service, container and task definition family names: letters, digits,
 /// `-` and `_`, 1 to 255 characters (what ECS accepts).
-pub fn is_ecs_name(s: &str) -> bool {
+pub(crate) fn is_ecs_name(s: &str) -> bool {
     (1..=255).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -44,15 +18,11 @@ pub(crate) fn is_task_id(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-pub(crate) fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, checked part by part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Arn<'a> {
     region: Region,
-    account: &'a str,
+    account: AccountId,
     resource: &'a str,
 }
 
@@ -71,7 +41,8 @@ impl<'a> Arn<'a> {
             parts.next()?,
         );
         let region = Region::parse(region)?;
-        let ok = arn == "arn" && partition == region.partition() && svc == service && is_account(account);
+        let account = AccountId::parse(account)?;
+        let ok = arn == "arn" && partition == region.partition() && svc == service;
         ok.then_some(Self {
             region,
             account,
@@ -81,38 +52,38 @@ impl<'a> Arn<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct ClusterArn {
-    pub arn: String,
-    pub region: Region,
-    pub account: String,
-    pub name: String,
+pub(crate) struct ClusterArn {
+    pub(crate) arn: String,
+    pub(crate) region: Region,
+    pub(crate) account: AccountId,
+    pub(crate) name: String,
 }
 
 impl ClusterArn {
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let arn = Arn::parse(raw, "ecs")?;
         let name = arn.resource.strip_prefix("cluster/")?;
         is_ecs_name(name).then(|| Self {
             arn: raw.to_string(),
             region: arn.region.clone(),
-            account: arn.account.to_string(),
+            account: arn.account.clone(),
             name: name.to_string(),
         })
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct TaskArn {
-    pub arn: String,
-    pub region: Region,
-    pub account: String,
+pub(crate) struct TaskArn {
+    pub(crate) arn: String,
+    pub(crate) region: Region,
+    pub(crate) account: AccountId,
     /// Absent in the old ARN format (`task/ID`).
-    pub cluster: Option<String>,
-    pub id: String,
+    pub(crate) cluster: Option<String>,
+    pub(crate) id: String,
 }
 
 impl TaskArn {
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let arn = Arn::parse(raw, "ecs")?;
         let rest = arn.resource.strip_prefix("task/")?;
         let (cluster, id) = match rest.split_once('/') {
@@ -123,7 +94,7 @@ impl TaskArn {
         ok.then(|| Self {
             arn: raw.to_string(),
             region: arn.region.clone(),
-            account: arn.account.to_string(),
+            account: arn.account.clone(),
             cluster: cluster.map(String::from),
             id: id.to_string(),
         })
@@ -131,17 +102,17 @@ impl TaskArn {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct ServiceArn {
-    pub arn: String,
-    pub region: Region,
-    pub account: String,
+pub(crate) struct ServiceArn {
+    pub(crate) arn: String,
+    pub(crate) region: Region,
+    pub(crate) account: AccountId,
     /// Absent in the old ARN format (`service/NAME`).
-    pub cluster: Option<String>,
-    pub name: String,
+    pub(crate) cluster: Option<String>,
+    pub(crate) name: String,
 }
 
 impl ServiceArn {
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let arn = Arn::parse(raw, "ecs")?;
         let rest = arn.resource.strip_prefix("service/")?;
         let (cluster, name) = match rest.split_once('/') {
@@ -152,7 +123,7 @@ impl ServiceArn {
         ok.then(|| Self {
             arn: raw.to_string(),
             region: arn.region.clone(),
-            account: arn.account.to_string(),
+            account: arn.account.clone(),
             cluster: cluster.map(String::from),
             name: name.to_string(),
         })
@@ -163,13 +134,13 @@ impl ServiceArn {
 pub struct TaskDefinitionArn {
     pub arn: String,
     pub region: Region,
-    pub account: String,
+    pub account: AccountId,
     pub family: String,
     pub revision: u32,
 }
 
 impl TaskDefinitionArn {
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let arn = Arn::parse(raw, "ecs")?;
         let rest = arn.resource.strip_prefix("task-definition/")?;
         let (family, revision) = rest.rsplit_once(':')?;
@@ -177,7 +148,7 @@ impl TaskDefinitionArn {
         is_ecs_name(family).then(|| Self {
             arn: raw.to_string(),
             region: arn.region.clone(),
-            account: arn.account.to_string(),
+            account: arn.account.clone(),
             family: family.to_string(),
             revision,
         })

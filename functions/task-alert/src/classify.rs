@@ -1,13 +1,15 @@
-//! Which stops are news. The stop code says who stopped the task; the reason strings and the
-//! containers' exit codes say why (ECS "stopped tasks error codes" and "stopped task errors").
+//! Which events are news. For task stops, the stop code says who stopped the task; the reason
+//! strings and the containers' exit codes say why (ECS "stopped tasks error codes" and
+//! "stopped task errors"). For service events, the event name says what failed; Health
+//! notices are news for ECS only.
 
-use crate::event::{Container, TaskStop};
+use crate::event::{Container, DeploymentChange, HealthNotice, ServiceAction, TaskStop};
 use lookout_shared::severity::Severity;
 use serde::Serialize;
 
 /// A stop nobody needs to hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Expected {
+pub(crate) enum Expected {
     /// `UserInitiated`: someone called StopTask.
     UserStopped,
     /// The service scheduler scaled in.
@@ -19,7 +21,7 @@ pub enum Expected {
 }
 
 impl Expected {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Expected::UserStopped => "UserStopped",
             Expected::ScaleIn => "ScaleIn",
@@ -31,7 +33,7 @@ impl Expected {
 
 /// Why an abnormal stop is abnormal. `as_str` is the `reason` MessageAttribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Problem {
+pub(crate) enum Problem {
     OutOfMemory,
     EssentialContainerExited,
     /// A service task's essential container exited 0: the service expected it to keep running.
@@ -51,7 +53,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Problem::OutOfMemory => "OutOfMemory",
             Problem::EssentialContainerExited => "EssentialContainerExited",
@@ -71,7 +73,7 @@ impl Problem {
     }
 
     /// Short, for Subjects: "ran out of memory", "could not pull its image".
-    pub fn headline(self) -> &'static str {
+    pub(crate) fn headline(self) -> &'static str {
         match self {
             Problem::OutOfMemory => "killed: out of memory",
             Problem::EssentialContainerExited => "essential container exited",
@@ -91,7 +93,7 @@ impl Problem {
     }
 
     /// The container never ran, so it wrote no log lines.
-    pub fn never_ran(self) -> bool {
+    pub(crate) fn never_ran(self) -> bool {
         matches!(
             self,
             Problem::ImagePullFailed
@@ -101,7 +103,7 @@ impl Problem {
         )
     }
 
-    pub fn severity(self, spot: Severity) -> Severity {
+    pub(crate) fn severity(self, spot: Severity) -> Severity {
         match self {
             Problem::SpotInterruption => spot,
             Problem::TerminationNotice
@@ -115,7 +117,7 @@ impl Problem {
 
 /// What a task state change means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Not `STOPPED` yet: the rule's pattern should have filtered it out.
     NotStopped,
     Expected(Expected),
@@ -123,17 +125,17 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Abnormal {
-    pub problem: Problem,
+pub(crate) struct Abnormal {
+    pub(crate) problem: Problem,
     /// Index into `TaskStop::containers` of the container that failed, when one did.
-    pub container: Option<usize>,
+    pub(crate) container: Option<usize>,
 }
 
 const SCALING: &str = "Scaling activity initiated by";
 const ELB: &str = "failed ELB health checks";
 const CONTAINER_HEALTH: &str = "failed container health checks";
 
-pub fn classify(task: &TaskStop) -> Verdict {
+pub(crate) fn classify(task: &TaskStop) -> Verdict {
     if !task.last_status.eq_ignore_ascii_case("STOPPED") {
         return Verdict::NotStopped;
     }
@@ -274,10 +276,92 @@ fn exited(task: &TaskStop) -> Verdict {
     }
 }
 
+/// Why a deployment or service event is an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServiceProblem {
+    DeploymentFailed,
+    DeploymentRolledBack,
+    PlacementFailed,
+    ConfigurationFailed,
+    StartImpaired,
+}
+
+impl ServiceProblem {
+    /// The `reason` MessageAttribute.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ServiceProblem::DeploymentFailed => "DeploymentFailed",
+            ServiceProblem::DeploymentRolledBack => "DeploymentRolledBack",
+            ServiceProblem::PlacementFailed => "TaskPlacementFailed",
+            ServiceProblem::ConfigurationFailed => "TaskConfigurationFailed",
+            ServiceProblem::StartImpaired => "TaskStartImpaired",
+        }
+    }
+
+    /// Short, for Subjects.
+    pub(crate) fn headline(self) -> &'static str {
+        match self {
+            ServiceProblem::DeploymentFailed => "deployment failed",
+            ServiceProblem::DeploymentRolledBack => "deployment rolled back by the circuit breaker",
+            ServiceProblem::PlacementFailed => "tasks cannot be placed",
+            ServiceProblem::ConfigurationFailed => "tasks cannot be placed: configuration error",
+            ServiceProblem::StartImpaired => "tasks keep failing to start",
+        }
+    }
+
+    pub(crate) fn severity(self) -> Severity {
+        match self {
+            ServiceProblem::DeploymentFailed => Severity::Critical,
+            ServiceProblem::StartImpaired => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// What a service-level event (deployment, service action, Health notice) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum News<T> {
+    Alert(T),
+    /// Not news, and why (a summary key): in progress, completed, another AWS service...
+    Ignored(&'static str),
+}
+
+/// A failed deployment, or one the circuit breaker is rolling back.
+pub(crate) fn deployment(d: &DeploymentChange) -> News<ServiceProblem> {
+    let rolled_back = d.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS"
+        && d.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("circuit breaker") && r.contains("rolling back"));
+    match d.event_name.as_str() {
+        "SERVICE_DEPLOYMENT_FAILED" => News::Alert(ServiceProblem::DeploymentFailed),
+        _ if rolled_back => News::Alert(ServiceProblem::DeploymentRolledBack),
+        _ => News::Ignored("deployment event that is not a failure"),
+    }
+}
+
+/// Tasks the service cannot place or start; steady state and the like are not news.
+pub(crate) fn service_action(a: &ServiceAction) -> News<ServiceProblem> {
+    match a.event_name.as_str() {
+        "SERVICE_TASK_PLACEMENT_FAILURE" => News::Alert(ServiceProblem::PlacementFailed),
+        "SERVICE_TASK_CONFIGURATION_FAILURE" => News::Alert(ServiceProblem::ConfigurationFailed),
+        "SERVICE_TASK_START_IMPAIRED" => News::Alert(ServiceProblem::StartImpaired),
+        _ => News::Ignored("service action that is not a failure"),
+    }
+}
+
+/// Health notices for ECS (task retirements, patching) are news; another service's are not.
+pub(crate) fn health(h: &HealthNotice) -> News<()> {
+    if h.service.eq_ignore_ascii_case("ECS") {
+        News::Alert(())
+    } else {
+        News::Ignored("health event for another service")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventKind, parse_event};
+    use crate::event::{EventKind, parse_value};
 
     fn task(
         stop_code: Option<&str>,
@@ -299,7 +383,7 @@ mod tests {
                 "containers": containers,
             }
         });
-        match parse_event(&event, "").unwrap().kind {
+        match parse_value(event).unwrap().remove(0).kind {
             EventKind::Task(t) => *t,
             _ => unreachable!(),
         }
@@ -458,5 +542,94 @@ mod tests {
         );
         assert_eq!(Problem::OutOfMemory.severity(Severity::Notice), Severity::Error);
         assert!(Problem::ImagePullFailed.never_ran() && !Problem::OutOfMemory.never_ran());
+    }
+
+    /// Service and Health events: the event name says what failed; a rollback is news only
+    /// when the circuit breaker is rolling back; Health notices are news for ECS only.
+    #[test]
+    fn service_and_health_events_are_news_only_when_they_report_a_failure() {
+        let event = |detail_type: &str, source: &str, detail: serde_json::Value| {
+            let event = serde_json::json!({
+                "detail-type": detail_type, "source": source, "region": "us-east-1",
+                "account": "123456789012",
+                "resources": ["arn:aws:ecs:us-east-1:123456789012:service/prod/web"],
+                "detail": detail,
+            });
+            parse_value(event).unwrap().remove(0).kind
+        };
+        let deployment = |name: &str, reason: &str| {
+            let EventKind::Deployment(d) = event(
+                "ECS Deployment State Change",
+                "aws.ecs",
+                serde_json::json!({"eventName": name, "reason": reason}),
+            ) else {
+                unreachable!()
+            };
+            deployment(&d)
+        };
+        assert_eq!(
+            deployment("SERVICE_DEPLOYMENT_FAILED", "tasks failed to start"),
+            News::Alert(ServiceProblem::DeploymentFailed)
+        );
+        assert_eq!(
+            deployment(
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1"
+            ),
+            News::Alert(ServiceProblem::DeploymentRolledBack)
+        );
+        for (name, reason) in [
+            (
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "ECS deployment ecs-svc/2 in progress.",
+            ),
+            (
+                "SERVICE_DEPLOYMENT_COMPLETED",
+                "ECS deployment ecs-svc/2 completed.",
+            ),
+        ] {
+            assert_eq!(
+                deployment(name, reason),
+                News::Ignored("deployment event that is not a failure")
+            );
+        }
+        let action = |name: &str| {
+            let EventKind::ServiceAction(a) = event(
+                "ECS Service Action",
+                "aws.ecs",
+                serde_json::json!({"eventName": name}),
+            ) else {
+                unreachable!()
+            };
+            service_action(&a)
+        };
+        assert_eq!(
+            action("SERVICE_TASK_PLACEMENT_FAILURE"),
+            News::Alert(ServiceProblem::PlacementFailed)
+        );
+        assert_eq!(
+            action("SERVICE_TASK_CONFIGURATION_FAILURE"),
+            News::Alert(ServiceProblem::ConfigurationFailed)
+        );
+        assert_eq!(
+            action("SERVICE_TASK_START_IMPAIRED"),
+            News::Alert(ServiceProblem::StartImpaired)
+        );
+        assert_eq!(
+            action("SERVICE_STEADY_STATE"),
+            News::Ignored("service action that is not a failure")
+        );
+        let notice = |service: &str| {
+            let EventKind::Health(h) = event(
+                "AWS Health Event",
+                "aws.health",
+                serde_json::json!({"service": service, "eventTypeCode": "AWS_ECS_TASK_PATCHING_RETIREMENT"}),
+            ) else {
+                unreachable!()
+            };
+            health(&h)
+        };
+        assert_eq!(notice("ECS"), News::Alert(()));
+        assert_eq!(notice("EC2"), News::Ignored("health event for another service"));
     }
 }

@@ -1,9 +1,9 @@
 //! task-alert's settings, parsed once at cold start; every error names its variable.
 
-use crate::arn::Region;
 use crate::logs::LogLimits;
 use lookout_shared::aws::AwsSettings;
 use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::severity::Severity;
@@ -17,7 +17,7 @@ pub struct TaskAlertConfig {
     /// only events read (`event::own_events`).
     pub region: Region,
     /// The function's account (`ACCOUNT_ID`, else the alert topic's): the only events read.
-    pub account: String,
+    pub account: AccountId,
     /// `LOG_LINES` / `LOG_BYTES`: how much of the container's tail to read and show.
     pub log_limits: LogLimits,
     /// `SPOT_SEVERITY`: Spot interruptions are routine for some teams and news for others.
@@ -33,24 +33,20 @@ pub struct TaskAlertConfig {
 impl TaskAlertConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
-        let region_raw = env.region(Some(&topic))?;
-        // `Env::region` checked it against the same grammar.
-        let region = Region::parse(&region_raw)
-            .ok_or_else(|| ConfigError::new("AWS_REGION", "is not an AWS region (like us-east-1)"))?;
+        let region = env.region(Some(&topic))?;
         // Lambda tells a function its account only per invocation; the template creates the
         // topic in the stack's account, and a stack with a topic in another sets ACCOUNT_ID.
         let account = match env.get("ACCOUNT_ID") {
-            None => topic.account().to_string(),
-            Some(id) if crate::arn::is_account(id) => id.to_string(),
-            Some(id) => {
-                return Err(ConfigError::new(
+            None => topic.account().clone(),
+            Some(id) => AccountId::parse(id).ok_or_else(|| {
+                ConfigError::new(
                     "ACCOUNT_ID",
                     format!(
                         "must be a 12-digit AWS account id, not {}",
                         lookout_shared::config::shape(id)
                     ),
-                ));
-            }
+                )
+            })?,
         };
         let spot_severity = env.severity("SPOT_SEVERITY", Severity::Warning)?;
         Ok(Self {

@@ -1,18 +1,30 @@
 //! task-alert: ECS task stops, deployment failures, service actions and AWS Health task
 //! retirements, turned into alerts that say what died, why, what it said last and where to look.
 //!
-//! - [`event`]: the EventBridge events, read into typed values (named errors, unknown fields ignored);
-//! - [`classify`]: routine stops (scale-in, deployments, StopTask, finished one-off tasks) vs. news;
-//! - [`logs`]: the failed container's awslogs stream and its last lines;
-//! - [`links`]: console links from validated parts; [`quote`]: untrusted text made inert;
-//! - [`render`]: the notification; [`handler`]: one invocation.
+//! - `event`: the EventBridge events, typed (`aws_lambda_events`) then checked (named errors);
+//! - `classify`: routine stops (scale-in, deployments, StopTask, finished one-off tasks) vs.
+//!   news, and which service and Health events are news;
+//! - `plan`: a batch's alerts, without I/O; `alert`: what each alert is and is identified by;
+//! - `logs`: the failed container's awslogs stream and its last lines;
+//! - `links`: console links from validated parts; `quote`: untrusted text made inert;
+//! - `render`: the notification, one module per kind; `handler`: one invocation, as wiring.
+//!
+//! Only what `main.rs`, the tests and the fuzz target use is public.
 
-pub mod arn;
-pub mod classify;
-pub mod config;
-pub mod event;
-pub mod handler;
-pub mod links;
-pub mod logs;
-pub mod quote;
-pub mod render;
+mod alert;
+mod arn;
+mod classify;
+mod config;
+mod event;
+mod handler;
+mod links;
+mod logs;
+mod plan;
+mod quote;
+mod render;
+mod summary;
+
+pub use config::TaskAlertConfig;
+pub use event::{Batch, Event, EventError, parse};
+pub use handler::{TaskAlert, TaskAlertError};
+pub use logs::{AwsLogSource, Fetched, LogLine, LogOutcome, LogRequest, LogSource, LogStream};

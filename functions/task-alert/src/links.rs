@@ -2,9 +2,10 @@
 //! ECS names of `A-Za-z0-9-_`), so no event text can shape a link. Partition-aware through
 //! `lookout_shared::console::console_base`.
 
-use crate::arn::{Region, TaskDefinitionArn, is_ecs_name};
+use crate::arn::{TaskDefinitionArn, is_ecs_name};
 use crate::logs::LogStream;
 use lookout_shared::console;
+use lookout_shared::ids::Region;
 use serde::Serialize;
 
 /// The Logs Insights link covers the task's last minutes before the stop.
@@ -15,22 +16,22 @@ const AFTER_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Links {
+pub(crate) struct Links {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
+    pub(crate) task: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_definition: Option<String>,
+    pub(crate) task_definition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_stream: Option<String>,
+    pub(crate) log_stream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub logs_insights: Option<String>,
+    pub(crate) logs_insights: Option<String>,
 }
 
 impl Links {
     /// In the order a reader wants them, with labels.
-    pub fn labelled(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn labelled(&self) -> Vec<(&'static str, &str)> {
         [
             ("Task (ECS shows stopped tasks for about an hour)", &self.task),
             ("Service", &self.service),
@@ -45,12 +46,10 @@ impl Links {
 }
 
 fn base(region: &Region) -> Option<String> {
-    region
-        .has_known_console()
-        .then(|| console::console_base(region.as_str()))
+    region.has_known_console().then(|| console::console_base(region))
 }
 
-pub fn task(region: &Region, cluster: &str, task_id: &str) -> Option<String> {
+pub(crate) fn task(region: &Region, cluster: &str, task_id: &str) -> Option<String> {
     let ok = is_ecs_name(cluster) && crate::arn::is_task_id(task_id);
     ok.then(|| base(region))?.map(|b| {
         format!(
@@ -60,7 +59,7 @@ pub fn task(region: &Region, cluster: &str, task_id: &str) -> Option<String> {
     })
 }
 
-pub fn service(region: &Region, cluster: &str, service: &str) -> Option<String> {
+pub(crate) fn service(region: &Region, cluster: &str, service: &str) -> Option<String> {
     let ok = is_ecs_name(cluster) && is_ecs_name(service);
     ok.then(|| base(region))?.map(|b| {
         format!(
@@ -70,7 +69,7 @@ pub fn service(region: &Region, cluster: &str, service: &str) -> Option<String> 
     })
 }
 
-pub fn task_definition(definition: &TaskDefinitionArn) -> Option<String> {
+pub(crate) fn task_definition(definition: &TaskDefinitionArn) -> Option<String> {
     let region = &definition.region;
     let ok = is_ecs_name(&definition.family);
     ok.then(|| base(region))?.map(|b| {
@@ -84,10 +83,10 @@ pub fn task_definition(definition: &TaskDefinitionArn) -> Option<String> {
 }
 
 /// The stream, opened at the minutes before the stop (names percent-encoded by the shared code).
-pub fn log_stream(stream: &LogStream, stopped_at_ms: i64) -> Option<String> {
+pub(crate) fn log_stream(stream: &LogStream, stopped_at_ms: i64) -> Option<String> {
     base(&stream.region)?;
     Some(console::log_stream_url(
-        stream.region.as_str(),
+        &stream.region,
         &stream.group,
         &stream.stream,
         stopped_at_ms.saturating_sub(STREAM_BEFORE_MS),
@@ -97,7 +96,7 @@ pub fn log_stream(stream: &LogStream, stopped_at_ms: i64) -> Option<String> {
 
 /// Logs Insights over the task's stream for its last minutes. The stream name goes into the
 /// query only when it is made of characters that cannot end the quoted string.
-pub fn logs_insights(stream: &LogStream, stopped_at_ms: i64) -> Option<String> {
+pub(crate) fn logs_insights(stream: &LogStream, stopped_at_ms: i64) -> Option<String> {
     base(&stream.region)?;
     let plain = stream
         .stream
@@ -111,7 +110,7 @@ pub fn logs_insights(stream: &LogStream, stopped_at_ms: i64) -> Option<String> {
     let query =
         format!("fields @timestamp, @logStream, @message\n{filter}| sort @timestamp desc\n| limit 200");
     Some(console::logs_insights_url(
-        stream.region.as_str(),
+        &stream.region,
         &stream.group,
         &query,
         stopped_at_ms.saturating_sub(INSIGHTS_BEFORE_MS),

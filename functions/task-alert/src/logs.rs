@@ -2,8 +2,9 @@
 //! definition, then the tail of its stream. Every failure here becomes a sentence in the
 //! alert, never a failed invocation: the alert matters more than its log lines.
 
-use crate::arn::{Region, TaskDefinitionArn};
+use crate::arn::TaskDefinitionArn;
 use lookout_shared::aws::describe_sdk_error;
+use lookout_shared::ids::Region;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
@@ -82,7 +83,7 @@ pub enum LogOutcome {
 }
 
 impl LogOutcome {
-    pub fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         match self {
             LogOutcome::Lines { .. } => "shown",
             LogOutcome::Empty { .. } => "empty",
@@ -98,7 +99,7 @@ impl LogOutcome {
         }
     }
 
-    pub fn stream(&self) -> Option<&LogStream> {
+    pub(crate) fn stream(&self) -> Option<&LogStream> {
         match self {
             LogOutcome::Lines { stream, .. }
             | LogOutcome::Empty { stream }
@@ -121,14 +122,14 @@ pub trait LogSource: Send + Sync {
 
 /// The awslogs options of one container definition, as the task definition has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogConfig {
-    pub driver: String,
-    pub options: HashMap<String, String>,
+pub(crate) struct LogConfig {
+    pub(crate) driver: String,
+    pub(crate) options: HashMap<String, String>,
 }
 
 /// Where the container's awslogs stream is, from its log configuration (AWS documents the
 /// stream name as `PREFIX/CONTAINER-NAME/TASK-ID` when a prefix is set).
-pub fn locate(
+pub(crate) fn locate(
     config: Option<&LogConfig>,
     request: &LogRequest<'_>,
     default_region: &Region,
@@ -190,7 +191,7 @@ fn is_log_stream_name(s: &str) -> bool {
 /// leaves the part of a secret before it, which no rule recognises (30 characters of a
 /// 40-character key). It is cut after redaction, when rendered (`Detail::item_bytes`, at most
 /// `LOG_BYTES`); CloudWatch Logs bounds one event's size.
-pub fn keep_tail(mut events: Vec<LogLine>, limits: LogLimits) -> (Vec<LogLine>, usize) {
+pub(crate) fn keep_tail(mut events: Vec<LogLine>, limits: LogLimits) -> (Vec<LogLine>, usize) {
     events.sort_by_key(|e| e.timestamp_ms);
     let total = events.len();
     let mut kept: Vec<LogLine> = Vec::new();

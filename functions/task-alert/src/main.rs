@@ -7,9 +7,7 @@ use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;
 use lookout_shared::publish::SnsPublisher;
 use lookout_shared::state::DynamoStore;
-use task_alert::config::TaskAlertConfig;
-use task_alert::handler::TaskAlert;
-use task_alert::logs::AwsLogSource;
+use task_alert::{AwsLogSource, TaskAlert, TaskAlertConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -6,13 +6,13 @@ use lookout_shared::notification::chat_code_span;
 use lookout_shared::text::{inline, push_framed, truncate_utf8};
 
 /// One line, every hidden character escaped.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     inline(s)
 }
 
 /// A value on one labelled line: in double quotes (inner quotes and backslashes escaped,
 /// hidden characters shown), cut to `max` bytes.
-pub fn quoted(s: &str, max: usize) -> String {
+pub(crate) fn quoted(s: &str, max: usize) -> String {
     let cut = truncate_utf8(s, max);
     let mut out = format!("\"{}\"", inline(&cut.replace('\\', "\\\\").replace('"', "\\\"")));
     if cut.len() < s.len() {
@@ -23,12 +23,12 @@ pub fn quoted(s: &str, max: usize) -> String {
 
 /// Log text framed line by line (`  | `), so a log line cannot pass itself off as a section
 /// or a link of the alert. Tabs stay (stack traces).
-pub fn framed(out: &mut String, text: &str) {
+pub(crate) fn framed(out: &mut String, text: &str) {
     push_framed(out, text.trim_end_matches(['\n', '\r']));
 }
 
 /// A name or short value inside chat markdown: a code span it cannot leave.
-pub fn chat_inline(s: &str, max: usize) -> String {
+pub(crate) fn chat_inline(s: &str, max: usize) -> String {
     chat_code_span(truncate_utf8(s, max))
 }
 

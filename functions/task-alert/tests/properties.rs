@@ -5,18 +5,28 @@
 
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
+use lookout_shared::envelope::Incoming;
 use lookout_shared::invocation::{Invocation, invoke};
 use lookout_shared::notification::{SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};
 use lookout_shared::publish::MemoryPublisher;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-use task_alert::config::TaskAlertConfig;
-use task_alert::event::parse_batch;
-use task_alert::handler::TaskAlert;
-use task_alert::logs::{Fetched, LogLine, LogOutcome, LogRequest, LogSource, LogStream};
+use task_alert::{
+    Batch, Event, EventError, Fetched, LogLine, LogOutcome, LogRequest, LogSource, LogStream, TaskAlert,
+    TaskAlertConfig,
+};
 
 const MARK: &str = "PAYLOADMARK";
+
+/// The payload as the runtime hands it to the function.
+fn incoming(payload: &Value) -> Incoming<Batch> {
+    Incoming::from_document(payload.clone())
+}
+
+fn parse_batch(payload: &Value) -> Result<Vec<Event>, EventError> {
+    task_alert::parse(incoming(payload).into_parts().1)
+}
 
 fn sample(name: &str) -> Value {
     let path = format!("{}/../../events/task-alert/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -200,7 +210,7 @@ proptest! {
         if parse_batch(&batch).is_err() {
             return Ok(());
         }
-        let result = runtime().block_on(invoke(&alert, batch, &mut ctx()));
+        let result = runtime().block_on(invoke(&alert, incoming(&batch), &mut ctx()));
         prop_assert!(result.is_ok(), "{:?}", result.err());
         check_published(&published.messages(), per_protocol);
     }
@@ -219,7 +229,7 @@ proptest! {
         ])).unwrap();
         let published = MemoryPublisher::default();
         let alert = TaskAlert::new(config, HostileLogs(vec![reason.clone()]), &published).unwrap();
-        runtime().block_on(invoke(&alert, event, &mut ctx())).unwrap();
+        runtime().block_on(invoke(&alert, incoming(&event), &mut ctx())).unwrap();
         let messages = published.messages();
         prop_assert_eq!(messages.len(), 1);
         prop_assert_eq!(messages[0].deduplication_id.as_ref().map(String::len), Some(64));

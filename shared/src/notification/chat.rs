@@ -1,8 +1,8 @@
 //! The Amazon Q Developer in chat apps payload (HTTPS subscribers), and the quoting of untrusted
 //! text inside it.
 
+use super::fields::{deduplication_id, fifo_id, subject};
 use super::model::Notification;
-use super::sns::{deduplication_id, fifo_id, subject};
 use serde_json::{Value, json};
 
 /// The Amazon Q Developer in chat apps custom notification document.

@@ -7,8 +7,11 @@ use super::{Delivery, MessageFormat};
 #[error(
     "the notification does not fit the SNS limit of {limit} bytes even without any items ({bytes} bytes)"
 )]
+/// Even the notification without items is over the SNS limit: nothing can be sent.
 pub struct FitError {
+    /// The request size with no items.
     pub bytes: usize,
+    /// The limit it had to fit.
     pub limit: usize,
 }
 

@@ -1,16 +1,18 @@
 //! One notification, shaped for SNS. Renderers build the [`model`]'s `Notification` for a given
 //! [`Detail`]; [`Delivery`] (from the environment) encodes it ([`sns`], with the [`chat`] payload
-//! for HTTPS) and [`fit`]s it into the 256 KiB request limit.
+//! for HTTPS; both take Subject and ids from [`fields`]) and [`fit`]s it into the 256 KiB request
+//! limit.
 
 mod chat;
+mod fields;
 mod fit;
 mod model;
 mod sns;
 
 pub use chat::{chat_code_block, chat_code_span};
+pub use fields::{deduplication_id, subject};
 pub use fit::FitError;
 pub use model::{Attribute, AttributeValue, Bodies, ChatMessage, Detail, Notification, SnsMessage};
-pub use sns::{deduplication_id, subject};
 
 use crate::config::{ConfigError, Env, TopicArn};
 
@@ -34,10 +36,13 @@ pub enum MessageFormat {
 /// How notifications reach the topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
+    /// `ALERT_TOPIC_ARN`.
     pub topic: TopicArn,
+    /// `MESSAGE_FORMAT`.
     pub format: MessageFormat,
     /// HTTPS subscribers get the Amazon Q Developer in chat apps custom-notification schema.
     pub chat_app: bool,
+    /// The request size limit: [`SNS_MAX_REQUEST_BYTES`]; tests lower it.
     pub max_request_bytes: usize,
 }
 
@@ -75,7 +80,7 @@ impl Delivery {
 
 #[cfg(test)]
 mod tests {
-    use super::sns::fifo_id;
+    use super::fields::fifo_id;
     use super::*;
     use serde_json::{Value, json};
 

@@ -3,19 +3,26 @@
 
 use serde_json::Value;
 
+/// An SNS message attribute's value: the two types filter policies compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue {
+    /// Matched as text (`severity`).
     String(String),
+    /// Matched numerically (`eventCount`).
     Number(u64),
 }
 
+/// A MessageAttribute, for subscription filter policies (text format only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
+    /// The attribute name: one of ours, never from input.
     pub name: &'static str,
+    /// The value and its type.
     pub value: AttributeValue,
 }
 
 impl Attribute {
+    /// A `String` attribute.
     pub fn string(name: &'static str, value: impl Into<String>) -> Self {
         Self {
             name,
@@ -23,6 +30,7 @@ impl Attribute {
         }
     }
 
+    /// A `Number` attribute.
     pub fn number(name: &'static str, value: u64) -> Self {
         Self {
             name,
@@ -30,6 +38,7 @@ impl Attribute {
         }
     }
 
+    /// The SNS `DataType`: `String` or `Number`.
     pub fn data_type(&self) -> &'static str {
         match self.value {
             AttributeValue::String(_) => "String",
@@ -37,6 +46,7 @@ impl Attribute {
         }
     }
 
+    /// The value as SNS carries it: text, numbers in decimal.
     pub fn value_string(&self) -> String {
         match &self.value {
             AttributeValue::String(s) => s.clone(),
@@ -53,11 +63,17 @@ impl Attribute {
 /// inside [`chat_code_block`], so it is never read as markup.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatMessage {
+    /// The headline (untrusted text is neutralised when encoded).
     pub title: String,
+    /// The body, client markdown.
     pub description: String,
+    /// What to do next, one line each (console links).
     pub next_steps: Vec<String>,
+    /// Short tags the chat client shows (severity, log group, scan type).
     pub keywords: Vec<String>,
+    /// The kind of alert (`LookoutLogAlert`), for the chat app to tell alerts apart.
     pub event_type: String,
+    /// ARNs of what the alert is about.
     pub related_resources: Vec<String>,
 }
 
@@ -70,7 +86,9 @@ pub struct Notification {
     pub text: String,
     /// For programs: SQS, Lambda, HTTPS.
     pub structured: Value,
+    /// For chat apps: HTTPS with `CHAT_APP_PAYLOAD`.
     pub chat: ChatMessage,
+    /// For filter policies: text format only (SNS drops them otherwise).
     pub attributes: Vec<Attribute>,
     /// FIFO message group (sanitised when encoded).
     pub group: String,
@@ -82,11 +100,17 @@ pub struct Notification {
 /// A request ready for `sns:Publish`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnsMessage {
+    /// The Subject, already SNS-safe.
     pub subject: String,
+    /// The body: the text, or the per-protocol JSON document.
     pub message: String,
+    /// `MessageStructure=json`: `message` holds one body per protocol.
     pub json_structure: bool,
+    /// MessageAttributes (at most 10, none in per-protocol format).
     pub attributes: Vec<Attribute>,
+    /// The FIFO message group; `None` for a standard topic.
     pub group_id: Option<String>,
+    /// The FIFO deduplication id; `None` for a standard topic.
     pub deduplication_id: Option<String>,
     /// The notification's identity (not sent): the key the publish hooks claim and mark done.
     pub identity: String,
@@ -111,8 +135,11 @@ impl SnsMessage {
 /// the bodies the delivery sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detail {
+    /// How many items (log lines, findings) to show.
     pub items: usize,
+    /// The most bytes of each item to show.
     pub item_bytes: usize,
+    /// The bodies to render.
     pub bodies: Bodies,
 }
 
@@ -138,6 +165,7 @@ pub struct Bodies {
 }
 
 impl Bodies {
+    /// Every body: what a renderer builds before the delivery is known.
     pub const ALL: Bodies = Bodies {
         structured: true,
         chat: true,

@@ -3,8 +3,11 @@
 //!
 //! Each rule says which lowercase literal every one of its matches contains (`Gate::Words`,
 //! with a line break too: `Gate::WordsAndLineBreak`), that its matches are long base64-looking
-//! runs (`Gate::Run`), or card-number digit runs (`Gate::CardNumber`): `super::Gate` is built
-//! from these and nothing else, and a test proves it never skips a line a rule would redact.
+//! runs (`Gate::Run`), or card-number digit runs (`Gate::CardNumber`): `super::gate::Gate` is
+//! built from these and nothing else, and a test proves it never skips a line a rule would
+//! redact.
+//!
+//! One file on purpose (over 600 lines): the table is reviewed as a whole, rule beside rule.
 //!
 //! Case-insensitivity and word boundaries are ASCII-only (`(?i-u:…)`, `(?-u:\b)`): Unicode
 //! classes would make the automata, and the compile at cold start, several times larger.
@@ -24,7 +27,7 @@ pub(super) enum Gate {
     /// `[A-Za-z0-9+/]` characters holding an upper-case letter and a digit.
     Run(usize),
     /// Every text the rule replaces is 13 digits or more, with single spaces or dashes between
-    /// groups, starting with a digit 2-6 that no digit precedes (`super::card_candidate`).
+    /// groups, starting with a digit 2-6 that no digit precedes (`super::gate::card_candidate`).
     CardNumber,
 }
 

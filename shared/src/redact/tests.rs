@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
+use super::gate::{AnyLiteral, card_candidate, longest_mixed_run};
 use super::*;
 
 #[derive(serde::Deserialize)]

@@ -11,25 +11,41 @@ use tokio::time::Instant;
 
 /// What to do with one alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
+pub enum Ruling {
     /// Publish. `verdicts`: one per fingerprint admitted, in order (`Send`: new, with the
     /// repeats suppressed since; `Suppress`: already alerted inside the window, shown as a
     /// count). `claimed`: this attempt holds the claim, so it calls `complete` after a
     /// confirmed publish and `fail` otherwise.
-    Publish { verdicts: Vec<Verdict>, claimed: bool },
+    Publish {
+        /// One per fingerprint, in order.
+        verdicts: Vec<Verdict>,
+        /// Whether this attempt holds the claim.
+        claimed: bool,
+    },
     /// An earlier attempt completed this alert: publish nothing.
-    AlreadyDone { message_id: Option<String> },
+    AlreadyDone {
+        /// Its SNS MessageId (`None`: it completed without publishing).
+        message_id: Option<String>,
+    },
     /// Every fingerprint is a repeat inside its window (the highest repeat number is `count`):
     /// publish nothing; the claim is completed.
-    Suppressed { count: u64 },
+    Suppressed {
+        /// The highest repeat number among the parts.
+        count: u64,
+    },
     /// Another attempt holds the claim until `until` (epoch s): fail with a retryable error.
-    Busy { until: u64 },
+    Busy {
+        /// When its claim ends, epoch seconds.
+        until: u64,
+    },
 }
 
-/// The admission and the store problems met on the way (each one: warn and count a metric).
+/// The ruling and the store problems met on the way (each one: warn and count a metric).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
-    pub admission: Admission,
+    /// What to do with the alert.
+    pub ruling: Ruling,
+    /// Store problems met (the alert failed open past them).
     pub problems: Vec<StateError>,
 }
 
@@ -59,13 +75,13 @@ pub async fn admit<S: StateStore>(
         Ok(Claim::Acquired { previous_decision }) => (true, previous_decision),
         Ok(Claim::AlreadyDone { message_id }) => {
             return Admitted {
-                admission: Admission::AlreadyDone { message_id },
+                ruling: Ruling::AlreadyDone { message_id },
                 problems,
             };
         }
         Ok(Claim::InProgress { until }) => {
             return Admitted {
-                admission: Admission::Busy { until },
+                ruling: Ruling::Busy { until },
                 problems,
             };
         }
@@ -114,8 +130,8 @@ pub async fn admit<S: StateStore>(
             verdicts
         }
     };
-    let admission = if sends(&verdicts) {
-        Admission::Publish { verdicts, claimed }
+    let ruling = if sends(&verdicts) {
+        Ruling::Publish { verdicts, claimed }
     } else {
         if claimed && let Err(e) = store.complete(key, None, left()).await {
             problems.push(e);
@@ -128,9 +144,9 @@ pub async fn admit<S: StateStore>(
             })
             .max()
             .unwrap_or(0);
-        Admission::Suppressed { count }
+        Ruling::Suppressed { count }
     };
-    Admitted { admission, problems }
+    Admitted { ruling, problems }
 }
 
 /// Whether an alert with these verdicts goes out: no part to decide on, or one new part.
@@ -221,8 +237,8 @@ mod tests {
         let alert = &[(&fp, 3)];
         let first = admit(&store, &key("batch-1"), alert, WINDOW, HOLD, BUDGET).await;
         assert_eq!(
-            first.admission,
-            Admission::Publish {
+            first.ruling,
+            Ruling::Publish {
                 verdicts: vec![Verdict::SEND],
                 claimed: true
             }
@@ -232,16 +248,16 @@ mod tests {
         clock.0.store(T0 + 60, Ordering::SeqCst);
         let retry = admit(&store, &key("batch-1"), alert, WINDOW, HOLD, BUDGET).await;
         assert_eq!(
-            first.admission, retry.admission,
+            first.ruling, retry.ruling,
             "same decision, not a suppressed repeat"
         );
         assert!(retry.problems.is_empty());
         // Another batch with the same error is a repeat.
         let other = admit(&store, &key("batch-2"), alert, WINDOW, HOLD, BUDGET).await;
-        assert_eq!(other.admission, Admission::Suppressed { count: 1 });
+        assert_eq!(other.ruling, Ruling::Suppressed { count: 1 });
         // ... and its retry does not count again.
         let other_retry = admit(&store, &key("batch-2"), alert, WINDOW, HOLD, BUDGET).await;
-        assert_eq!(other_retry.admission, Admission::AlreadyDone { message_id: None });
+        assert_eq!(other_retry.ruling, Ruling::AlreadyDone { message_id: None });
     }
 
     #[tokio::test]
@@ -256,8 +272,8 @@ mod tests {
         );
         let first = admit(&store, &key("b1"), &[(&forged, 3)], WINDOW, HOLD, BUDGET).await;
         assert_eq!(
-            first.admission,
-            Admission::Publish {
+            first.ruling,
+            Ruling::Publish {
                 verdicts: vec![Verdict::SEND],
                 claimed: true
             }
@@ -273,8 +289,8 @@ mod tests {
         )
         .await;
         assert_eq!(
-            second.admission,
-            Admission::Publish {
+            second.ruling,
+            Ruling::Publish {
                 verdicts: vec![Verdict::Suppress { count: 1 }, Verdict::SEND],
                 claimed: true
             }
@@ -289,7 +305,7 @@ mod tests {
             BUDGET,
         )
         .await;
-        assert_eq!(third.admission, Admission::Suppressed { count: 2 });
+        assert_eq!(third.ruling, Ruling::Suppressed { count: 2 });
         assert!(third.problems.is_empty());
     }
 
@@ -298,17 +314,17 @@ mod tests {
         let (store, _clock) = store();
         let k = key("batch-1");
         assert!(matches!(
-            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.admission,
-            Admission::Publish { claimed: true, .. }
+            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.ruling,
+            Ruling::Publish { claimed: true, .. }
         ));
         assert_eq!(
-            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.admission,
-            Admission::Busy { until: T0 + 60 }
+            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.ruling,
+            Ruling::Busy { until: T0 + 60 }
         );
         store.complete(&k, Some("msg-1"), BUDGET).await.unwrap();
         assert_eq!(
-            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.admission,
-            Admission::AlreadyDone {
+            admit(&store, &k, &[], WINDOW, HOLD, BUDGET).await.ruling,
+            Ruling::AlreadyDone {
                 message_id: Some("msg-1".into())
             }
         );
@@ -320,8 +336,8 @@ mod tests {
         for _ in 0..2 {
             let admitted = admit(&Down, &key("batch-1"), &[(&fp, 3)], WINDOW, HOLD, BUDGET).await;
             assert_eq!(
-                admitted.admission,
-                Admission::Publish {
+                admitted.ruling,
+                Ruling::Publish {
                     verdicts: vec![Verdict::SEND],
                     claimed: false
                 }

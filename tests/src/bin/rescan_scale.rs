@@ -14,14 +14,11 @@
 //!       [repositories=100] [images-per-repo=100] [latency-ms=20] [throttle-per-second=50] [throttled-repositories=20]
 
 use aws_config::BehaviorVersion;
-use ecr_rescan::config::RescanConfig;
-use ecr_rescan::ecr::EcrRegistry;
-use ecr_rescan::handler::Rescan;
-use ecr_rescan::inspector::Inspector2;
+use ecr_rescan::{EcrRegistry, Inspector2, Rescan, RescanConfig};
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::invocation::{Invocation, invoke};
-use lookout_shared::publish::MemoryPublisher;
+use lookout_shared::publish::SnsPublisher;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -151,12 +148,15 @@ async fn run(stub: Arc<Stub>, latency: Duration, settings: &[(&str, String)]) ->
         config,
         EcrRegistry::new(aws_sdk_ecr::Client::new(&sdk)),
         Inspector2::new(aws_sdk_inspector2::Client::new(&sdk)),
-        None::<MemoryPublisher>,
+        // No topic: the summary is returned, never published.
+        None::<SnsPublisher>,
     );
     let started = Instant::now();
     // Lambda's longest timeout.
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(900)), "bench");
-    let summary = match invoke(&rescan, json!({}), &mut ctx).await {
+    // Decoded as the runtime would, so this follows the function's event type.
+    let event = serde_json::from_value(json!({})).expect("the empty event decodes");
+    let summary = match invoke(&rescan, event, &mut ctx).await {
         Ok(summary) => serde_json::to_value(summary).expect("summary"),
         Err(e) => json!({"error": e.to_string()}),
     };

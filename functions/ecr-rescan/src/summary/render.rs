@@ -1,0 +1,428 @@
+//! The notification rendered from a run summary: the subject, the text (and chat) body, the
+//! structured JSON body and the message attributes, each list cut to what fits.
+
+use super::{ImageRef, RepositorySummary, RunSummary, TopImage};
+use crate::enhanced::{CoverageReport, ImageFindings, Part};
+use crate::inspector::RescanDurations;
+use crate::model::ScanType;
+use crate::scan::OutcomeKind;
+use lookout_shared::console;
+use lookout_shared::findings::image_name_with_digest;
+use lookout_shared::findings::{SeverityCounts, VulnSeverity};
+use lookout_shared::ids::Region;
+use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
+use lookout_shared::text::{count, inline, thousands, truncate_utf8};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const SOURCE: &str = "lookout.ecr-rescan";
+
+impl ImageRef {
+    fn name(&self) -> String {
+        image_name_with_digest(&self.repository, &self.tags, &self.digest)
+    }
+}
+
+impl RunSummary {
+    pub(crate) fn subject(&self) -> String {
+        let partial = if self.complete { "" } else { " (partial)" };
+        match (self.scan_type, &self.enhanced) {
+            (ScanType::Enhanced, Some(report)) => {
+                let findings = report
+                    .findings
+                    .available()
+                    .map_or("findings unavailable".to_string(), |f| {
+                        format!("{} findings", f.counts.describe())
+                    });
+                let gaps = report.coverage.available().map_or(String::new(), |c| {
+                    format!(", {}", count(c.gaps as u64, "coverage gap", "coverage gaps"))
+                });
+                format!("[Lookout] Inspector: {findings}{gaps}")
+            }
+            _ if self.dry_run => format!(
+                "[Lookout] ECR rescan dry run: {} would be scanned",
+                count(self.outcome(OutcomeKind::WouldScan), "image", "images")
+            ),
+            _ => format!(
+                "[Lookout] ECR rescan: {} started, {} already scanned, {} failed{partial}",
+                thousands(self.outcome(OutcomeKind::Started)),
+                thousands(self.outcome(OutcomeKind::AlreadyScanned)),
+                thousands(self.outcome(OutcomeKind::Failed)),
+            ),
+        }
+    }
+
+    /// Renders at most `detail.items` entries of each list. Every line that carries untrusted
+    /// text (repository names, tags, AWS error details, Inspector's names) goes through `cut`:
+    /// the shared one-line encoder (`text::inline`: line breaks, control and bidi characters
+    /// shown escaped), then at most `detail.item_bytes`; so none can start a section, a
+    /// `Subject:` or a link line.
+    pub(crate) fn render(&self, detail: Detail, identity: &str) -> Notification {
+        let cut = |s: &str| truncate_utf8(&inline(s), detail.item_bytes).to_string();
+        let mut text = String::new();
+        match self.scan_type {
+            ScanType::Basic => self.basic_text(&mut text, detail, &cut),
+            ScanType::Enhanced => self.enhanced_text(&mut text, detail, &cut),
+        }
+        let structured = if detail.bodies.structured {
+            serde_json::to_value(Structured::new(self, detail.items)).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        let critical = self.critical_count();
+        Notification {
+            subject: self.subject(),
+            chat: if detail.bodies.chat {
+                ChatMessage {
+                    title: self.subject(),
+                    description: chat_code_block(truncate_utf8(&text, 2_000)),
+                    next_steps: Vec::new(),
+                    keywords: vec![self.scan_type.as_str().to_string(), "ECR".to_string()],
+                    event_type: "LookoutEcrRescan".to_string(),
+                    related_resources: Vec::new(),
+                }
+            } else {
+                ChatMessage::default()
+            },
+            text,
+            structured,
+            attributes: vec![
+                Attribute::string("source", SOURCE),
+                Attribute::string("scanType", self.scan_type.as_str()),
+                Attribute::string("complete", if self.complete { "true" } else { "false" }),
+                Attribute::number("scansStarted", self.outcome(OutcomeKind::Started)),
+                Attribute::number("failures", self.outcome(OutcomeKind::Failed)),
+                Attribute::number("criticalFindings", critical),
+            ],
+            group: "ecr-rescan".to_string(),
+            identity: identity.to_string(),
+        }
+    }
+
+    fn critical_count(&self) -> u64 {
+        let from_inspector = self
+            .enhanced
+            .as_ref()
+            .and_then(|e| e.findings.available())
+            .map_or(0, |f| {
+                f.counts.get(lookout_shared::findings::VulnSeverity::Critical)
+            });
+        self.critical_findings.saturating_add(from_inspector)
+    }
+
+    fn header(&self, t: &mut String) {
+        let _ = writeln!(t, "{}\n", self.subject());
+        let mode = match self.scan_type {
+            ScanType::Basic => "BASIC scanning: ECR scans on demand, so this run starts the rescans.",
+            ScanType::Enhanced => {
+                "ENHANCED scanning: Amazon Inspector scans continuously; no scan is started, this is its report."
+            }
+        };
+        let _ = writeln!(t, "Region:        {}", self.region);
+        let _ = writeln!(t, "Registry:      {mode}");
+        let _ = writeln!(
+            t,
+            "Run:           {}",
+            if self.complete { "complete" } else { "PARTIAL" }
+        );
+        for note in &self.notes {
+            let _ = writeln!(t, "               {note}");
+        }
+        let _ = writeln!(
+            t,
+            "Scope:         {} in {}\n",
+            count(self.images as u64, "image", "images"),
+            count(self.repositories as u64, "repository", "repositories")
+        );
+    }
+
+    fn basic_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
+        self.header(t);
+        let rows: [(&str, u64); 5] = [
+            (
+                if self.dry_run {
+                    "would be scanned"
+                } else {
+                    "scans started"
+                },
+                self.outcome(if self.dry_run {
+                    OutcomeKind::WouldScan
+                } else {
+                    OutcomeKind::Started
+                }),
+            ),
+            (
+                "already scanned (24 h quota)",
+                self.outcome(OutcomeKind::AlreadyScanned),
+            ),
+            ("failed", self.outcome(OutcomeKind::Failed)),
+            ("deferred to the next run", self.deferred()),
+            ("skipped", self.skipped()),
+        ];
+        for (label, n) in rows {
+            let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
+        }
+        for (kind, n) in self
+            .outcomes
+            .iter()
+            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
+        {
+            let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
+        }
+        let shown = |n: usize| n.min(detail.items);
+        if !self.per_repository.is_empty() {
+            let _ = writeln!(t, "\nPer repository:");
+            for repo in self.per_repository.iter().take(shown(self.per_repository.len())) {
+                let parts: Vec<String> = repo
+                    .outcomes
+                    .iter()
+                    .map(|(k, v)| format!("{} {}", k.label(), thousands(*v)))
+                    .collect();
+                let mut line = format!(
+                    "  {}: {}; {}",
+                    repo.name,
+                    count(repo.images as u64, "image", "images"),
+                    parts.join(", ")
+                );
+                if let Some(e) = &repo.error {
+                    let _ = write!(line, " [{e}]");
+                }
+                let _ = writeln!(t, "{}", cut(&line));
+            }
+            more(t, self.per_repository.len(), detail.items, "repositories");
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(t, "\nFailures:");
+            for f in self.failures.iter().take(detail.items) {
+                let _ = writeln!(
+                    t,
+                    "{}",
+                    cut(&format!("  {}: {}", f.name(), f.error.as_deref().unwrap_or("")))
+                );
+            }
+            more(t, self.failures.len(), detail.items, "failures");
+        }
+        if !self.would_scan.is_empty() {
+            let _ = writeln!(t, "\nWould scan:");
+            for i in self.would_scan.iter().take(detail.items) {
+                let _ = writeln!(t, "{}", cut(&format!("  {}", i.name())));
+            }
+            more(
+                t,
+                self.outcome(OutcomeKind::WouldScan) as usize,
+                detail.items.min(self.would_scan.len()),
+                "images",
+            );
+        }
+        if !self.top_images.is_empty() {
+            let _ = writeln!(t, "\nMost vulnerable images (by their last completed scan):");
+            for top in self.top_images.iter().take(detail.items) {
+                let _ = writeln!(
+                    t,
+                    "{}",
+                    cut(&format!("  {}: {}", top.image.name(), top.counts.describe()))
+                );
+                // Built from the encoded repository and digest (`console`).
+                if let Some(link) = &top.link {
+                    let _ = writeln!(t, "    {link}");
+                }
+            }
+        }
+    }
+
+    fn enhanced_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
+        self.header(t);
+        let Some(report) = &self.enhanced else { return };
+        match &report.rescan_durations {
+            Part::Available(d) => {
+                let line = format!(
+                    "Rescan duration: {} after push, {} after last pull (mode {}), status {}",
+                    d.rescan_duration.as_deref().unwrap_or("unknown"),
+                    d.pull_date_rescan_duration.as_deref().unwrap_or("unknown"),
+                    d.pull_date_rescan_mode.as_deref().unwrap_or("unknown"),
+                    d.status.as_deref().unwrap_or("unknown"),
+                );
+                let _ = writeln!(t, "{}", cut(&line));
+            }
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(t, "Rescan duration: unavailable ({})", cut(unavailable));
+            }
+        }
+        match &report.coverage {
+            Part::Available(c) => {
+                let _ = writeln!(
+                    t,
+                    "\nCoverage: {}, {}:",
+                    count(c.images as u64, "image", "images"),
+                    count(c.gaps as u64, "gap", "gaps")
+                );
+                for (reason, images) in &c.gaps_by_reason {
+                    let examples: Vec<&str> = images
+                        .iter()
+                        .take(detail.items.min(5))
+                        .map(String::as_str)
+                        .collect();
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        cut(&format!(
+                            "  {reason}: {} (e.g. {})",
+                            thousands(images.len() as u64),
+                            examples.join(", ")
+                        ))
+                    );
+                }
+                if c.gaps_by_reason.contains_key("SCAN_ELIGIBILITY_EXPIRED") {
+                    let _ = writeln!(
+                        t,
+                        "  An expired image is scanned again when it is pushed again (or pulled, within the pull-date window)."
+                    );
+                }
+            }
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(t, "\nCoverage: unavailable ({})", cut(unavailable));
+            }
+        }
+        match &report.unscanned_repositories {
+            Part::Available(list) if !list.is_empty() => {
+                let _ = writeln!(
+                    t,
+                    "\nRepositories no ENHANCED scanning rule covers: {}",
+                    cut(&list.join(", "))
+                );
+            }
+            Part::Available(_) => {}
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(
+                    t,
+                    "\nRepository scan frequencies: unavailable ({})",
+                    cut(unavailable)
+                );
+            }
+        }
+        match &report.findings {
+            Part::Available(f) => {
+                let _ = writeln!(
+                    t,
+                    "\nActive findings, {} or worse: {} in {}{}",
+                    f.min_severity,
+                    f.counts.describe(),
+                    count(f.images.len() as u64, "image", "images"),
+                    if f.truncated {
+                        " (more exist: raise MAX_FINDINGS)"
+                    } else {
+                        ""
+                    }
+                );
+                for image in f.images.iter().take(detail.items) {
+                    let name = image_name_with_digest(&image.repository, &image.tags, &image.digest);
+                    let _ = writeln!(t, "\n{}", cut(&format!("  {name}: {}", image.counts.describe())));
+                    let _ = writeln!(
+                        t,
+                        "    {}",
+                        console::inspector_image_url(&self.region, &image.digest)
+                    );
+                    for finding in image.findings.iter().take(detail.items) {
+                        let _ = writeln!(t, "{}", cut(&format!("    {}", finding.one_line())));
+                    }
+                    more(t, image.findings.len(), detail.items, "findings");
+                }
+                more(t, f.images.len(), detail.items, "images");
+            }
+            Part::Unavailable { unavailable } => {
+                let _ = writeln!(t, "\nFindings: unavailable ({})", cut(unavailable));
+            }
+        }
+    }
+}
+
+/// The summary as subscribers get it: every figure, each list cut to `items`. It borrows, so
+/// fitting does not copy the summary at every step.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Structured<'a> {
+    source: &'static str,
+    scan_type: ScanType,
+    dry_run: bool,
+    complete: bool,
+    notes: &'a [String],
+    region: &'a Region,
+    repositories: usize,
+    images: usize,
+    outcomes: &'a BTreeMap<OutcomeKind, u64>,
+    per_repository: &'a [RepositorySummary],
+    failures: &'a [ImageRef],
+    would_scan: &'a [ImageRef],
+    top_images: &'a [TopImage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enhanced: Option<EnhancedView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnhancedView<'a> {
+    rescan_durations: &'a Part<RescanDurations>,
+    coverage: &'a Part<CoverageReport>,
+    unscanned_repositories: &'a Part<Vec<String>>,
+    findings: Part<FindingsView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FindingsView<'a> {
+    min_severity: VulnSeverity,
+    total: usize,
+    truncated: bool,
+    counts: &'a SeverityCounts,
+    images: &'a [ImageFindings],
+}
+
+impl<'a> Structured<'a> {
+    fn new(s: &'a RunSummary, items: usize) -> Self {
+        let first = |n: usize| n.min(items);
+        Self {
+            source: SOURCE,
+            scan_type: s.scan_type,
+            dry_run: s.dry_run,
+            complete: s.complete,
+            notes: &s.notes,
+            region: &s.region,
+            repositories: s.repositories,
+            images: s.images,
+            outcomes: &s.outcomes,
+            per_repository: &s.per_repository[..first(s.per_repository.len())],
+            failures: &s.failures[..first(s.failures.len())],
+            would_scan: &s.would_scan[..first(s.would_scan.len())],
+            top_images: &s.top_images[..first(s.top_images.len())],
+            enhanced: s.enhanced.as_ref().map(|e| EnhancedView {
+                rescan_durations: &e.rescan_durations,
+                coverage: &e.coverage,
+                unscanned_repositories: &e.unscanned_repositories,
+                findings: match &e.findings {
+                    Part::Available(f) => Part::Available(FindingsView {
+                        min_severity: f.min_severity,
+                        total: f.total,
+                        truncated: f.truncated,
+                        counts: &f.counts,
+                        images: &f.images[..first(f.images.len())],
+                    }),
+                    Part::Unavailable { unavailable } => Part::Unavailable {
+                        unavailable: unavailable.clone(),
+                    },
+                },
+            }),
+        }
+    }
+}
+
+fn more(t: &mut String, total: usize, shown: usize, what: &str) {
+    if total > shown {
+        let _ = writeln!(
+            t,
+            "  ... and {} more {what} (see the function's JSON output)",
+            thousands((total - shown) as u64)
+        );
+    }
+}
