@@ -81,3 +81,72 @@ pub async fn web_app_with_oom_logs(config: &aws_config::SdkConfig) {
         .await
         .expect("put log events");
 }
+
+/// The task of `events/task-alert/sidecar-exit.json`: its essential `worker` exited 1, then ECS
+/// stopped its non-essential `envoy` sidecar (143).
+pub const SIDECAR_TASK: &str = "9a1e2d3c4b5a49687f6e5d4c3b2a1908";
+
+/// The lines `worker_with_sidecar` writes to each container's stream, oldest first.
+pub const WORKER_LINES: [&str; 2] = ["processing batch 88213", "fatal: queue credentials rejected"];
+pub const ENVOY_LINES: [&str; 1] = ["caught SIGTERM, shutting down"];
+
+/// worker:1: `envoy` (non-essential) then `worker` (essential), both awslogs to `/ecs/worker`
+/// (prefix `ecs`); each container's stream of [`SIDECAR_TASK`] holds its lines.
+pub async fn worker_with_sidecar(config: &aws_config::SdkConfig) {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let awslogs = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", "/ecs/worker")
+        .options("awslogs-region", "us-east-1")
+        .options("awslogs-stream-prefix", "ecs")
+        .build()
+        .expect("awslogs configuration");
+    let container = |name: &str, essential: bool| {
+        ContainerDefinition::builder()
+            .name(name)
+            .image(format!(
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:v2.3.1"
+            ))
+            .essential(essential)
+            .memory(256)
+            .log_configuration(awslogs.clone())
+            .build()
+    };
+    ecs.register_task_definition()
+        .family("worker")
+        .container_definitions(container("envoy", false))
+        .container_definitions(container("worker", true))
+        .send()
+        .await
+        .expect("register task definition");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+    logs.create_log_group()
+        .log_group_name("/ecs/worker")
+        .send()
+        .await
+        .expect("create log group");
+    let now = lookout_shared::time::now_epoch_ms();
+    for (name, lines) in [("worker", &WORKER_LINES[..]), ("envoy", &ENVOY_LINES[..])] {
+        let stream = format!("ecs/{name}/{SIDECAR_TASK}");
+        logs.create_log_stream()
+            .log_group_name("/ecs/worker")
+            .log_stream_name(&stream)
+            .send()
+            .await
+            .expect("create log stream");
+        let events = (0i64..).zip(lines).map(|(i, m)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now - 10_000 + i * 1000)
+                .message(*m)
+                .build()
+                .expect("log event")
+        });
+        logs.put_log_events()
+            .log_group_name("/ecs/worker")
+            .log_stream_name(&stream)
+            .set_log_events(Some(events.collect()))
+            .send()
+            .await
+            .expect("put log events");
+    }
+}

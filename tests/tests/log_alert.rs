@@ -388,7 +388,15 @@ async fn lines_below_min_severity_are_counted_not_published() {
     assert_eq!(response["status"], "published", "{response}");
     assert_eq!(response["events"], 7, "{response}");
     assert_eq!(response["belowMinSeverity"], 3, "{response}");
-    let doc = one_message(&setup).await.message_json();
+    // Issue 22 §5: both numbers, in the response and the subject.
+    assert_eq!(response["totalEvents"], 10, "{response}");
+    let delivered = one_message(&setup).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[CRITICAL] 7 of 10 events in /ecs/shop")
+    );
+    let doc = delivered.message_json();
+    assert_eq!(doc["totalEvents"], 10);
     assert_eq!(
         doc["severityCounts"],
         json!({"CRITICAL": 1, "ERROR": 6, "WARNING": 0, "NOTICE": 0})

@@ -2,7 +2,7 @@
 //! definitions, moto's CloudWatch Logs the container's stream, and the alert is read from SQS.
 
 use lookout_tests::Function;
-use lookout_tests::ecs::{OOM_TASK, web_app_with_oom_logs};
+use lookout_tests::ecs::{ENVOY_LINES, OOM_TASK, WORKER_LINES, web_app_with_oom_logs, worker_with_sidecar};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
 use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
 use lookout_tests::workspace::event_file;
@@ -104,6 +104,33 @@ async fn an_oom_killed_container_alerts_with_its_last_log_lines_and_links() {
     assert_eq!(emf["LogLinesShown"], 4);
 }
 
+/// Issue 22 §4: the essential `worker` exited 1 and ECS then stopped the non-essential `envoy`
+/// (143), listed first in the event. The task definition (moto's ECS) says which is essential:
+/// the worker is blamed, with its exit code and its log lines.
+#[tokio::test]
+async fn the_essential_container_is_blamed_not_its_sidecar() {
+    let s = setup().await;
+    worker_with_sidecar(&s.moto.sdk_config().await).await;
+    let function = task_alert(&s, &[("MESSAGE_FORMAT", "text")]);
+    let response = function
+        .invoke(&event_file("task-alert/sidecar-exit.json"))
+        .response()
+        .clone();
+    assert_eq!(response["alerts"][0]["logs"], "shown", "{response}");
+    let delivered = one(&s).await;
+    assert_eq!(
+        delivered.subject(),
+        Some("[ERROR] worker: essential container exited (worker exit 1) in prod")
+    );
+    let text = delivered.message();
+    for line in WORKER_LINES {
+        assert!(text.contains(&format!("  | {line}\n")), "{text}");
+    }
+    for line in ENVOY_LINES {
+        assert!(!text.contains(line), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn text_format_carries_the_filter_attributes() {
     let s = setup().await;
@@ -196,6 +223,12 @@ async fn deployment_failures_and_retirement_notices_alert() {
         delivered
             .message()
             .contains("Reason:            \"ECS deployment circuit breaker: task failed to start.\"")
+    );
+    // Issue 22 §5: dated by the deployment's updatedAt, not the event's time (18:35:02).
+    assert!(
+        delivered.message().contains("2025-11-25T18:35:01.822Z"),
+        "{}",
+        delivered.message()
     );
     function
         .invoke(&event_file("task-alert/task-retirement.json"))

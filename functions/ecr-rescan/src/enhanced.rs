@@ -78,6 +78,24 @@ pub(crate) struct EnhancedReport {
     pub(crate) findings: Part<FindingsReport>,
 }
 
+impl EnhancedReport {
+    /// The parts that could not be read, by name.
+    pub(crate) fn unavailable(&self) -> Vec<&'static str> {
+        [
+            ("rescan durations", self.rescan_durations.available().is_none()),
+            ("coverage", self.coverage.available().is_none()),
+            (
+                "unscanned repositories",
+                self.unscanned_repositories.available().is_none(),
+            ),
+            ("findings", self.findings.available().is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Limits {
     pub(crate) min_severity: VulnSeverity,

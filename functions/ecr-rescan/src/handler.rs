@@ -21,6 +21,7 @@ use lookout_shared::notification::Detail;
 use lookout_shared::outbox::{Delivered, DeliveryError, Outbox};
 use lookout_shared::publish::Publisher;
 use lookout_shared::state::{DynamoStore, IdempotencyKey, StateStore};
+use lookout_shared::text::count;
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -60,6 +61,10 @@ pub enum RescanError {
         scans_failed: u64,
         repositories_not_listed: u64,
     },
+    /// ENHANCED: a part of Inspector's report could not be read (permission denied, API
+    /// missing, deadline). Raised after the summary is published, as `Incomplete`.
+    #[error("{} of Inspector's report could not be read ({}); the summary says why", count(.0.len() as u64, "part", "parts"), .0.join(", "))]
+    InspectorUnreadable(Vec<&'static str>),
 }
 
 impl FunctionError for RescanError {
@@ -71,6 +76,7 @@ impl FunctionError for RescanError {
             RescanError::Deadline => "DeadlineExceeded",
             RescanError::Incomplete { scans_failed: 0, .. } => "ImagesNotListed",
             RescanError::Incomplete { .. } => "ScansFailed",
+            RescanError::InspectorUnreadable(_) => "InspectorUnreadable",
         }
     }
 
@@ -175,6 +181,12 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan
         };
         record_metrics(&summary, &mut ctx.metrics);
         self.deliver_summary(&summary, &event, ctx).await?;
+        if let Some(report) = &summary.enhanced {
+            let unavailable = report.unavailable();
+            if !unavailable.is_empty() {
+                return Err(RescanError::InspectorUnreadable(unavailable));
+            }
+        }
         match (
             summary.outcome(OutcomeKind::Failed),
             summary.repositories_not_listed,

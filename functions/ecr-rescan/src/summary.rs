@@ -189,13 +189,7 @@ impl RunSummary {
         if let Part::Available(c) = &report.coverage {
             summary.images = c.images;
         }
-        let unavailable = [
-            matches!(report.rescan_durations, Part::Unavailable { .. }),
-            matches!(report.coverage, Part::Unavailable { .. }),
-            matches!(report.unscanned_repositories, Part::Unavailable { .. }),
-            matches!(report.findings, Part::Unavailable { .. }),
-        ];
-        if unavailable.iter().any(|u| *u) {
+        if !report.unavailable().is_empty() {
             summary.complete = false;
             summary
                 .notes

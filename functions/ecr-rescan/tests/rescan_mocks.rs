@@ -614,8 +614,11 @@ async fn enhanced_registries_report_inspector_and_never_start_a_scan() {
     assert_eq!(summary["complete"], true);
 }
 
+/// Issue 22 §5: a part of the report that cannot be read makes the run PARTIAL, and a partial
+/// ENHANCED run is an error after its summary is published, as for BASIC (it used to succeed,
+/// so the Errors alarm never fired).
 #[tokio::test]
-async fn an_unavailable_inspector_api_is_reported_not_fatal() {
+async fn an_unavailable_inspector_api_is_reported_then_an_error() {
     // moto answers these with an HTML 404; so does this mock, for every Inspector call.
     let html = || Some("<html><body>Not Found</body></html>".to_string());
     let not_found = [
@@ -645,13 +648,25 @@ async fn an_unavailable_inspector_api_is_reported_not_fatal() {
         &repositories(&["web"]),
         &frequencies,
     ];
-    let summary = run(
-        config(&[]),
-        ecr(&ecr_rules),
-        inspector(&not_found.iter().collect::<Vec<_>>()),
-        json!({}),
-    )
-    .await;
+    let publisher = MemoryPublisher::default();
+    let mut settings = with_topic(config(&[]));
+    settings.delivery.as_mut().unwrap().format = MessageFormat::PerProtocol;
+    let rescan = Rescan::new(
+        settings,
+        EcrRegistry::new(ecr(&ecr_rules)),
+        Inspector2::new(inspector(&not_found.iter().collect::<Vec<_>>())),
+        &publisher,
+    );
+    let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    assert_eq!(error_type, "Lookout.InspectorUnreadable");
+    assert_eq!(
+        message,
+        "4 parts of Inspector's report could not be read (rescan durations, coverage, unscanned repositories, findings); the summary says why"
+    );
+    let sent = publisher.messages();
+    assert_eq!(sent.len(), 1, "the summary goes out first");
+    assert_eq!(sent[0].subject, "[Lookout] Inspector: findings unavailable");
+    let summary = sqs_document(&sent[0]);
     let report = &summary["enhanced"];
     for part in ["rescanDurations", "coverage", "findings", "unscannedRepositories"] {
         let why = report[part]["unavailable"]
@@ -663,6 +678,90 @@ async fn an_unavailable_inspector_api_is_reported_not_fatal() {
         );
     }
     assert_eq!(summary["complete"], false);
+}
+
+/// The structured (SQS) body of a per-protocol message.
+fn sqs_document(m: &SnsMessage) -> Value {
+    let body: Value = serde_json::from_str(&m.message).unwrap();
+    serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap()
+}
+
+/// Issue 22 §5: one part denied is enough: the summary is published, then the run fails.
+#[tokio::test]
+async fn inspector_access_denied_is_an_error_after_the_summary() {
+    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
+        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
+    });
+    let ecr_rules = [
+        &scan_type(ScanType::Enhanced),
+        &repositories(&["web"]),
+        &frequencies,
+    ];
+    let denied = mock!(aws_sdk_inspector2::Client::list_findings)
+        .sequence()
+        .http_status(400, Some(json_error("AccessDeniedException", "not allowed")))
+        .repeatedly()
+        .build();
+    let configuration = mock!(aws_sdk_inspector2::Client::get_configuration)
+        .then_output(|| GetConfigurationOutput::builder().build());
+    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage)
+        .then_output(|| ListCoverageOutput::builder().build());
+    let publisher = MemoryPublisher::default();
+    let rescan = Rescan::new(
+        with_topic(config(&[])),
+        EcrRegistry::new(ecr(&ecr_rules)),
+        Inspector2::new(inspector(&[&denied, &configuration, &coverage])),
+        &publisher,
+    );
+    let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    assert_eq!(error_type, "Lookout.InspectorUnreadable");
+    assert_eq!(
+        message,
+        "1 part of Inspector's report could not be read (findings); the summary says why"
+    );
+    let sent = publisher.messages();
+    assert_eq!(sent.len(), 1, "the summary goes out first");
+    assert_eq!(
+        sent[0].subject,
+        "[Lookout] Inspector: findings unavailable, 0 coverage gaps"
+    );
+    assert!(
+        sent[0].message.contains("AccessDeniedException"),
+        "{}",
+        sent[0].message
+    );
+}
+
+/// Issue 22 §5: a complete report with nothing found says "no findings", once.
+#[tokio::test]
+async fn an_enhanced_report_with_no_findings_says_so_once() {
+    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
+        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
+    });
+    let ecr_rules = [
+        &scan_type(ScanType::Enhanced),
+        &repositories(&["web"]),
+        &frequencies,
+    ];
+    let findings = mock!(aws_sdk_inspector2::Client::list_findings)
+        .then_output(|| ListFindingsOutput::builder().build());
+    let configuration = mock!(aws_sdk_inspector2::Client::get_configuration)
+        .then_output(|| GetConfigurationOutput::builder().build());
+    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage)
+        .then_output(|| ListCoverageOutput::builder().build());
+    let publisher = MemoryPublisher::default();
+    let rescan = Rescan::new(
+        with_topic(config(&[])),
+        EcrRegistry::new(ecr(&ecr_rules)),
+        Inspector2::new(inspector(&[&findings, &configuration, &coverage])),
+        &publisher,
+    );
+    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600)), "r").await;
+    assert_eq!(summary["complete"], true);
+    assert_eq!(
+        publisher.messages()[0].subject,
+        "[Lookout] Inspector: no findings, 0 coverage gaps"
+    );
 }
 
 #[tokio::test]
@@ -1298,19 +1397,14 @@ async fn findings_are_asked_worst_first_in_the_selected_repositories() {
             .findings(finding("web", "sha256:w", "CVE-2024-0002", Severity::High))
             .build()
     });
-    let unavailable = [
+    // The other parts answer: an unavailable part would fail the run (issue 22 §5).
+    let others = [
         mock!(aws_sdk_inspector2::Client::get_configuration)
-            .sequence()
-            .http_status(404, None)
-            .repeatedly()
-            .build(),
+            .then_output(|| GetConfigurationOutput::builder().build()),
         mock!(aws_sdk_inspector2::Client::list_coverage)
-            .sequence()
-            .http_status(404, None)
-            .repeatedly()
-            .build(),
+            .then_output(|| ListCoverageOutput::builder().build()),
     ];
-    let inspector_rules = [&asked_right, &asked_wrong, &unavailable[0], &unavailable[1]];
+    let inspector_rules = [&asked_right, &asked_wrong, &others[0], &others[1]];
     let summary = run(
         config(&[("REPOSITORY_EXCLUDE", "legacy"), ("MAX_FINDINGS", "1")]),
         ecr(&ecr_rules),
@@ -1431,7 +1525,12 @@ async fn inspector_names_cannot_forge_summary_lines() {
         Inspector2::new(inspector(&[&findings, &coverage, &configuration])),
         &publisher,
     );
-    summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60)), "r").await;
+    let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
+    assert_eq!(error_type, "Lookout.InspectorUnreadable");
+    assert!(
+        !message.contains("evil"),
+        "errors name parts, not payloads: {message}"
+    );
     let body = &publisher.messages()[0].message;
     assert!(body.contains("CVE-2024-0001 CRITICAL openssl"), "{body}");
     assert!(body.contains("Coverage:"), "{body}");

@@ -51,6 +51,11 @@ pub(crate) struct Known {
 }
 
 impl Grouped<'_> {
+    /// Every event of the batch: those at or above `MIN_SEVERITY` and those below it.
+    pub(crate) fn total_events(&self) -> u64 {
+        self.events.saturating_add(self.below_min)
+    }
+
     pub(crate) fn severity(&self) -> Severity {
         self.groups.iter().map(|g| g.severity).max().unwrap_or_default()
     }

@@ -115,6 +115,8 @@ pub struct Alert {
     pub severity: Severity,
     /// Events at or above `MIN_SEVERITY`.
     pub events: u64,
+    /// Every event of the batch, those below `MIN_SEVERITY` included.
+    pub total_events: u64,
     /// Distinct lines they group into (new ones: known groups are counted apart).
     pub distinct_lines: usize,
     /// Distinct lines the message shows.
@@ -308,6 +310,7 @@ fn figures(message: &LogsMessage<'_>, grouped: &Grouped<'_>) -> Alert {
         log_group: message.log_group.to_string(),
         severity: grouped.severity(),
         events: grouped.events,
+        total_events: grouped.total_events(),
         distinct_lines: grouped.groups.len(),
         shown_lines: 0,
         omitted_events: 0,
@@ -429,7 +432,18 @@ mod tests {
         assert_eq!((alert.omitted_events, alert.redactions), (0, 2));
         assert_eq!(alert.published_bytes, message.request_bytes());
         assert!(!message.message.contains("hunter"), "{}", message.message);
-        assert!(message.subject.starts_with("[ERROR]"), "{}", message.subject);
+        // Issue 22 §5: both numbers, the batch's total too.
+        assert_eq!(message.subject, "[ERROR] 2 of 3 events in /ecs/web");
+        assert_eq!(alert.total_events, 3);
+        let summary = serde_json::to_value(Summary::Published(alert)).unwrap();
+        assert_eq!(
+            (
+                &summary["events"],
+                &summary["totalEvents"],
+                &summary["belowMinSeverity"]
+            ),
+            (&json!(2), &json!(3), &json!(1))
+        );
     }
 
     #[test]
@@ -547,7 +561,7 @@ mod tests {
         assert_eq!(
             third,
             json!({"status": "skipped", "reason": "suppressed", "logGroup": "/ecs/web", "severity": "ERROR",
-                   "events": 2, "distinctLines": 2, "shownLines": 0, "omittedEvents": 0, "redactions": 0,
+                   "events": 2, "totalEvents": 2, "distinctLines": 2, "shownLines": 0, "omittedEvents": 0, "redactions": 0,
                    "belowMinSeverity": 0, "publishedBytes": 0})
         );
         assert_eq!(metrics.get("DistinctLines"), None, "nothing rendered: {metrics}");

@@ -41,9 +41,24 @@ impl AlertContext<'_, '_> {
         format!(
             "[{}] {} in {}",
             self.severity(),
-            count(self.grouped.events, "event", "events"),
+            self.event_count(),
             self.message.log_group
         )
+    }
+
+    /// Events of the batch: all of them (`MIN_SEVERITY` let every one through), else those at
+    /// or above it out of all of them ("1 of 4 events").
+    fn event_count(&self) -> String {
+        let g = self.grouped;
+        if g.below_min == 0 {
+            count(g.events, "event", "events")
+        } else {
+            format!(
+                "{} of {}",
+                thousands(g.events),
+                count(g.total_events(), "event", "events")
+            )
+        }
     }
 
     fn stream_url(&self) -> String {
@@ -268,6 +283,7 @@ impl AlertContext<'_, '_> {
             "firstTimestamp": iso8601_ms(g.first_timestamp),
             "lastTimestamp": iso8601_ms(g.last_timestamp),
             "eventCount": g.events,
+            "totalEvents": g.total_events(),
             "distinctLines": g.groups.len(),
             "severityCounts": severity_counts,
             "redactions": g.redactions,
@@ -296,7 +312,7 @@ impl AlertContext<'_, '_> {
         let _ = writeln!(
             d,
             "*{}* as {} in log group {}, stream {}, {} to {} UTC. Severity: {}.",
-            count(g.events, "event", "events"),
+            self.event_count(),
             count(g.groups.len() as u64, "distinct line", "distinct lines"),
             chat_code_span(&m.log_group),
             chat_code_span(&m.log_stream),
@@ -442,6 +458,66 @@ mod tests {
         let sns = delivery.encode(&render(&batch(&long, &["ERROR x"]), ALL));
         assert_eq!(sns.subject.len(), 99);
         assert!(sns.subject.starts_with("[ERROR] 1 event in /ecs/xxx") && sns.subject.contains("..."));
+    }
+
+    /// Issue 22 §5: a batch with lines below `MIN_SEVERITY` says how many of how many it shows.
+    #[test]
+    fn subject_counts_events_at_min_severity_out_of_the_batch() {
+        let msg = batch(
+            "/ecs/web",
+            &["ERROR db down", "INFO ok", "WARN slow", "INFO 0 errors"],
+        );
+        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Error);
+        let region = Region::parse("eu-west-1").unwrap();
+        let n = AlertContext {
+            message: &msg,
+            grouped: &grouped,
+            region: &region,
+            suppressed: None,
+        }
+        .render(ALL);
+        assert_eq!(n.subject, "[ERROR] 1 of 4 events in /ecs/web");
+        assert!(
+            n.text.starts_with("[ERROR] 1 of 4 events in /ecs/web\n"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            (&n.structured["eventCount"], &n.structured["totalEvents"]),
+            (&json!(1), &json!(4))
+        );
+        assert!(
+            n.chat
+                .description
+                .starts_with("*1 of 4 events* as 1 distinct line"),
+            "{}",
+            n.chat.description
+        );
+        // Within SNS's 100 characters with the longest log group.
+        let long = format!("/ecs/{}", "x".repeat(500));
+        let msg = batch(&long, &["ERROR x", "INFO y"]);
+        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Error);
+        let n = AlertContext {
+            message: &msg,
+            grouped: &grouped,
+            region: &region,
+            suppressed: None,
+        }
+        .render(ALL);
+        let topic = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:t").unwrap();
+        let delivery = Delivery {
+            topic,
+            format: MessageFormat::Text,
+            chat_app: false,
+            max_request_bytes: 262_144,
+        };
+        let sns = delivery.encode(&n);
+        assert!(sns.subject.len() <= 100, "{}", sns.subject);
+        assert!(
+            sns.subject.starts_with("[ERROR] 1 of 2 events in /ecs/xxx"),
+            "{}",
+            sns.subject
+        );
     }
 
     #[test]

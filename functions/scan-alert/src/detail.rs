@@ -116,6 +116,10 @@ impl InspectorScanDetail {
 pub(crate) struct InspectorFindingDetail {
     #[serde(default)]
     title: String,
+    /// `arn:aws:inspector2:…:finding/<id>`: the last part names a finding that has no id,
+    /// title or package.
+    #[serde(default)]
+    finding_arn: Option<String>,
     severity: String,
     #[serde(default)]
     status: Option<String>,
@@ -143,6 +147,21 @@ impl InspectorFindingDetail {
             // Without package details the finding is identified by its title.
             None => (self.title.clone(), None),
         };
+        // No CVE id and no title: the package name, else the finding ARN's last part, so the
+        // subject never reads `[HIGH]  in payments:v3.1.0`. Redacted as the id is.
+        let vulnerability_id = [
+            Some(vulnerability_id.as_str()),
+            Some(self.title.as_str()),
+            package.as_ref().map(|p| p.name.as_str()),
+            self.finding_arn
+                .as_deref()
+                .map(|arn| arn.rsplit(['/', ':']).next().unwrap_or(arn)),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.trim().is_empty())
+        .unwrap_or("unnamed finding")
+        .to_string();
         let (package, installed_version, fixed_in_version) = match package {
             Some(p) => (
                 Some(p.name),

@@ -257,10 +257,15 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
                 alert.findings.sort_by(Finding::worst_first);
             }
         }
-        // The id too: a finding without package details is identified by its title.
+        // The id too: a finding without package details is identified by its title, one
+        // without an id or title by its package or its finding ARN's last part.
         for f in &mut alert.findings {
             f.title = self.redactor.redact(&f.title).0.into_owned();
             f.vulnerability_id = self.redactor.redact(&f.vulnerability_id).0.into_owned();
+            // And the package: it names the finding when there is no id (the subject).
+            if let Some(p) = &mut f.package {
+                *p = self.redactor.redact(p).0.into_owned();
+            }
         }
         alert.reached = self.config.thresholds.reached(&alert.counts);
         (alert.failed || !alert.reached.is_empty()).then_some(alert)

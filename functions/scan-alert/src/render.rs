@@ -53,7 +53,12 @@ impl ImageAlert {
         let severity = self.worst().map_or("NOTICE", VulnSeverity::as_str);
         match self.findings.as_slice() {
             [only] if self.counts.total_at_or_above(VulnSeverity::Untriaged) == 1 => {
-                format!("[{severity}] {} in {}", only.vulnerability_id, self.image_name())
+                // A basic scan's finding may have no name either: its package then.
+                let name = Some(only.vulnerability_id.as_str())
+                    .filter(|id| !id.trim().is_empty())
+                    .or(only.package.as_deref())
+                    .unwrap_or("a finding");
+                format!("[{severity}] {name} in {}", self.image_name())
             }
             _ => format!("[{severity}] {}: {}", self.image_name(), self.counts.describe()),
         }

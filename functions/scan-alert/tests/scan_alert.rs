@@ -1175,3 +1175,43 @@ async fn a_repeated_finding_is_suppressed_then_counted_in_the_next_alert() {
     assert!(!first.to_string().contains("suppressed since"));
     assert!(document(&messages[0]).get("suppressed").is_none());
 }
+
+/// Issue 22 §5: a finding with no CVE id and no title is named by its package, else by its
+/// finding ARN's last part (the subject used to read `[HIGH]  in payments:v3.1.0`), redacted
+/// as the id is.
+#[tokio::test]
+async fn a_finding_without_an_id_or_title_is_named_by_its_package_or_its_arn() {
+    let mut event = fixture("inspector2-finding.json");
+    event["detail"]["title"] = json!("");
+    event["detail"]["packageVulnerabilityDetails"]["vulnerabilityId"] = json!("");
+    let r = run(&[], event.clone()).await;
+    assert_eq!(r.messages[0].subject, "[HIGH] openssl in payments:v3.1.0");
+
+    let mut unpackaged = event.clone();
+    unpackaged["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("packageVulnerabilityDetails");
+    let r = run(&[], unpackaged.clone()).await;
+    assert_eq!(
+        r.messages[0].subject,
+        "[HIGH] fb6a2d3e0b4c5d6e7f8a9b0c1d2e3f4a in payments:v3.1.0"
+    );
+
+    // What names the finding is redacted too.
+    let extra = ("REDACT_EXTRA_PATTERNS", r#"["ACME-[0-9]{4}"]"#);
+    let mut secret = event.clone();
+    secret["detail"]["packageVulnerabilityDetails"]["vulnerablePackages"][0]["name"] =
+        json!("openssl-ACME-4821");
+    let r = run(&[extra], secret).await;
+    assert_eq!(
+        r.messages[0].subject,
+        "[HIGH] openssl-[REDACTED] in payments:v3.1.0"
+    );
+    for body in readable(&r.messages[0]) {
+        assert!(!body.contains("ACME-4821"), "{body}");
+    }
+    unpackaged["detail"]["findingArn"] = json!("arn:aws:inspector2:us-east-1:123456789012:finding/ACME-4821");
+    let r = run(&[extra], unpackaged).await;
+    assert_eq!(r.messages[0].subject, "[HIGH] [REDACTED] in payments:v3.1.0");
+}

@@ -6,6 +6,7 @@
 use crate::event::{Container, DeploymentChange, HealthNotice, ServiceAction, TaskStop};
 use lookout_shared::severity::Severity;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// A stop nobody needs to hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -236,6 +237,33 @@ fn is_oom(c: &Container) -> bool {
         .as_deref()
         .is_some_and(|r| r.contains("OutOfMemoryError"))
         || c.exit_code == Some(137)
+}
+
+/// A container that stopped the task: killed, exited non-zero, or stopped with a reason.
+pub(crate) fn stopped_it(c: &Container) -> bool {
+    is_oom(c) || c.exit_code.is_some_and(|code| code != 0) || (c.exit_code.is_none() && c.reason.is_some())
+}
+
+/// The problem a container's stop is, once it is the one blamed.
+pub(crate) fn exit_problem(c: &Container) -> Problem {
+    if is_oom(c) {
+        Problem::OutOfMemory
+    } else {
+        Problem::EssentialContainerExited
+    }
+}
+
+/// Of the containers that stopped a task (`candidates`, the one [`classify`] blamed first), the
+/// one to blame: the first the task definition marks essential. A non-essential sidecar that
+/// exited (143 when ECS stopped it) did not stop the task. `None`: keep the first.
+pub(crate) fn blame_essential(candidates: &[Container], essential: &HashMap<String, bool>) -> Option<usize> {
+    if essential.get(&candidates.first()?.name) == Some(&true) {
+        return None;
+    }
+    candidates
+        .iter()
+        .position(|c| essential.get(&c.name) == Some(&true))
+        .filter(|&i| i > 0)
 }
 
 fn exited(task: &TaskStop) -> Verdict {

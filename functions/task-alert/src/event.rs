@@ -115,6 +115,8 @@ pub(crate) struct DeploymentChange {
     pub(crate) deployment_id: Option<String>,
     pub(crate) reason: Option<String>,
     pub(crate) service: ServiceArn,
+    /// `detail.updatedAt` when it is an ISO 8601 time.
+    pub(crate) updated_at_ms: Option<i64>,
 }
 
 /// `ECS Service Action`.

@@ -5,6 +5,7 @@
 //! its own.
 
 use crate::alert::{Alert, TaskStopAlert};
+use crate::classify;
 use crate::config::TaskAlertConfig;
 use crate::event::{self, Batch, EventError};
 use crate::logs::{Fetched, LogOutcome, LogSource};
@@ -173,7 +174,13 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
         payload_key: &IdempotencyKey,
         ctx: &mut Invocation,
     ) -> Result<AlertSummary, TaskAlertError> {
-        let Planned { mut alert, logs } = planned;
+        let Planned { mut alert, mut logs } = planned;
+        if let (Alert::TaskStop(a), Some(pending)) = (&mut alert, &mut logs)
+            && !pending.candidates.is_empty()
+        {
+            let redactions = self.blame_essential(a, pending, ctx.deadline).await;
+            ctx.metrics.add_len(REDACTIONS, redactions);
+        }
         let mut result = AlertSummary {
             reason: alert.reason(),
             severity: alert.severity().as_str(),
@@ -243,6 +250,41 @@ impl<L: LogSource, P: Publisher, S: StateStore> TaskAlert<L, P, S> {
             Delivered::Suppressed => result.outcome = Outcome::Suppressed,
         }
         Ok(result)
+    }
+
+    /// When more than one container stopped the task: blames the first the task definition
+    /// marks essential (its exit code, reason and logs), not a sidecar ECS stopped after it.
+    /// Asked before delivery, within the log lookup's budget: the problem it names is what
+    /// the alert is identified and suppressed on. Returns the redactions of the new reason.
+    async fn blame_essential(
+        &self,
+        alert: &mut TaskStopAlert,
+        pending: &mut PendingLogs,
+        deadline: Deadline,
+    ) -> usize {
+        let budget = (deadline.remaining_before(self.config.deadline_margin) / 2).min(LOG_LOOKUP_MAX);
+        let lookup = Box::pin(self.logs.essential_containers(pending.task_definition()));
+        let Ok(Some(essential)) = tokio::time::timeout(budget, lookup).await else {
+            return 0;
+        };
+        let Some(i) = classify::blame_essential(&pending.candidates, &essential) else {
+            return 0;
+        };
+        let Some(mut container) = pending.blame(i).cloned() else {
+            return 0;
+        };
+        let mut redactions = 0;
+        if let Some(reason) = &container.reason {
+            let (out, n) = self.redactor.redact(reason);
+            redactions = n;
+            container.reason = Some(out.into_owned());
+        }
+        alert.redactions = alert.redactions.saturating_add(redactions);
+        alert.problem = classify::exit_problem(&container);
+        alert.severity = alert.problem.severity(self.config.spot_severity);
+        alert.log_container = Some(container.name.clone());
+        alert.container = Some(container);
+        redactions
     }
 
     /// Reads the container's last log lines into `alert`, redacted. The lookup gets at most

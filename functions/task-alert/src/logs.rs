@@ -118,6 +118,17 @@ pub struct Fetched {
 
 pub trait LogSource: Send + Sync {
     fn last_lines(&self, request: LogRequest<'_>) -> impl Future<Output = Fetched> + Send;
+
+    /// Whether each container of the task definition is essential
+    /// (`containerDefinitions[].essential`, true when unset); `None` when it cannot be read.
+    /// Asked only when more than one container of a task stopped it.
+    fn essential_containers(
+        &self,
+        task_definition: &TaskDefinitionArn,
+    ) -> impl Future<Output = Option<HashMap<String, bool>>> + Send {
+        let _ = task_definition;
+        async { None }
+    }
 }
 
 /// The awslogs options of one container definition, as the task definition has them.
@@ -318,6 +329,27 @@ impl AwsLogSource {
 }
 
 impl LogSource for AwsLogSource {
+    async fn essential_containers(
+        &self,
+        task_definition: &TaskDefinitionArn,
+    ) -> Option<HashMap<String, bool>> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(&task_definition.arn)
+            .send()
+            .await
+            .ok()?;
+        Some(
+            out.task_definition?
+                .container_definitions
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| Some((c.name?, c.essential.unwrap_or(true))))
+                .collect(),
+        )
+    }
+
     async fn last_lines(&self, request: LogRequest<'_>) -> Fetched {
         let (essential, config) = match self.definition(&request).await {
             Ok(found) => found,

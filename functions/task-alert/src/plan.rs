@@ -5,8 +5,8 @@
 
 use crate::alert::{Alert, HealthAlert, ServiceAlert, StoppedTask, TaskStopAlert};
 use crate::arn::TaskDefinitionArn;
-use crate::classify::{self, Abnormal, News, Verdict};
-use crate::event::{Event, EventKind, Meta, TaskStop};
+use crate::classify::{self, Abnormal, News, Problem, Verdict};
+use crate::event::{Container, Event, EventKind, Meta, TaskStop};
 use crate::logs::{LogOutcome, LogRequest};
 use crate::summary::Summary;
 use lookout_shared::redact::Redactor;
@@ -27,6 +27,9 @@ pub(crate) struct PendingLogs {
     container: String,
     task_id: String,
     runtime_id: Option<String>,
+    /// When more than one container stopped the task: all of them, the one blamed first
+    /// (reasons redacted). The task definition says which is essential ([`Self::blame`]).
+    pub(crate) candidates: Vec<Container>,
 }
 
 impl PendingLogs {
@@ -37,6 +40,18 @@ impl PendingLogs {
             task_id: &self.task_id,
             runtime_id: self.runtime_id.as_deref(),
         }
+    }
+
+    pub(crate) fn task_definition(&self) -> &TaskDefinitionArn {
+        &self.task_definition
+    }
+
+    /// Reads the logs of `candidates[i]` instead: it is the container to blame.
+    pub(crate) fn blame(&mut self, i: usize) -> Option<&Container> {
+        let c = self.candidates.get(i)?;
+        self.container = c.name.clone();
+        self.runtime_id = c.runtime_id.clone();
+        Some(c)
     }
 }
 
@@ -96,7 +111,8 @@ pub(crate) fn plan(events: Vec<Event>, redactor: &Redactor, spot: Severity) -> P
                         deployment_id: d.deployment_id,
                         reason: d.reason.map(redact),
                         capacity_providers: Vec::new(),
-                        at_ms: meta.time_ms,
+                        // When the deployment failed, not when EventBridge sent the event.
+                        at_ms: d.updated_at_ms.or(meta.time_ms),
                         event_id: meta.id,
                     }));
                     None
@@ -219,6 +235,26 @@ fn task_stop_alert(group: StopGroup, redactor: &Redactor, spot: Severity) -> Pla
     let failed = abnormal.container.and_then(|i| newest.containers.get(i));
     // Health checks, Spot and the like name no container: read the first one's logs.
     let log_container = failed.or(newest.containers.first());
+    let mut redactions = 0usize;
+    let mut redact = |s: &str| {
+        let (out, n) = redactor.redact(s);
+        redactions = redactions.saturating_add(n);
+        out.into_owned()
+    };
+    // A task that more than one container stopped (an essential one and a sidecar ECS then
+    // stopped): which one to blame is the task definition's to say (the handler asks it).
+    // Their reasons are redacted by the handler, if one is blamed instead.
+    let candidates: Vec<Container> = match (failed, problem) {
+        (Some(first), Problem::EssentialContainerExited | Problem::OutOfMemory) => {
+            let others = newest
+                .containers
+                .iter()
+                .filter(|c| c.name != first.name && classify::stopped_it(c));
+            let all: Vec<Container> = std::iter::once(first).chain(others).cloned().collect();
+            if all.len() > 1 { all } else { Vec::new() }
+        }
+        _ => Vec::new(),
+    };
     let (logs, pending) = match log_container {
         _ if problem.never_ran() => (LogOutcome::NeverRan, None),
         None => (LogOutcome::NoContainer, None),
@@ -230,14 +266,9 @@ fn task_stop_alert(group: StopGroup, redactor: &Redactor, spot: Severity) -> Pla
                 container: c.name.clone(),
                 task_id: newest.task.id.clone(),
                 runtime_id: c.runtime_id.clone(),
+                candidates,
             }),
         ),
-    };
-    let mut redactions = 0usize;
-    let mut redact = |s: &str| {
-        let (out, n) = redactor.redact(s);
-        redactions = redactions.saturating_add(n);
-        out.into_owned()
     };
     let mut container = log_container.filter(|_| failed.is_some()).cloned();
     if let Some(c) = &mut container {

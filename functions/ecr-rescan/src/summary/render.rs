@@ -34,7 +34,12 @@ impl RunSummary {
                     .findings
                     .available()
                     .map_or("findings unavailable".to_string(), |f| {
-                        format!("{} findings", f.counts.describe())
+                        // `describe` says "no findings" by itself.
+                        if f.counts.total_at_or_above(VulnSeverity::Untriaged) == 0 {
+                            f.counts.describe()
+                        } else {
+                            format!("{} findings", f.counts.describe())
+                        }
                     });
                 let gaps = report.coverage.available().map_or(String::new(), |c| {
                     format!(", {}", count(c.gaps as u64, "coverage gap", "coverage gaps"))

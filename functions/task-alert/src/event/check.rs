@@ -184,6 +184,8 @@ fn deployment(
         reason: prose(d.reason),
         service: service_resource(resources, at)?
             .ok_or_else(|| at.bad("resources", "is missing the service ARN"))?,
+        // Not required: without a valid one the alert falls back to the event's time.
+        updated_at_ms: d.updated_at.as_deref().and_then(parse_iso8601_ms),
     })
 }
 

@@ -86,6 +86,8 @@ pub(super) struct DeploymentStateChange {
     pub(super) event_name: Option<String>,
     pub(super) deployment_id: Option<String>,
     pub(super) reason: Option<String>,
+    /// When the deployment changed state (the event's `time` is when it was sent).
+    pub(super) updated_at: Option<String>,
 }
 
 /// `ECS Service Action`; the service, when there is one, is `resources[0]`.

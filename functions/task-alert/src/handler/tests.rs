@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 struct FakeLogs {
     answer: Fetched,
     asked: Mutex<Vec<(String, String, String)>>,
+    /// What the task definition says of its containers' `essential` flags (unread if `None`).
+    essentials: Option<std::collections::HashMap<String, bool>>,
 }
 
 impl FakeLogs {
@@ -26,6 +28,7 @@ impl FakeLogs {
                 logs,
             },
             asked: Mutex::new(Vec::new()),
+            essentials: None,
         }
     }
 }
@@ -38,6 +41,13 @@ impl LogSource for FakeLogs {
             request.task_id.to_string(),
         ));
         self.answer.clone()
+    }
+
+    async fn essential_containers(
+        &self,
+        _: &crate::arn::TaskDefinitionArn,
+    ) -> Option<std::collections::HashMap<String, bool>> {
+        self.essentials.clone()
     }
 }
 
@@ -208,6 +218,70 @@ async fn the_oom_alert_carries_redacted_lines_links_and_attributes() {
     // Stopped 2025-11-25T18:04:10.512Z: the stream opens ten minutes before.
     assert!(t.contains("log-events/ecs$252Fapp$252F5c2bfe2f2b4f4a0e9f3f0c9d1a7e6b21$3Fstart$3D1764093250512$26end$3D1764093910512"), "{t}");
     assert!(t.contains("logs-insights$3FqueryDetail$3D"), "{t}");
+}
+
+/// Issue 22 §4: the essential `worker` exited 1, then ECS stopped the non-essential sidecar
+/// `envoy` (143), listed first. The worker is blamed, and its logs read.
+#[tokio::test]
+async fn the_essential_container_is_blamed_not_the_sidecar_stopped_after_it() {
+    let mut event = sample("exit-1.json");
+    let worker = event["detail"]["containers"][0].clone();
+    let mut envoy = worker.clone();
+    envoy["name"] = json!("envoy");
+    envoy["exitCode"] = json!(143);
+    envoy["runtimeId"] = json!("9a1e2d3c4b5a49687f6e5d4c3b2a1908-envoy");
+    event["detail"]["containers"] = json!([envoy, worker]);
+    let blamed = |essentials: Option<&[(&str, bool)]>| {
+        let mut a = alert(lines(), &[]);
+        a.logs.essentials = essentials.map(|e| e.iter().map(|(n, v)| (n.to_string(), *v)).collect());
+        a
+    };
+
+    let a = blamed(Some(&[("envoy", false), ("worker", true)]));
+    let summary = run(&a, event.clone()).await.unwrap();
+    let m = &a.publisher().messages()[0];
+    assert_eq!(
+        m.subject,
+        "[ERROR] worker: essential container exited (worker exit 1) in prod"
+    );
+    let asked = a.logs.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [(
+            "worker".to_string(),
+            "worker".to_string(),
+            "9a1e2d3c4b5a49687f6e5d4c3b2a1908".to_string()
+        )]
+    );
+    assert_eq!(summary.alerts[0].reason, "EssentialContainerExited");
+
+    // Without the task definition, the order of the event decides, as before.
+    let a = blamed(None);
+    run(&a, event).await.unwrap();
+    assert_eq!(
+        a.publisher().messages()[0].subject,
+        "[ERROR] worker: essential container exited (envoy exit 143) in prod"
+    );
+}
+
+/// Issue 22 §5: a deployment failure is dated by the deployment's `updatedAt`; without a
+/// valid one, by the event's time.
+#[tokio::test]
+async fn a_deployment_failure_is_dated_when_the_deployment_changed() {
+    let mut event = sample("deployment-failed.json");
+    event["time"] = json!("2025-11-25T18:40:00Z");
+    let a = alert(lines(), &[]);
+    run(&a, event.clone()).await.unwrap();
+    let t = &a.publisher().messages()[0].message;
+    assert!(t.contains("2025-11-25T18:35:01.822Z"), "{t}");
+    assert!(!t.contains("2025-11-25T18:40:00"), "{t}");
+    for updated in [json!("yesterday"), Value::Null] {
+        event["detail"]["updatedAt"] = updated;
+        let a = alert(lines(), &[]);
+        run(&a, event.clone()).await.unwrap();
+        let t = &a.publisher().messages()[0].message;
+        assert!(t.contains("2025-11-25T18:40:00.000Z"), "{t}");
+    }
 }
 
 #[tokio::test]
