@@ -7,33 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Creates the state table as the template does: on-demand, key `pk` (S), TTL `expiresAt`.
 pub async fn create_state_table(config: &aws_config::SdkConfig, name: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
-    };
-    let client = aws_sdk_dynamodb::Client::new(config);
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .send()
-        .await
-        .expect("create table");
-    client
+    use aws_sdk_dynamodb::types::TimeToLiveSpecification;
+    create_table_keyed_by(config, name, "pk").await;
+    aws_sdk_dynamodb::Client::new(config)
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
@@ -46,6 +22,35 @@ pub async fn create_state_table(config: &aws_config::SdkConfig, name: &str) {
         .send()
         .await
         .expect("enable TTL");
+}
+
+/// An on-demand table whose only key is the String attribute `key` (a wrong one, for the tests
+/// of a misconfigured table, is anything but `pk`).
+pub async fn create_table_keyed_by(config: &aws_config::SdkConfig, name: &str, key: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .expect("create table");
 }
 
 /// Epoch seconds that only move when the test says so. Clones share the time.

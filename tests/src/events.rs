@@ -38,6 +38,17 @@ pub fn data_message(log_group: &str, events: impl IntoIterator<Item = (i64, Stri
     })
 }
 
+/// A subscription event of `lines` from /ecs/payments at minute `minute` of a fixed hour:
+/// distinct minutes, distinct payloads (distinct idempotency keys).
+pub fn payments_batch(minute: i64, lines: &[&str]) -> Value {
+    let t0 = 1_764_151_200_000 + minute * 60_000;
+    let events = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (t0 + i as i64, l.to_string()));
+    subscription_event(&data_message("/ecs/payments", events))
+}
+
 /// Reads back `awslogs.data` of an event file, for tests that compare against the source.
 pub fn decode_event(event: &Value) -> Value {
     let data = event["awslogs"]["data"].as_str().expect("awslogs.data");

@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use lookout_tests::dynamodb::{SerialProxy, create_state_table};
 use lookout_tests::ecr::{create_repository, put_image};
-use lookout_tests::events::{data_message, subscription_event};
+use lookout_tests::events::payments_batch;
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
 use lookout_tests::moto::{Moto, TopicWithQueue};
 use lookout_tests::workspace::{binary, event_file};
@@ -50,16 +50,6 @@ fn function_via(s: &Setup, endpoint: &str, name: &str, extra: &[(&str, &str)]) -
 
 fn function(s: &Setup, name: &str, extra: &[(&str, &str)]) -> Function {
     function_via(s, &s.proxy.endpoint.clone(), name, extra)
-}
-
-/// A batch of `lines` from /ecs/payments at minute `minute`: distinct minutes, distinct payloads.
-fn batch(minute: i64, lines: &[&str]) -> Value {
-    let t0 = 1_764_151_200_000 + minute * 60_000;
-    let events = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (t0 + i as i64, l.to_string()));
-    subscription_event(&data_message("/ecs/payments", events))
 }
 
 /// The sum of one EMF metric over every invocation so far.
@@ -158,7 +148,7 @@ async fn repeats_inside_the_window_are_counted_and_reported_by_the_next_alert() 
     let statuses: Vec<Value> = (0..5)
         .map(|minute| {
             let line = format!("ERROR payment 4{minute}17 failed: gateway timeout after 30{minute} ms");
-            f.invoke(&batch(minute, &[&line])).response()["status"].clone()
+            f.invoke(&payments_batch(minute, &[&line])).response()["status"].clone()
         })
         .collect();
     assert_eq!(
@@ -172,7 +162,7 @@ async fn repeats_inside_the_window_are_counted_and_reported_by_the_next_alert() 
     assert_eq!(s.proxy.seen("UpdateItem"), 4 + 4 * 4);
 
     end_windows(&s).await;
-    let after = f.invoke(&batch(
+    let after = f.invoke(&payments_batch(
         30,
         &["ERROR payment 999 failed: gateway timeout after 1 ms"],
     ));
@@ -194,10 +184,12 @@ async fn the_suppressed_count_is_a_line_of_the_text_alert() {
     let s = setup().await;
     let f = function(&s, "log-alert", &[("MESSAGE_FORMAT", "text")]);
     for minute in 0..3 {
-        f.invoke(&batch(minute, &["ERROR cache miss storm"])).response();
+        f.invoke(&payments_batch(minute, &["ERROR cache miss storm"]))
+            .response();
     }
     end_windows(&s).await;
-    f.invoke(&batch(40, &["ERROR cache miss storm"])).response();
+    f.invoke(&payments_batch(40, &["ERROR cache miss storm"]))
+        .response();
     let delivered = s.topic.drain().await;
     assert_eq!(delivered.len(), 2);
     let text = delivered[1].message();
@@ -213,14 +205,16 @@ async fn a_more_severe_error_inside_the_window_is_delivered() {
     let s = setup().await;
     let f = function(&s, "log-alert", &[]);
     assert_eq!(
-        f.invoke(&batch(0, &["ERROR db connection refused"])).response()["status"],
+        f.invoke(&payments_batch(0, &["ERROR db connection refused"]))
+            .response()["status"],
         "published"
     );
     assert_eq!(
-        f.invoke(&batch(1, &["ERROR db connection refused"])).response()["status"],
+        f.invoke(&payments_batch(1, &["ERROR db connection refused"]))
+            .response()["status"],
         "skipped"
     );
-    let worse = f.invoke(&batch(
+    let worse = f.invoke(&payments_batch(
         2,
         &[
             "ERROR db connection refused",
@@ -244,11 +238,11 @@ async fn every_alert_is_delivered_while_dynamodb_fails(fault: Fault) {
     s.proxy.inject("UpdateItem", fault.clone(), usize::MAX);
     s.proxy.inject("GetItem", fault, usize::MAX);
     let f = function(&s, "log-alert", &[]);
-    let same = batch(0, &["ERROR secret-free line: queue full"]);
+    let same = payments_batch(0, &["ERROR secret-free line: queue full"]);
     let outcomes: Vec<Value> = [
         same.clone(),
         same,
-        batch(1, &["ERROR secret-free line: queue full"]),
+        payments_batch(1, &["ERROR secret-free line: queue full"]),
     ]
     .iter()
     .map(|e| f.invoke(e).response()["status"].clone())
@@ -388,34 +382,11 @@ fn state_store_lines(f: &Function) -> Vec<Value> {
 /// wrong; the rest stay warnings.
 #[tokio::test]
 async fn a_table_with_the_wrong_key_is_one_error_line_then_warnings_and_every_alert_goes_out() {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
     let s = setup().await;
-    aws_sdk_dynamodb::Client::new(&s.config)
-        .create_table()
-        .table_name("keyed-by-id")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lookout_tests::dynamodb::create_table_keyed_by(&s.config, "keyed-by-id", "id").await;
     let f = function(&s, "log-alert", &[("STATE_TABLE", "keyed-by-id")]);
     for minute in 0..3 {
-        let outcome = f.invoke(&batch(minute, &["ERROR ledger 7731 out of balance"]));
+        let outcome = f.invoke(&payments_batch(minute, &["ERROR ledger 7731 out of balance"]));
         assert_eq!(outcome.response()["status"], "published", "fail open");
     }
     assert_eq!(s.topic.drain().await.len(), 3);
@@ -442,7 +413,8 @@ async fn a_missing_table_is_named_in_the_error_line() {
     let s = setup().await;
     let f = function(&s, "log-alert", &[("STATE_TABLE", "no-such-table")]);
     assert_eq!(
-        f.invoke(&batch(0, &["ERROR ledger out of balance"])).response()["status"],
+        f.invoke(&payments_batch(0, &["ERROR ledger out of balance"]))
+            .response()["status"],
         "published"
     );
     let lines = state_store_lines(&f);

@@ -780,31 +780,8 @@ async fn a_window_ending_later_than_the_window_plus_the_timeout_is_treated_as_ab
 /// element does not match the schema": named, so the operator reads what to fix.
 #[tokio::test]
 async fn a_table_with_another_key_schema_fails_every_call_as_wrong_key_schema() {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
     let s = setup().await;
-    aws_sdk_dynamodb::Client::new(&s.sdk)
-        .create_table()
-        .table_name("keyed-by-id")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lookout_tests::dynamodb::create_table_keyed_by(&s.sdk, "keyed-by-id", "id").await;
     let store = store_at(&s.sdk, "keyed-by-id", &s.clock);
     let fp = Fingerprint::new("log-alert", &["g", "line"]);
     let e = store

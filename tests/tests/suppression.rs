@@ -4,7 +4,7 @@
 
 use lookout_tests::Function;
 use lookout_tests::dynamodb::create_state_table;
-use lookout_tests::events::{data_message, subscription_event};
+use lookout_tests::events::payments_batch;
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
 use lookout_tests::moto::{Moto, TopicWithQueue};
 use lookout_tests::workspace::{binary, event_file};
@@ -39,16 +39,6 @@ fn log_alert(s: &Setup, extra: &[(&str, &str)]) -> Function {
     Function::spawn(&binary("log-alert"), &env)
 }
 
-/// A batch of `lines` from /ecs/payments at minute `minute`: distinct minutes, distinct payloads.
-fn batch(minute: i64, lines: &[&str]) -> Value {
-    let t0 = 1_764_151_200_000 + minute * 60_000;
-    let events = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (t0 + i as i64, l.to_string()));
-    subscription_event(&data_message("/ecs/payments", events))
-}
-
 /// The alert document (the JSON message format, the default) of an SQS-delivered SNS body.
 fn alert_document(body: &str) -> Value {
     let envelope: Value = serde_json::from_str(body).expect("an SNS envelope");
@@ -60,7 +50,7 @@ async fn two_batches(first: &[&str], second: &[&str]) -> Vec<String> {
     let s = setup().await;
     let f = log_alert(&s, &[]);
     for (minute, lines) in [(0, first), (1, second)] {
-        let outcome = f.invoke(&batch(minute, lines));
+        let outcome = f.invoke(&payments_batch(minute, lines));
         assert!(
             matches!(outcome, lookout_tests::Outcome::Response(_)),
             "{outcome:?}"
