@@ -56,6 +56,13 @@ fn scan_type(t: ScanType) -> Rule {
     })
 }
 
+/// No per-repository scanning configuration: every repository has the registry's rules.
+fn no_repository_frequencies() -> Rule {
+    mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
+        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
+    })
+}
+
 fn repositories(names: &'static [&'static str]) -> Rule {
     mock!(aws_sdk_ecr::Client::describe_repositories).then_output(move || {
         let mut out = DescribeRepositoriesOutput::builder();
@@ -689,9 +696,7 @@ fn sqs_document(m: &SnsMessage) -> Value {
 /// Issue 22 §5: one part denied is enough: the summary is published, then the run fails.
 #[tokio::test]
 async fn inspector_access_denied_is_an_error_after_the_summary() {
-    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
-        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
-    });
+    let frequencies = no_repository_frequencies();
     let ecr_rules = [
         &scan_type(ScanType::Enhanced),
         &repositories(&["web"]),
@@ -735,9 +740,7 @@ async fn inspector_access_denied_is_an_error_after_the_summary() {
 /// Issue 22 §5: a complete report with nothing found says "no findings", once.
 #[tokio::test]
 async fn an_enhanced_report_with_no_findings_says_so_once() {
-    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
-        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
-    });
+    let frequencies = no_repository_frequencies();
     let ecr_rules = [
         &scan_type(ScanType::Enhanced),
         &repositories(&["web"]),
@@ -1364,9 +1367,7 @@ async fn scans_inside_the_24_hour_quota_are_skipped_through_the_real_adapter() {
 #[tokio::test]
 async fn findings_are_asked_worst_first_in_the_selected_repositories() {
     use aws_sdk_inspector2::types::{Severity, SortField, SortOrder};
-    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
-        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
-    });
+    let frequencies = no_repository_frequencies();
     let ecr_rules = [
         &scan_type(ScanType::Enhanced),
         &repositories(&["legacy", "web"]),
@@ -1485,9 +1486,7 @@ async fn names_tags_and_error_details_cannot_forge_summary_lines() {
 #[tokio::test]
 async fn inspector_names_cannot_forge_summary_lines() {
     use aws_sdk_inspector2::types::Severity;
-    let frequencies = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
-        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
-    });
+    let frequencies = no_repository_frequencies();
     let ecr_rules = [
         &scan_type(ScanType::Enhanced),
         &repositories(&["web"]),

@@ -430,7 +430,17 @@ mod tests {
 
     /// As `render`, for an alert that follows suppressed repeats.
     fn render_after(msg: &LogsMessage, detail: Detail, suppressed: Option<&Suppressed>) -> Notification {
-        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Notice);
+        render_at(msg, detail, Severity::Notice, suppressed)
+    }
+
+    /// As `render`, with lines below `min` counted and not shown (`MIN_SEVERITY`).
+    fn render_at(
+        msg: &LogsMessage,
+        detail: Detail,
+        min: Severity,
+        suppressed: Option<&Suppressed>,
+    ) -> Notification {
+        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), min);
         let region = Region::parse("eu-west-1").unwrap();
         AlertContext {
             message: msg,
@@ -443,19 +453,22 @@ mod tests {
 
     const ALL: Detail = Detail::new(100, 8192);
 
+    /// Plain-text delivery to a topic, as `MESSAGE_FORMAT=text` configures it.
+    fn text_delivery() -> Delivery {
+        Delivery {
+            topic: TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:t").unwrap(),
+            format: MessageFormat::Text,
+            chat_app: false,
+            max_request_bytes: 262_144,
+        }
+    }
+
     #[test]
     fn subject_names_severity_count_and_group() {
         let msg = batch("/ecs/web-app", &["ERROR a 1", "ERROR a 2", "WARN b"]);
         assert_eq!(render(&msg, ALL).subject, "[ERROR] 3 events in /ecs/web-app");
         let long = format!("/ecs/{}", "x".repeat(500));
-        let topic = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:t").unwrap();
-        let delivery = Delivery {
-            topic,
-            format: MessageFormat::Text,
-            chat_app: false,
-            max_request_bytes: 262_144,
-        };
-        let sns = delivery.encode(&render(&batch(&long, &["ERROR x"]), ALL));
+        let sns = text_delivery().encode(&render(&batch(&long, &["ERROR x"]), ALL));
         assert_eq!(sns.subject.len(), 99);
         assert!(sns.subject.starts_with("[ERROR] 1 event in /ecs/xxx") && sns.subject.contains("..."));
     }
@@ -467,15 +480,7 @@ mod tests {
             "/ecs/web",
             &["ERROR db down", "INFO ok", "WARN slow", "INFO 0 errors"],
         );
-        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Error);
-        let region = Region::parse("eu-west-1").unwrap();
-        let n = AlertContext {
-            message: &msg,
-            grouped: &grouped,
-            region: &region,
-            suppressed: None,
-        }
-        .render(ALL);
+        let n = render_at(&msg, ALL, Severity::Error, None);
         assert_eq!(n.subject, "[ERROR] 1 of 4 events in /ecs/web");
         assert!(
             n.text.starts_with("[ERROR] 1 of 4 events in /ecs/web\n"),
@@ -495,23 +500,8 @@ mod tests {
         );
         // Within SNS's 100 characters with the longest log group.
         let long = format!("/ecs/{}", "x".repeat(500));
-        let msg = batch(&long, &["ERROR x", "INFO y"]);
-        let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), Severity::Error);
-        let n = AlertContext {
-            message: &msg,
-            grouped: &grouped,
-            region: &region,
-            suppressed: None,
-        }
-        .render(ALL);
-        let topic = TopicArn::parse("T", "arn:aws:sns:eu-west-1:123456789012:t").unwrap();
-        let delivery = Delivery {
-            topic,
-            format: MessageFormat::Text,
-            chat_app: false,
-            max_request_bytes: 262_144,
-        };
-        let sns = delivery.encode(&n);
+        let n = render_at(&batch(&long, &["ERROR x", "INFO y"]), ALL, Severity::Error, None);
+        let sns = text_delivery().encode(&n);
         assert!(sns.subject.len() <= 100, "{}", sns.subject);
         assert!(
             sns.subject.starts_with("[ERROR] 1 of 2 events in /ecs/xxx"),
