@@ -342,6 +342,27 @@ fn task_alert_via(s: &Setup, proxy: &FaultProxy, extra: &[(&str, &str)]) -> Func
     Function::spawn(&lookout_tests::workspace::binary("task-alert"), &env)
 }
 
+/// A revision's definition is read once per warm container: the essential flags and the log
+/// configuration of a sidecar stop come from one call, and a later stop of the same revision
+/// makes none.
+#[tokio::test]
+async fn a_task_definition_is_read_once_per_revision() {
+    let s = setup().await;
+    worker_with_sidecar(&s.moto.sdk_config().await).await;
+    let proxy = FaultProxy::start(&s.moto.endpoint);
+    let function = task_alert_via(&s, &proxy, &[]);
+    for _ in 0..2 {
+        let response = function
+            .invoke(&event_file("task-alert/sidecar-exit.json"))
+            .response()
+            .clone();
+        assert_eq!(response["alerts"][0]["logs"], "shown", "{response}");
+    }
+    assert_eq!(proxy.seen("DescribeTaskDefinition"), 1);
+    assert_eq!(proxy.seen("GetLogEvents"), 2);
+    assert_eq!(s.topic.drain().await.len(), 2, "no state table: both published");
+}
+
 /// Issue 20 §5: log lines were read before the alert was claimed, even for suppressed
 /// repeats and retries of delivered alerts. Now only an alert that will be sent reads them.
 #[tokio::test]

@@ -223,6 +223,13 @@ pub(crate) fn keep_tail(mut events: Vec<LogLine>, limits: LogLimits) -> (Vec<Log
     (kept, omitted)
 }
 
+/// Task definitions kept per warm container: a revision never changes, so the essential flags
+/// and the log configuration come from one `DescribeTaskDefinition`, and repeated stops of a
+/// service make no call. Bounded: emptied when full, so memory stays flat over weeks.
+const CACHED_DEFINITIONS: usize = 64;
+
+type Containers = Vec<aws_sdk_ecs::types::ContainerDefinition>;
+
 /// The real thing: `ecs:DescribeTaskDefinition`, then `logs:GetLogEvents` from the tail.
 #[derive(Debug)]
 pub struct AwsLogSource {
@@ -230,6 +237,7 @@ pub struct AwsLogSource {
     logs: aws_sdk_cloudwatchlogs::Client,
     region: Region,
     limits: LogLimits,
+    definitions: std::sync::Mutex<HashMap<String, Containers>>,
 }
 
 impl AwsLogSource {
@@ -244,27 +252,50 @@ impl AwsLogSource {
             logs,
             region,
             limits,
+            definitions: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    async fn definition(
-        &self,
-        request: &LogRequest<'_>,
-    ) -> Result<(Option<bool>, Option<LogConfig>), LogOutcome> {
+    /// The container definitions of a revision, from the cache or one call.
+    async fn containers(&self, task_definition: &TaskDefinitionArn) -> Result<Containers, LogOutcome> {
+        let cached = self
+            .definitions
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&task_definition.arn).cloned());
+        if let Some(containers) = cached {
+            return Ok(containers);
+        }
         let out = self
             .ecs
             .describe_task_definition()
-            .task_definition(&request.task_definition.arn)
+            .task_definition(&task_definition.arn)
             .send()
             .await
             .map_err(|e| LogOutcome::Unavailable {
                 call: "ecs:DescribeTaskDefinition",
                 detail: describe_sdk_error(&e),
             })?;
-        let container = out
+        let containers = out
             .task_definition
             .and_then(|d| d.container_definitions)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Ok(mut cache) = self.definitions.lock() {
+            if cache.len() >= CACHED_DEFINITIONS {
+                cache.clear();
+            }
+            cache.insert(task_definition.arn.clone(), containers.clone());
+        }
+        Ok(containers)
+    }
+
+    async fn definition(
+        &self,
+        request: &LogRequest<'_>,
+    ) -> Result<(Option<bool>, Option<LogConfig>), LogOutcome> {
+        let container = self
+            .containers(request.task_definition)
+            .await?
             .into_iter()
             .find(|c| c.name.as_deref() == Some(request.container))
             .ok_or(LogOutcome::ContainerNotInDefinition)?;
@@ -333,17 +364,10 @@ impl LogSource for AwsLogSource {
         &self,
         task_definition: &TaskDefinitionArn,
     ) -> Option<HashMap<String, bool>> {
-        let out = self
-            .ecs
-            .describe_task_definition()
-            .task_definition(&task_definition.arn)
-            .send()
-            .await
-            .ok()?;
         Some(
-            out.task_definition?
-                .container_definitions
-                .unwrap_or_default()
+            self.containers(task_definition)
+                .await
+                .ok()?
                 .into_iter()
                 .filter_map(|c| Some((c.name?, c.essential.unwrap_or(true))))
                 .collect(),
