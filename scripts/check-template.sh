@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The template, offline: lint and validate template.yaml for each subscription mode and run
-# checkov. The build that `sam deploy` ships is scripts/sam-build.sh.
+# The templates, offline: lint and validate template.yaml for each subscription mode (and for
+# Mode=organisation, with an organisation or with listed accounts) and run checkov; then
+# org/member.yaml, the member accounts' StackSet template (plain CloudFormation: cfn-lint and
+# checkov read it as it is). The build that `sam deploy` ships is scripts/sam-build.sh.
 #
 # cfn-lint and `sam validate` take no parameter values, and both expand Fn::ForEach over the
 # parameters' defaults: each variant is a copy of the template with other defaults
@@ -17,6 +19,8 @@ variants=(
   "one-group|LogGroupNames=/ecs/web"
   "several-groups|LogGroupNames=/ecs/web,/ecs/api,/aws/lambda/orders-handler,/ecs/batch#nightly"
   "account-policy|AccountPolicy=true AlarmEmail=oncall@example.com EnableStateTable=false TracingMode=Active"
+  "organisation|Mode=organisation OrganizationId=o-a1b2c3d4e5 AccountNames={\"111111111111\":\"payments-prod\"} RescanAccountIds=111111111111,222222222222"
+  "organisation-accounts|Mode=organisation MemberAccountIds=111111111111,222222222222 LogGroupNames=/ecs/web AlarmEmail=oncall@example.com MemberRoleName=OrgReader MemberExternalId=lookout-7f3a9c RescanAccountIds=222222222222"
 )
 for v in "${variants[@]}"; do
   name="${v%%|*}"; read -r -a params <<<"${v#*|}"
@@ -30,3 +34,7 @@ for v in "${variants[@]}"; do
   checkov -f "$work/$name.expanded.json" --framework cloudformation --skip-download --compact --quiet
 done
 
+echo "== org/member.yaml"
+echo "-- cfn-lint";  cfn-lint org/member.yaml
+echo "-- checkov"
+checkov -f org/member.yaml --framework cloudformation --skip-download --compact --quiet

@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::envelope::Incoming;
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::invocation::{Invocation, invoke};
+use lookout_shared::member::MemberError;
 use lookout_shared::notification::{SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};
 use lookout_shared::publish::MemoryPublisher;
 use std::time::Duration;
@@ -17,7 +19,13 @@ use task_alert::{Batch, Fetched, LogLine, LogOutcome, LogRequest, LogSource, Log
 struct EchoLogs(String);
 
 impl LogSource for EchoLogs {
-    async fn last_lines(&self, request: LogRequest<'_>) -> Fetched {
+    type Reader = ();
+
+    async fn reader(&self, _: &AccountId, _: &Region, _: Duration) -> Result<(), MemberError> {
+        Ok(())
+    }
+
+    async fn last_lines(&self, _: &(), request: LogRequest<'_>) -> Fetched {
         Fetched {
             essential: None,
             logs: LogOutcome::Lines {

@@ -4,6 +4,7 @@
 // Four crates build on this one: what each public item is for must be readable without its body.
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod aws;
 pub mod config;
 pub mod console;
@@ -13,6 +14,7 @@ pub mod findings;
 pub mod ids;
 pub mod invocation;
 pub mod logging;
+pub mod member;
 pub mod metrics;
 pub mod notification;
 pub mod outbox;

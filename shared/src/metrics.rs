@@ -103,6 +103,14 @@ impl Metrics {
         self.add(metric, u64::try_from(len).unwrap_or(u64::MAX));
     }
 
+    /// Adds every count of `other`: the metrics of work done side by side within this
+    /// invocation, each part with its own counters.
+    pub fn absorb(&mut self, other: &Metrics) {
+        for (metric, value) in &other.counts {
+            self.add(*metric, *value);
+        }
+    }
+
     /// The EMF document (one JSON object), or `None` when there is nothing to record.
     pub fn to_emf(&self, config: &MetricsConfig, timestamp_ms: i64) -> Option<Value> {
         if self.counts.is_empty() {
@@ -171,5 +179,14 @@ mod tests {
         );
         assert_eq!(doc["_aws"]["Timestamp"], 42);
         assert!(Metrics::default().to_emf(&cfg, 0).is_none());
+        let mut part = Metrics::default();
+        part.add(Metric::count("EventsDecoded"), 1);
+        part.add(Metric::count("RecordsFailed"), 2);
+        m.absorb(&part);
+        let doc = m.to_emf(&cfg, 42).unwrap();
+        assert_eq!(
+            (&doc["EventsDecoded"], &doc["RecordsFailed"]),
+            (&json!(6), &json!(2))
+        );
     }
 }

@@ -12,6 +12,9 @@ use crate::state::{self, DynamoStore, Fingerprint, IdempotencyKey, StateError, S
 use std::future::Future;
 use std::time::Duration;
 
+mod items;
+pub use items::ItemClaim;
+
 /// What the renderer of one alert is told before it renders: which of the alert's parts were
 /// already alerted inside their windows (shown as counts, after the new ones), and the repeats
 /// suppressed since the previous alert of the part it leads with. Renderers place these facts
@@ -21,6 +24,7 @@ pub struct Suppression {
     /// One per fingerprint admitted, in order; empty without a store.
     verdicts: Vec<Verdict>,
     repeats: Option<Suppressed>,
+    escalated: Option<Escalated>,
 }
 
 impl Suppression {
@@ -34,6 +38,21 @@ impl Suppression {
     pub fn repeats(&self) -> Option<&Suppressed> {
         self.repeats.as_ref()
     }
+
+    /// Set when this alert is a repeat sent because it reached the escalation threshold
+    /// ([`Outbox::deliver_escalating`]).
+    pub fn escalated(&self) -> Option<Escalated> {
+        self.escalated
+    }
+}
+
+/// A repeat sent because it is a part's threshold-th alert inside one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escalated {
+    /// Alerts with this fingerprint inside the window, this one included.
+    pub alerts: u64,
+    /// When the window's first alert went out (epoch seconds).
+    pub since: u64,
 }
 
 /// Repeats of an alert that were counted instead of sent.
@@ -210,6 +229,11 @@ impl<P, S> Outbox<P, S> {
         }
     }
 
+    /// The state store, when there is one (functions keep their notes in it).
+    pub fn store(&self) -> Option<&S> {
+        self.state.as_ref().map(|(store, _)| store)
+    }
+
     /// The publisher (tests read what it sent).
     pub fn publisher(&self) -> &P {
         &self.publisher
@@ -236,7 +260,25 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
         F: FnOnce(Suppression) -> Fut,
         Fut: Future<Output = Result<(SnsMessage, T), FitError>>,
     {
-        let permit = match self.admit(ctx, key, alerts).await? {
+        self.deliver_escalating(ctx, key, alerts, None, render).await
+    }
+
+    /// As [`Outbox::deliver`], and the repeat that is a part's `escalate_at`-th alert inside
+    /// its window is sent too, once ([`Suppression::escalated`] tells the renderer): a crash
+    /// loop named when it happens rather than after the window.
+    pub async fn deliver_escalating<T, F, Fut>(
+        &self,
+        ctx: &mut Invocation,
+        key: IdempotencyKey,
+        alerts: &[(&Fingerprint, u8)],
+        escalate_at: Option<u64>,
+        render: F,
+    ) -> Result<Delivered<T>, DeliveryError>
+    where
+        F: FnOnce(Suppression) -> Fut,
+        Fut: Future<Output = Result<(SnsMessage, T), FitError>>,
+    {
+        let permit = match self.admit(ctx, key, alerts, escalate_at).await? {
             Admission::Publish(permit) => permit,
             Admission::Duplicate { reason } => return Ok(Delivered::AlreadyDelivered { reason }),
             Admission::Suppressed => return Ok(Delivered::Suppressed),
@@ -284,6 +326,7 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
         ctx: &mut Invocation,
         key: IdempotencyKey,
         alerts: &[(&Fingerprint, u8)],
+        escalate_at: Option<u64>,
     ) -> Result<Admission, DeliveryError> {
         let Some((store, window)) = &self.state else {
             return Ok(Admission::Publish(Permit {
@@ -293,7 +336,16 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
         };
         let left = ctx.deadline.remaining_before(self.margin);
         let budget = (left / 2).min(STATE_BUDGET);
-        let admitted = state::admit(store, &key, alerts, *window, ctx.deadline.remaining(), budget).await;
+        let admitted = state::admit_escalating(
+            store,
+            &key,
+            alerts,
+            *window,
+            escalate_at,
+            ctx.deadline.remaining(),
+            budget,
+        )
+        .await;
         for problem in &admitted.problems {
             state_problem(ctx, problem);
         }
@@ -301,6 +353,8 @@ impl<P: Publisher, S: StateStore> Outbox<P, S> {
             state::Ruling::Publish { verdicts, claimed } => Admission::Publish(Permit {
                 claimed: claimed.then_some(key),
                 suppression: Suppression {
+                    escalated: state::escalation(&verdicts, escalate_at)
+                        .map(|(alerts, since)| Escalated { alerts, since }),
                     // The first new part's repeats: the part the alert leads with.
                     repeats: verdicts.iter().find_map(|v| match *v {
                         Verdict::Send {

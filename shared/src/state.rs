@@ -75,13 +75,15 @@ mod dynamo;
 mod loud;
 #[cfg(any(test, feature = "test-support"))]
 mod memory;
+mod note;
 mod record;
 
-pub use admit::{Admitted, Ruling, admit};
+pub use admit::{Admitted, Ruling, admit, admit_escalating, escalation};
 pub use dynamo::DynamoStore;
 pub use loud::report_problem;
 #[cfg(any(test, feature = "test-support"))]
 pub use memory::MemoryStore;
+pub use note::{MAX_NOTE_BYTES, NoteKey, Notes, Recalled};
 
 use crate::config::{ConfigError, Env};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -342,6 +344,10 @@ pub enum Verdict {
     Suppress {
         /// This is repeat number `count` inside the window.
         count: u64,
+        /// When the window's alert went out (epoch seconds): a crash loop's first stop.
+        /// Absent in decisions stored before it existed.
+        #[serde(default)]
+        since: u64,
     },
 }
 
@@ -710,8 +716,13 @@ mod tests {
         assert_eq!(serde_json::to_string(&send).unwrap(), json);
         assert_eq!(serde_json::from_str::<Verdict>(json).unwrap(), send);
         assert_eq!(
-            serde_json::to_string(&Verdict::Suppress { count: 2 }).unwrap(),
-            r#"{"verdict":"suppress","count":2}"#
+            serde_json::to_string(&Verdict::Suppress { count: 2, since: 7 }).unwrap(),
+            r#"{"verdict":"suppress","count":2,"since":7}"#
+        );
+        // Decisions stored before `since` existed still parse.
+        assert_eq!(
+            serde_json::from_str::<Verdict>(r#"{"verdict":"suppress","count":2}"#).unwrap(),
+            Verdict::Suppress { count: 2, since: 0 }
         );
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub struct AwsStub {
     pub endpoint: String,
@@ -41,12 +42,21 @@ fn json_answer(operation: &str) -> &'static str {
 
 impl AwsStub {
     pub fn start() -> Self {
+        Self::with_latency(|_| Duration::ZERO)
+    }
+
+    /// Answers each call after `latency(operation)`, as a service in the same region would
+    /// (benchmarks of what the calls cost in time).
+    pub fn with_latency(latency: impl Fn(&str) -> Duration + Send + Sync + 'static) -> Self {
         let calls = Arc::new(Mutex::new(HashMap::new()));
         let counter = calls.clone();
+        let latency = Arc::new(latency);
         let address = crate::http::listen(move |stream| {
             let counter = counter.clone();
+            let latency = latency.clone();
             crate::http::serve(stream, move |request| {
                 let operation = request.operation();
+                std::thread::sleep(latency(&operation));
                 *counter
                     .lock()
                     .expect("calls")

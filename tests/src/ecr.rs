@@ -63,3 +63,47 @@ pub async fn was_scanned(ecr: &Client, repository: &str, digest: &str) -> bool {
         Err(e) => panic!("DescribeImageScanFindings: {e:?}"),
     }
 }
+
+/// Queues what moto's DescribeImageScanFindings answers for image `digest`: `findings` as
+/// (name, severity), with their counts. moto hands a queued answer to the next request for the
+/// image that has none yet and keeps it for that request from then on, so seed an image before
+/// its first read, or after reads that got moto's default (CVE-9999-9999, HIGH).
+pub fn seed_scan_findings(moto: &crate::Moto, repository: &str, digest: &str, findings: &[(&str, &str)]) {
+    seed_scan_findings_in(moto, crate::moto::ACCOUNT, repository, digest, findings);
+}
+
+/// [`seed_scan_findings`] for an image in `account`'s registry (moto keeps each account's
+/// apart).
+pub fn seed_scan_findings_in(
+    moto: &crate::Moto,
+    account: &str,
+    repository: &str,
+    digest: &str,
+    findings: &[(&str, &str)],
+) {
+    let mut counts = serde_json::Map::new();
+    for (_, severity) in findings {
+        let n = counts
+            .get(*severity)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        counts.insert((*severity).to_string(), json!(n + 1));
+    }
+    let listed: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|(name, severity)| {
+            json!({"name": name, "severity": severity, "attributes": [
+                {"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "3.0.11"}]})
+        })
+        .collect();
+    moto.post(
+        "/moto-api/static/ecr/scan-finding-results",
+        &json!({"account_id": account, "region": crate::moto::REGION, "results": [{
+            "registryId": account,
+            "repositoryName": repository,
+            "imageId": {"imageDigest": digest},
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindings": {"findings": listed, "findingSeverityCounts": counts},
+        }]}),
+    );
+}

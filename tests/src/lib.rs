@@ -9,6 +9,7 @@ pub mod events;
 pub mod fault_proxy;
 pub mod filter_pattern;
 pub mod http;
+pub mod kinesis;
 pub mod moto;
 pub mod runtime_api;
 pub mod soak;

@@ -118,6 +118,11 @@ impl RuntimeApi {
         }
     }
 
+    /// How many events were queued so far.
+    pub fn queued(&self) -> u64 {
+        self.next_id.load(Ordering::SeqCst).saturating_sub(1)
+    }
+
     /// When the function first asked for an event: its init phase was over.
     pub fn first_poll(&self) -> Option<Instant> {
         *self.state.first_poll.lock().expect("first poll")
@@ -315,13 +320,24 @@ impl Function {
     }
 
     /// The last EMF metrics line the function wrote (one per invocation), parsed.
+    ///
+    /// The function writes it before it answers, but the pipe reader may not have read it yet
+    /// when the answer arrives: wait (up to 5 s) for one EMF line per event queued so far.
     pub fn last_emf(&self) -> serde_json::Value {
-        let line = self
-            .output()
-            .into_iter()
-            .rev()
-            .find(|l| l.contains("\"_aws\""))
-            .expect("an EMF line");
+        let queued = self.api.queued();
+        let started = Instant::now();
+        let emf_lines = || -> Vec<String> {
+            self.output()
+                .into_iter()
+                .filter(|l| l.contains("\"_aws\""))
+                .collect()
+        };
+        let mut lines = emf_lines();
+        while (lines.len() as u64) < queued && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+            lines = emf_lines();
+        }
+        let line = lines.pop().expect("an EMF line");
         serde_json::from_str(&line).expect("the EMF line is JSON")
     }
 

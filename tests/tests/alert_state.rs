@@ -343,7 +343,8 @@ async fn scan_alert_retry_delivers_only_the_missing_image() {
         .iter()
         .map(|r| &r["outcome"])
         .collect();
-    assert_eq!(outcomes, ["skipped", "published"]);
+    // The delivered image's notes (issue 22 §3) already hold its finding: nothing new to send.
+    assert_eq!(outcomes, ["nothing new", "published"]);
     let delivered = s.topic.drain().await;
     assert_eq!(delivered.len(), 2, "one message per image");
     assert!(delivered[0].message().contains(digest));

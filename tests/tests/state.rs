@@ -7,7 +7,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lookout_shared::state::{
-    Claim, DynamoStore, Fingerprint, IdempotencyKey, Ruling, StateConfig, StateErrorKind, StateStore, Verdict,
+    Claim, DynamoStore, Fingerprint, IdempotencyKey, NoteKey, Notes, Recalled, Ruling, StateConfig,
+    StateErrorKind, StateStore, Verdict,
 };
 use lookout_tests::dynamodb::{ManualClock, create_state_table};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
@@ -131,7 +132,68 @@ on_both_stores!(
     racing_claims_on_one_key_acquire_it_exactly_once,
     racing_alerts_with_one_fingerprint_send_exactly_once,
     a_retry_is_not_suppressed_by_the_window_its_first_attempt_opened,
+    notes_are_replaced_whole_settled_once_per_event_and_expire,
 );
+
+/// Notes: what scan-alert remembers per image and task-alert per service's open alert.
+async fn notes_are_replaced_whole_settled_once_per_event_and_expire(
+    store: Arc<impl Notes>,
+    clock: &ManualClock,
+) {
+    let k = NoteKey::new(
+        "task-alert",
+        &[
+            "111111111111",
+            "arn:aws:ecs:eu-west-1:111111111111:service/prod/web",
+        ],
+    );
+    let absent: Option<Recalled<Vec<String>>> = store.recall(&k, TIMEOUT).await.unwrap();
+    assert_eq!(absent, None);
+    let none: Option<Vec<String>> = store.settle(&k, &key("steady-1"), TIMEOUT).await.unwrap();
+    assert_eq!(none, None, "nothing to settle");
+
+    let hour = Duration::from_secs(3_600);
+    store
+        .remember(&k, &vec!["crash loop".to_string()], hour, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recall(&k, TIMEOUT).await.unwrap(),
+        Some(Recalled {
+            note: vec!["crash loop".to_string()],
+            settled: false
+        })
+    );
+    // Settled by one event: that event (a retry) gets it again, another event does not.
+    let by = key("steady-1");
+    let first: Option<Vec<String>> = store.settle(&k, &by, TIMEOUT).await.unwrap();
+    assert_eq!(first, Some(vec!["crash loop".to_string()]));
+    let retry: Option<Vec<String>> = store.settle(&k, &by, TIMEOUT).await.unwrap();
+    assert_eq!(retry, Some(vec!["crash loop".to_string()]));
+    let other: Option<Vec<String>> = store.settle(&k, &key("steady-2"), TIMEOUT).await.unwrap();
+    assert_eq!(other, None);
+    let read: Option<Recalled<Vec<String>>> = store.recall(&k, TIMEOUT).await.unwrap();
+    assert!(read.is_some_and(|r| r.settled));
+
+    // A new note replaces the old one whole, unsettled.
+    store
+        .remember(&k, &vec!["deployment failed".to_string()], hour, TIMEOUT)
+        .await
+        .unwrap();
+    let reopened: Option<Vec<String>> = store.settle(&k, &key("steady-2"), TIMEOUT).await.unwrap();
+    assert_eq!(reopened, Some(vec!["deployment failed".to_string()]));
+
+    // Expired notes are absent whatever TTL has not deleted yet.
+    store
+        .remember(&k, &vec!["again".to_string()], hour, TIMEOUT)
+        .await
+        .unwrap();
+    clock.set(T0 + 3_600);
+    let gone: Option<Recalled<Vec<String>>> = store.recall(&k, TIMEOUT).await.unwrap();
+    assert_eq!(gone, None);
+    let gone: Option<Vec<String>> = store.settle(&k, &key("steady-3"), TIMEOUT).await.unwrap();
+    assert_eq!(gone, None);
+}
 
 async fn a_completed_claim_answers_every_retry_with_its_message_id(
     store: Arc<impl StateStore>,
@@ -279,10 +341,17 @@ async fn repeats_are_counted_and_reported_by_the_first_alert_after_the_window(
     assert_eq!(observe(3).await.unwrap(), Verdict::SEND);
     for (count, at) in [(1, T0 + 60), (2, T0 + 120), (3, T0 + 600), (4, T0 + 899)] {
         clock.set(at);
-        assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count }, "at {at}");
+        assert_eq!(
+            observe(3).await.unwrap(),
+            Verdict::Suppress { count, since: T0 },
+            "at {at}"
+        );
     }
     // A less severe repeat is counted in the same window.
-    assert_eq!(observe(1).await.unwrap(), Verdict::Suppress { count: 5 });
+    assert_eq!(
+        observe(1).await.unwrap(),
+        Verdict::Suppress { count: 5, since: T0 }
+    );
     clock.set(T0 + 900);
     assert_eq!(
         observe(3).await.unwrap(),
@@ -293,7 +362,13 @@ async fn repeats_are_counted_and_reported_by_the_first_alert_after_the_window(
     );
     // That alert opened a new window with a fresh count.
     clock.set(T0 + 960);
-    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 1 });
+    assert_eq!(
+        observe(3).await.unwrap(),
+        Verdict::Suppress {
+            count: 1,
+            since: T0 + 900
+        }
+    );
     // A quiet window: the next alert reports nothing suppressed.
     let quiet = Fingerprint::new("log-alert", &["/ecs/web", "WARN slow"]);
     assert_eq!(
@@ -318,7 +393,10 @@ async fn a_more_severe_alert_goes_through_inside_the_window(
     let observe = |rank| store.observe(&fp, rank, WINDOW, TIMEOUT);
     assert_eq!(observe(3).await.unwrap(), Verdict::SEND);
     clock.set(T0 + 60);
-    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 1 });
+    assert_eq!(
+        observe(3).await.unwrap(),
+        Verdict::Suppress { count: 1, since: T0 }
+    );
     clock.set(T0 + 120);
     assert_eq!(
         observe(5).await.unwrap(),
@@ -328,10 +406,28 @@ async fn a_more_severe_alert_goes_through_inside_the_window(
         }
     );
     // The new window is as severe as its alert: both ranks are repeats now, until it ends.
-    assert_eq!(observe(5).await.unwrap(), Verdict::Suppress { count: 1 });
-    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 2 });
+    assert_eq!(
+        observe(5).await.unwrap(),
+        Verdict::Suppress {
+            count: 1,
+            since: T0 + 120
+        }
+    );
+    assert_eq!(
+        observe(3).await.unwrap(),
+        Verdict::Suppress {
+            count: 2,
+            since: T0 + 120
+        }
+    );
     clock.set(T0 + 120 + 899);
-    assert_eq!(observe(3).await.unwrap(), Verdict::Suppress { count: 3 });
+    assert_eq!(
+        observe(3).await.unwrap(),
+        Verdict::Suppress {
+            count: 3,
+            since: T0 + 120
+        }
+    );
     clock.set(T0 + 120 + 900);
     assert!(matches!(
         observe(3).await.unwrap(),
@@ -436,7 +532,7 @@ async fn racing_alerts_with_one_fingerprint_send_exactly_once(
     for racer in racers {
         match racer.await.unwrap().expect("observe") {
             Verdict::Send { .. } => sent += 1,
-            Verdict::Suppress { count } => counts.push(count),
+            Verdict::Suppress { count, .. } => counts.push(count),
         }
     }
     assert_eq!(sent, 1);
@@ -753,7 +849,7 @@ async fn a_window_ending_later_than_the_window_plus_the_timeout_is_treated_as_ab
     assert_eq!(stored["windowEnd"], n(T0 + 900));
     assert_eq!(
         s.store.observe(&fp, 3, WINDOW, TIMEOUT).await.unwrap(),
-        Verdict::Suppress { count: 1 }
+        Verdict::Suppress { count: 1, since: T0 }
     );
 
     // The latest real end: the window (900 s) plus the timeout (60 s) plus 10 s of skew.
@@ -772,7 +868,7 @@ async fn a_window_ending_later_than_the_window_plus_the_timeout_is_treated_as_ab
     .await;
     assert_eq!(
         s.store.observe(&edge, 3, WINDOW, TIMEOUT).await.unwrap(),
-        Verdict::Suppress { count: 1 }
+        Verdict::Suppress { count: 1, since: T0 }
     );
 }
 

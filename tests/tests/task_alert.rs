@@ -2,7 +2,9 @@
 //! definitions, moto's CloudWatch Logs the container's stream, and the alert is read from SQS.
 
 use lookout_tests::Function;
-use lookout_tests::ecs::{ENVOY_LINES, OOM_TASK, WORKER_LINES, web_app_with_oom_logs, worker_with_sidecar};
+use lookout_tests::ecs::{
+    ENVOY_LINES, OOM_TASK, SIDECAR_TASK, WORKER_LINES, web_app_with_oom_logs, worker_with_sidecar,
+};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
 use lookout_tests::moto::{Delivered, Moto, TopicWithQueue};
 use lookout_tests::workspace::event_file;
@@ -123,11 +125,30 @@ async fn the_essential_container_is_blamed_not_its_sidecar() {
         Some("[ERROR] worker: essential container exited (worker exit 1) in prod")
     );
     let text = delivered.message();
+    // Issue 22 §4: the worker's lines, then the sidecar's as a second section.
+    assert_eq!(response["alerts"][0]["sidecarLogs"], "shown", "{response}");
+    let section = text
+        .find(&format!(
+            "\nLast 1 log line of sidecar \"envoy\" (not essential, exit code 143; log group \"/ecs/worker\", stream \"ecs/envoy/{SIDECAR_TASK}\"; oldest first):\n"
+        ))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        text.contains(&format!(
+            "\nLast 2 log lines of \"worker\" (log group \"/ecs/worker\", stream \"ecs/worker/{SIDECAR_TASK}\"; oldest first):\n"
+        )),
+        "{text}"
+    );
     for line in WORKER_LINES {
-        assert!(text.contains(&format!("  | {line}\n")), "{text}");
+        let at = text
+            .find(&format!("  | {line}\n"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(at < section, "{text}");
     }
     for line in ENVOY_LINES {
-        assert!(!text.contains(line), "{text}");
+        let at = text
+            .find(&format!("  | {line}\n"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(at > section, "{text}");
     }
 }
 
@@ -278,9 +299,14 @@ async fn a_crash_loop_across_invocations_alerts_once_then_reports_the_count() {
     let s = setup().await;
     let config = s.moto.sdk_config().await;
     lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
+    // Crash-loop alerts off: the repeats are only counted.
     let function = task_alert(
         &s,
-        &[("STATE_TABLE", "lookout-state"), ("MESSAGE_FORMAT", "text")],
+        &[
+            ("STATE_TABLE", "lookout-state"),
+            ("MESSAGE_FORMAT", "text"),
+            ("CRASH_LOOP_STOPS", "0"),
+        ],
     );
     let outcome = |n: u32| {
         let response = function.invoke(&oom_stop(n)).response().clone();
@@ -343,7 +369,7 @@ fn task_alert_via(s: &Setup, proxy: &FaultProxy, extra: &[(&str, &str)]) -> Func
 }
 
 /// A revision's definition is read once per warm container: the essential flags and the log
-/// configuration of a sidecar stop come from one call, and a later stop of the same revision
+/// configurations of a sidecar stop come from one call, and a later stop of the same revision
 /// makes none.
 #[tokio::test]
 async fn a_task_definition_is_read_once_per_revision() {
@@ -359,7 +385,8 @@ async fn a_task_definition_is_read_once_per_revision() {
         assert_eq!(response["alerts"][0]["logs"], "shown", "{response}");
     }
     assert_eq!(proxy.seen("DescribeTaskDefinition"), 1);
-    assert_eq!(proxy.seen("GetLogEvents"), 2);
+    // Each stop reads the worker's stream, then the sidecar's.
+    assert_eq!(proxy.seen("GetLogEvents"), 4);
     assert_eq!(s.topic.drain().await.len(), 2, "no state table: both published");
 }
 
@@ -371,7 +398,11 @@ async fn a_suppressed_repeat_or_a_delivered_retry_makes_no_log_lookup() {
     let config = s.moto.sdk_config().await;
     lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
     let proxy = FaultProxy::start(&s.moto.endpoint);
-    let function = task_alert_via(&s, &proxy, &[("STATE_TABLE", "lookout-state")]);
+    let function = task_alert_via(
+        &s,
+        &proxy,
+        &[("STATE_TABLE", "lookout-state"), ("CRASH_LOOP_STOPS", "0")],
+    );
     let first = function.invoke(&oom_stop(1)).response().clone();
     assert_eq!(first["alerts"][0]["outcome"], "published");
     // The stream of task 1 does not exist in moto: looked up, and said so.
@@ -423,4 +454,136 @@ async fn a_hung_log_lookup_leaves_a_slow_publish_its_time() {
         "{}",
         delivered.message()
     );
+}
+
+/// Issue 22 §4: five stops of one service in separate invocations, with the state table: the
+/// first alert, then one "crash loop" alert at the third stop (`CRASH_LOOP_STOPS`, default 3)
+/// with `loop.stops` = 3 in its JSON document, the others suppressed. The next steady state
+/// resolves the loop.
+#[tokio::test]
+async fn five_stops_give_the_first_alert_and_one_crash_loop_alert() {
+    let s = setup().await;
+    let config = s.moto.sdk_config().await;
+    lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
+    let function = task_alert(&s, &[("STATE_TABLE", "lookout-state")]);
+    let mut outcomes = Vec::new();
+    for n in 1..=5 {
+        let response = function.invoke(&oom_stop(n)).response().clone();
+        outcomes.push(response["alerts"][0]["outcome"].as_str().unwrap().to_string());
+        if n == 3 {
+            assert_eq!(response["alerts"][0]["crashLoop"]["stops"], 3, "{response}");
+        }
+    }
+    assert_eq!(
+        outcomes,
+        ["published", "suppressed", "published", "suppressed", "suppressed"]
+    );
+    let delivered = s.topic.drain().await;
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    let first = delivered[0].message_json();
+    assert!(first.get("loop").is_none(), "the first alert is not a loop");
+    let crash_loop = delivered[1].message_json();
+    assert_eq!(crash_loop["loop"]["stops"], 3, "{crash_loop}");
+    let since = crash_loop["loop"]["since"].as_str().unwrap();
+    assert!(since.len() == 24 && since.ends_with('Z'), "ISO 8601: {since}");
+    let summary = crash_loop["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("[ERROR] web: crash loop, 3 stops in "),
+        "{summary}"
+    );
+    // A retry of the third stop sends nothing.
+    let retry = function.invoke(&oom_stop(3)).response().clone();
+    assert_eq!(retry["alerts"][0]["outcome"], "alreadyDelivered");
+    assert!(s.topic.drain().await.is_empty());
+
+    // The service is steady again: the crash loop is resolved.
+    let response = function
+        .invoke(&event_file("task-alert/steady-state.json"))
+        .response()
+        .clone();
+    assert_eq!(response["recoveries"], json!({"resolved": 1}), "{response}");
+    let resolved = one(&s).await.message_json();
+    assert_eq!(resolved["status"], "RESOLVED");
+    assert_eq!(resolved["resolves"]["kind"], "crashLoop");
+    assert_eq!(resolved["resolves"]["subject"], summary);
+}
+
+/// Issue 22 §4: a failed deployment, then SERVICE_STEADY_STATE: one `[RESOLVED]` message
+/// naming it, however often the steady-state event is retried; a steady state for a service
+/// with no open alert sends nothing.
+#[tokio::test]
+async fn a_failed_deployment_then_steady_state_is_resolved_once() {
+    let s = setup().await;
+    let config = s.moto.sdk_config().await;
+    lookout_tests::dynamodb::create_state_table(&config, "lookout-state").await;
+    let function = task_alert(
+        &s,
+        &[("STATE_TABLE", "lookout-state"), ("MESSAGE_FORMAT", "text")],
+    );
+    // Another service is steady: it had no open alert.
+    let mut api = event_file("task-alert/steady-state.json");
+    api["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/prod/api"]);
+    let response = function.invoke(&api).response().clone();
+    assert_eq!(response["recoveries"], json!({"noOpenAlert": 1}), "{response}");
+    assert_eq!(response["alerts"], json!([]));
+
+    function
+        .invoke(&event_file("task-alert/deployment-failed.json"))
+        .response();
+    let failed = one(&s).await;
+    assert_eq!(
+        failed.subject(),
+        Some("[CRITICAL] web: deployment failed in prod")
+    );
+
+    let steady = event_file("task-alert/steady-state.json");
+    let response = function.invoke(&steady).response().clone();
+    assert_eq!(response["recoveries"], json!({"resolved": 1}), "{response}");
+    assert_eq!(response["alerts"][0]["outcome"], "published");
+    let resolved = one(&s).await;
+    assert_eq!(
+        resolved.subject(),
+        Some("[RESOLVED] web: deployment failed, steady after 12m 2s in prod")
+    );
+    assert_eq!(resolved.attribute("status"), Some("RESOLVED"));
+    assert_eq!(resolved.attribute("reason"), Some("DeploymentFailed"));
+    let text = resolved.message();
+    assert!(
+        text.contains("Open alert:        \"[CRITICAL] web: deployment failed in prod\"\n")
+            && text.contains("Resolves:          deployment failed (DeploymentFailed, CRITICAL) at 2025-11-25T18:35:01.822Z\n")
+            && text.contains("Failing for:       12m 2s\n"),
+        "{text}"
+    );
+
+    // Lambda's retry (or a redelivery) of the steady-state event: nothing more.
+    let retry = function.invoke(&steady).response().clone();
+    assert_eq!(retry["recoveries"], json!({"resolved": 1}), "{retry}");
+    assert_eq!(retry["alerts"][0]["outcome"], "alreadyDelivered");
+    // ECS repeats SERVICE_STEADY_STATE: the alert is resolved already.
+    let mut again = steady.clone();
+    again["id"] = json!("5f7c1d2e-8a3b-4c6d-9e0f-000000000002");
+    let response = function.invoke(&again).response().clone();
+    assert_eq!(
+        response["recoveries"],
+        json!({"alreadyResolved": 1}),
+        "{response}"
+    );
+    assert!(s.topic.drain().await.is_empty());
+}
+
+/// Without a state table nothing is kept, so a steady state resolves nothing.
+#[tokio::test]
+async fn without_a_state_table_no_resolution_is_sent() {
+    let s = setup().await;
+    let function = task_alert(&s, &[]);
+    function
+        .invoke(&event_file("task-alert/deployment-failed.json"))
+        .response();
+    assert_eq!(s.topic.drain().await.len(), 1);
+    let response = function
+        .invoke(&event_file("task-alert/steady-state.json"))
+        .response()
+        .clone();
+    assert_eq!(response["recoveries"], json!({"noStateTable": 1}), "{response}");
+    assert!(s.topic.drain().await.is_empty());
 }

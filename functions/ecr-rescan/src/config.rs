@@ -3,10 +3,12 @@
 use lookout_shared::aws::AwsSettings;
 use lookout_shared::config::{ConfigError, Env, TopicArn, shape};
 use lookout_shared::findings::VulnSeverity;
-use lookout_shared::ids::Region;
+use lookout_shared::ids::{AccountId, Region};
+use lookout_shared::member::MemberConfig;
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::wildcard::Patterns;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Which images of a repository are candidates for a rescan.
@@ -27,6 +29,21 @@ pub(crate) struct ImageSelection {
 /// and the adaptive rate settles below that. More in flight adds sockets and memory, not speed
 /// once ECR throttles.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Accounts one function takes at most: its summary and its rotation note stay bounded.
+pub(crate) const MAX_ACCOUNTS: usize = 1_000;
+
+/// `ACCOUNTS`: the registries one run rescans, each in its own account through the member
+/// reader role. `main.rs` reads `own` and `member` to build the member access.
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    /// In `ACCOUNTS` order, each once.
+    pub(crate) accounts: Vec<AccountId>,
+    /// The function's own account (`ACCOUNT_ID`, else the alert topic's): no role needed.
+    pub own: AccountId,
+    /// `MEMBER_ROLE_NAME` and `MEMBER_EXTERNAL_ID`.
+    pub member: MemberConfig,
+}
 
 /// `main.rs` reads `aws` and the tests set `delivery`; the rest is the crate's own.
 #[derive(Debug, Clone)]
@@ -53,6 +70,8 @@ pub struct RescanConfig {
     pub(crate) deadline_margin: Duration,
     pub(crate) metrics: MetricsConfig,
     pub aws: AwsSettings,
+    /// `None` (`ACCOUNTS` unset or empty): the function's own registry only.
+    pub organisation: Option<Organisation>,
 }
 
 impl RescanConfig {
@@ -72,6 +91,7 @@ impl RescanConfig {
             None => None,
         };
         let region = env.region(delivery.as_ref().map(|d| &d.topic))?;
+        let organisation = organisation(env, delivery.as_ref())?;
         let max_rate_per_second: Option<f64> = match env.get("SCAN_RATE_PER_SECOND") {
             None => None,
             Some(_) => Some(env.parse_or("SCAN_RATE_PER_SECOND", 0.0)?),
@@ -116,8 +136,70 @@ impl RescanConfig {
             deadline_margin: env.deadline_margin(10_000)?,
             metrics: MetricsConfig::from_env(env, "ecr-rescan")?,
             aws: AwsSettings::from_env(env)?,
+            organisation,
         })
     }
+}
+
+/// `ACCOUNTS` (12-digit ids, comma-separated), with the function's own account and the reader
+/// role; `None` when it lists nothing. Errors name the variable and the item's position, never
+/// its text.
+fn organisation(env: &Env, delivery: Option<&Delivery>) -> Result<Option<Organisation>, ConfigError> {
+    let items = env.list("ACCOUNTS");
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if items.len() > MAX_ACCOUNTS {
+        return Err(ConfigError::new(
+            "ACCOUNTS",
+            format!(
+                "lists {} accounts; one function takes at most {MAX_ACCOUNTS}",
+                items.len()
+            ),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut accounts = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let position = i.saturating_add(1);
+        let Some(account) = AccountId::parse(item) else {
+            return Err(ConfigError::new(
+                "ACCOUNTS",
+                format!(
+                    "item {position} is not a 12-digit AWS account id ({})",
+                    shape(item)
+                ),
+            ));
+        };
+        if !seen.insert(account.as_str().to_owned()) {
+            return Err(ConfigError::new(
+                "ACCOUNTS",
+                format!("lists an account more than once (item {position} repeats an earlier one)"),
+            ));
+        }
+        accounts.push(account);
+    }
+    // Lambda tells a function its account only per invocation; the topic is the stack's.
+    let own = match (env.get("ACCOUNT_ID"), delivery) {
+        (Some(raw), _) => AccountId::parse(raw).ok_or_else(|| {
+            ConfigError::new(
+                "ACCOUNT_ID",
+                format!("must be a 12-digit AWS account id, not {}", shape(raw)),
+            )
+        })?,
+        (None, Some(delivery)) => delivery.topic.account().clone(),
+        (None, None) => {
+            return Err(ConfigError::new(
+                "ACCOUNTS",
+                "needs the function's own account: set ACCOUNT_ID (or ALERT_TOPIC_ARN, whose account is taken)",
+            ));
+        }
+    };
+    Ok(Some(Organisation {
+        accounts,
+        own,
+        member: MemberConfig::from_env(env)?,
+    }))
 }
 
 #[cfg(test)]
@@ -150,6 +232,85 @@ mod tests {
             let e = RescanConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);
         }
+    }
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
+
+    #[test]
+    fn accounts_unset_or_empty_is_the_single_registry_run() {
+        for pairs in [vec![], vec![("ACCOUNTS", "")], vec![("ACCOUNTS", " , ")]] {
+            let c = RescanConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+            assert!(c.organisation.is_none());
+        }
+    }
+
+    #[test]
+    fn accounts_are_parsed_once_with_the_own_account_and_the_role() {
+        let c = RescanConfig::from_env(&Env::from_pairs([
+            ("ACCOUNTS", "111111111111, 222222222222,123456789012"),
+            ("ALERT_TOPIC_ARN", TOPIC),
+        ]))
+        .unwrap();
+        let org = c.organisation.unwrap();
+        let ids: Vec<&str> = org.accounts.iter().map(AccountId::as_str).collect();
+        assert_eq!(ids, ["111111111111", "222222222222", "123456789012"]);
+        assert_eq!(org.own, "123456789012", "the topic's account");
+        assert_eq!(org.member.role_name, "LookoutReader");
+        let c = RescanConfig::from_env(&Env::from_pairs([
+            ("ACCOUNTS", "111111111111"),
+            ("ACCOUNT_ID", "999999999999"),
+            ("MEMBER_ROLE_NAME", "OrgReader"),
+        ]))
+        .unwrap();
+        let org = c.organisation.unwrap();
+        assert_eq!(org.own, "999999999999");
+        assert_eq!(org.member.role_name, "OrgReader");
+    }
+
+    #[test]
+    fn bad_accounts_are_named_by_variable_and_position_never_quoted() {
+        for (pairs, variable, words) in [
+            (
+                vec![("ACCOUNTS", "111111111111,hunter2"), ("ALERT_TOPIC_ARN", TOPIC)],
+                "ACCOUNTS",
+                "item 2 is not a 12-digit AWS account id",
+            ),
+            (
+                vec![
+                    ("ACCOUNTS", "111111111111,111111111111"),
+                    ("ALERT_TOPIC_ARN", TOPIC),
+                ],
+                "ACCOUNTS",
+                "item 2 repeats",
+            ),
+            (vec![("ACCOUNTS", "111111111111")], "ACCOUNTS", "set ACCOUNT_ID"),
+            (
+                vec![("ACCOUNTS", "111111111111"), ("ACCOUNT_ID", "hunter2")],
+                "ACCOUNT_ID",
+                "12-digit",
+            ),
+            (
+                vec![
+                    ("ACCOUNTS", "111111111111"),
+                    ("ALERT_TOPIC_ARN", TOPIC),
+                    ("MEMBER_ROLE_NAME", "hunter2/x"),
+                ],
+                "MEMBER_ROLE_NAME",
+                "IAM role name",
+            ),
+        ] {
+            let e = RescanConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert_eq!(e.variable, variable, "{e}");
+            assert!(e.to_string().contains(words), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let many: Vec<String> = (0..=MAX_ACCOUNTS).map(|i| format!("{:012}", i)).collect();
+        let e = RescanConfig::from_env(&Env::from_pairs([
+            ("ACCOUNTS", many.join(",").as_str()),
+            ("ALERT_TOPIC_ARN", TOPIC),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("at most 1000"), "{e}");
     }
 
     /// The region was taken as it came (`hunter2` reached the summary and the SDK); now it is

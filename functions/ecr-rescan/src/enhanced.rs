@@ -4,6 +4,7 @@
 
 use crate::ecr::Registry;
 use crate::inspector::{CoveredImage, Inspector, RescanDurations};
+use crate::summary::{Listed, cut_list};
 use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
@@ -35,7 +36,17 @@ impl<T> Part<T> {
             Part::Unavailable { .. } => None,
         }
     }
+
+    fn unavailable(&self) -> Option<&str> {
+        match self {
+            Part::Available(_) => None,
+            Part::Unavailable { unavailable } => Some(unavailable),
+        }
+    }
 }
+
+/// Why a part is missing when the deadline came before it was read.
+const DEADLINE_FIRST: &str = "not read: the Lambda deadline came first";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,6 +105,34 @@ impl EnhancedReport {
         .filter_map(|(name, missing)| missing.then_some(name))
         .collect()
     }
+
+    /// Whether the deadline kept a part from being read.
+    pub(crate) fn cut_by_deadline(&self) -> bool {
+        let cut = |unavailable: Option<&str>| unavailable == Some(DEADLINE_FIRST);
+        cut(self.rescan_durations.unavailable())
+            || cut(self.coverage.unavailable())
+            || cut(self.unscanned_repositories.unavailable())
+            || cut(self.findings.unavailable())
+    }
+
+    /// Keeps at most `items` entries of each list (examples per coverage gap reason, unscanned
+    /// repositories, images with findings and each one's findings), counting what it cuts.
+    pub(crate) fn cut(&mut self, items: usize, omitted: &mut BTreeMap<Listed, u64>) {
+        if let Part::Available(coverage) = &mut self.coverage {
+            for examples in coverage.gaps_by_reason.values_mut() {
+                cut_list(examples, items, Listed::CoverageExamples, omitted);
+            }
+        }
+        if let Part::Available(list) = &mut self.unscanned_repositories {
+            cut_list(list, items, Listed::UnscannedRepositories, omitted);
+        }
+        if let Part::Available(findings) = &mut self.findings {
+            cut_list(&mut findings.images, items, Listed::FindingImages, omitted);
+            for image in &mut findings.images {
+                cut_list(&mut image.findings, items, Listed::Findings, omitted);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -142,7 +181,7 @@ async fn until<T, E: std::fmt::Display>(
 ) -> Result<T, String> {
     match tokio::time::timeout_at(stop_at, read).await {
         Ok(result) => result.map_err(|e| e.to_string()),
-        Err(_) => Err("not read: the Lambda deadline came first".to_string()),
+        Err(_) => Err(DEADLINE_FIRST.to_string()),
     }
 }
 

@@ -1,17 +1,21 @@
 //! One ecr-rescan invocation, as wiring: type the input, tell BASIC from ENHANCED, run it
 //! ([`select`](crate::select), [`scan`](crate::scan) or [`enhanced`](crate::enhanced)), assemble
-//! the [`summary`](crate::summary), deliver it through the outbox and return it.
+//! the [`summary`](crate::summary), deliver it through the outbox and return it. With
+//! `ACCOUNTS`, the same for every account's registry ([`organisation`]).
+
+mod organisation;
 
 use crate::config::RescanConfig;
 use crate::ecr::Registry;
 use crate::enhanced::{self, Limits};
 use crate::input::{InputError, RescanInput};
 use crate::inspector::Inspector;
+use crate::members::{MemberRegistries, Members};
 use crate::model::ScanType;
 use crate::pace::AdaptiveRate;
 use crate::scan::{self, OutcomeKind, ScanSettings};
 use crate::select::{self, Listing, ListingProblem, Rules};
-use crate::summary::{BasicRun, RunSummary};
+use crate::summary::{AccountStatus, BasicRun, RunSummary, Summary};
 use futures::StreamExt;
 use lookout_shared::aws::ApiError;
 use lookout_shared::envelope::Incoming;
@@ -20,7 +24,7 @@ use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
 use lookout_shared::notification::Detail;
 use lookout_shared::outbox::{Delivered, DeliveryError, Outbox};
 use lookout_shared::publish::Publisher;
-use lookout_shared::state::{DynamoStore, IdempotencyKey, StateStore};
+use lookout_shared::state::{DynamoStore, IdempotencyKey, Notes, StateStore};
 use lookout_shared::text::count;
 use lookout_shared::wildcard::Patterns;
 use serde::Serialize;
@@ -65,18 +69,37 @@ pub enum RescanError {
     /// missing, deadline). Raised after the summary is published, as `Incomplete`.
     #[error("{} of Inspector's report could not be read ({}); the summary says why", count(.0.len() as u64, "part", "parts"), .0.join(", "))]
     InspectorUnreadable(Vec<&'static str>),
+    /// `ACCOUNTS`: member accounts whose reader role could not be assumed (the first one's
+    /// words, and how many more). Raised after the summary is published, as `Incomplete`.
+    #[error("{first}{}; the summary names each account and why", and_more(*.more))]
+    MembersUnreachable { first: String, more: u64 },
+    /// `ACCOUNTS`: registries reached whose scanning configuration or repositories could not
+    /// be read. Raised after the summary is published, as `Incomplete`.
+    #[error("account {first}{}; the summary names each account and why", and_more(*.more))]
+    RegistriesUnreadable { first: String, more: u64 },
+}
+
+/// ` (and 2 more accounts)`, or nothing.
+fn and_more(more: u64) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(" (and {} more)", count(n, "account", "accounts")),
+    }
 }
 
 impl FunctionError for RescanError {
     fn kind(&self) -> &'static str {
         match self {
             RescanError::Input(_) => "InvalidInput",
-            RescanError::ScanType(_) | RescanError::Repositories(_) => "RegistryUnreadable",
+            RescanError::ScanType(_)
+            | RescanError::Repositories(_)
+            | RescanError::RegistriesUnreadable { .. } => "RegistryUnreadable",
             RescanError::Delivery(e) => e.kind(),
             RescanError::Deadline => "DeadlineExceeded",
             RescanError::Incomplete { scans_failed: 0, .. } => "ImagesNotListed",
             RescanError::Incomplete { .. } => "ScansFailed",
             RescanError::InspectorUnreadable(_) => "InspectorUnreadable",
+            RescanError::MembersUnreachable { .. } => "MemberUnreachable",
         }
     }
 
@@ -99,34 +122,66 @@ const PUBLISH_RESERVE: Duration = Duration::from_secs(1);
 const NOTIFICATION_ITEMS: usize = 50;
 const NOTIFICATION_ITEM_BYTES: usize = 2_000;
 
-/// The ecr-rescan function: its configuration, the registry and Inspector it reads, and the
-/// outbox its summary goes out through.
+/// The ecr-rescan function: its configuration, the registry and Inspector it reads (its own
+/// account's), the member accounts' (with `ACCOUNTS`), and the outbox its summary goes out
+/// through.
 #[derive(Debug)]
-pub struct Rescan<R, I, P, S = DynamoStore> {
+pub struct Rescan<R, I, P, S = DynamoStore, M = MemberRegistries> {
     config: RescanConfig,
     registry: R,
     inspector: I,
+    /// `None`: every account of `ACCOUNTS` but the function's own is unreachable.
+    members: Option<M>,
     outbox: Outbox<P, S>,
 }
 
-impl<R, I, P, S> Rescan<R, I, P, S> {
+impl<R, I, P, S, M> Rescan<R, I, P, S, M> {
     /// Uses the state store (None when `STATE_TABLE` is unset): a retry does not publish a
-    /// delivered summary again.
+    /// delivered summary again, and an organisation run keeps its rotation there.
     pub fn with_state<S2: StateStore>(
         self,
         store: Option<S2>,
         window: std::time::Duration,
-    ) -> Rescan<R, I, P, S2> {
+    ) -> Rescan<R, I, P, S2, M> {
         Rescan {
             config: self.config,
             registry: self.registry,
             inspector: self.inspector,
+            members: self.members,
             outbox: self.outbox.with_state(store, window),
+        }
+    }
+
+    /// Reaches the accounts of `ACCOUNTS` other than the function's own through `members`.
+    pub fn with_members<M2: Members>(self, members: Option<M2>) -> Rescan<R, I, P, S, M2> {
+        Rescan {
+            config: self.config,
+            registry: self.registry,
+            inspector: self.inspector,
+            members,
+            outbox: self.outbox,
         }
     }
 }
 
+/// What this invocation asks of each registry: the configuration narrowed by its overrides.
+#[derive(Debug)]
+struct Plan {
+    dry_run: bool,
+    patterns: Patterns,
+    latest: usize,
+    /// `DEADLINE_MARGIN_MS` before the deadline: nothing of the run passes it.
+    stop_at: Instant,
+}
+
 /// The summary log line: the run's figures, not its lists.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum LogLine<'s> {
+    Registry(RunLine<'s>),
+    Organisation(OrgLine<'s>),
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RunLine<'s> {
@@ -138,9 +193,27 @@ struct RunLine<'s> {
     outcomes: &'s BTreeMap<OutcomeKind, u64>,
 }
 
-impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan<R, I, P, S> {
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgLine<'s> {
+    dry_run: bool,
+    complete: bool,
+    accounts: &'s BTreeMap<AccountStatus, u64>,
+    repositories: usize,
+    images: usize,
+    outcomes: &'s BTreeMap<OutcomeKind, u64>,
+}
+
+impl<R, I, P, S, M> Function for Rescan<R, I, P, S, M>
+where
+    R: Registry,
+    I: Inspector,
+    P: Publisher,
+    S: StateStore + Notes,
+    M: Members,
+{
     type Event = Incoming<RescanInput>;
-    type Summary = RunSummary;
+    type Summary = Summary;
     type Error = RescanError;
     const NAME: &'static str = "ecr-rescan";
 
@@ -152,61 +225,47 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Function for Rescan
         &self,
         event: Incoming<RescanInput>,
         ctx: &mut Invocation,
-    ) -> Result<RunSummary, RescanError> {
+    ) -> Result<Summary, RescanError> {
         let input = event.event().map_err(|m| InputError::from(m.clone()))?;
         let overrides = input.overrides()?;
-        let dry_run = overrides.dry_run.unwrap_or(self.config.dry_run);
-        let patterns = self
-            .config
-            .repositories
-            .narrowed(overrides.repositories.as_deref().unwrap_or_default());
-        let latest = overrides
-            .max_images_per_repository
-            .unwrap_or(self.config.images.latest_per_repository);
-
-        // Nothing of the run passes this; the summary publish has the margin.
-        let stop_at = Instant::now() + ctx.deadline.remaining_before(self.config.deadline_margin);
-        let scan_type = tokio::time::timeout_at(stop_at, self.registry.scan_type())
-            .await
-            .map_err(|_| RescanError::Deadline)?
-            .map_err(RescanError::ScanType)?;
-        let (repositories, filtered) = self.repositories(&patterns, stop_at).await?;
-        let summary = match scan_type {
-            ScanType::Basic => self.basic(repositories, dry_run, latest, stop_at).await,
-            ScanType::Enhanced => {
-                let only = filtered.then_some(repositories.as_slice());
-                self.enhanced(&repositories, only, dry_run, &patterns, stop_at)
-                    .await
-            }
+        let plan = Plan {
+            dry_run: overrides.dry_run.unwrap_or(self.config.dry_run),
+            patterns: self
+                .config
+                .repositories
+                .narrowed(overrides.repositories.as_deref().unwrap_or_default()),
+            latest: overrides
+                .max_images_per_repository
+                .unwrap_or(self.config.images.latest_per_repository),
+            // Nothing of the run passes this; the summary publish has the margin.
+            stop_at: Instant::now() + ctx.deadline.remaining_before(self.config.deadline_margin),
         };
-        record_metrics(&summary, &mut ctx.metrics);
-        self.deliver_summary(&summary, &event, ctx).await?;
-        if let Some(report) = &summary.enhanced {
-            let unavailable = report.unavailable();
-            if !unavailable.is_empty() {
-                return Err(RescanError::InspectorUnreadable(unavailable));
-            }
-        }
-        match (
-            summary.outcome(OutcomeKind::Failed),
-            summary.repositories_not_listed,
-        ) {
-            (0, 0) => Ok(summary),
-            (scans_failed, repositories_not_listed) => Err(RescanError::Incomplete {
-                scans_failed,
-                repositories_not_listed,
-            }),
+        // Boxed: a whole run nested in the runtime's future is deeper than the compiler lays
+        // out by default; one allocation an invocation.
+        match &self.config.organisation {
+            None => Box::pin(self.own_registry(&plan, &event, ctx)).await,
+            Some(organisation) => Box::pin(self.organisation(organisation, &plan, &event, ctx)).await,
         }
     }
 
-    fn log_line<'s>(&self, summary: &'s RunSummary) -> impl Serialize + 's {
-        RunLine {
-            scan_type: summary.scan_type,
-            dry_run: summary.dry_run,
-            complete: summary.complete,
-            repositories: summary.repositories,
-            images: summary.images,
-            outcomes: &summary.outcomes,
+    fn log_line<'s>(&self, summary: &'s Summary) -> impl Serialize + 's {
+        match summary {
+            Summary::Registry(summary) => LogLine::Registry(RunLine {
+                scan_type: summary.scan_type,
+                dry_run: summary.dry_run,
+                complete: summary.complete,
+                repositories: summary.repositories,
+                images: summary.images,
+                outcomes: &summary.outcomes,
+            }),
+            Summary::Organisation(summary) => LogLine::Organisation(OrgLine {
+                dry_run: summary.dry_run,
+                complete: summary.complete,
+                accounts: &summary.accounts,
+                repositories: summary.repositories,
+                images: summary.images,
+                outcomes: &summary.outcomes,
+            }),
         }
     }
 }
@@ -220,19 +279,71 @@ impl<R: Registry, I: Inspector, P: Publisher> Rescan<R, I, P> {
             config,
             registry,
             inspector,
+            members: None,
         }
     }
 }
 
-impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> {
+impl<R, I, P, S, M> Rescan<R, I, P, S, M>
+where
+    R: Registry,
+    I: Inspector,
+    P: Publisher,
+    S: StateStore + Notes,
+    M: Members,
+{
+    /// Without `ACCOUNTS`: the function's own registry, as it always was.
+    async fn own_registry(
+        &self,
+        plan: &Plan,
+        event: &Incoming<RescanInput>,
+        ctx: &mut Invocation,
+    ) -> Result<Summary, RescanError> {
+        let summary = self
+            .registry_summary(&self.registry, &self.inspector, plan)
+            .await?;
+        record_metrics(&summary, &mut ctx.metrics);
+        let failure = registry_failure(&summary);
+        let summary = Summary::Registry(Box::new(summary));
+        self.deliver_summary(&summary, event, ctx).await?;
+        match failure {
+            None => Ok(summary),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// One registry, read and rescanned (BASIC) or reported (ENHANCED).
+    async fn registry_summary<RR: Registry, II: Inspector>(
+        &self,
+        registry: &RR,
+        inspector: &II,
+        plan: &Plan,
+    ) -> Result<RunSummary, RescanError> {
+        let stop_at = plan.stop_at;
+        let scan_type = tokio::time::timeout_at(stop_at, registry.scan_type())
+            .await
+            .map_err(|_| RescanError::Deadline)?
+            .map_err(RescanError::ScanType)?;
+        let (repositories, filtered) = self.repositories(registry, &plan.patterns, stop_at).await?;
+        Ok(match scan_type {
+            ScanType::Basic => self.basic(registry, repositories, plan).await,
+            ScanType::Enhanced => {
+                let only = filtered.then_some(repositories.as_slice());
+                self.enhanced(registry, inspector, &repositories, only, plan)
+                    .await
+            }
+        })
+    }
+
     /// The registry's repositories that the patterns select, sorted by name, and whether the
     /// patterns left any out.
-    async fn repositories(
+    async fn repositories<RR: Registry>(
         &self,
+        registry: &RR,
         patterns: &Patterns,
         stop_at: Instant,
     ) -> Result<(Vec<String>, bool), RescanError> {
-        let all = tokio::time::timeout_at(stop_at, self.registry.repositories())
+        let all = tokio::time::timeout_at(stop_at, registry.repositories())
             .await
             .map_err(|_| RescanError::Deadline)?
             .map_err(RescanError::Repositories)?;
@@ -253,7 +364,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
     /// report. A summary is never suppressed: it has no fingerprint.
     async fn deliver_summary(
         &self,
-        summary: &RunSummary,
+        summary: &Summary,
         event: &Incoming<RescanInput>,
         ctx: &mut Invocation,
     ) -> Result<(), RescanError> {
@@ -276,21 +387,17 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
     }
 
     /// BASIC: list every repository, select, scan, then count: one phase each.
-    async fn basic(
-        &self,
-        repositories: Vec<String>,
-        dry_run: bool,
-        latest: usize,
-        stop_at: Instant,
-    ) -> RunSummary {
+    async fn basic<RR: Registry>(&self, registry: &RR, repositories: Vec<String>, plan: &Plan) -> RunSummary {
         let config = &self.config;
+        let (dry_run, stop_at) = (plan.dry_run, plan.stop_at);
         let repository_count = repositories.len();
-        // A fresh rate each run: what ECR accepted an hour ago says little about now.
+        // A fresh rate each run and each registry: what ECR accepted an hour ago says little
+        // about now, and ECR's limits are per account and region.
         let rate = AdaptiveRate::new(config.max_rate_per_second);
-        let listings = self.list_images(&rate, repositories, stop_at).await;
+        let listings = self.list_images(registry, &rate, repositories, stop_at).await;
         let rules = Rules {
             selection: &config.images,
-            latest_per_repository: latest,
+            latest_per_repository: plan.latest,
             rescan_after_ms: i64::try_from(config.rescan_after.as_millis()).unwrap_or(i64::MAX),
             now_ms: lookout_shared::time::now_epoch_ms(),
         };
@@ -303,7 +410,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
             dry_run,
             stop_at,
         };
-        let report = scan::scan_all(&self.registry, &rate, candidates, &settings).await;
+        let report = scan::scan_all(registry, &rate, candidates, &settings).await;
         let run = BasicRun {
             dry_run,
             repositories: repository_count,
@@ -315,8 +422,9 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
     }
 
     /// Every repository's images, a few at a time, paced like every ECR call.
-    async fn list_images(
+    async fn list_images<RR: Registry>(
         &self,
+        registry: &RR,
         rate: &AdaptiveRate,
         repositories: Vec<String>,
         stop_at: Instant,
@@ -327,7 +435,7 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
                 if rate.acquire(stop_at).await.is_none() {
                     return (repository, Err(ListingProblem::Deadline));
                 }
-                let images = match tokio::time::timeout_at(stop_at, self.registry.images(&repository)).await {
+                let images = match tokio::time::timeout_at(stop_at, registry.images(&repository)).await {
                     Err(_) => Err(ListingProblem::Deadline),
                     Ok(result) => result.map_err(ListingProblem::Api),
                 };
@@ -339,13 +447,13 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
     }
 
     /// `only`: the selected repositories, when the patterns left some out (Inspector filters on them).
-    async fn enhanced(
+    async fn enhanced<RR: Registry, II: Inspector>(
         &self,
+        registry: &RR,
+        inspector: &II,
         repositories: &[String],
         only: Option<&[String]>,
-        dry_run: bool,
-        patterns: &Patterns,
-        stop_at: Instant,
+        plan: &Plan,
     ) -> RunSummary {
         let config = &self.config;
         let limits = Limits {
@@ -354,16 +462,37 @@ impl<R: Registry, I: Inspector, P: Publisher, S: StateStore> Rescan<R, I, P, S> 
             max_coverage: config.max_coverage,
         };
         let report = enhanced::report(
-            &self.inspector,
-            &self.registry,
+            inspector,
+            registry,
             repositories,
             only,
-            patterns,
+            &plan.patterns,
             &limits,
-            stop_at,
+            plan.stop_at,
         )
         .await;
-        RunSummary::enhanced(dry_run, &config.region, repositories.len(), report)
+        RunSummary::enhanced(plan.dry_run, &config.region, repositories.len(), report)
+    }
+}
+
+/// Why a registry's run is an error after its summary, if it is: Inspector's report first
+/// (its parts are named), then scans failed and repositories not listed.
+fn registry_failure(summary: &RunSummary) -> Option<RescanError> {
+    if let Some(report) = &summary.enhanced {
+        let unavailable = report.unavailable();
+        if !unavailable.is_empty() {
+            return Some(RescanError::InspectorUnreadable(unavailable));
+        }
+    }
+    match (
+        summary.outcome(OutcomeKind::Failed),
+        summary.repositories_not_listed,
+    ) {
+        (0, 0) => None,
+        (scans_failed, repositories_not_listed) => Some(RescanError::Incomplete {
+            scans_failed,
+            repositories_not_listed,
+        }),
     }
 }
 

@@ -71,6 +71,14 @@ impl RescanInput {
             Envelope::Manual(_) | Envelope::NotAnObject(_) => None,
         }
     }
+
+    /// When an EventBridge event says it was scheduled (its `time`), epoch ms.
+    pub(crate) fn scheduled_ms(&self) -> Option<i64> {
+        match &self.0 {
+            Envelope::EventBridge(event) => event.time.map(|t| t.timestamp_millis()),
+            Envelope::Manual(_) | Envelope::NotAnObject(_) => None,
+        }
+    }
 }
 
 fn checked(overrides: &Overrides) -> Result<Overrides, &'static str> {
@@ -183,6 +191,9 @@ mod tests {
                 .clone()
         };
         assert_eq!(input(scheduled).event_id(), Some("53dc4d37"));
+        let timed = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2025-11-25T03:00:00Z", "detail": {}});
+        assert_eq!(input(timed).scheduled_ms(), Some(1_764_039_600_000));
+        assert_eq!(input(json!({})).scheduled_ms(), None);
         assert_eq!(input(json!({})).event_id(), None);
         let without = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
         assert_eq!(input(without).event_id(), None);

@@ -2,10 +2,11 @@
 //! domain is in the library (`ecr_rescan`); this only wires configuration, clients and the
 //! invocation skeleton.
 
-use ecr_rescan::{EcrRegistry, Inspector2, Rescan, RescanConfig};
+use ecr_rescan::{EcrRegistry, Inspector2, MemberRegistries, Rescan, RescanConfig};
 use lambda_runtime::Error;
 use lookout_shared::config::Env;
 use lookout_shared::logging::exit_on_init_error;
+use lookout_shared::member::MemberAccess;
 use lookout_shared::publish::SnsPublisher;
 use lookout_shared::state::{DynamoStore, StateConfig};
 
@@ -24,6 +25,13 @@ async fn main() -> Result<(), Error> {
         .map(|d| SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), d.topic.clone()));
     // The DynamoDB client exists only when STATE_TABLE is set (summaries are never suppressed).
     let store = DynamoStore::from_config(&sdk, &state);
-    let rescan = Rescan::new(config, registry, inspector, publisher).with_state(store, state.suppress_window);
+    // With ACCOUNTS: the member accounts' registries, through their reader role.
+    let members = config.organisation.as_ref().map(|org| {
+        let access = MemberAccess::new(&sdk, org.own.clone(), org.member.clone(), "ecr-rescan");
+        MemberRegistries::new(access, &config)
+    });
+    let rescan = Rescan::new(config, registry, inspector, publisher)
+        .with_state(store, state.suppress_window)
+        .with_members(members);
     lookout_shared::invocation::run(rescan).await
 }

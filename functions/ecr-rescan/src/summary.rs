@@ -1,8 +1,12 @@
 //! The run summary: the function's JSON output, assembled here from what the run found and did
 //! ([`RunSummary::basic`], [`RunSummary::enhanced`]); the notification rendered from it is in
-//! [`render`].
+//! [`render`]. With `ACCOUNTS`, one [`OrgSummary`] covers every account ([`organisation`]).
 
+mod organisation;
 mod render;
+
+pub(crate) use organisation::OrgSummary;
+pub(crate) use organisation::{AccountReport, AccountRun, AccountStatus, OrgRun};
 
 use crate::config::RescanConfig;
 use crate::enhanced::{EnhancedReport, Part};
@@ -12,6 +16,7 @@ use crate::select::{RepositoryListing, Selection};
 use lookout_shared::console;
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use lookout_shared::ids::{AccountId, Region};
+use lookout_shared::notification::{Detail, Notification};
 use lookout_shared::text::count;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -65,7 +70,42 @@ pub(crate) struct RepositorySummary {
     pub(crate) error: Option<String>,
 }
 
-/// The invocation's result: returned to Lambda, logged in part, and published.
+/// The invocation's result: returned to Lambda, logged in part, and published. Untagged, so a
+/// run without `ACCOUNTS` returns exactly the one registry's summary it always did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Summary {
+    /// The function's own registry.
+    Registry(Box<RunSummary>),
+    /// Every account of `ACCOUNTS`.
+    Organisation(OrgSummary),
+}
+
+impl Summary {
+    /// The notification, with at most `detail` of each list.
+    pub(crate) fn render(&self, detail: Detail, identity: &str) -> Notification {
+        match self {
+            Summary::Registry(summary) => summary.render(detail, identity),
+            Summary::Organisation(summary) => summary.render(detail, identity),
+        }
+    }
+}
+
+/// A list of a registry's summary that an organisation summary cuts short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Listed {
+    PerRepository,
+    Failures,
+    WouldScan,
+    TopImages,
+    CoverageExamples,
+    UnscannedRepositories,
+    FindingImages,
+    Findings,
+}
+
+/// One registry's summary: returned to Lambda, logged in part, and published.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
@@ -92,6 +132,13 @@ pub struct RunSummary {
     /// Repositories whose listing failed (not cut by the deadline): they make the run an error.
     #[serde(skip)]
     pub(crate) repositories_not_listed: u64,
+    /// Entries cut from each list ([`RunSummary::cut`]); empty, so absent, unless cut.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) omitted: BTreeMap<Listed, u64>,
+    /// The deadline left work undone (images deferred, a listing or an Inspector read cut):
+    /// the organisation's rotation takes this account first next time.
+    #[serde(skip)]
+    pub(crate) cut_by_deadline: bool,
 }
 
 /// What a BASIC run found and did, for its summary.
@@ -126,6 +173,8 @@ impl RunSummary {
             enhanced: None,
             critical_findings: 0,
             repositories_not_listed: 0,
+            omitted: BTreeMap::new(),
+            cut_by_deadline: false,
         }
     }
 
@@ -141,6 +190,7 @@ impl RunSummary {
         } = run;
         let mut summary = Self::empty(ScanType::Basic, dry_run, &config.region, repositories);
         summary.repositories_not_listed = selection.failed_listings;
+        summary.cut_by_deadline = selection.not_listed > selection.failed_listings;
         if selection.not_listed > 0 {
             summary.complete = false;
             summary.notes.push(format!(
@@ -195,8 +245,22 @@ impl RunSummary {
                 .notes
                 .push("Some Inspector data could not be read; the report says which.".to_string());
         }
+        summary.cut_by_deadline = report.cut_by_deadline();
         summary.enhanced = Some(report);
         summary
+    }
+
+    /// Keeps at most `items` entries of each list, counting what it cuts in `omitted`; the
+    /// counts (`outcomes`, `images`, Inspector's totals) stay complete.
+    pub(crate) fn cut(&mut self, items: usize) {
+        let omitted = &mut self.omitted;
+        cut_list(&mut self.per_repository, items, Listed::PerRepository, omitted);
+        cut_list(&mut self.failures, items, Listed::Failures, omitted);
+        cut_list(&mut self.would_scan, items, Listed::WouldScan, omitted);
+        cut_list(&mut self.top_images, items, Listed::TopImages, omitted);
+        if let Some(report) = &mut self.enhanced {
+            report.cut(items, omitted);
+        }
     }
 
     pub(crate) fn outcome(&self, kind: OutcomeKind) -> u64 {
@@ -230,6 +294,7 @@ impl RunSummary {
             .count();
         if deadline_deferred > 0 {
             self.complete = false;
+            self.cut_by_deadline = true;
             self.notes.push(format!(
                 "Stopped {} s before the Lambda deadline; {} left for the next run (oldest scans go first).",
                 deadline_margin.as_secs(),
@@ -276,6 +341,21 @@ impl RunSummary {
                 _ => {}
             }
         }
+    }
+}
+
+/// Truncates `list` to `items`, adding what it dropped to `omitted[what]`.
+pub(crate) fn cut_list<T>(
+    list: &mut Vec<T>,
+    items: usize,
+    what: Listed,
+    omitted: &mut BTreeMap<Listed, u64>,
+) {
+    let dropped = list.len().saturating_sub(items);
+    if dropped > 0 {
+        list.truncate(items);
+        let n = omitted.entry(what).or_default();
+        *n = n.saturating_add(u64::try_from(dropped).unwrap_or(u64::MAX));
     }
 }
 

@@ -1,6 +1,7 @@
 //! log-alert's settings, from the environment, parsed once at cold start.
 
 use crate::decode;
+use lookout_shared::accounts::AccountNames;
 use lookout_shared::aws::AwsSettings;
 use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
 use lookout_shared::ids::Region;
@@ -27,6 +28,8 @@ pub struct LogAlertConfig {
     pub region: Region,
     /// The function's own log group: alerts on it would loop.
     pub own_log_group: Option<String>,
+    /// `ACCOUNT_NAMES`: what alerts call each account.
+    pub account_names: AccountNames,
     /// Stop waiting on SNS this long before the Lambda deadline, so the failure is reported.
     pub deadline_margin: Duration,
     pub metrics: MetricsConfig,
@@ -51,6 +54,7 @@ impl LogAlertConfig {
             min_severity: env.severity("MIN_SEVERITY", Severity::Error)?,
             region,
             own_log_group: env.get("AWS_LAMBDA_LOG_GROUP_NAME").map(String::from),
+            account_names: AccountNames::from_env(env)?,
             deadline_margin: env.deadline_margin(500)?,
             metrics: MetricsConfig::from_env(env, "log-alert")?,
             aws: AwsSettings::from_env(env)?,

@@ -99,28 +99,55 @@ pub struct LogsMessage<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct LogEvent<'a> {
-    #[serde(borrow)]
+    /// A string of digits from CloudWatch Logs; moto writes a number, read as its digits.
+    #[serde(deserialize_with = "event_id")]
     pub id: Cow<'a, str>,
     pub timestamp: i64,
     #[serde(borrow)]
     pub message: Cow<'a, str>,
 }
 
+/// An event id: a string, borrowed when it has no escapes, or a whole number.
+fn event_id<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<Cow<'a, str>, D::Error> {
+    struct Id;
+    impl<'de> Visitor<'de> for Id {
+        type Value = Cow<'de, str>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string or a whole number")
+        }
+
+        fn visit_borrowed_str<E>(self, id: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(id))
+        }
+
+        fn visit_str<E>(self, id: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(id.to_owned()))
+        }
+
+        fn visit_u64<E>(self, id: u64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(id.to_string()))
+        }
+    }
+    deserializer.deserialize_any(Id)
+}
+
 /// A CloudWatch Logs subscription event as Lambda delivers it:
 /// `{"awslogs": {"data": "<base64 of gzip of JSON>"}}`. Any JSON document types as one: other
 /// keys are ignored, and a missing or mistyped `awslogs.data` is kept as such, so that
 /// [`data`](Self::data) names what is wrong (without quoting it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionEvent {
     data: AwslogsData,
 }
 
 /// What `awslogs.data` holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 enum AwslogsData {
     Text(String),
     NotText,
     /// Absent or null, or `awslogs` (or the event) is not an object.
+    #[default]
     Missing,
 }
 
@@ -138,6 +165,19 @@ impl SubscriptionEvent {
 impl<'de> Deserialize<'de> for SubscriptionEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Level::Event.deserialize(deserializer).map(|data| Self { data })
+    }
+}
+
+/// The value of an event's `awslogs` key, read as [`SubscriptionEvent`] reads it (the Kinesis
+/// envelope looks at the event's keys itself).
+#[derive(Debug)]
+pub(crate) struct AwslogsField(pub(crate) SubscriptionEvent);
+
+impl<'de> Deserialize<'de> for AwslogsField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Level::Awslogs
+            .deserialize(deserializer)
+            .map(|data| Self(SubscriptionEvent { data }))
     }
 }
 
@@ -237,7 +277,6 @@ impl<'de> Visitor<'de> for Level {
 
 /// base64 → gzip into `out` (cleared first), refusing more than `max_bytes` of output.
 pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    out.clear();
     let data = data.trim();
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(data)
@@ -248,13 +287,20 @@ pub fn decompress(data: &str, max_bytes: usize, out: &mut Vec<u8>) -> Result<(),
                 base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => data.len(),
             },
         })?;
+    inflate(&compressed, max_bytes, out)
+}
+
+/// gzip into `out` (cleared first), refusing more than `max_bytes` of output: the second half
+/// of [`decompress`], and all of it for a Kinesis record, whose data Lambda base64-decoded.
+pub(crate) fn inflate(compressed: &[u8], max_bytes: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    out.clear();
     if compressed.len() < 2 || compressed[..2] != [0x1f, 0x8b] {
         return Err(DecodeError::NotGzip);
     }
-    out.reserve(expected_size(&compressed).min(max_bytes) + 1);
+    out.reserve(expected_size(compressed).min(max_bytes) + 1);
     // Every gzip member is decoded (RFC 1952 allows several, concatenated): a single-member
     // decoder would silently drop the events after the first.
-    let mut inflater = flate2::read::MultiGzDecoder::new(compressed.as_slice()).take(max_bytes as u64 + 1);
+    let mut inflater = flate2::read::MultiGzDecoder::new(compressed).take(max_bytes as u64 + 1);
     match inflater.read_to_end(out) {
         Ok(_) if out.len() > max_bytes => Err(DecodeError::TooLarge { limit: max_bytes }),
         Ok(_) => Ok(()),
@@ -367,6 +413,26 @@ pub(crate) mod tests {
         assert_eq!(msg.log_events[0].message, "ERROR one\n\tat Foo.bar(Foo.java:1)");
         assert_eq!(msg.log_events[1].message, "日本語 \"quoted\" ✓");
         assert!(matches!(msg.log_group, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn event_ids_are_strings_or_whole_numbers_as_moto_writes_them() {
+        let json = br#"{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":[{"id":"3\u0030","timestamp":1,"message":"a"},{"id":7,"timestamp":2,"message":"b"}]}"#;
+        let msg = parse(json).unwrap();
+        assert_eq!(
+            (msg.log_events[0].id.as_ref(), msg.log_events[1].id.as_ref()),
+            ("30", "7")
+        );
+        for id in ["-1", "1.5", "null", "[]"] {
+            let json = format!(
+                r#"{{"messageType":"DATA_MESSAGE","logGroup":"/g","logEvents":[{{"id":{id},"timestamp":1,"message":"a"}}]}}"#
+            );
+            assert_eq!(
+                parse(json.as_bytes()).unwrap_err().kind(),
+                "PayloadNotLogsMessage",
+                "{id}"
+            );
+        }
     }
 
     #[test]

@@ -151,10 +151,16 @@ pub(crate) fn redact_classify_group<'e>(
     out
 }
 
-/// The suppression windows' keys, one per group of the first `max` (most severe first): the log
-/// group and the line's shape, so a storm's batches share them whatever numbers and ids they
-/// carry. Suppression decides per group: one line cannot stand for, and hide, another.
-pub(crate) fn fingerprints(log_group: &str, grouped: &Grouped<'_>, max: usize) -> Vec<Fingerprint> {
+/// The suppression windows' keys, one per group of the first `max` (most severe first): the
+/// account (the payload's `owner`), the log group and the line's shape, so a storm's batches
+/// share them whatever numbers and ids they carry, and the same failure in two accounts is two
+/// alerts. Suppression decides per group: one line cannot stand for, and hide, another.
+pub(crate) fn fingerprints(
+    account: &str,
+    log_group: &str,
+    grouped: &Grouped<'_>,
+    max: usize,
+) -> Vec<Fingerprint> {
     let mut shape = String::new();
     grouped
         .groups
@@ -163,7 +169,7 @@ pub(crate) fn fingerprints(log_group: &str, grouped: &Grouped<'_>, max: usize) -
         .map(|g| {
             shape.clear();
             normalize_into(&g.message, &mut shape);
-            Fingerprint::new("log-alert", &[log_group, &shape])
+            Fingerprint::new("log-alert", &[account, log_group, &shape])
         })
         .collect()
 }

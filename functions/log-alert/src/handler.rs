@@ -1,13 +1,20 @@
 //! The log-alert handler: decode a subscription delivery, redact, group, then deliver through
-//! the shared outbox (which renders to fit SNS only what it will send). Any failure fails the
-//! invocation, so Lambda retries it and the on-failure destination keeps it.
+//! the shared outbox (which renders to fit SNS only what it will send). Any failure of a direct
+//! delivery fails the invocation, so Lambda retries it and the on-failure destination keeps it;
+//! a Kinesis batch (`batch.rs`) answers per record instead.
+
+mod batch;
+
+pub use batch::BatchSummary;
 
 use crate::config::LogAlertConfig;
 use crate::decode::{self, DecodeError, LogsMessage, MessageType, SubscriptionEvent};
 use crate::group::{self, Grouped};
-use crate::render::AlertContext;
+use crate::kinesis::LogAlertEvent;
+use crate::render::{Account, AlertContext};
 use lookout_shared::config::ConfigError;
 use lookout_shared::envelope::Incoming;
+use lookout_shared::ids::AccountId;
 use lookout_shared::invocation::{Function, FunctionError, Invocation};
 use lookout_shared::metrics::{Metric, Metrics, MetricsConfig};
 use lookout_shared::notification::{Detail, FitError, SnsMessage};
@@ -60,7 +67,37 @@ impl FunctionError for LogAlertError {
     }
 }
 
-/// What one batch came to: the invocation's response and its summary log line.
+/// The invocation's answer to Lambda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// A direct delivery: its summary.
+    Delivery(Summary),
+    /// A Kinesis batch: Lambda reads `batchItemFailures`; the log line has the rest.
+    Batch(BatchSummary),
+}
+
+impl Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Response::Delivery(summary) => summary.serialize(serializer),
+            Response::Batch(batch) => batch.response.serialize(serializer),
+        }
+    }
+}
+
+/// The summary log line: all of either summary.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum LogLine<'s> {
+    Delivery(&'s Summary),
+    Batch(&'s BatchSummary),
+}
+
+/// `Summary::Skipped`'s reason when the window suppressed the alert.
+const SUPPRESSED: &str = "suppressed";
+
+/// What one delivery (or one alert of a Kinesis batch) came to: a direct delivery's response
+/// and its summary log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "camelCase")]
 pub enum Summary {
@@ -132,6 +169,15 @@ pub struct Alert {
     /// SNS's MessageId, once published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+}
+
+/// Where an alert's events came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// One subscription delivery.
+    Direct,
+    /// Records of an organisation's Kinesis stream, from this many log streams.
+    Stream { streams: usize },
 }
 
 /// What `prepare` decided, before any network call.
@@ -213,19 +259,19 @@ impl<P, S> LogAlert<P, S> {
         metrics: &mut Metrics,
     ) -> Result<Prepared, LogAlertError> {
         let mut json = Vec::new();
-        let message = self.decode(event, &mut json)?;
+        // Any JSON types as a SubscriptionEvent; this is only in case it ever does not.
+        let delivery = event.event().map_err(|_| DecodeError::MissingData)?;
+        let message = self.decode(delivery, &mut json)?;
         self.plan(&message, metrics)
     }
 
     /// `awslogs.data` → gzip → JSON, bounded (`decode.rs`), parsed borrowing from `json`.
     fn decode<'j>(
         &self,
-        event: &Incoming<SubscriptionEvent>,
+        delivery: &SubscriptionEvent,
         json: &'j mut Vec<u8>,
     ) -> Result<LogsMessage<'j>, LogAlertError> {
-        // Any JSON types as a SubscriptionEvent; this is only in case it ever does not.
-        let data = event.event().map_err(|_| DecodeError::MissingData)?.data()?;
-        decode::decompress(data, self.config.max_decompressed_bytes, json)?;
+        decode::decompress(delivery.data()?, self.config.max_decompressed_bytes, json)?;
         Ok(decode::parse(json)?)
     }
 
@@ -235,7 +281,7 @@ impl<P, S> LogAlert<P, S> {
         match self.classify(message, metrics) {
             Classified::Done(summary) => Ok(Prepared::Done(summary)),
             Classified::Groups(grouped) => {
-                let (message, rendered) = self.render(message, &grouped, None)?;
+                let (message, rendered) = self.render(message, Origin::Direct, &grouped, None)?;
                 rendered.count(metrics);
                 Ok(Prepared::Publish {
                     message,
@@ -284,14 +330,24 @@ impl<P, S> LogAlert<P, S> {
     fn render(
         &self,
         message: &LogsMessage<'_>,
+        origin: Origin,
         grouped: &Grouped<'_>,
         suppressed: Option<&Suppressed>,
     ) -> Result<(SnsMessage, Rendered), FitError> {
+        let names = &self.config.account_names;
         let context = AlertContext {
             message,
             grouped,
             region: &self.config.region,
             suppressed,
+            account: Account {
+                name: AccountId::parse(&message.owner).and_then(|a| names.name(&a)),
+                in_subject: origin != Origin::Direct || !names.is_empty(),
+            },
+            streams: match origin {
+                Origin::Direct => 1,
+                Origin::Stream { streams } => streams,
+            },
         };
         let max = Detail::new(self.config.max_lines, self.config.max_line_bytes);
         let (sns, detail) = self.config.delivery.fit(max, |d| context.render(d))?;
@@ -321,43 +377,38 @@ fn figures(message: &LogsMessage<'_>, grouped: &Grouped<'_>) -> Alert {
     }
 }
 
-impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
-    type Event = Incoming<SubscriptionEvent>;
-    type Summary = Summary;
-    type Error = LogAlertError;
-    const NAME: &'static str = "log-alert";
-
-    fn metrics_config(&self) -> &MetricsConfig {
-        &self.config.metrics
-    }
-
-    /// Decode and group, then deliver (idempotency key: the payload's hash; one suppression
-    /// window per group): the groups already alerted are set aside as counts, the rest
-    /// rendered, new first.
-    async fn handle(
+impl<P: Publisher, S: StateStore> LogAlert<P, S> {
+    /// One alert: classify and group `message`'s lines, then deliver them under `key` (one
+    /// suppression window per group): the groups already alerted are set aside as counts, the
+    /// rest rendered, new first.
+    async fn alert(
         &self,
-        event: Incoming<SubscriptionEvent>,
+        message: &LogsMessage<'_>,
+        origin: Origin,
+        key: IdempotencyKey,
         ctx: &mut Invocation,
     ) -> Result<Summary, LogAlertError> {
-        let mut json = Vec::new();
-        let message = self.decode(&event, &mut json)?;
-        let mut grouped = match self.classify(&message, &mut ctx.metrics) {
+        let mut grouped = match self.classify(message, &mut ctx.metrics) {
             Classified::Done(summary) => return Ok(summary),
             Classified::Groups(grouped) => grouped,
         };
-        let fingerprints = group::fingerprints(&message.log_group, &grouped, MAX_SUPPRESSION_GROUPS);
+        let fingerprints = group::fingerprints(
+            &message.owner,
+            &message.log_group,
+            &grouped,
+            MAX_SUPPRESSION_GROUPS,
+        );
         let alerts: Vec<(&Fingerprint, u8)> = fingerprints
             .iter()
             .zip(&grouped.groups)
             .map(|(fingerprint, g)| (fingerprint, g.severity as u8))
             .collect();
-        let key = IdempotencyKey::from_event(Self::NAME, event.document());
-        let (batch, lines) = (&message, &mut grouped);
+        let lines = &mut grouped;
         let delivered = self
             .outbox
             .deliver(ctx, key, &alerts, |facts| async move {
                 lines.set_aside_known(|i| facts.known(i));
-                self.render(batch, lines, facts.repeats())
+                self.render(message, origin, lines, facts.repeats())
             })
             .await?;
         Ok(match delivered {
@@ -373,17 +424,50 @@ impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
             }
             Delivered::AlreadyDelivered { reason } => Summary::Skipped {
                 reason,
-                alert: figures(&message, &grouped),
+                alert: figures(message, &grouped),
             },
             Delivered::Suppressed => Summary::Skipped {
-                reason: "suppressed",
-                alert: figures(&message, &grouped),
+                reason: SUPPRESSED,
+                alert: figures(message, &grouped),
             },
         })
     }
+}
 
-    fn log_line<'s>(&self, summary: &'s Summary) -> impl Serialize + 's {
-        summary
+impl<P: Publisher, S: StateStore> Function for LogAlert<P, S> {
+    type Event = Incoming<LogAlertEvent>;
+    type Summary = Response;
+    type Error = LogAlertError;
+    const NAME: &'static str = "log-alert";
+
+    fn metrics_config(&self) -> &MetricsConfig {
+        &self.config.metrics
+    }
+
+    /// A direct delivery is one alert (idempotency key: the payload's hash); a Kinesis batch is
+    /// one alert per account and log group, and a response naming where Lambda resumes.
+    async fn handle(
+        &self,
+        event: Incoming<LogAlertEvent>,
+        ctx: &mut Invocation,
+    ) -> Result<Response, LogAlertError> {
+        // Anything but a JSON object: as a direct event without `awslogs.data`.
+        let delivery = match event.event().map_err(|_| DecodeError::MissingData)? {
+            LogAlertEvent::Kinesis(records) => return Ok(Response::Batch(self.batch(records, ctx).await)),
+            LogAlertEvent::Direct(delivery) => delivery,
+        };
+        let mut json = Vec::new();
+        let message = self.decode(delivery, &mut json)?;
+        let key = IdempotencyKey::from_event(Self::NAME, event.document());
+        let summary = self.alert(&message, Origin::Direct, key, ctx).await?;
+        Ok(Response::Delivery(summary))
+    }
+
+    fn log_line<'s>(&self, response: &'s Response) -> impl Serialize + 's {
+        match response {
+            Response::Delivery(summary) => LogLine::Delivery(summary),
+            Response::Batch(batch) => LogLine::Batch(batch),
+        }
     }
 }
 
@@ -405,7 +489,7 @@ mod tests {
         LogAlert::new(config, ()).unwrap()
     }
 
-    fn event(group: &str, events: &str) -> Incoming<SubscriptionEvent> {
+    fn event<T: serde::de::DeserializeOwned>(group: &str, events: &str) -> Incoming<T> {
         let data = format!(
             r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{group}","logStream":"s","subscriptionFilters":["f"],"logEvents":[{events}]}}"#
         );

@@ -30,6 +30,20 @@ pub(crate) struct AlertContext<'m, 'a> {
     pub region: &'m Region,
     /// The repeats suppressed since the previous alert of the group this one leads with.
     pub suppressed: Option<&'m Suppressed>,
+    pub account: Account<'m>,
+    /// Distinct log streams among the alert's events (records of a Kinesis batch may come from
+    /// several); `message.log_stream` is the first of them.
+    pub streams: usize,
+}
+
+/// How the alert names the account its events came from (the payload's `owner`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Account<'m> {
+    /// `ACCOUNT_NAMES`' name for it, if any.
+    pub name: Option<&'m str>,
+    /// Whether the subject names it too: the alert came through an organisation's stream, or
+    /// the operator named accounts.
+    pub in_subject: bool,
 }
 
 impl AlertContext<'_, '_> {
@@ -37,9 +51,19 @@ impl AlertContext<'_, '_> {
         self.grouped.severity()
     }
 
+    /// The account's name, else its id, as the payload gave it.
+    fn account_label(&self) -> &str {
+        self.account.name.unwrap_or(&self.message.owner)
+    }
+
     pub(crate) fn subject(&self) -> String {
+        let account = if self.account.in_subject {
+            format!("{}: ", self.account_label())
+        } else {
+            String::new()
+        };
         format!(
-            "[{}] {} in {}",
+            "[{}] {account}{} in {}",
             self.severity(),
             self.event_count(),
             self.message.log_group
@@ -163,12 +187,27 @@ impl AlertContext<'_, '_> {
         }
         // Names and fields from the event are quoted: one line each, hidden characters escaped.
         let _ = writeln!(t, "Log group:     {}", inline(&m.log_group));
-        let _ = writeln!(t, "Log stream:    {}", inline(&m.log_stream));
+        let _ = write!(t, "Log stream:    {}", inline(&m.log_stream));
+        if self.streams > 1 {
+            let _ = write!(
+                t,
+                " (and {}; the stream link opens this one)",
+                count(self.streams as u64 - 1, "more stream", "more streams")
+            );
+        }
+        t.push('\n');
         let _ = writeln!(t, "Filter:        {}", inline(&m.subscription_filters.join(", ")));
         if let Some(level) = &m.policy_level {
             let _ = writeln!(t, "Delivered by:  subscription policy ({})", inline(level));
         }
-        let _ = writeln!(t, "Account:       {}", inline(&m.owner));
+        match self.account.name {
+            Some(name) => {
+                let _ = writeln!(t, "Account:       {} ({})", inline(name), inline(&m.owner));
+            }
+            None => {
+                let _ = writeln!(t, "Account:       {}", inline(&m.owner));
+            }
+        }
         let _ = writeln!(t, "Region:        {}", self.region);
         let _ = writeln!(
             t,
@@ -293,8 +332,16 @@ impl AlertContext<'_, '_> {
             "known": {"lines": g.known.lines, "events": g.known.events},
             "omitted": {"lines": omitted.lines, "events": omitted.events, "bytes": omitted.bytes},
         });
-        if let (Some(s), Some(doc)) = (self.suppressed, doc.as_object_mut()) {
-            doc.insert("suppressed".into(), s.json());
+        if let Some(doc) = doc.as_object_mut() {
+            if let Some(s) = self.suppressed {
+                doc.insert("suppressed".into(), s.json());
+            }
+            if let Some(name) = self.account.name {
+                doc.insert("accountName".into(), name.into());
+            }
+            if self.streams > 1 {
+                doc.insert("logStreamCount".into(), self.streams.into());
+            }
         }
         doc
     }
@@ -309,9 +356,14 @@ impl AlertContext<'_, '_> {
         let m = self.message;
         let g = self.grouped;
         let mut d = self.suppressed.map(Suppressed::chat_line).unwrap_or_default();
+        let account = if self.account.in_subject {
+            format!("account {}, ", chat_code_span(self.account_label()))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             d,
-            "*{}* as {} in log group {}, stream {}, {} to {} UTC. Severity: {}.",
+            "*{}* as {} in {account}log group {}, stream {}, {} to {} UTC. Severity: {}.",
             self.event_count(),
             count(g.groups.len() as u64, "distinct line", "distinct lines"),
             chat_code_span(&m.log_group),
@@ -400,7 +452,7 @@ mod tests {
     use crate::decode::{LogEvent, MessageType};
     use crate::group::redact_classify_group;
     use lookout_shared::config::TopicArn;
-    use lookout_shared::notification::{Delivery, MessageFormat};
+    use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat};
     use lookout_shared::redact::Redactor;
     use std::borrow::Cow;
 
@@ -440,6 +492,18 @@ mod tests {
         min: Severity,
         suppressed: Option<&Suppressed>,
     ) -> Notification {
+        render_as(msg, detail, min, suppressed, NO_NAME, 1)
+    }
+
+    /// As `render_at`, naming the account as `account` says, with `streams` log streams.
+    fn render_as(
+        msg: &LogsMessage,
+        detail: Detail,
+        min: Severity,
+        suppressed: Option<&Suppressed>,
+        account: Account<'_>,
+        streams: usize,
+    ) -> Notification {
         let grouped = redact_classify_group(&msg.log_events, &Redactor::disabled(), min);
         let region = Region::parse("eu-west-1").unwrap();
         AlertContext {
@@ -447,8 +511,95 @@ mod tests {
             grouped: &grouped,
             region: &region,
             suppressed,
+            account,
+            streams,
         }
         .render(detail)
+    }
+
+    /// A direct subscription without `ACCOUNT_NAMES`.
+    const NO_NAME: Account<'static> = Account {
+        name: None,
+        in_subject: false,
+    };
+
+    /// Issue 23: the account by name (else id) in the subject, body, JSON and chat, quoted for
+    /// each; the `account` attribute keeps the id for subscription filter policies.
+    #[test]
+    fn alerts_name_the_account_and_quote_it_for_each_format() {
+        let msg = batch("/ecs/web", &["ERROR db down"]);
+        let named = Account {
+            name: Some("payments <prod>\u{1b}[31m"),
+            in_subject: true,
+        };
+        let n = render_as(&msg, ALL, Severity::Notice, None, named, 3);
+        assert_eq!(
+            n.subject,
+            "[ERROR] payments <prod>\u{1b}[31m: 1 event in /ecs/web"
+        );
+        let sns = text_delivery().encode(&n);
+        assert!(!sns.subject.contains('\u{1b}'), "{}", sns.subject);
+        assert!(
+            n.text
+                .contains("\nAccount:       payments <prod>\\u{1b}[31m (123456789012)\n"),
+            "{}",
+            n.text
+        );
+        assert!(
+            n.text
+                .contains("Log stream:    s/1 (and 2 more streams; the stream link opens this one)\n"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            (
+                &n.structured["account"],
+                &n.structured["accountName"],
+                &n.structured["logStreamCount"]
+            ),
+            (
+                &json!("123456789012"),
+                &json!("payments <prod>\u{1b}[31m"),
+                &json!(3)
+            )
+        );
+        assert!(
+            n.chat
+                .description
+                .contains("in account `payments &lt;prod&gt;\\u{1b}[31m`, log group `/ecs/web`"),
+            "{}",
+            n.chat.description
+        );
+        let attribute = n.attributes.iter().find(|a| a.name == "account").unwrap();
+        assert_eq!(attribute.value, AttributeValue::String("123456789012".into()));
+        // No name: the id, from the payload, quoted like any field of it.
+        let mut odd = batch("/ecs/web", &["ERROR db down"]);
+        odd.owner = "1234\nSubject: x".into();
+        let unnamed = Account {
+            name: None,
+            in_subject: true,
+        };
+        let n = render_as(&odd, ALL, Severity::Notice, None, unnamed, 1);
+        assert!(
+            n.subject.starts_with("[ERROR] 1234\nSubject: x: 1 event"),
+            "{}",
+            n.subject
+        );
+        assert!(
+            n.text.contains("\nAccount:       1234\\nSubject: x\n"),
+            "{}",
+            n.text
+        );
+        assert!(n.text.contains("Log stream:    s/1\n"), "{}", n.text);
+        assert_eq!(n.structured.get("accountName"), None);
+        // A direct subscription without names: the subject as before.
+        let plain = render(&msg, ALL);
+        assert_eq!(plain.subject, "[ERROR] 1 event in /ecs/web");
+        assert!(
+            plain.text.contains("\nAccount:       123456789012\n"),
+            "{}",
+            plain.text
+        );
     }
 
     const ALL: Detail = Detail::new(100, 8192);

@@ -1,8 +1,11 @@
 //! scan-alert's settings, parsed once at cold start.
 
+use lookout_shared::accounts::{AccountNames, MemberAccounts};
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
+use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn, shape};
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
+use lookout_shared::ids::{AccountId, Region};
+use lookout_shared::member::MemberConfig;
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::Delivery;
 use lookout_shared::wildcard::Patterns;
@@ -100,12 +103,36 @@ pub struct ScanAlertConfig {
     pub(crate) metrics: MetricsConfig,
     /// The SDK's settings (endpoint, retries).
     pub aws: AwsSettings,
+    /// The function's region: in organisation mode, events of other partitions are not read.
+    pub(crate) region: Region,
+    /// The function's account (`ACCOUNT_ID`, else the alert topic's): its reads need no role.
+    pub account: AccountId,
+    /// `MEMBER_ACCOUNTS`: organisation mode, and which other accounts' events are read (their
+    /// findings in their account and region, through the reader role). `None`: single-account
+    /// mode, every event read with the function's own client, as before.
+    pub(crate) members: Option<MemberAccounts>,
+    /// `MEMBER_ROLE_NAME`, `MEMBER_EXTERNAL_ID`: the reader role assumed in member accounts.
+    pub member: MemberConfig,
+    /// `ACCOUNT_NAMES`: what alerts call each account.
+    pub(crate) account_names: AccountNames,
 }
 
 impl ScanAlertConfig {
     /// Every variable, checked: an error names the variable, never its value.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
+        let region = env.region(Some(&topic))?;
+        // Lambda tells a function its account only per invocation; the template creates the
+        // topic in the stack's account, and a stack with a topic in another sets ACCOUNT_ID.
+        let account = match env.get("ACCOUNT_ID") {
+            None => topic.account().clone(),
+            Some(id) => AccountId::parse(id).ok_or_else(|| {
+                ConfigError::new(
+                    "ACCOUNT_ID",
+                    format!("must be a 12-digit AWS account id, not {}", shape(id)),
+                )
+            })?,
+        };
         Ok(Self {
             delivery: Delivery::from_env(env, topic)?,
             thresholds: Thresholds::parse(
@@ -124,8 +151,40 @@ impl ScanAlertConfig {
             deadline_margin: env.deadline_margin(500)?,
             metrics: MetricsConfig::from_env(env, "scan-alert")?,
             aws: AwsSettings::from_env(env)?,
+            region,
+            account,
+            members: MemberAccounts::from_env(env)?,
+            member: MemberConfig::from_env(env)?,
+            account_names: AccountNames::from_env(env)?,
         })
     }
+
+    /// Whether an event of `account` and `region` is read. Single-account mode reads every
+    /// event, as scan-alert always did (its findings with the function's own client); in
+    /// organisation mode, the own account's and the members', in the function's partition.
+    pub(crate) fn accepts(&self, account: &AccountId, region: &Region) -> Result<(), NotRead> {
+        let Some(members) = &self.members else {
+            return Ok(());
+        };
+        if region.partition() != self.region.partition() {
+            return Err(NotRead::OtherPartition);
+        }
+        if *account == self.account || members.accepts(account) {
+            Ok(())
+        } else {
+            Err(NotRead::NotAMember)
+        }
+    }
+}
+
+/// Why an event is not read in organisation mode; not a failure (nothing in it is malformed,
+/// and a retry would not read it either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotRead {
+    /// Its account is neither the function's own nor in `MEMBER_ACCOUNTS`.
+    NotAMember,
+    /// Its region is in another partition: no role there could be assumed from here.
+    OtherPartition,
 }
 
 #[cfg(test)]
@@ -176,6 +235,80 @@ mod tests {
         assert!(e.to_string().contains("item 2 names no severity"), "{e}");
     }
 
+    fn env(extra: &[(&str, &str)]) -> Env {
+        let mut pairs = vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
+    fn id(s: &str) -> AccountId {
+        AccountId::parse(s).unwrap()
+    }
+
+    fn region(s: &str) -> Region {
+        Region::parse(s).unwrap()
+    }
+
+    /// Unset (or blank) `MEMBER_ACCOUNTS`: single-account mode, every event read as before;
+    /// `*` any account; a list those besides the own; in organisation mode only the function's
+    /// partition. The own account is `ACCOUNT_ID`, else the topic's.
+    #[test]
+    fn member_accounts_decide_which_events_are_read() {
+        let single = ScanAlertConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(single.members, None);
+        assert_eq!(single.account, "123456789012", "the topic's");
+        assert_eq!(single.member.role_name, "LookoutReader");
+        for (account, r) in [("999999999999", "cn-north-1"), ("123456789012", "us-east-1")] {
+            assert_eq!(single.accepts(&id(account), &region(r)), Ok(()), "as before");
+        }
+        for blank in ["", " ", " , "] {
+            let c = ScanAlertConfig::from_env(&env(&[("MEMBER_ACCOUNTS", blank)])).unwrap();
+            assert_eq!(c.members, None, "{blank:?}");
+        }
+        let listed = ScanAlertConfig::from_env(&env(&[
+            ("MEMBER_ACCOUNTS", "111111111111, 222222222222,111111111111"),
+            ("ACCOUNT_ID", "333333333333"),
+            ("MEMBER_ROLE_NAME", "OrgReader"),
+        ]))
+        .unwrap();
+        assert_eq!(listed.account, "333333333333");
+        assert_eq!(listed.member.role_name, "OrgReader");
+        for (account, r, read) in [
+            ("111111111111", "eu-west-1", Ok(())),
+            ("222222222222", "us-east-1", Ok(())),
+            ("333333333333", "ap-south-1", Ok(())),
+            ("123456789012", "us-east-1", Err(NotRead::NotAMember)),
+            ("111111111111", "cn-north-1", Err(NotRead::OtherPartition)),
+            ("333333333333", "us-gov-west-1", Err(NotRead::OtherPartition)),
+        ] {
+            assert_eq!(listed.accepts(&id(account), &region(r)), read, "{account} {r}");
+        }
+        let any = ScanAlertConfig::from_env(&env(&[("MEMBER_ACCOUNTS", " * ")])).unwrap();
+        assert_eq!(any.members, Some(MemberAccounts::Any));
+        assert_eq!(any.accepts(&id("999999999999"), &region("eu-west-1")), Ok(()));
+        assert_eq!(
+            any.accepts(&id("999999999999"), &region("cn-north-1")),
+            Err(NotRead::OtherPartition)
+        );
+    }
+
+    #[test]
+    fn organisation_errors_name_the_variable_never_the_value() {
+        for (name, value, said) in [
+            ("MEMBER_ACCOUNTS", "111111111111,hunter2", "item 2 is not one"),
+            ("MEMBER_ACCOUNTS", "*,111111111111", "item 1 is not one"),
+            ("ACCOUNT_ID", "hunter2", "12-digit"),
+            ("MEMBER_ROLE_NAME", "role/hunter2", "IAM role name"),
+            ("ACCOUNT_NAMES", "{hunter2", "JSON object"),
+        ] {
+            let e = ScanAlertConfig::from_env(&env(&[(name, value)])).unwrap_err();
+            assert_eq!(e.variable, name, "{value}");
+            assert!(e.problem.contains(said), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+    }
+
+    /// The same rules as log-alert's and task-alert's `ACCOUNT_NAMES`.
     #[test]
     fn topic_is_required() {
         assert_eq!(

@@ -192,6 +192,7 @@ impl InspectorFindingDetail {
             kind: EventKind::InspectorFinding {
                 status,
                 finding: Box::new(finding),
+                arn: self.finding_arn,
             },
         })
     }

@@ -43,11 +43,14 @@ pub(crate) enum EventKind {
     InspectorFinding {
         status: FindingStatus,
         finding: Box<Finding>,
+        /// The finding's ARN: what the state table remembers it by ([`crate::news`]).
+        arn: Option<String>,
     },
 }
 
 /// Inspector's finding status: only ACTIVE findings count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum FindingStatus {
     Active,
     Suppressed,
@@ -326,7 +329,7 @@ fn valid_repository(s: &str) -> bool {
     (2..=256).contains(&s.len()) && s.split('/').all(component)
 }
 
-fn valid_digest(s: &str) -> bool {
+pub(crate) fn valid_digest(s: &str) -> bool {
     s.strip_prefix("sha256:")
         .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }

@@ -1,29 +1,38 @@
 //! One scan-alert invocation: the typed events ([`crate::events`]) grouped by image; each
 //! image filtered (repository patterns, finding status, unfinished scans), decided against the
 //! thresholds and the ignore list (reading basic-scan findings via [`crate::scan_findings`]),
-//! and delivered through the one shared path, `Outbox::deliver`, rendered by
-//! [`crate::render`]. The response and its failures are [`crate::summary`]'s.
+//! with the state table weighed against what was alerted before ([`crate::news`]), and
+//! delivered through the one shared path, `Outbox::deliver`, rendered by [`crate::render`].
+//! The response and its failures are [`crate::summary`]'s.
 //!
 //! Each input item succeeds or fails on its own: an SQS batch answers `batchItemFailures` (only
 //! the failed messages come back); a single event or an array fails the invocation, after the
 //! other items were published, naming how many failed and the first.
+//!
+//! In organisation mode (`MEMBER_ACCOUNTS`), an image's findings are read in the event's
+//! account and region; a member whose reader role cannot be assumed still gets its alert,
+//! without the findings and saying why.
 
-use crate::config::ScanAlertConfig;
+use crate::config::{NotRead, ScanAlertConfig};
 use crate::error::ScanAlertError;
 use crate::events::{Batch, EventError, EventKind, FindingStatus, ImageEvent};
-use crate::render::ImageAlert;
-use crate::scan_findings::ScanFindingsSource;
-use crate::summary::{self, ImageResult, ItemFailure, LogLine, Outcome, Summary};
+use crate::news::{self, Coverage, Verdict};
+use crate::render::{AccountNaming, ImageAlert};
+use crate::scan_findings::{FindingsError, Registry, ScanFindingsSource};
+use crate::summary::{self, ImageResult, ItemFailure, LogLine, Outcome, Summary, Unavailable};
 use lookout_shared::config::ConfigError;
+use lookout_shared::deadline::Deadline;
 use lookout_shared::envelope::Incoming;
 use lookout_shared::findings::{Finding, SeverityCounts};
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::invocation::{Function, Invocation};
+use lookout_shared::member::MemberError;
 use lookout_shared::metrics::{Metric, MetricsConfig};
 use lookout_shared::notification::Detail;
 use lookout_shared::outbox::{Delivered, Outbox};
 use lookout_shared::publish::Publisher;
 use lookout_shared::redact::Redactor;
-use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, StateStore};
+use lookout_shared::state::{DynamoStore, Fingerprint, IdempotencyKey, Notes, StateStore};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -31,6 +40,9 @@ use std::time::Duration;
 const SCAN_EVENTS: Metric = Metric::count("ScanEvents");
 const BELOW_THRESHOLD: Metric = Metric::count("BelowThreshold");
 const ITEMS_FAILED: Metric = Metric::count("ItemsFailed");
+const SCANS_WITHOUT_NEWS: Metric = Metric::count("ScansWithoutNews");
+/// Alerts sent without a member account's findings: its reader role could not be assumed.
+const MEMBER_ACCESS_FAILURES: Metric = Metric::count("MemberAccessFailures");
 
 /// A publish (with its ECR read) is not started with less than this left before the margin,
 /// nor with less than the slowest one of this invocation took.
@@ -50,8 +62,13 @@ pub struct ScanAlert<S, P, St = DynamoStore> {
 }
 
 impl<S, P, St> ScanAlert<S, P, St> {
-    /// Uses the state store (None when `STATE_TABLE` is unset) with this suppression window.
-    pub fn with_state<St2: StateStore>(self, store: Option<St2>, window: Duration) -> ScanAlert<S, P, St2> {
+    /// Uses the state store (None when `STATE_TABLE` is unset) with this suppression window;
+    /// its notes remember what was alerted per image.
+    pub fn with_state<St2: StateStore + Notes>(
+        self,
+        store: Option<St2>,
+        window: Duration,
+    ) -> ScanAlert<S, P, St2> {
         ScanAlert {
             config: self.config,
             findings: self.findings,
@@ -61,7 +78,7 @@ impl<S, P, St> ScanAlert<S, P, St> {
     }
 }
 
-impl<S: ScanFindingsSource, P: Publisher, St: StateStore> Function for ScanAlert<S, P, St> {
+impl<S: ScanFindingsSource, P: Publisher, St: StateStore + Notes> Function for ScanAlert<S, P, St> {
     type Event = Incoming<Batch>;
     type Summary = Summary;
     type Error = ScanAlertError;
@@ -142,8 +159,9 @@ impl<S: ScanFindingsSource, P: Publisher> ScanAlert<S, P> {
     }
 }
 
-impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
-    /// One image's events: filter, decide, then deliver (admit, render to fit, publish).
+impl<S: ScanFindingsSource, P: Publisher, St: StateStore + Notes> ScanAlert<S, P, St> {
+    /// One image's events: filter, decide, weigh against what was alerted before, then deliver
+    /// (admit, render to fit, publish) and remember what was.
     async fn one_image(
         &self,
         group: &[ImageEvent],
@@ -152,15 +170,29 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
     ) -> Result<ImageResult, ScanAlertError> {
         let first = &group[0];
         let mut result = ImageResult {
+            account: first.account.clone(),
             repository: first.repository.clone(),
             digest: first.digest.clone(),
             event: first.kind.name(),
             outcome: Outcome::RepositoryExcluded,
             message_id: None,
             subject: None,
+            findings_unavailable: None,
         };
+        // A group is one account and region (`group_by_image`).
+        if let Err(why) = self.config.accepts(&first.account, &first.region) {
+            result.outcome = match why {
+                NotRead::NotAMember => Outcome::NotAMember,
+                NotRead::OtherPartition => Outcome::OtherPartition,
+            };
+            return Ok(result);
+        }
         if !self.config.repositories.matches(&first.repository) {
             return Ok(result);
+        }
+        let margin = self.config.deadline_margin;
+        if let (Some(store), EventKind::InspectorFinding { .. }) = (self.outbox.store(), &first.kind) {
+            news::record_closures(store, group, margin, ctx).await;
         }
         let inactive = |e: &ImageEvent| matches!(&e.kind, EventKind::InspectorFinding { status, .. } if *status != FindingStatus::Active);
         if group.iter().all(inactive) {
@@ -171,10 +203,30 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
             result.outcome = Outcome::NotFinished;
             return Ok(result);
         }
-        let Some(alert) = self.decide(group).await else {
+        let (alert, unavailable) = self.decide(group, ctx).await;
+        result.findings_unavailable = unavailable;
+        let Some(mut alert) = alert else {
             ctx.metrics.add(BELOW_THRESHOLD, 1);
             result.outcome = Outcome::BelowThreshold;
             return Ok(result);
+        };
+        let settle = match self.outbox.store() {
+            Some(store) => {
+                let assessed = news::assess(store, &first.kind, &alert, margin, ctx).await;
+                match assessed.verdict {
+                    Verdict::NothingNew => {
+                        // Written at once: the notes' time to live starts again.
+                        assessed.settle.write(store, margin, ctx).await;
+                        ctx.metrics.add(SCANS_WITHOUT_NEWS, 1);
+                        result.outcome = Outcome::NothingNew;
+                        return Ok(result);
+                    }
+                    Verdict::News(news) => alert.news = Some(news),
+                    Verdict::NoHistory => {}
+                }
+                Some((store, assessed.settle))
+            }
+            None => None,
         };
         let key = payload_key.item(&format!("{}|{}", alert.digest, alert.event_ids.join(",")));
         let (fingerprint, rank) = fingerprint(&alert);
@@ -187,6 +239,10 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
                 Ok((message, ()))
             })
             .await?;
+        // Only now: a publish that failed returned above, and its retry finds the same news.
+        if let Some((store, settle)) = settle {
+            settle.write(store, margin, ctx).await;
+        }
         match delivered {
             Delivered::Published {
                 message_id, subject, ..
@@ -200,9 +256,15 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
         Ok(result)
     }
 
-    /// The notification for one image, or `None` when nothing reaches a threshold.
-    async fn decide(&self, group: &[ImageEvent]) -> Option<ImageAlert> {
+    /// The notification for one image, or `None` when nothing reaches a threshold; and why
+    /// the basic scan's findings could not be read, when they could not.
+    async fn decide(
+        &self,
+        group: &[ImageEvent],
+        ctx: &mut Invocation,
+    ) -> (Option<ImageAlert>, Option<Unavailable>) {
         let first = &group[0];
+        let mut unavailable = None;
         let mut alert = ImageAlert {
             event: first.kind.name(),
             event_ids: group.iter().map(|e| e.id.clone()).collect(),
@@ -215,11 +277,18 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
             failed: false,
             counts: SeverityCounts::default(),
             findings: Vec::new(),
+            arns: Vec::new(),
+            coverage: Coverage::CountsOnly,
+            news: None,
             notes: Vec::new(),
             thresholds: self.config.thresholds.describe(),
             reached: Vec::new(),
             ignored: Vec::new(),
             enhanced: !matches!(first.kind, EventKind::BasicScan { .. }),
+            naming: AccountNaming {
+                name: self.config.account_names.name(&first.account).map(str::to_owned),
+                in_subject: self.config.members.is_some() || !self.config.account_names.is_empty(),
+            },
         };
         match &first.kind {
             EventKind::BasicScan { status, counts } => {
@@ -228,7 +297,7 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
                 alert.failed = status != "COMPLETE";
                 let worth_reading = alert.failed || !self.config.thresholds.reached(counts).is_empty();
                 if worth_reading {
-                    self.read_basic_findings(&mut alert).await;
+                    unavailable = self.read_basic_findings(&mut alert, ctx).await;
                 }
             }
             EventKind::InspectorScan { status, counts } => {
@@ -240,8 +309,9 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
             }
             EventKind::InspectorFinding { .. } => {
                 alert.status = "ACTIVE".to_string();
+                let mut active: Vec<(Finding, Option<String>)> = Vec::new();
                 for event in group {
-                    let EventKind::InspectorFinding { status, finding } = &event.kind else {
+                    let EventKind::InspectorFinding { status, finding, arn } = &event.kind else {
                         continue;
                     };
                     if *status != FindingStatus::Active {
@@ -252,9 +322,10 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
                         continue;
                     }
                     alert.counts.add(finding.severity, 1);
-                    alert.findings.push((**finding).clone());
+                    active.push(((**finding).clone(), arn.clone()));
                 }
-                alert.findings.sort_by(Finding::worst_first);
+                active.sort_by(|a, b| Finding::worst_first(&a.0, &b.0));
+                (alert.findings, alert.arns) = active.into_iter().unzip();
             }
         }
         // The id too: a finding without package details is identified by its title, one
@@ -268,17 +339,40 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
             }
         }
         alert.reached = self.config.thresholds.reached(&alert.counts);
-        (alert.failed || !alert.reached.is_empty()).then_some(alert)
+        (
+            (alert.failed || !alert.reached.is_empty()).then_some(alert),
+            unavailable,
+        )
     }
 
     /// Reads the basic scan's findings: the top ones for the message, and, when every one
-    /// was read, counts without the ignored ones. A failure here still lets the alert out.
-    async fn read_basic_findings(&self, alert: &mut ImageAlert) {
-        match self
-            .findings
-            .basic_findings(&alert.repository, &alert.digest, self.config.max_findings)
+    /// was read, counts without the ignored ones. In organisation mode they are read in the
+    /// event's account and region. A failure here still lets the alert out, saying why
+    /// (the counts are the event's), and is returned for the summary.
+    async fn read_basic_findings(&self, alert: &mut ImageAlert, ctx: &mut Invocation) -> Option<Unavailable> {
+        let registry = match self.config.members {
+            Some(_) => Registry::Of {
+                account: &alert.account,
+                region: &alert.region,
+            },
+            None => Registry::Default,
+        };
+        let budget = self.read_budget(ctx.deadline);
+        // Half for the member's AssumeRole: a slow STS is said as such, and the read after
+        // it keeps the other half.
+        let read = self.findings.basic_findings(
+            registry,
+            &alert.repository,
+            &alert.digest,
+            self.config.max_findings,
+            budget / 2,
+        );
+        let outcome = tokio::time::timeout(budget, read)
             .await
-        {
+            .unwrap_or(Err(FindingsError::TimedOut {
+                ms: budget.as_millis(),
+            }));
+        match outcome {
             Ok(read) => {
                 if alert.failed
                     && let Some(description) = read.description
@@ -301,12 +395,41 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
                         self.config.max_findings
                     ));
                 }
+                alert.coverage = if read.complete {
+                    Coverage::Complete
+                } else {
+                    Coverage::Partial
+                };
                 alert.findings = kept;
+                None
             }
-            Err(e) => alert.notes.push(format!(
-                "Findings could not be read ({e}); counts are from the event."
-            )),
+            Err(e) => {
+                let unavailable = match &e {
+                    FindingsError::Member(member) => {
+                        member_problem(ctx, member);
+                        Unavailable::MemberUnreachable
+                    }
+                    FindingsError::Api(_) => Unavailable::ReadFailed,
+                    FindingsError::TimedOut { .. } => Unavailable::TimedOut,
+                };
+                alert.notes.push(match unavailable {
+                    Unavailable::MemberUnreachable => {
+                        format!("Findings unavailable: {e}; counts are from the event.")
+                    }
+                    Unavailable::ReadFailed | Unavailable::TimedOut => {
+                        format!("Findings could not be read ({e}); counts are from the event.")
+                    }
+                });
+                Some(unavailable)
+            }
         }
+    }
+
+    /// The time one image's findings read (a member's AssumeRole included) may take: half of
+    /// what is left before the margin, so the publish keeps the rest however slow STS or ECR
+    /// are.
+    fn read_budget(&self, deadline: Deadline) -> Duration {
+        deadline.remaining_before(self.config.deadline_margin) / 2
     }
 
     fn is_ignored(&self, finding: &Finding) -> bool {
@@ -316,8 +439,22 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore> ScanAlert<S, P, St> {
     }
 }
 
-/// The suppression window's key: the image digest and its finding set (ids, else the counts),
-/// ranked by the worst severity reached (a failed scan ranks lowest).
+/// Counted and logged (the account, the role and the kind; never the event): the alert goes
+/// out without the member's findings.
+fn member_problem(ctx: &mut Invocation, e: &MemberError) {
+    tracing::warn!(
+        account = %e.account,
+        role = %e.role,
+        kind = ?e.kind,
+        detail = %e.detail,
+        "cannot read a member account: alerting without its findings"
+    );
+    ctx.metrics.add(MEMBER_ACCESS_FAILURES, 1);
+}
+
+/// The suppression window's key: the account, the image digest and its finding set (ids,
+/// else the counts), ranked by the worst severity reached (a failed scan ranks lowest). The
+/// account: the same image with the same findings in two member accounts is two alerts.
 fn fingerprint(alert: &ImageAlert) -> (Fingerprint, u8) {
     let mut ids: Vec<&str> = alert
         .findings
@@ -333,23 +470,35 @@ fn fingerprint(alert: &ImageAlert) -> (Fingerprint, u8) {
     };
     let rank = alert.reached.first().map_or(0, |s| *s as u8 + 1);
     (
-        Fingerprint::new("scan-alert", &[&alert.digest, alert.event, &findings]),
+        Fingerprint::new(
+            "scan-alert",
+            &[alert.account.as_str(), &alert.digest, alert.event, &findings],
+        ),
         rank,
     )
 }
 
-/// Events for the same image and of the same kind become one notification, with the input
-/// positions of its events.
+/// An image as events name it: account, region, repository, digest, and the event kind.
+type ImageKey = (AccountId, Region, String, String, &'static str);
+
+/// Events for the same image (in one account and region) and of the same kind become one
+/// notification, with the input positions of its events.
 fn group_by_image(events: Vec<(usize, ImageEvent)>) -> Vec<(Vec<usize>, Vec<ImageEvent>)> {
     let mut groups: Vec<(Vec<usize>, Vec<ImageEvent>)> = Vec::new();
-    let mut by_image: HashMap<(String, String, &'static str), usize> = HashMap::new();
+    let mut by_image: HashMap<ImageKey, usize> = HashMap::new();
     for (index, event) in events {
         // Each basic scan is its own notification (a FAILED and a COMPLETE scan differ).
         if matches!(event.kind, EventKind::BasicScan { .. }) {
             groups.push((vec![index], vec![event]));
             continue;
         }
-        let key = (event.repository.clone(), event.digest.clone(), event.kind.name());
+        let key = (
+            event.account.clone(),
+            event.region.clone(),
+            event.repository.clone(),
+            event.digest.clone(),
+            event.kind.name(),
+        );
         match by_image.get(&key) {
             Some(&g) => {
                 groups[g].0.push(index);

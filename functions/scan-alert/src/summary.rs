@@ -5,6 +5,7 @@
 use crate::error::ScanAlertError;
 use crate::events::Shape;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
+use lookout_shared::ids::AccountId;
 use lookout_shared::invocation::FunctionError;
 use serde::Serialize;
 
@@ -20,6 +21,9 @@ pub struct Summary {
     alerts: usize,
     /// Input items that failed.
     failed: usize,
+    /// Images whose findings above the threshold were all alerted before (state table only).
+    #[serde(skip_serializing_if = "is_zero")]
+    scans_without_news: usize,
     /// The first [`MAX_LISTED`] images.
     results: Vec<ImageResult>,
     /// Images past [`MAX_LISTED`].
@@ -74,6 +78,8 @@ impl ItemFailure {
 pub(crate) struct LogLine<'s> {
     alerts: usize,
     failed: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    scans_without_news: usize,
     results: &'s [ImageResult],
     omitted_results: usize,
     failures: &'s [ItemFailure],
@@ -84,6 +90,7 @@ impl<'s> From<&'s Summary> for LogLine<'s> {
         LogLine {
             alerts: summary.alerts,
             failed: summary.failed,
+            scans_without_news: summary.scans_without_news,
             results: &summary.results,
             omitted_results: summary.omitted_results,
             failures: &summary.failures,
@@ -95,6 +102,8 @@ impl<'s> From<&'s Summary> for LogLine<'s> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ImageResult {
+    /// The account the event came from.
+    pub(crate) account: AccountId,
     /// The repository name.
     pub(crate) repository: String,
     /// The image digest.
@@ -109,6 +118,22 @@ pub(crate) struct ImageResult {
     /// The alert's subject, when published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) subject: Option<String>,
+    /// Why the basic scan's findings could not be read, when they were asked for and were
+    /// not: the alert went without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) findings_unavailable: Option<Unavailable>,
+}
+
+/// Why an image's findings could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Unavailable {
+    /// The member account's reader role could not be assumed (`MemberAccessFailures`).
+    MemberUnreachable,
+    /// ECR answered with an error.
+    ReadFailed,
+    /// No answer within the read's share of the deadline.
+    TimedOut,
 }
 
 /// What was done with one image's events.
@@ -132,6 +157,15 @@ pub(crate) enum Outcome {
     /// A scan still IN_PROGRESS or PENDING: not a failure, and no result yet.
     #[serde(rename = "scan not finished")]
     NotFinished,
+    /// Every finding above the threshold was alerted before (the state table's notes).
+    #[serde(rename = "nothing new")]
+    NothingNew,
+    /// Organisation mode: an account neither the function's own nor in `MEMBER_ACCOUNTS`.
+    #[serde(rename = "account not in MEMBER_ACCOUNTS")]
+    NotAMember,
+    /// Organisation mode: a region of another partition than the function's.
+    #[serde(rename = "other partition")]
+    OtherPartition,
 }
 
 /// The invocation's answer. Arrays and single events have no partial response: any failure
@@ -174,6 +208,10 @@ pub(crate) fn conclude(
         response
     });
     let alerts = results.iter().filter(|r| r.outcome == Outcome::Published).count();
+    let scans_without_news = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::NothingNew)
+        .count();
     let omitted_results = results.len().saturating_sub(MAX_LISTED);
     results.truncate(MAX_LISTED);
     let failed = failures.len();
@@ -181,6 +219,7 @@ pub(crate) fn conclude(
     Ok(Summary {
         alerts,
         failed,
+        scans_without_news,
         results,
         omitted_results,
         failures,

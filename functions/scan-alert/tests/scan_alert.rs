@@ -9,10 +9,17 @@ use lookout_shared::deadline::Deadline;
 use lookout_shared::envelope::Incoming;
 use lookout_shared::findings::{Finding, VulnSeverity};
 use lookout_shared::invocation::{Function, FunctionError, Invocation};
+use lookout_shared::member::{MemberError, MemberErrorKind};
+use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
-use lookout_shared::state::{Clock, MemoryStore};
-use scan_alert::{BasicScanFindings, ScanAlert, ScanAlertConfig, ScanFindingsSource};
+use lookout_shared::state::{
+    Claim, Clock, Fingerprint, IdempotencyKey, MemoryStore, NoteKey, Notes, Recalled, StateError,
+    StateErrorKind, StateStore, Verdict as StateVerdict,
+};
+use scan_alert::{
+    BasicScanFindings, FindingsError, Registry, ScanAlert, ScanAlertConfig, ScanFindingsSource,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -35,13 +42,36 @@ fn fixture(name: &str) -> Value {
 }
 
 struct FakeFindings {
-    result: Result<BasicScanFindings, ApiError>,
+    result: Result<BasicScanFindings, FindingsError>,
     calls: AtomicUsize,
+    /// Where each read was asked for: `default`, or `account region`.
+    registries: Mutex<Vec<String>>,
+}
+
+impl FakeFindings {
+    fn new(result: Result<BasicScanFindings, FindingsError>) -> Self {
+        Self {
+            result,
+            calls: AtomicUsize::new(0),
+            registries: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl ScanFindingsSource for FakeFindings {
-    async fn basic_findings(&self, _: &str, _: &str, _: usize) -> Result<BasicScanFindings, ApiError> {
+    async fn basic_findings(
+        &self,
+        registry: Registry<'_>,
+        _: &str,
+        _: &str,
+        _: usize,
+        _: Duration,
+    ) -> Result<BasicScanFindings, FindingsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.registries.lock().unwrap().push(match registry {
+            Registry::Default => "default".to_string(),
+            Registry::Of { account, region } => format!("{account} {region}"),
+        });
         self.result.clone()
     }
 }
@@ -79,9 +109,15 @@ struct Run {
     response: Value,
     messages: Vec<SnsMessage>,
     reads: usize,
+    /// Where each read was asked for ([`FakeFindings::registries`]).
+    registries: Vec<String>,
 }
 
-async fn run_with(env: &[(&str, &str)], source: Result<BasicScanFindings, ApiError>, payload: Value) -> Run {
+async fn run_with(
+    env: &[(&str, &str)],
+    source: Result<BasicScanFindings, FindingsError>,
+    payload: Value,
+) -> Run {
     let mut pairs = vec![
         ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
         ("MESSAGE_FORMAT", "text"),
@@ -89,10 +125,7 @@ async fn run_with(env: &[(&str, &str)], source: Result<BasicScanFindings, ApiErr
     pairs.extend_from_slice(env);
     let config = ScanAlertConfig::from_env(&Env::from_pairs(pairs)).unwrap();
     let publisher = MemoryPublisher::default();
-    let findings = FakeFindings {
-        result: source,
-        calls: AtomicUsize::new(0),
-    };
+    let findings = FakeFindings::new(source);
     let alert = ScanAlert::new(config, &findings, &publisher).unwrap();
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "test");
     let summary = invoke(&alert, payload, &mut ctx).await.unwrap();
@@ -101,6 +134,7 @@ async fn run_with(env: &[(&str, &str)], source: Result<BasicScanFindings, ApiErr
         response,
         messages: publisher.messages(),
         reads: findings.calls.load(Ordering::SeqCst),
+        registries: findings.registries.lock().unwrap().clone(),
     }
 }
 
@@ -186,7 +220,7 @@ async fn failed_scans_are_always_reported() {
         detail: "AccessDeniedException: no".into(),
         not_found: false,
     };
-    let r = run_with(&[], Err(broken), fixture("ecr-scan-failed.json")).await;
+    let r = run_with(&[], Err(broken.into()), fixture("ecr-scan-failed.json")).await;
     assert_eq!(r.messages.len(), 1);
     assert!(
         r.messages[0]
@@ -352,10 +386,7 @@ async fn unsupported_events_fail_the_invocation() {
         "arn:aws:sns:us-east-1:123456789012:a",
     )]))
     .unwrap();
-    let findings = FakeFindings {
-        result: Ok(BasicScanFindings::default()),
-        calls: AtomicUsize::new(0),
-    };
+    let findings = FakeFindings::new(Ok(BasicScanFindings::default()));
     let alert = ScanAlert::new(config, findings, MemoryPublisher::default()).unwrap();
     let deadline = Deadline::after(Duration::from_secs(5));
     let mut ctx = Invocation::new(deadline, "test");
@@ -392,10 +423,7 @@ fn config(env: &[(&str, &str)]) -> ScanAlertConfig {
 }
 
 fn no_findings() -> FakeFindings {
-    FakeFindings {
-        result: Ok(BasicScanFindings::default()),
-        calls: AtomicUsize::new(0),
-    }
+    FakeFindings::new(Ok(BasicScanFindings::default()))
 }
 
 /// The three bodies a subscriber can receive: text, per-protocol JSON, per-protocol with the
@@ -1123,8 +1151,10 @@ impl Clock for TestClock {
     }
 }
 
-/// The same finding on the same image, reported again: one alert, the repeat counted; after
-/// the window the next alert states the repeats, placed by the renderer in every body.
+/// The same CVE on the same image, reported again: one alert, the repeat counted; after
+/// the window the next alert states the repeats, placed by the renderer in every body. Each
+/// report is another finding of that CVE (its own ARN: another package, say), so the state
+/// table's notes see news and only the suppression window holds the repeat back.
 #[tokio::test]
 async fn a_repeated_finding_is_suppressed_then_counted_in_the_next_alert() {
     // 2025-11-25T18:04:10Z
@@ -1138,6 +1168,7 @@ async fn a_repeated_finding_is_suppressed_then_counted_in_the_next_alert() {
     let report = |id: &str| {
         let mut e = fixture("inspector2-finding.json");
         e["id"] = json!(id);
+        e["detail"]["findingArn"] = json!(format!("arn:aws:inspector2:us-east-1:123456789012:finding/{id}"));
         e
     };
     let mut outcomes = Vec::new();
@@ -1146,7 +1177,8 @@ async fn a_repeated_finding_is_suppressed_then_counted_in_the_next_alert() {
         let summary = invoke(&alert, report(id), &mut ctx).await.unwrap();
         outcomes.push(serde_json::to_value(&summary).unwrap()["results"][0]["outcome"].clone());
     }
-    assert_eq!(outcomes, ["published", "skipped", "skipped"]);
+    // The redelivered first report: its finding's note already says it was alerted.
+    assert_eq!(outcomes, ["published", "skipped", "nothing new"]);
     assert_eq!(publisher.messages().len(), 1);
     clock.0.store(1_764_093_850 + 16 * 60, Ordering::SeqCst);
     let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "later");
@@ -1214,4 +1246,777 @@ async fn a_finding_without_an_id_or_title_is_named_by_its_package_or_its_arn() {
     unpackaged["detail"]["findingArn"] = json!("arn:aws:inspector2:us-east-1:123456789012:finding/ACME-4821");
     let r = run(&[extra], unpackaged).await;
     assert_eq!(r.messages[0].subject, "[HIGH] [REDACTED] in payments:v3.1.0");
+}
+
+// ---- issue 22 §3: with the state table, a rescan alerts on what is new ----
+
+/// A basic scan's findings, changed by the test between scans as CVE databases change.
+struct Rescans(Mutex<BasicScanFindings>);
+
+impl Rescans {
+    fn new(findings: Vec<Finding>) -> Self {
+        Self(Mutex::new(complete_scan(findings)))
+    }
+
+    fn set(&self, findings: Vec<Finding>) {
+        *self.0.lock().unwrap() = complete_scan(findings);
+    }
+}
+
+fn complete_scan(findings: Vec<Finding>) -> BasicScanFindings {
+    BasicScanFindings {
+        status: Some("COMPLETE".into()),
+        description: None,
+        findings,
+        complete: true,
+    }
+}
+
+impl ScanFindingsSource for Rescans {
+    async fn basic_findings(
+        &self,
+        _: Registry<'_>,
+        _: &str,
+        _: &str,
+        _: usize,
+        _: Duration,
+    ) -> Result<BasicScanFindings, FindingsError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+/// `basic_findings()` (CRITICAL 1, HIGH 3, MEDIUM 7) and `more`.
+fn findings_and(more: &[(&str, VulnSeverity)]) -> Vec<Finding> {
+    let mut findings = basic_findings().findings;
+    findings.extend(more.iter().map(|(id, s)| finding(id, *s)));
+    findings
+}
+
+fn test_store() -> MemoryStore<TestClock> {
+    // 2025-11-25T18:04:10Z
+    MemoryStore::new(
+        Duration::from_secs(24 * 3600),
+        TestClock(Arc::new(AtomicU64::new(1_764_093_850))),
+    )
+}
+
+/// scan-alert with the state table and no suppression window (a weekly rescan is far past any
+/// window): what the notes decide, alone. `format`: `MESSAGE_FORMAT` (`text` sends the
+/// attributes, `per-protocol` the JSON document).
+fn with_notes<S: ScanFindingsSource, P: Publisher>(
+    findings: S,
+    publisher: P,
+    format: &str,
+) -> ScanAlert<S, P, MemoryStore<TestClock>> {
+    ScanAlert::new(config(&[("MESSAGE_FORMAT", format)]), findings, publisher)
+        .unwrap()
+        .with_state(Some(test_store()), Duration::ZERO)
+}
+
+/// One invocation that succeeds: its response and its EMF metrics.
+async fn scan<F, E>(alert: &F, event: Value) -> (Value, Value)
+where
+    F: Function<Event = Incoming<E>>,
+    E: DeserializeOwned,
+{
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "scan");
+    let summary = invoke(alert, event, &mut ctx).await.unwrap();
+    let metrics = MetricsConfig::from_env(&Env::default(), "scan-alert").unwrap();
+    (
+        serde_json::to_value(summary).unwrap(),
+        ctx.metrics.to_emf(&metrics, 0).unwrap(),
+    )
+}
+
+/// The basic scan fixture (web-app:v1.4.2, `sha256:7f5b…`) as event `id`.
+fn rescan(id: &str) -> Value {
+    let mut e = fixture("ecr-scan-complete.json");
+    e["id"] = json!(id);
+    e
+}
+
+/// The text body, of a text or a per-protocol message.
+fn text_of(m: &SnsMessage) -> String {
+    if !m.json_structure {
+        return m.message.clone();
+    }
+    let body: Value = serde_json::from_str(&m.message).unwrap();
+    body["default"].as_str().unwrap().to_string()
+}
+
+fn attribute(m: &SnsMessage, name: &str) -> String {
+    m.attributes
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.value_string())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rescan_with_the_same_findings_sends_nothing_and_counts_it() {
+    let findings = Rescans::new(basic_findings().findings);
+    let publisher = MemoryPublisher::default();
+    let alert = with_notes(&findings, &publisher, "per-protocol");
+    let (first, _) = scan(&alert, rescan("week-1")).await;
+    assert_eq!(first["alerts"], 1);
+    assert!(first.get("scansWithoutNews").is_none(), "{first}");
+    let (second, metrics) = scan(&alert, rescan("week-2")).await;
+    assert_eq!(second["alerts"], 0);
+    assert_eq!(second["scansWithoutNews"], 1);
+    assert_eq!(second["results"][0]["outcome"], "nothing new");
+    assert_eq!(metrics["ScansWithoutNews"], 1);
+    assert_eq!(publisher.messages().len(), 1, "one alert for two scans");
+
+    // Without a state table, as before: every rescan alerts, alike.
+    let before = MemoryPublisher::default();
+    let plain = ScanAlert::new(config(&[("MESSAGE_FORMAT", "per-protocol")]), &findings, &before).unwrap();
+    for week in ["week-1", "week-2"] {
+        let (response, _) = scan(&plain, rescan(week)).await;
+        assert!(response.get("scansWithoutNews").is_none(), "{response}");
+    }
+    let sent = before.messages();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].subject, publisher.messages()[0].subject);
+    assert_eq!(text_of(&sent[0]), text_of(&publisher.messages()[0]));
+}
+
+#[tokio::test]
+async fn a_rescan_with_a_new_critical_leads_with_it_and_counts_the_known() {
+    let findings = Rescans::new(basic_findings().findings);
+    let publisher = MemoryPublisher::default();
+    let alert = with_notes(&findings, &publisher, "text");
+    scan(&alert, rescan("week-1")).await;
+    findings.set(findings_and(&[("CVE-2025-1111", VulnSeverity::Critical)]));
+    let (response, _) = scan(&alert, rescan("week-2")).await;
+    assert_eq!(response["alerts"], 1);
+    let m = &publisher.messages()[1];
+    assert_eq!(m.subject, "[CRITICAL] CVE-2025-1111 new in web-app:v1.4.2");
+    let text = text_of(m);
+    assert!(
+        text.starts_with(
+            "[CRITICAL] CVE-2025-1111 new in web-app:v1.4.2\n\n\
+             1 new since the last scan: CVE-2025-1111 CRITICAL\n\
+             Known:         CRITICAL 1, HIGH 3, alerted before (counted, not listed)\n\
+             Event:         ECR Image Scan (COMPLETE)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("New findings, worst first:\n  CVE-2025-1111 CRITICAL openssl 3.0.11 (score 9.1)\n"),
+        "only the new one is listed: {text}"
+    );
+
+    // Two more, and then one HIGH beside the known CRITICALs: it pages as HIGH, not CRITICAL.
+    findings.set(findings_and(&[
+        ("CVE-2025-1111", VulnSeverity::Critical),
+        ("CVE-2025-2222", VulnSeverity::Critical),
+        ("CVE-2025-3333", VulnSeverity::High),
+    ]));
+    scan(&alert, rescan("week-3")).await;
+    findings.set(findings_and(&[
+        ("CVE-2025-1111", VulnSeverity::Critical),
+        ("CVE-2025-2222", VulnSeverity::Critical),
+        ("CVE-2025-3333", VulnSeverity::High),
+        ("CVE-2025-4444", VulnSeverity::High),
+    ]));
+    scan(&alert, rescan("week-4")).await;
+    let (quiet, _) = scan(&alert, rescan("week-5")).await;
+    assert_eq!(quiet["scansWithoutNews"], 1);
+    let sent = publisher.messages();
+    let subjects: Vec<&str> = sent.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(
+        subjects[2..],
+        [
+            "[CRITICAL] web-app:v1.4.2: 2 new since the last scan (CRITICAL 1, HIGH 1)",
+            "[HIGH] CVE-2025-4444 new in web-app:v1.4.2",
+        ]
+    );
+    assert_eq!(attribute(&sent[3], "severity"), "HIGH");
+    assert_eq!(
+        attribute(&sent[3], "critical"),
+        "1",
+        "the image's counts are unchanged"
+    );
+}
+
+#[tokio::test]
+async fn a_new_digest_under_the_same_tag_says_what_the_build_added_and_fixed() {
+    let findings = Rescans::new(basic_findings().findings);
+    let publisher = MemoryPublisher::default();
+    let alert = with_notes(&findings, &publisher, "per-protocol");
+    let (first, _) = scan(&alert, rescan("build-1")).await;
+    assert_eq!(first["alerts"], 1);
+    let build = |id: &str, digest: u64| {
+        let mut e = rescan(id);
+        e["detail"]["image-digest"] = json!(format!("sha256:{digest:064x}"));
+        e
+    };
+    // The next build drops CVE-2024-0002 and brings CVE-2025-2222.
+    let mut next: Vec<Finding> = findings_and(&[("CVE-2025-2222", VulnSeverity::High)]);
+    next.retain(|f| f.vulnerability_id != "CVE-2024-0002");
+    findings.set(next.clone());
+    scan(&alert, build("build-2", 2)).await;
+    let m = &publisher.messages()[1];
+    assert_eq!(
+        m.subject,
+        "[HIGH] CVE-2025-2222 new in this build of web-app:v1.4.2, 1 fixed"
+    );
+    let text = text_of(m);
+    assert!(
+        text.contains(
+            "1 new in this build: CVE-2025-2222 HIGH\n\
+             Known:         CRITICAL 1, HIGH 2, alerted before (counted, not listed)\n\
+             Fixed:         CVE-2024-0002 HIGH (alerted on the previous image, not in this one)\n\
+             Previous:      sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234ef56 (tagged v1.4.2 before this build)\n"
+        ),
+        "{text}"
+    );
+    let news = &document(m)["news"];
+    assert_eq!(news["since"], "previous image");
+    assert_eq!(
+        news["previousImage"],
+        json!({"tag": "v1.4.2", "digest": "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234ef56"})
+    );
+    assert_eq!(
+        news["fixed"],
+        json!([{"vulnerabilityId": "CVE-2024-0002", "severity": "HIGH"}])
+    );
+    assert_eq!(
+        (news["new"].clone(), news["known"].clone()),
+        (json!(1), json!({"CRITICAL": 1, "HIGH": 2}))
+    );
+    let listed = document(m)["findings"].clone();
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(1),
+        "only the new one is listed: {listed}"
+    );
+
+    // Rescanned: nothing new. A third build that only fixes: nothing to send either.
+    let (again, _) = scan(&alert, build("build-2-rescan", 2)).await;
+    assert_eq!(again["scansWithoutNews"], 1);
+    next.retain(|f| f.vulnerability_id != "CVE-2025-2222");
+    findings.set(next);
+    let (fix_only, _) = scan(&alert, build("build-3", 3)).await;
+    assert_eq!(fix_only["scansWithoutNews"], 1);
+    assert_eq!(publisher.messages().len(), 2);
+
+    // A digest under tags never seen: no history, an alert as before.
+    let mut fresh = build("other", 4);
+    fresh["detail"]["image-tags"] = json!(["v9"]);
+    scan(&alert, fresh).await;
+    assert_eq!(
+        publisher.messages()[2].subject,
+        "[CRITICAL] web-app:v9: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4"
+    );
+}
+
+#[tokio::test]
+async fn failed_scans_always_alert_and_leave_no_note() {
+    let findings = Rescans::new(basic_findings().findings);
+    let publisher = MemoryPublisher::default();
+    let alert = with_notes(&findings, &publisher, "per-protocol");
+    for id in ["failed-1", "failed-2"] {
+        let mut e = fixture("ecr-scan-failed.json");
+        e["id"] = json!(id);
+        let (response, _) = scan(&alert, e).await;
+        assert_eq!(response["alerts"], 1);
+    }
+    // The same image's first COMPLETE scan alerts as a first scan.
+    let mut complete = fixture("ecr-scan-complete.json");
+    let failed = fixture("ecr-scan-failed.json");
+    for field in ["repository-name", "image-digest", "image-tags"] {
+        complete["detail"][field] = failed["detail"][field].clone();
+    }
+    scan(&alert, complete).await;
+    let subjects: Vec<String> = publisher.messages().into_iter().map(|m| m.subject).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[FAILED] ECR scan of batch-jobs:nightly failed",
+            "[FAILED] ECR scan of batch-jobs:nightly failed",
+            "[CRITICAL] batch-jobs:nightly: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4",
+        ]
+    );
+}
+
+/// An Inspector finding as event `id`, at `severity` with `status`.
+fn finding_event(id: &str, severity: &str, status: &str) -> Value {
+    let mut e = fixture("inspector2-finding.json");
+    e["id"] = json!(id);
+    e["detail"]["severity"] = json!(severity);
+    e["detail"]["status"] = json!(status);
+    e["detail"]["updatedAt"] = json!(format!("Nov 26, 2025, {id}"));
+    e
+}
+
+#[tokio::test]
+async fn an_inspector_finding_updated_at_the_same_severity_is_not_news() {
+    let publisher = MemoryPublisher::default();
+    let alert = with_notes(no_findings(), &publisher, "per-protocol");
+    let mut outcomes = Vec::new();
+    for (id, severity, status) in [
+        ("created", "HIGH", "ACTIVE"),
+        ("updated", "HIGH", "ACTIVE"),
+        ("rerated", "CRITICAL", "ACTIVE"),
+        ("updated-again", "CRITICAL", "ACTIVE"),
+        ("closed", "CRITICAL", "CLOSED"),
+        ("reopened", "CRITICAL", "ACTIVE"),
+    ] {
+        let (response, _) = scan(&alert, finding_event(id, severity, status)).await;
+        outcomes.push(response["results"][0]["outcome"].clone());
+    }
+    assert_eq!(
+        outcomes,
+        [
+            "published",
+            "nothing new",
+            "published",
+            "nothing new",
+            "no active finding",
+            "published"
+        ]
+    );
+    let subjects: Vec<String> = publisher.messages().into_iter().map(|m| m.subject).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[HIGH] CVE-2024-0727 in payments:v3.1.0",
+            "[CRITICAL] CVE-2024-0727 in payments:v3.1.0",
+            "[CRITICAL] CVE-2024-0727 in payments:v3.1.0",
+        ]
+    );
+    // A batch with that known finding and a new one: one alert, leading with the new one.
+    let mut new = finding_event("another", "HIGH", "ACTIVE");
+    new["detail"]["findingArn"] =
+        json!("arn:aws:inspector2:us-east-1:123456789012:finding/0000000000000000000000000000beef");
+    new["detail"]["packageVulnerabilityDetails"]["vulnerabilityId"] = json!("CVE-2025-0001");
+    let batch = json!([finding_event("known", "CRITICAL", "ACTIVE"), new]);
+    scan(&alert, batch).await;
+    let m = publisher.messages().pop().unwrap();
+    assert_eq!(m.subject, "[HIGH] CVE-2025-0001 new in payments:v3.1.0");
+    assert!(
+        text_of(&m).contains(
+            "1 new since the last scan: CVE-2025-0001 HIGH\nKnown:         CRITICAL 1, alerted before"
+        ),
+        "{}",
+        text_of(&m)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_news_again_on_the_retry() {
+    let findings = Rescans::new(basic_findings().findings);
+    // The second publish fails.
+    let publisher = SlowPublisher::new(Duration::ZERO, vec![2]);
+    let alert = with_notes(&findings, &publisher, "per-protocol");
+    scan(&alert, rescan("week-1")).await;
+    findings.set(findings_and(&[("CVE-2025-1111", VulnSeverity::Critical)]));
+    let mut ctx = Invocation::new(Deadline::after(Duration::from_secs(30)), "week-2");
+    let e = invoke(&alert, rescan("week-2"), &mut ctx).await.unwrap_err();
+    assert_eq!(e.kind(), "PublishFailed");
+    // Lambda's retry: the notes were not written, so the new finding is still news.
+    let (retry, _) = scan(&alert, rescan("week-2")).await;
+    assert_eq!(retry["alerts"], 1);
+    let (later, _) = scan(&alert, rescan("week-3")).await;
+    assert_eq!(later["scansWithoutNews"], 1);
+    let subjects: Vec<String> = publisher.delivered().into_iter().map(|m| m.subject).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[CRITICAL] web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4",
+            "[CRITICAL] CVE-2025-1111 new in web-app:v1.4.2",
+        ]
+    );
+}
+
+/// A state table whose claims and windows work and whose notes cannot be read or written.
+struct NotesDown(MemoryStore<TestClock>);
+
+fn unavailable(operation: &'static str) -> StateError {
+    StateError {
+        kind: StateErrorKind::Unavailable,
+        operation,
+        detail: "InternalServerError: 500".into(),
+    }
+}
+
+impl StateStore for NotesDown {
+    async fn claim<D: DeserializeOwned + Send>(
+        &self,
+        key: &IdempotencyKey,
+        hold: Duration,
+        timeout: Duration,
+    ) -> Result<Claim<D>, StateError> {
+        self.0.claim(key, hold, timeout).await
+    }
+
+    async fn save_decision<D: serde::Serialize + Sync>(
+        &self,
+        key: &IdempotencyKey,
+        decision: &D,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        self.0.save_decision(key, decision, timeout).await
+    }
+
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        message_id: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        self.0.complete(key, message_id, timeout).await
+    }
+
+    async fn fail(&self, key: &IdempotencyKey, timeout: Duration) -> Result<(), StateError> {
+        self.0.fail(key, timeout).await
+    }
+
+    async fn observe(
+        &self,
+        fingerprint: &Fingerprint,
+        severity_rank: u8,
+        window: Duration,
+        timeout: Duration,
+    ) -> Result<StateVerdict, StateError> {
+        self.0.observe(fingerprint, severity_rank, window, timeout).await
+    }
+}
+
+impl Notes for NotesDown {
+    async fn recall<D: DeserializeOwned + Send>(
+        &self,
+        _: &NoteKey,
+        _: Duration,
+    ) -> Result<Option<Recalled<D>>, StateError> {
+        Err(unavailable("recall"))
+    }
+
+    async fn remember<D: serde::Serialize + Sync>(
+        &self,
+        _: &NoteKey,
+        _: &D,
+        _: Duration,
+        _: Duration,
+    ) -> Result<(), StateError> {
+        Err(unavailable("remember"))
+    }
+
+    async fn settle<D: DeserializeOwned + Send>(
+        &self,
+        _: &NoteKey,
+        _: &IdempotencyKey,
+        _: Duration,
+    ) -> Result<Option<D>, StateError> {
+        Err(unavailable("settle"))
+    }
+}
+
+#[tokio::test]
+async fn notes_that_cannot_be_read_are_absent_the_alert_goes_out_and_the_problem_is_counted() {
+    let findings = Rescans::new(basic_findings().findings);
+    let publisher = MemoryPublisher::default();
+    let alert = ScanAlert::new(
+        config(&[("MESSAGE_FORMAT", "per-protocol")]),
+        &findings,
+        &publisher,
+    )
+    .unwrap()
+    .with_state(Some(NotesDown(test_store())), Duration::ZERO);
+    for week in ["week-1", "week-2"] {
+        let (response, metrics) = scan(&alert, rescan(week)).await;
+        assert_eq!(response["alerts"], 1, "as without a table");
+        assert_eq!(
+            metrics["StateStoreProblems"], 1,
+            "the recall; nothing is written after it"
+        );
+    }
+    let sent = publisher.messages();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].subject, sent[1].subject);
+    assert!(document(&sent[1]).get("news").is_none());
+}
+
+// ---- issue 24 §4: organisation mode, findings read in the event's account ----
+
+const MEMBER_A: &str = "111111111111";
+const MEMBER_B: &str = "222222222222";
+
+/// Organisation mode with A and B as members, A named.
+const ORGANISATION: [(&str, &str); 2] = [
+    ("MEMBER_ACCOUNTS", "111111111111, 222222222222"),
+    ("ACCOUNT_NAMES", r#"{"111111111111": "payments-prod"}"#),
+];
+
+/// `fixture` as `account` sends it from `region`.
+fn from(name: &str, account: &str, region: &str) -> Value {
+    let mut e = fixture(name);
+    e["account"] = json!(account);
+    e["region"] = json!(region);
+    e
+}
+
+fn denied(account: &str) -> FindingsError {
+    FindingsError::Member(MemberError {
+        role: "LookoutReader".into(),
+        account: account.into(),
+        kind: MemberErrorKind::Denied,
+        detail: "AccessDenied: not authorized to perform sts:AssumeRole".into(),
+    })
+}
+
+/// Before: the findings were read with the function's own client, in its own region (another
+/// account's repository of that name, or none), and the alert did not say whose image it was.
+#[tokio::test]
+async fn a_members_scan_is_read_in_its_account_and_region_and_the_alert_names_it() {
+    let r = run(
+        &ORGANISATION,
+        from("ecr-scan-complete.json", MEMBER_A, "eu-west-1"),
+    )
+    .await;
+    assert_eq!(r.registries, ["111111111111 eu-west-1"]);
+    assert_eq!(r.messages.len(), 1);
+    let m = &r.messages[0];
+    assert_eq!(
+        m.subject,
+        "[CRITICAL] payments-prod: web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4"
+    );
+    assert!(
+        m.message
+            .contains("\nAccount:       payments-prod (111111111111)\nRegion:        eu-west-1\n"),
+        "{}",
+        m.message
+    );
+    assert!(
+        m.message
+            .contains("Findings, worst first:\n  CVE-2024-0001 CRITICAL"),
+        "{}",
+        m.message
+    );
+    assert!(
+        m.message.contains(
+            "https://eu-west-1.console.aws.amazon.com/ecr/repositories/private/111111111111/web-app/"
+        ),
+        "{}",
+        m.message
+    );
+    assert_eq!(attribute(m, "account"), MEMBER_A);
+    assert_eq!(r.response["results"][0]["account"], MEMBER_A);
+    assert!(r.response["results"][0].get("findingsUnavailable").is_none());
+
+    // A member without a name is named by its id; the JSON names it only when it has one.
+    let r = run_with(
+        &[
+            ORGANISATION[0],
+            ORGANISATION[1],
+            ("MESSAGE_FORMAT", "per-protocol"),
+        ],
+        Ok(basic_findings()),
+        from("ecr-scan-failed.json", MEMBER_B, "us-east-1"),
+    )
+    .await;
+    assert_eq!(
+        r.messages[0].subject,
+        "[FAILED] 222222222222: ECR scan of batch-jobs:nightly failed"
+    );
+    assert!(document(&r.messages[0]).get("accountName").is_none());
+    let r = run_with(
+        &[
+            ORGANISATION[0],
+            ORGANISATION[1],
+            ("MESSAGE_FORMAT", "per-protocol"),
+        ],
+        Ok(basic_findings()),
+        from("ecr-scan-complete.json", MEMBER_A, "us-east-1"),
+    )
+    .await;
+    let doc = document(&r.messages[0]);
+    assert_eq!(
+        (doc["account"].clone(), doc["accountName"].clone()),
+        (json!(MEMBER_A), json!("payments-prod"))
+    );
+}
+
+/// Without `MEMBER_ACCOUNTS`, nothing changes: every event is read with the function's own
+/// client, whatever account it names, and the subject does not name the account.
+#[tokio::test]
+async fn single_account_mode_reads_every_event_with_the_own_client_as_before() {
+    let r = run(&[], from("ecr-scan-complete.json", MEMBER_A, "eu-west-1")).await;
+    assert_eq!(r.registries, ["default"]);
+    assert_eq!(
+        r.messages[0].subject,
+        "[CRITICAL] web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4"
+    );
+    assert!(
+        r.messages[0].message.contains("\nAccount:       111111111111\n"),
+        "{}",
+        r.messages[0].message
+    );
+    // ACCOUNT_NAMES alone names accounts, in the subject too (as log-alert does).
+    let r = run(
+        &[ORGANISATION[1]],
+        from("ecr-scan-complete.json", MEMBER_A, "us-east-1"),
+    )
+    .await;
+    assert_eq!(r.registries, ["default"]);
+    assert!(
+        r.messages[0]
+            .subject
+            .starts_with("[CRITICAL] payments-prod: web-app:v1.4.2"),
+        "{}",
+        r.messages[0].subject
+    );
+}
+
+/// Organisation mode reads the own account's events (in any region of its partition) and the
+/// members'; another account's, or another partition's, are not read, and not failed either.
+#[tokio::test]
+async fn organisation_mode_reads_the_own_account_and_members_only_in_its_partition() {
+    let events = json!([
+        from("ecr-scan-complete.json", "333333333333", "us-east-1"),
+        from("ecr-scan-complete.json", MEMBER_A, "cn-north-1"),
+        from("ecr-scan-complete.json", "123456789012", "eu-west-1"),
+    ]);
+    let r = run(&ORGANISATION, events.clone()).await;
+    let outcomes: Vec<&Value> = r.response["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["outcome"])
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["account not in MEMBER_ACCOUNTS", "other partition", "published"]
+    );
+    assert_eq!(r.response["failed"], 0);
+    assert_eq!(
+        r.registries,
+        ["123456789012 eu-west-1"],
+        "the own account, in the event's region"
+    );
+    assert_eq!(
+        r.messages[0].subject,
+        "[CRITICAL] 123456789012: web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4"
+    );
+    // `*`: any account of the partition.
+    let r = run(&[("MEMBER_ACCOUNTS", "*")], events).await;
+    assert_eq!(r.registries, ["333333333333 us-east-1", "123456789012 eu-west-1"]);
+    assert_eq!(r.response["results"][1]["outcome"], "other partition");
+}
+
+/// Before: a member whose role cannot be assumed did not exist as a case; the own client's
+/// read failed (or read the wrong registry). Now the alert goes out with the event's counts,
+/// says why the findings are missing, and the failure is counted.
+#[tokio::test]
+async fn a_member_whose_role_cannot_be_assumed_still_alerts_and_says_why() {
+    let publisher = MemoryPublisher::default();
+    let findings = FakeFindings::new(Err(denied(MEMBER_B)));
+    let env = [ORGANISATION[0], ORGANISATION[1], ("MESSAGE_FORMAT", "text")];
+    let alert = ScanAlert::new(config(&env), &findings, &publisher).unwrap();
+    let (response, metrics) = scan(&alert, from("ecr-scan-complete.json", MEMBER_B, "us-east-1")).await;
+    assert_eq!(response["alerts"], 1);
+    assert_eq!(response["results"][0]["findingsUnavailable"], "memberUnreachable");
+    assert_eq!(metrics["MemberAccessFailures"], 1, "{metrics}");
+    let m = &publisher.messages()[0];
+    assert_eq!(
+        m.subject,
+        "[CRITICAL] 222222222222: web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4",
+        "the event's counts"
+    );
+    assert!(
+        m.message.contains(
+            "Note:          Findings unavailable: cannot assume LookoutReader in 222222222222: access denied (role missing or not trusting this function); counts are from the event.\n"
+        ),
+        "{}",
+        m.message
+    );
+    assert!(
+        !m.message.contains("not authorized"),
+        "the detail is for the log line"
+    );
+    assert!(!m.message.contains("Findings, worst first"), "{}", m.message);
+    // A readable member is not counted.
+    let findings = FakeFindings::new(Ok(basic_findings()));
+    let alert = ScanAlert::new(config(&env), &findings, &publisher).unwrap();
+    let (_, metrics) = scan(&alert, from("ecr-scan-complete.json", MEMBER_A, "us-east-1")).await;
+    assert!(metrics.get("MemberAccessFailures").is_none(), "{metrics}");
+}
+
+/// A findings source that never answers, and the assume timeout it was given.
+struct Stalled(Mutex<Vec<Duration>>);
+
+impl ScanFindingsSource for Stalled {
+    async fn basic_findings(
+        &self,
+        _: Registry<'_>,
+        _: &str,
+        _: &str,
+        _: usize,
+        assume_timeout: Duration,
+    ) -> Result<BasicScanFindings, FindingsError> {
+        self.0.lock().unwrap().push(assume_timeout);
+        std::future::pending().await
+    }
+}
+
+/// Before: the read had no bound of its own; a stalled STS or ECR held the image until the
+/// invocation's deadline. Now it takes at most half of the time left before the margin (the
+/// AssumeRole half of that), and the alert goes out without the findings.
+#[tokio::test(start_paused = true)]
+async fn a_stalled_read_is_cut_from_the_deadline_and_the_alert_still_goes_out() {
+    let publisher = MemoryPublisher::default();
+    let findings = Stalled(Mutex::new(Vec::new()));
+    let env = [ORGANISATION[0], ("MESSAGE_FORMAT", "text")];
+    let alert = ScanAlert::new(config(&env), &findings, &publisher).unwrap();
+    let started = tokio::time::Instant::now();
+    let (response, metrics) = scan(&alert, from("ecr-scan-complete.json", MEMBER_A, "us-east-1")).await;
+    // 30 s, less the 500 ms margin, halved.
+    assert_eq!(started.elapsed(), Duration::from_millis(14_750));
+    assert_eq!(*findings.0.lock().unwrap(), [Duration::from_millis(7_375)]);
+    assert_eq!(response["alerts"], 1);
+    assert_eq!(response["results"][0]["findingsUnavailable"], "timedOut");
+    assert!(metrics.get("MemberAccessFailures").is_none(), "{metrics}");
+    assert!(
+        publisher.messages()[0].message.contains(
+            "Findings could not be read (DescribeImageScanFindings: no answer within 14750 ms); counts are from the event."
+        ),
+        "{}",
+        publisher.messages()[0].message
+    );
+}
+
+/// Before: events on the same repository and digest were grouped, and suppressed, whatever
+/// their account: a second member's image was counted as a repeat of the first's.
+#[tokio::test]
+async fn the_same_image_in_two_accounts_is_two_alerts_not_a_repeat() {
+    let report = |account: &str, id: &str| {
+        let mut e = from("inspector2-finding.json", account, "us-east-1");
+        e["id"] = json!(id);
+        e["detail"]["findingArn"] = json!(format!("arn:aws:inspector2:us-east-1:{account}:finding/{id}"));
+        e
+    };
+    let publisher = MemoryPublisher::default();
+    let alert = ScanAlert::new(
+        config(&[ORGANISATION[0], ORGANISATION[1]]),
+        no_findings(),
+        &publisher,
+    )
+    .unwrap()
+    .with_state(Some(test_store()), Duration::from_secs(15 * 60));
+    let (response, _) = scan(&alert, json!([report(MEMBER_A, "a-1"), report(MEMBER_B, "b-1")])).await;
+    assert_eq!(response["alerts"], 2, "one per account: {response}");
+    let (response, _) = scan(&alert, report(MEMBER_B, "b-2")).await;
+    assert_eq!(
+        response["results"][0]["outcome"], "skipped",
+        "B's repeat, inside B's window"
+    );
+    let subjects: Vec<String> = publisher.messages().iter().map(|m| m.subject.clone()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[HIGH] payments-prod: CVE-2024-0727 in payments:v3.1.0",
+            "[HIGH] 222222222222: CVE-2024-0727 in payments:v3.1.0"
+        ]
+    );
 }

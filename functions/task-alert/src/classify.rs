@@ -1,11 +1,11 @@
 //! Which events are news. For task stops, the stop code says who stopped the task; the reason
 //! strings and the containers' exit codes say why (ECS "stopped tasks error codes" and
-//! "stopped task errors"). For service events, the event name says what failed; Health
-//! notices are news for ECS only.
+//! "stopped task errors"). For service events, the event name says what failed, or that the
+//! service is steady again (a recovery); Health notices are news for ECS only.
 
 use crate::event::{Container, DeploymentChange, HealthNotice, ServiceAction, TaskStop};
 use lookout_shared::severity::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// A stop nobody needs to hear about.
@@ -32,8 +32,9 @@ impl Expected {
     }
 }
 
-/// Why an abnormal stop is abnormal. `as_str` is the `reason` MessageAttribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Why an abnormal stop is abnormal. `as_str` is the `reason` MessageAttribute; serialized
+/// (the same names) in a crash loop's open-alert note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) enum Problem {
     OutOfMemory,
     EssentialContainerExited,
@@ -266,6 +267,20 @@ pub(crate) fn blame_essential(candidates: &[Container], essential: &HashMap<Stri
         .filter(|&i| i > 0)
 }
 
+/// Of the same candidates, the sidecar to show after the blamed one (`blamed`, an index): the
+/// first other container the task definition marks non-essential.
+pub(crate) fn sidecar<'c>(
+    candidates: &'c [Container],
+    blamed: usize,
+    essential: &HashMap<String, bool>,
+) -> Option<&'c Container> {
+    candidates
+        .iter()
+        .enumerate()
+        .find(|(i, c)| *i != blamed && essential.get(&c.name) == Some(&false))
+        .map(|(_, c)| c)
+}
+
 fn exited(task: &TaskStop) -> Verdict {
     let cs = &task.containers;
     let pick = |f: &dyn Fn(&Container) -> bool| cs.iter().position(f);
@@ -304,8 +319,9 @@ fn exited(task: &TaskStop) -> Verdict {
     }
 }
 
-/// Why a deployment or service event is an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a deployment or service event is an alert; serialized in a failed deployment's
+/// open-alert note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ServiceProblem {
     DeploymentFailed,
     DeploymentRolledBack,
@@ -337,6 +353,14 @@ impl ServiceProblem {
         }
     }
 
+    /// A failed deployment: its alert stays open until the service is steady again.
+    pub(crate) fn is_deployment(self) -> bool {
+        matches!(
+            self,
+            ServiceProblem::DeploymentFailed | ServiceProblem::DeploymentRolledBack
+        )
+    }
+
     pub(crate) fn severity(self) -> Severity {
         match self {
             ServiceProblem::DeploymentFailed => Severity::Critical,
@@ -346,34 +370,47 @@ impl ServiceProblem {
     }
 }
 
-/// What a service-level event (deployment, service action, Health notice) means.
+/// What a Health notice means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum News<T> {
     Alert(T),
-    /// Not news, and why (a summary key): in progress, completed, another AWS service...
+    /// Not news, and why (a summary key): another AWS service...
     Ignored(&'static str),
 }
 
-/// A failed deployment, or one the circuit breaker is rolling back.
-pub(crate) fn deployment(d: &DeploymentChange) -> News<ServiceProblem> {
+/// What a deployment or service action says about its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServiceNews {
+    Failed(ServiceProblem),
+    /// Steady again: resolves the service's open alert, if it has one (the state table's).
+    Steady,
+    /// Not news, and why (a summary key): in progress, desired count updated...
+    Ignored(&'static str),
+}
+
+/// A failed deployment, or one the circuit breaker is rolling back; a completed one is steady.
+pub(crate) fn deployment(d: &DeploymentChange) -> ServiceNews {
     let rolled_back = d.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS"
         && d.reason
             .as_deref()
             .is_some_and(|r| r.contains("circuit breaker") && r.contains("rolling back"));
     match d.event_name.as_str() {
-        "SERVICE_DEPLOYMENT_FAILED" => News::Alert(ServiceProblem::DeploymentFailed),
-        _ if rolled_back => News::Alert(ServiceProblem::DeploymentRolledBack),
-        _ => News::Ignored("deployment event that is not a failure"),
+        "SERVICE_DEPLOYMENT_FAILED" => ServiceNews::Failed(ServiceProblem::DeploymentFailed),
+        "SERVICE_DEPLOYMENT_COMPLETED" => ServiceNews::Steady,
+        _ if rolled_back => ServiceNews::Failed(ServiceProblem::DeploymentRolledBack),
+        _ => ServiceNews::Ignored("deployment event that is not a failure"),
     }
 }
 
-/// Tasks the service cannot place or start; steady state and the like are not news.
-pub(crate) fn service_action(a: &ServiceAction) -> News<ServiceProblem> {
+/// Tasks the service cannot place or start, or the service steady (`SERVICE_STEADY_STATE`,
+/// which ECS also repeats every few hours: only the first after an open alert resolves it).
+pub(crate) fn service_action(a: &ServiceAction) -> ServiceNews {
     match a.event_name.as_str() {
-        "SERVICE_TASK_PLACEMENT_FAILURE" => News::Alert(ServiceProblem::PlacementFailed),
-        "SERVICE_TASK_CONFIGURATION_FAILURE" => News::Alert(ServiceProblem::ConfigurationFailed),
-        "SERVICE_TASK_START_IMPAIRED" => News::Alert(ServiceProblem::StartImpaired),
-        _ => News::Ignored("service action that is not a failure"),
+        "SERVICE_TASK_PLACEMENT_FAILURE" => ServiceNews::Failed(ServiceProblem::PlacementFailed),
+        "SERVICE_TASK_CONFIGURATION_FAILURE" => ServiceNews::Failed(ServiceProblem::ConfigurationFailed),
+        "SERVICE_TASK_START_IMPAIRED" => ServiceNews::Failed(ServiceProblem::StartImpaired),
+        "SERVICE_STEADY_STATE" => ServiceNews::Steady,
+        _ => ServiceNews::Ignored("service action that is not a failure"),
     }
 }
 
@@ -572,8 +609,9 @@ mod tests {
         assert!(Problem::ImagePullFailed.never_ran() && !Problem::OutOfMemory.never_ran());
     }
 
-    /// Service and Health events: the event name says what failed; a rollback is news only
-    /// when the circuit breaker is rolling back; Health notices are news for ECS only.
+    /// Service and Health events: the event name says what failed or that the service is
+    /// steady; a rollback is news only when the circuit breaker is rolling back; Health
+    /// notices are news for ECS only.
     #[test]
     fn service_and_health_events_are_news_only_when_they_report_a_failure() {
         let event = |detail_type: &str, source: &str, detail: serde_json::Value| {
@@ -597,30 +635,30 @@ mod tests {
         };
         assert_eq!(
             deployment("SERVICE_DEPLOYMENT_FAILED", "tasks failed to start"),
-            News::Alert(ServiceProblem::DeploymentFailed)
+            ServiceNews::Failed(ServiceProblem::DeploymentFailed)
         );
         assert_eq!(
             deployment(
                 "SERVICE_DEPLOYMENT_IN_PROGRESS",
                 "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1"
             ),
-            News::Alert(ServiceProblem::DeploymentRolledBack)
+            ServiceNews::Failed(ServiceProblem::DeploymentRolledBack)
         );
-        for (name, reason) in [
-            (
+        assert_eq!(
+            deployment(
                 "SERVICE_DEPLOYMENT_IN_PROGRESS",
-                "ECS deployment ecs-svc/2 in progress.",
+                "ECS deployment ecs-svc/2 in progress."
             ),
-            (
+            ServiceNews::Ignored("deployment event that is not a failure")
+        );
+        // Issue 22 §4: a completed deployment is the service steady again.
+        assert_eq!(
+            deployment(
                 "SERVICE_DEPLOYMENT_COMPLETED",
-                "ECS deployment ecs-svc/2 completed.",
+                "ECS deployment ecs-svc/2 completed."
             ),
-        ] {
-            assert_eq!(
-                deployment(name, reason),
-                News::Ignored("deployment event that is not a failure")
-            );
-        }
+            ServiceNews::Steady
+        );
         let action = |name: &str| {
             let EventKind::ServiceAction(a) = event(
                 "ECS Service Action",
@@ -633,19 +671,20 @@ mod tests {
         };
         assert_eq!(
             action("SERVICE_TASK_PLACEMENT_FAILURE"),
-            News::Alert(ServiceProblem::PlacementFailed)
+            ServiceNews::Failed(ServiceProblem::PlacementFailed)
         );
         assert_eq!(
             action("SERVICE_TASK_CONFIGURATION_FAILURE"),
-            News::Alert(ServiceProblem::ConfigurationFailed)
+            ServiceNews::Failed(ServiceProblem::ConfigurationFailed)
         );
         assert_eq!(
             action("SERVICE_TASK_START_IMPAIRED"),
-            News::Alert(ServiceProblem::StartImpaired)
+            ServiceNews::Failed(ServiceProblem::StartImpaired)
         );
+        assert_eq!(action("SERVICE_STEADY_STATE"), ServiceNews::Steady);
         assert_eq!(
-            action("SERVICE_STEADY_STATE"),
-            News::Ignored("service action that is not a failure")
+            action("SERVICE_DESIRED_COUNT_UPDATED"),
+            ServiceNews::Ignored("service action that is not a failure")
         );
         let notice = |service: &str| {
             let EventKind::Health(h) = event(

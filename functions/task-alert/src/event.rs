@@ -10,9 +10,11 @@ mod tests;
 use crate::arn::{ClusterArn, ServiceArn, TaskArn, TaskDefinitionArn};
 pub use detail::Batch;
 use detail::{DEPLOYMENT_STATE_CHANGE, Events, HEALTH_EVENT, MAX_BATCH, SERVICE_ACTION, TASK_STATE_CHANGE};
+use lookout_shared::accounts::MemberAccounts;
 use lookout_shared::envelope::Malformed;
 use lookout_shared::ids::{AccountId, Region};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Why a payload is not a batch of events task-alert handles.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -195,17 +197,45 @@ pub(crate) fn parse_value(payload: serde_json::Value) -> Result<Vec<Event>, Even
     )
 }
 
-/// Keeps the events of the function's own account and region (and so partition), and counts
-/// the others: a consistent event of another account or region is not one task-alert was set
-/// up for (a direct `lambda:Invoke` could name another team's tasks), and reading it would
-/// read that account's logs with this function's role. They are ignored, like a Health event
-/// for another service, not failed: nothing in them is malformed.
-pub(crate) fn own_events(events: Vec<Event>, account: &AccountId, region: &Region) -> (Vec<Event>, usize) {
-    let before = events.len();
-    let own: Vec<Event> = events
+/// Why an event was not read, for the summary's `ignored`.
+const OTHER_ACCOUNT_OR_REGION: &str = "event of another account or region";
+const NOT_A_MEMBER: &str = "event of an account not in MEMBER_ACCOUNTS";
+const OTHER_PARTITION: &str = "event of another partition";
+const NO_ACCOUNT: &str = "event that names no account";
+
+/// Keeps the events task-alert reads, and counts the others by why.
+///
+/// - Without `MEMBER_ACCOUNTS` (`members` `None`): the function's own account and region only.
+///   A consistent event of another account or region is not one task-alert was set up for (a
+///   direct `lambda:Invoke` could name another team's tasks), and reading it would read that
+///   account's logs with this function's role.
+/// - With it (organisation mode): the own account's and the members', in any region of the
+///   function's partition; their reads are made in the event's account (through its reader
+///   role) and region.
+///
+/// Ignored events are not failed, like a Health event for another service: nothing in them is
+/// malformed.
+pub(crate) fn accepted_events(
+    events: Vec<Event>,
+    own: &AccountId,
+    region: &Region,
+    members: Option<&MemberAccounts>,
+) -> (Vec<Event>, BTreeMap<&'static str, usize>) {
+    let mut ignored: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let kept = events
         .into_iter()
-        .filter(|e| e.meta.account.as_ref() == Some(account) && e.meta.region == *region)
+        .filter(|e| {
+            let why = match (&e.meta.account, members) {
+                (Some(a), None) if a == own && e.meta.region == *region => return true,
+                (_, None) => OTHER_ACCOUNT_OR_REGION,
+                (None, Some(_)) => NO_ACCOUNT,
+                (Some(_), Some(_)) if e.meta.region.partition() != region.partition() => OTHER_PARTITION,
+                (Some(a), Some(m)) if a == own || m.accepts(a) => return true,
+                (Some(_), Some(_)) => NOT_A_MEMBER,
+            };
+            *ignored.entry(why).or_default() += 1;
+            false
+        })
         .collect();
-    let others = before - own.len();
-    (own, others)
+    (kept, ignored)
 }

@@ -1,13 +1,21 @@
 //! The dying container's last log lines: its `awslogs` configuration from the task
 //! definition, then the tail of its stream. Every failure here becomes a sentence in the
 //! alert, never a failed invocation: the alert matters more than its log lines.
+//!
+//! The reads are made in the task's account and region: with the function's own credentials
+//! for its own account, else on the member account's reader role
+//! (`lookout_shared::member`). A member that cannot be read is said in the alert too.
 
 use crate::arn::TaskDefinitionArn;
+use aws_sdk_ecs::config::ProvideCredentials;
 use lookout_shared::aws::describe_sdk_error;
-use lookout_shared::ids::Region;
+use lookout_shared::ids::{AccountId, Region};
+use lookout_shared::member::{MemberAccess, MemberError};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// How many lines and bytes of the tail to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +88,8 @@ pub enum LogOutcome {
     },
     /// The lookup would have run into the Lambda deadline.
     TimedOut,
+    /// The task's (member) account could not be read: its reader role could not be assumed.
+    MemberUnreachable(MemberError),
 }
 
 impl LogOutcome {
@@ -96,6 +106,7 @@ impl LogOutcome {
             LogOutcome::NeverRan => "neverRan",
             LogOutcome::Unavailable { .. } => "unavailable",
             LogOutcome::TimedOut => "timedOut",
+            LogOutcome::MemberUnreachable(_) => "memberUnreachable",
         }
     }
 
@@ -116,17 +127,36 @@ pub struct Fetched {
     pub logs: LogOutcome,
 }
 
+/// Where the last lines come from: first a reader for the task's account and region, then
+/// the reads through it.
 pub trait LogSource: Send + Sync {
-    fn last_lines(&self, request: LogRequest<'_>) -> impl Future<Output = Fetched> + Send;
+    /// What the reads in one account and region need (clients on its credentials).
+    type Reader: Send + Sync;
+
+    /// The reader for `account` and `region`; for another account than the function's own,
+    /// on that account's reader role, assumed within `timeout` (or cached).
+    fn reader(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Reader, MemberError>> + Send;
+
+    fn last_lines(
+        &self,
+        reader: &Self::Reader,
+        request: LogRequest<'_>,
+    ) -> impl Future<Output = Fetched> + Send;
 
     /// Whether each container of the task definition is essential
     /// (`containerDefinitions[].essential`, true when unset); `None` when it cannot be read.
     /// Asked only when more than one container of a task stopped it.
     fn essential_containers(
         &self,
+        reader: &Self::Reader,
         task_definition: &TaskDefinitionArn,
     ) -> impl Future<Output = Option<HashMap<String, bool>>> + Send {
-        let _ = task_definition;
+        let _ = (reader, task_definition);
         async { None }
     }
 }
@@ -227,46 +257,61 @@ pub(crate) fn keep_tail(mut events: Vec<LogLine>, limits: LogLimits) -> (Vec<Log
 /// and the log configuration come from one `DescribeTaskDefinition`, and repeated stops of a
 /// service make no call. Bounded: emptied when full, so memory stays flat over weeks.
 const CACHED_DEFINITIONS: usize = 64;
+/// Readers (clients per account and region) kept per warm container; bounded the same way.
+const CACHED_READERS: usize = 64;
 
 type Containers = Vec<aws_sdk_ecs::types::ContainerDefinition>;
 
-/// The real thing: `ecs:DescribeTaskDefinition`, then `logs:GetLogEvents` from the tail.
+/// The real thing: `ecs:DescribeTaskDefinition`, then `logs:GetLogEvents` from the tail, in
+/// the task's account and region.
 #[derive(Debug)]
 pub struct AwsLogSource {
+    access: MemberAccess,
+    limits: LogLimits,
+    readers: Mutex<HashMap<(AccountId, Region), AccountLogs>>,
+    /// By the account read in and the revision's ARN.
+    definitions: Mutex<HashMap<(AccountId, String), Containers>>,
+}
+
+/// ECS and CloudWatch Logs clients acting in one account and region.
+#[derive(Debug, Clone)]
+pub struct AccountLogs {
+    account: AccountId,
+    region: Region,
     ecs: aws_sdk_ecs::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
-    region: Region,
-    limits: LogLimits,
-    definitions: std::sync::Mutex<HashMap<String, Containers>>,
+    /// The access key the clients sign with: a member's renewed session gets new clients.
+    key_id: Option<String>,
+}
+
+/// A cache's map, even if a panic poisoned its lock: every entry is whole.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AwsLogSource {
-    pub fn new(
-        ecs: aws_sdk_ecs::Client,
-        logs: aws_sdk_cloudwatchlogs::Client,
-        region: Region,
-        limits: LogLimits,
-    ) -> Self {
+    /// Reads through `access`: the function's own account with its own credentials, member
+    /// accounts on their reader role.
+    pub fn new(access: MemberAccess, limits: LogLimits) -> Self {
         Self {
-            ecs,
-            logs,
-            region,
+            access,
             limits,
-            definitions: std::sync::Mutex::new(HashMap::new()),
+            readers: Mutex::new(HashMap::new()),
+            definitions: Mutex::new(HashMap::new()),
         }
     }
 
     /// The container definitions of a revision, from the cache or one call.
-    async fn containers(&self, task_definition: &TaskDefinitionArn) -> Result<Containers, LogOutcome> {
-        let cached = self
-            .definitions
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&task_definition.arn).cloned());
-        if let Some(containers) = cached {
+    async fn containers(
+        &self,
+        reader: &AccountLogs,
+        task_definition: &TaskDefinitionArn,
+    ) -> Result<Containers, LogOutcome> {
+        let key = (reader.account.clone(), task_definition.arn.clone());
+        if let Some(containers) = lock(&self.definitions).get(&key).cloned() {
             return Ok(containers);
         }
-        let out = self
+        let out = reader
             .ecs
             .describe_task_definition()
             .task_definition(&task_definition.arn)
@@ -280,21 +325,21 @@ impl AwsLogSource {
             .task_definition
             .and_then(|d| d.container_definitions)
             .unwrap_or_default();
-        if let Ok(mut cache) = self.definitions.lock() {
-            if cache.len() >= CACHED_DEFINITIONS {
-                cache.clear();
-            }
-            cache.insert(task_definition.arn.clone(), containers.clone());
+        let mut cache = lock(&self.definitions);
+        if cache.len() >= CACHED_DEFINITIONS {
+            cache.clear();
         }
+        cache.insert(key, containers.clone());
         Ok(containers)
     }
 
     async fn definition(
         &self,
+        reader: &AccountLogs,
         request: &LogRequest<'_>,
     ) -> Result<(Option<bool>, Option<LogConfig>), LogOutcome> {
         let container = self
-            .containers(request.task_definition)
+            .containers(reader, request.task_definition)
             .await?
             .into_iter()
             .find(|c| c.name.as_deref() == Some(request.container))
@@ -306,16 +351,16 @@ impl AwsLogSource {
         Ok((container.essential, config))
     }
 
-    async fn tail(&self, stream: LogStream) -> LogOutcome {
-        let call = self
+    async fn tail(&self, reader: &AccountLogs, stream: LogStream) -> LogOutcome {
+        let call = reader
             .logs
             .get_log_events()
             .log_group_name(&stream.group)
             .log_stream_name(&stream.stream)
             .start_from_head(false)
             .limit(i32::try_from(self.limits.lines).unwrap_or(10_000));
-        // The awslogs-region of the container may differ from the function's.
-        let result = if stream.region == self.region {
+        // The awslogs-region of the container may differ from the task's.
+        let result = if stream.region == reader.region {
             call.send().await
         } else {
             let region = aws_sdk_cloudwatchlogs::config::Region::new(stream.region.as_str().to_string());
@@ -360,12 +405,54 @@ impl AwsLogSource {
 }
 
 impl LogSource for AwsLogSource {
+    type Reader = AccountLogs;
+
+    /// Clients for `account` and `region`, kept across warm invocations while their
+    /// credentials are the ones `MemberAccess` hands out (it renews a member's before they
+    /// expire; new credentials, new clients).
+    async fn reader(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        timeout: Duration,
+    ) -> Result<AccountLogs, MemberError> {
+        let sdk = self.access.sdk_config(account, region, timeout).await?;
+        // Static credentials (a member's) answer at once; the own account's come from the
+        // environment.
+        let key_id = match sdk.credentials_provider() {
+            Some(provider) => provider
+                .provide_credentials()
+                .await
+                .ok()
+                .map(|c| c.access_key_id().to_owned()),
+            None => None,
+        };
+        let key = (account.clone(), region.clone());
+        if let Some(reader) = lock(&self.readers).get(&key).filter(|r| r.key_id == key_id) {
+            return Ok(reader.clone());
+        }
+        let reader = AccountLogs {
+            account: account.clone(),
+            region: region.clone(),
+            ecs: aws_sdk_ecs::Client::new(&sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            key_id,
+        };
+        let mut readers = lock(&self.readers);
+        if readers.len() >= CACHED_READERS && !readers.contains_key(&key) {
+            readers.clear();
+        }
+        readers.insert(key, reader.clone());
+        Ok(reader)
+    }
+
     async fn essential_containers(
         &self,
+        reader: &AccountLogs,
         task_definition: &TaskDefinitionArn,
     ) -> Option<HashMap<String, bool>> {
         Some(
-            self.containers(task_definition)
+            self.containers(reader, task_definition)
                 .await
                 .ok()?
                 .into_iter()
@@ -374,8 +461,8 @@ impl LogSource for AwsLogSource {
         )
     }
 
-    async fn last_lines(&self, request: LogRequest<'_>) -> Fetched {
-        let (essential, config) = match self.definition(&request).await {
+    async fn last_lines(&self, reader: &AccountLogs, request: LogRequest<'_>) -> Fetched {
+        let (essential, config) = match self.definition(reader, &request).await {
             Ok(found) => found,
             Err(logs) => {
                 return Fetched {
@@ -384,8 +471,8 @@ impl LogSource for AwsLogSource {
                 };
             }
         };
-        let logs = match locate(config.as_ref(), &request, &self.region) {
-            Ok(stream) => self.tail(stream).await,
+        let logs = match locate(config.as_ref(), &request, &reader.region) {
+            Ok(stream) => self.tail(reader, stream).await,
             Err(outcome) => outcome,
         };
         Fetched { essential, logs }

@@ -1,13 +1,15 @@
 //! What to do with a batch, decided without I/O: keep the newest version of each task's state
 //! change, classify every event ([`crate::classify`]), group a service's stops for the same
 //! problem into one alert, and redact the reasons the alerts show. A task stop alert leaves
-//! its log lines to read: [`PendingLogs`], read only once the alert is admitted.
+//! its log lines to read: [`PendingLogs`], read only once the alert is admitted. A service
+//! steady again is a [`Recovery`], resolved against the state table by the handler.
 
 use crate::alert::{Alert, HealthAlert, ServiceAlert, StoppedTask, TaskStopAlert};
 use crate::arn::TaskDefinitionArn;
-use crate::classify::{self, Abnormal, News, Problem, Verdict};
-use crate::event::{Container, Event, EventKind, Meta, TaskStop};
+use crate::classify::{self, Abnormal, News, Problem, ServiceNews, Verdict};
+use crate::event::{Container, Event, EventKind, Meta, ServiceAction, TaskStop};
 use crate::logs::{LogOutcome, LogRequest};
+use crate::recovery::Recovery;
 use crate::summary::Summary;
 use lookout_shared::redact::Redactor;
 use lookout_shared::severity::Severity;
@@ -30,6 +32,9 @@ pub(crate) struct PendingLogs {
     /// When more than one container stopped the task: all of them, the one blamed first
     /// (reasons redacted). The task definition says which is essential ([`Self::blame`]).
     pub(crate) candidates: Vec<Container>,
+    /// The non-essential container among the candidates that is not blamed: its last lines
+    /// are the second section, when they fit.
+    pub(crate) sidecar: Option<Container>,
 }
 
 impl PendingLogs {
@@ -40,6 +45,16 @@ impl PendingLogs {
             task_id: &self.task_id,
             runtime_id: self.runtime_id.as_deref(),
         }
+    }
+
+    /// The sidecar's log lookup, when there is a sidecar.
+    pub(crate) fn sidecar_request(&self) -> Option<LogRequest<'_>> {
+        self.sidecar.as_ref().map(|c| LogRequest {
+            task_definition: &self.task_definition,
+            container: &c.name,
+            task_id: &self.task_id,
+            runtime_id: c.runtime_id.as_deref(),
+        })
     }
 
     pub(crate) fn task_definition(&self) -> &TaskDefinitionArn {
@@ -55,10 +70,11 @@ impl PendingLogs {
     }
 }
 
-/// The alerts of a batch (task stops first), and the summary so far.
+/// The alerts of a batch (task stops first), the recoveries to resolve, and the summary so far.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     pub(crate) alerts: Vec<Planned>,
+    pub(crate) recoveries: Vec<Recovery>,
     pub(crate) summary: Summary,
 }
 
@@ -80,6 +96,7 @@ pub(crate) fn plan(events: Vec<Event>, redactor: &Redactor, spot: Severity) -> P
     let keep = newest_versions(&events, &mut summary);
     let mut groups: Vec<StopGroup> = Vec::new();
     let mut ready = Vec::new();
+    let mut recoveries = Vec::new();
     let redact = |s: String| redactor.redact(&s).0.into_owned();
     for (event, kept) in events.into_iter().zip(keep) {
         if !kept {
@@ -99,8 +116,16 @@ pub(crate) fn plan(events: Vec<Event>, redactor: &Redactor, spot: Severity) -> P
                 }
             },
             EventKind::Deployment(d) => match classify::deployment(&d) {
-                News::Ignored(why) => Some(why),
-                News::Alert(problem) => {
+                ServiceNews::Ignored(why) => Some(why),
+                ServiceNews::Steady => recovery(
+                    &mut recoveries,
+                    meta,
+                    d.service.cluster.clone(),
+                    Some(d.service.name.clone()),
+                    d.event_name,
+                    d.updated_at_ms,
+                ),
+                ServiceNews::Failed(problem) => {
                     ready.push(Alert::Service(ServiceAlert {
                         problem,
                         account: meta.account,
@@ -119,13 +144,21 @@ pub(crate) fn plan(events: Vec<Event>, redactor: &Redactor, spot: Severity) -> P
                 }
             },
             EventKind::ServiceAction(a) => match classify::service_action(&a) {
-                News::Ignored(why) => Some(why),
-                News::Alert(problem) => {
-                    let cluster = a
-                        .cluster
-                        .as_ref()
-                        .map(|c| c.name.clone())
-                        .or_else(|| a.service.as_ref().and_then(|s| s.cluster.clone()));
+                ServiceNews::Ignored(why) => Some(why),
+                ServiceNews::Steady => {
+                    let cluster = service_cluster(&a);
+                    let service = a.service.map(|s| s.name);
+                    recovery(
+                        &mut recoveries,
+                        meta,
+                        cluster,
+                        service,
+                        a.event_name,
+                        a.created_at_ms,
+                    )
+                }
+                ServiceNews::Failed(problem) => {
+                    let cluster = service_cluster(&a);
                     ready.push(Alert::Service(ServiceAlert {
                         problem,
                         account: meta.account,
@@ -174,7 +207,44 @@ pub(crate) fn plan(events: Vec<Event>, redactor: &Redactor, spot: Severity) -> P
         })
         .collect();
     alerts.extend(ready.into_iter().map(|alert| Planned { alert, logs: None }));
-    Plan { alerts, summary }
+    Plan {
+        alerts,
+        recoveries,
+        summary,
+    }
+}
+
+/// A service action's cluster: its `clusterArn`, else the service ARN's.
+fn service_cluster(a: &ServiceAction) -> Option<String> {
+    a.cluster
+        .as_ref()
+        .map(|c| c.name.clone())
+        .or_else(|| a.service.as_ref().and_then(|s| s.cluster.clone()))
+}
+
+/// Adds a recovery of the service, or says why there is none: a steady state resolves
+/// something only for a named service of a named cluster (its note's key).
+fn recovery(
+    recoveries: &mut Vec<Recovery>,
+    meta: Meta,
+    cluster: Option<String>,
+    service: Option<String>,
+    event_name: String,
+    at_ms: Option<i64>,
+) -> Option<&'static str> {
+    let (Some(cluster), Some(service)) = (cluster, service) else {
+        return Some("steady-state event that names no cluster and service");
+    };
+    recoveries.push(Recovery {
+        account: meta.account,
+        region: meta.region,
+        cluster,
+        service,
+        event_name,
+        at_ms: at_ms.or(meta.time_ms),
+        event_id: meta.id,
+    });
+    None
 }
 
 /// Which events to keep: of a task's state changes, the newest version (without versions, the
@@ -267,6 +337,7 @@ fn task_stop_alert(group: StopGroup, redactor: &Redactor, spot: Severity) -> Pla
                 task_id: newest.task.id.clone(),
                 runtime_id: c.runtime_id.clone(),
                 candidates,
+                sidecar: None,
             }),
         ),
     };
@@ -298,6 +369,8 @@ fn task_stop_alert(group: StopGroup, redactor: &Redactor, spot: Severity) -> Pla
         essential: None,
         logs,
         redactions,
+        sidecar: None,
+        crash_loop: None,
         event_ids: stops.iter().map(|(_, _, id)| id.clone()).collect(),
     };
     Planned {

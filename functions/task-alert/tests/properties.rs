@@ -6,7 +6,9 @@
 use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::envelope::Incoming;
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::invocation::{Invocation, invoke};
+use lookout_shared::member::MemberError;
 use lookout_shared::notification::{SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};
 use lookout_shared::publish::MemoryPublisher;
 use proptest::prelude::*;
@@ -33,7 +35,7 @@ fn sample(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-const SAMPLES: [&str; 13] = [
+const SAMPLES: [&str; 15] = [
     "oom-killed.json",
     "exit-1.json",
     "cannot-pull.json",
@@ -47,6 +49,8 @@ const SAMPLES: [&str; 13] = [
     "deployment-failed.json",
     "placement-failure.json",
     "task-retirement.json",
+    "steady-state.json",
+    "deployment-completed.json",
 ];
 
 /// Any JSON, strings carrying the marker, control and bidi characters.
@@ -104,7 +108,13 @@ fn collect_paths(v: &Value, at: String, out: &mut Vec<String>) {
 struct HostileLogs(Vec<String>);
 
 impl LogSource for HostileLogs {
-    async fn last_lines(&self, request: LogRequest<'_>) -> Fetched {
+    type Reader = ();
+
+    async fn reader(&self, _: &AccountId, _: &Region, _: Duration) -> Result<(), MemberError> {
+        Ok(())
+    }
+
+    async fn last_lines(&self, _: &(), request: LogRequest<'_>) -> Fetched {
         Fetched {
             essential: Some(true),
             logs: LogOutcome::Lines {

@@ -68,6 +68,23 @@ pub async fn admit<S: StateStore>(
     hold: Duration,
     budget: Duration,
 ) -> Admitted {
+    admit_escalating(store, key, alerts, window, None, hold, budget).await
+}
+
+/// As [`admit`], and a repeat that makes a part's `escalate_at`-th alert inside its window
+/// (task-alert: `CRASH_LOOP_STOPS`) is published too, once: the crash loop named when it
+/// happens. The escalation follows from the verdicts alone, so a retry that inherits them
+/// escalates the same way, and the stops after it stay suppressed.
+pub async fn admit_escalating<S: StateStore>(
+    store: &S,
+    key: &IdempotencyKey,
+    alerts: &[(&Fingerprint, u8)],
+    window: Duration,
+    escalate_at: Option<u64>,
+    hold: Duration,
+    budget: Duration,
+) -> Admitted {
+    let publishes = |verdicts: &[Verdict]| sends(verdicts) || escalation(verdicts, escalate_at).is_some();
     let until = Instant::now() + budget;
     let left = || until.saturating_duration_since(Instant::now());
     let mut problems = Vec::new();
@@ -113,7 +130,7 @@ pub async fn admit<S: StateStore>(
                 .collect();
             // Saved for a retry that takes over after this attempt fails.
             if claimed
-                && sends(&verdicts)
+                && publishes(&verdicts)
                 && !alerts.is_empty()
                 && let Err(e) = store
                     .save_decision(
@@ -130,7 +147,7 @@ pub async fn admit<S: StateStore>(
             verdicts
         }
     };
-    let ruling = if sends(&verdicts) {
+    let ruling = if publishes(&verdicts) {
         Ruling::Publish { verdicts, claimed }
     } else {
         if claimed && let Err(e) = store.complete(key, None, left()).await {
@@ -139,7 +156,7 @@ pub async fn admit<S: StateStore>(
         let count = verdicts
             .iter()
             .filter_map(|v| match v {
-                Verdict::Suppress { count } => Some(*count),
+                Verdict::Suppress { count, .. } => Some(*count),
                 Verdict::Send { .. } => None,
             })
             .max()
@@ -147,6 +164,16 @@ pub async fn admit<S: StateStore>(
         Ruling::Suppressed { count }
     };
     Admitted { ruling, problems }
+}
+
+/// The repeat that escalates: a part's `at`-th alert inside its window, as (alerts so far,
+/// when the window opened). `at` below 2 never escalates (the first alert is not a repeat).
+pub fn escalation(verdicts: &[Verdict], at: Option<u64>) -> Option<(u64, u64)> {
+    let at = at.filter(|at| *at >= 2)?;
+    verdicts.iter().find_map(|v| match *v {
+        Verdict::Suppress { count, since } if count.saturating_add(1) == at => Some((at, since)),
+        _ => None,
+    })
 }
 
 /// Whether an alert with these verdicts goes out: no part to decide on, or one new part.
@@ -261,6 +288,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_third_stop_inside_the_window_escalates_once_and_its_retry_does_too() {
+        let (store, clock) = store();
+        let fp = Fingerprint::new("task-alert", &["service/prod/web"]);
+        let alert = &[(&fp, 3)];
+        let at = Some(3);
+        let stop = |n: &'static str| {
+            let (store, k) = (&store, key(n));
+            async move { admit_escalating(store, &k, alert, WINDOW, at, HOLD, BUDGET).await }
+        };
+        assert!(matches!(stop("stop-1").await.ruling, Ruling::Publish { .. }));
+        clock.0.store(T0 + 60, Ordering::SeqCst);
+        assert_eq!(stop("stop-2").await.ruling, Ruling::Suppressed { count: 1 });
+        clock.0.store(T0 + 120, Ordering::SeqCst);
+        let third = stop("stop-3").await.ruling;
+        let loop_alert = Ruling::Publish {
+            verdicts: vec![Verdict::Suppress { count: 2, since: T0 }],
+            claimed: true,
+        };
+        assert_eq!(third, loop_alert);
+        // Its publish fails: the retry inherits the decision and escalates again.
+        store.fail(&key("stop-3"), BUDGET).await.unwrap();
+        assert_eq!(stop("stop-3").await.ruling, loop_alert);
+        // Further stops stay suppressed.
+        assert_eq!(stop("stop-4").await.ruling, Ruling::Suppressed { count: 3 });
+        assert_eq!(
+            escalation(&[Verdict::Suppress { count: 2, since: T0 }], Some(3)),
+            Some((3, T0))
+        );
+        assert_eq!(
+            escalation(&[Verdict::Suppress { count: 0, since: T0 }], Some(1)),
+            None
+        );
+        assert_eq!(
+            escalation(&[Verdict::Suppress { count: 2, since: T0 }], None),
+            None
+        );
+    }
+
+    #[tokio::test]
     async fn one_new_part_sends_the_alert_and_known_parts_only_count() {
         let (store, _clock) = store();
         let (forged, real) = (
@@ -291,7 +357,7 @@ mod tests {
         assert_eq!(
             second.ruling,
             Ruling::Publish {
-                verdicts: vec![Verdict::Suppress { count: 1 }, Verdict::SEND],
+                verdicts: vec![Verdict::Suppress { count: 1, since: T0 }, Verdict::SEND],
                 claimed: true
             }
         );

@@ -17,7 +17,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::future::Future;
 use std::time::Duration;
 
-const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+pub(super) const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 /// Rounds of "open a window" / "count a repeat" before giving up: each lost round means the
 /// window closed or changed severity between the two writes.
 const OBSERVE_ROUNDS: usize = 3;
@@ -25,12 +25,12 @@ const OBSERVE_ROUNDS: usize = 3;
 /// The DynamoDB state table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore<C: Clock = SystemClock> {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(super) client: aws_sdk_dynamodb::Client,
+    pub(super) table: String,
     keep: Duration,
     /// The function timeout: no claim is held longer, so no record that says so is trusted.
     max_hold: Duration,
-    clock: C,
+    pub(super) clock: C,
 }
 
 impl DynamoStore {
@@ -302,16 +302,18 @@ impl<C: Clock> DynamoStore<C> {
                 .expression_attribute_values(":now", number(now))
                 .expression_attribute_values(":rank", number(u64::from(rank)))
                 .expression_attribute_values(":limit", number(limit))
-                .return_values(ReturnValue::UpdatedNew)
+                .return_values(ReturnValue::AllNew)
                 .customize()
                 .config_override(limits(&self.client, timeout))
                 .send()
                 .await;
             match counted {
                 Ok(out) => {
-                    let item = out.attributes.unwrap_or_default();
-                    return super::record::number(&item, SUPPRESSED, "observe")
-                        .map(|count| Verdict::Suppress { count });
+                    let window = WindowRecord::parse(&out.attributes.unwrap_or_default(), "observe")?;
+                    return Ok(Verdict::Suppress {
+                        count: window.suppressed,
+                        since: window.opened_at,
+                    });
                 }
                 // The window closed (or turned less severe) between the two writes: again.
                 Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {}
@@ -327,7 +329,7 @@ impl<C: Clock> DynamoStore<C> {
 }
 
 /// Runs one store method within `timeout` (its SDK requests are bounded by it too).
-async fn bounded<T>(
+pub(super) async fn bounded<T>(
     operation: &'static str,
     timeout: Duration,
     call: impl Future<Output = Result<T, StateError>>,
@@ -346,7 +348,10 @@ async fn bounded<T>(
 /// connectors by connect timeout, so a new value per call (the time left) would build a new
 /// connector, pool and TLS context for every call and keep them all (issue 20: ~75 KB per
 /// call). The client's own connect timeout is restated so the override matches its connector.
-fn limits(client: &aws_sdk_dynamodb::Client, timeout: Duration) -> aws_sdk_dynamodb::config::Builder {
+pub(super) fn limits(
+    client: &aws_sdk_dynamodb::Client,
+    timeout: Duration,
+) -> aws_sdk_dynamodb::config::Builder {
     let mut timeouts = TimeoutConfig::builder()
         .operation_attempt_timeout(timeout)
         .operation_timeout(timeout);
@@ -437,7 +442,7 @@ fn is_key_schema_message(message: &str) -> bool {
 }
 
 /// One kind per failure, from the service's error code, the HTTP status or the wire.
-fn classify<E>(err: &SdkError<E>, operation: &'static str) -> StateError
+pub(super) fn classify<E>(err: &SdkError<E>, operation: &'static str) -> StateError
 where
     E: ProvideErrorMetadata + std::error::Error,
 {

@@ -2,6 +2,7 @@
 //! the same record rules as the DynamoDB store, and the workspace tests run one suite against
 //! both (`tests/tests/state.rs`).
 
+use super::note::{NoteKey, Notes, Recalled, decode_note, encode_note};
 use super::record::{ClaimRecord, Status, WindowRecord, encode_decision, until, window_limit};
 use super::{
     Claim, Clock, DEFAULT_MAX_HOLD, Fingerprint, IdempotencyKey, StateError, StateErrorKind, StateStore,
@@ -22,6 +23,15 @@ struct Window {
 struct Tables {
     claims: HashMap<String, ClaimRecord>,
     windows: HashMap<String, Window>,
+    notes: HashMap<String, StoredNote>,
+}
+
+/// A note as the table holds it: its JSON, `expiresAt` and `settledBy`.
+#[derive(Debug, Clone)]
+struct StoredNote {
+    json: String,
+    expires_at: u64,
+    settled_by: Option<String>,
 }
 
 /// One process's state table; `keep` as `IDEMPOTENCY_TTL_HOURS`.
@@ -158,7 +168,10 @@ impl<C: Clock> StateStore for MemoryStore<C> {
                 if let Some(stored) = tables.windows.get_mut(fingerprint.as_str()) {
                     stored.record.suppressed = count;
                 }
-                Ok(Verdict::Suppress { count })
+                Ok(Verdict::Suppress {
+                    count,
+                    since: w.record.opened_at,
+                })
             }
             _ => {
                 let opened = Window {
@@ -177,6 +190,57 @@ impl<C: Clock> StateStore for MemoryStore<C> {
                     limit,
                 ))
             }
+        }
+    }
+}
+
+impl<C: Clock> Notes for MemoryStore<C> {
+    async fn recall<D: DeserializeOwned + Send>(
+        &self,
+        key: &NoteKey,
+        _timeout: Duration,
+    ) -> Result<Option<Recalled<D>>, StateError> {
+        let now = self.clock.now();
+        let stored = self.tables().notes.get(key.as_str()).cloned();
+        match stored {
+            Some(n) if n.expires_at > now => Ok(Some(Recalled {
+                note: decode_note(&n.json, "recall")?,
+                settled: n.settled_by.is_some(),
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn remember<D: Serialize + Sync>(
+        &self,
+        key: &NoteKey,
+        note: &D,
+        keep: Duration,
+        _timeout: Duration,
+    ) -> Result<(), StateError> {
+        let stored = StoredNote {
+            json: encode_note(note)?,
+            expires_at: until(self.clock.now(), keep),
+            settled_by: None,
+        };
+        self.tables().notes.insert(key.as_str().to_string(), stored);
+        Ok(())
+    }
+
+    async fn settle<D: DeserializeOwned + Send>(
+        &self,
+        key: &NoteKey,
+        by: &IdempotencyKey,
+        _timeout: Duration,
+    ) -> Result<Option<D>, StateError> {
+        let now = self.clock.now();
+        let mut tables = self.tables();
+        match tables.notes.get_mut(key.as_str()) {
+            Some(n) if n.expires_at > now && n.settled_by.as_deref().is_none_or(|s| s == by.as_str()) => {
+                n.settled_by = Some(by.as_str().to_string());
+                decode_note(&n.json, "settle").map(Some)
+            }
+            _ => Ok(None),
         }
     }
 }

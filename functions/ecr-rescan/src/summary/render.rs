@@ -1,7 +1,7 @@
 //! The notification rendered from a run summary: the subject, the text (and chat) body, the
 //! structured JSON body and the message attributes, each list cut to what fits.
 
-use super::{ImageRef, RepositorySummary, RunSummary, TopImage};
+use super::{ImageRef, Listed, RepositorySummary, RunSummary, TopImage};
 use crate::enhanced::{CoverageReport, ImageFindings, Part};
 use crate::inspector::RescanDurations;
 use crate::model::ScanType;
@@ -17,10 +17,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-const SOURCE: &str = "lookout.ecr-rescan";
+pub(super) const SOURCE: &str = "lookout.ecr-rescan";
 
 impl ImageRef {
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         image_name_with_digest(&self.repository, &self.tags, &self.digest)
     }
 }
@@ -106,7 +106,8 @@ impl RunSummary {
         }
     }
 
-    fn critical_count(&self) -> u64 {
+    /// CRITICAL findings: the basic scans' and Inspector's.
+    pub(super) fn critical_count(&self) -> u64 {
         let from_inspector = self
             .enhanced
             .as_ref()
@@ -145,37 +146,7 @@ impl RunSummary {
 
     fn basic_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
         self.header(t);
-        let rows: [(&str, u64); 5] = [
-            (
-                if self.dry_run {
-                    "would be scanned"
-                } else {
-                    "scans started"
-                },
-                self.outcome(if self.dry_run {
-                    OutcomeKind::WouldScan
-                } else {
-                    OutcomeKind::Started
-                }),
-            ),
-            (
-                "already scanned (24 h quota)",
-                self.outcome(OutcomeKind::AlreadyScanned),
-            ),
-            ("failed", self.outcome(OutcomeKind::Failed)),
-            ("deferred to the next run", self.deferred()),
-            ("skipped", self.skipped()),
-        ];
-        for (label, n) in rows {
-            let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
-        }
-        for (kind, n) in self
-            .outcomes
-            .iter()
-            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
-        {
-            let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
-        }
+        outcome_table(t, self.dry_run, &self.outcomes, self.deferred(), self.skipped());
         let shown = |n: usize| n.min(detail.items);
         if !self.per_repository.is_empty() {
             let _ = writeln!(t, "\nPer repository:");
@@ -344,11 +315,13 @@ impl RunSummary {
 }
 
 /// The summary as subscribers get it: every figure, each list cut to `items`. It borrows, so
-/// fitting does not copy the summary at every step.
+/// fitting does not copy the summary at every step. An organisation's summary nests one per
+/// account, without `source`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Structured<'a> {
-    source: &'static str,
+pub(super) struct Structured<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
     scan_type: ScanType,
     dry_run: bool,
     complete: bool,
@@ -363,6 +336,8 @@ struct Structured<'a> {
     top_images: &'a [TopImage],
     #[serde(skip_serializing_if = "Option::is_none")]
     enhanced: Option<EnhancedView<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    omitted: &'a BTreeMap<Listed, u64>,
 }
 
 #[derive(Serialize)]
@@ -386,9 +361,17 @@ struct FindingsView<'a> {
 
 impl<'a> Structured<'a> {
     fn new(s: &'a RunSummary, items: usize) -> Self {
+        Self {
+            source: Some(SOURCE),
+            ..Self::nested(s, items)
+        }
+    }
+
+    /// One account's, inside an organisation's summary.
+    pub(super) fn nested(s: &'a RunSummary, items: usize) -> Self {
         let first = |n: usize| n.min(items);
         Self {
-            source: SOURCE,
+            source: None,
             scan_type: s.scan_type,
             dry_run: s.dry_run,
             complete: s.complete,
@@ -418,11 +401,47 @@ impl<'a> Structured<'a> {
                     },
                 },
             }),
+            omitted: &s.omitted,
         }
     }
 }
 
-fn more(t: &mut String, total: usize, shown: usize, what: &str) {
+/// The outcome counts: started (or would be scanned), already scanned, failed, deferred,
+/// skipped and each skip reason.
+pub(super) fn outcome_table(
+    t: &mut String,
+    dry_run: bool,
+    outcomes: &BTreeMap<OutcomeKind, u64>,
+    deferred: u64,
+    skipped: u64,
+) {
+    let outcome = |kind| outcomes.get(&kind).copied().unwrap_or(0);
+    let rows: [(&str, u64); 5] = [
+        if dry_run {
+            ("would be scanned", outcome(OutcomeKind::WouldScan))
+        } else {
+            ("scans started", outcome(OutcomeKind::Started))
+        },
+        (
+            "already scanned (24 h quota)",
+            outcome(OutcomeKind::AlreadyScanned),
+        ),
+        ("failed", outcome(OutcomeKind::Failed)),
+        ("deferred to the next run", deferred),
+        ("skipped", skipped),
+    ];
+    for (label, n) in rows {
+        let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
+    }
+    for (kind, n) in outcomes
+        .iter()
+        .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
+    {
+        let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
+    }
+}
+
+pub(super) fn more(t: &mut String, total: usize, shown: usize, what: &str) {
     if total > shown {
         let _ = writeln!(
             t,

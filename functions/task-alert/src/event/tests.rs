@@ -276,13 +276,72 @@ fn only_events_of_the_functions_own_account_and_region_are_kept() {
     let events = parse_batch(&json!([other_account, own, other_region])).unwrap();
     let us_west_2 = Region::parse("us-west-2").unwrap();
     let account = |a: &str| AccountId::parse(a).unwrap();
-    let (kept, others) = own_events(events.clone(), &account("111122223333"), &us_west_2);
-    assert_eq!(others, 2);
+    let (kept, ignored) = accepted_events(events.clone(), &account("111122223333"), &us_west_2, None);
+    assert_eq!(
+        ignored,
+        BTreeMap::from([("event of another account or region", 2)])
+    );
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].meta.account, Some(account("111122223333")));
     assert_eq!(kept[0].meta.region, us_west_2);
-    let (kept, others) = own_events(events, &account("123456789012"), &us_west_2);
-    assert_eq!((kept.len(), others), (0, 3));
+    let (kept, ignored) = accepted_events(events, &account("123456789012"), &us_west_2, None);
+    assert_eq!(
+        (kept.len(), ignored),
+        (0, BTreeMap::from([("event of another account or region", 3)]))
+    );
+}
+
+/// Organisation mode: the listed members' events (or any account's, with `*`) are read as
+/// well as the own, in any region of the function's partition.
+#[test]
+fn organisation_mode_keeps_members_events_in_any_region_of_the_partition() {
+    let event_of = |account: &str, region: &str| {
+        let partition = Region::parse(region).unwrap().partition();
+        let arn = |r: &str| format!("arn:{partition}:ecs:{region}:{account}:{r}");
+        let mut e = task_event(json!({
+            "clusterArn": arn("cluster/prod"),
+            "taskArn": arn("task/prod/c13b4cb40f1f4fe4a2971f76ae5a47ad"),
+            "taskDefinitionArn": arn("task-definition/web:3"),
+            "lastStatus": "STOPPED",
+        }));
+        e["account"] = json!(account);
+        e["region"] = json!(region);
+        e
+    };
+    let events = parse_batch(&json!([
+        event_of("111122223333", "us-west-2"),
+        event_of("111111111111", "eu-west-1"),
+        event_of("222222222222", "us-west-2"),
+        event_of("111111111111", "cn-north-1"),
+        event_of("111122223333", "eu-west-1"),
+    ]))
+    .unwrap();
+    let own = AccountId::parse("111122223333").unwrap();
+    let us_west_2 = Region::parse("us-west-2").unwrap();
+    let listed = MemberAccounts::Listed([AccountId::parse("111111111111").unwrap()].into());
+    let (kept, ignored) = accepted_events(events.clone(), &own, &us_west_2, Some(&listed));
+    let kept: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|e| (e.meta.account.as_ref().unwrap().as_str(), e.meta.region.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("111122223333", "us-west-2"),
+            ("111111111111", "eu-west-1"),
+            ("111122223333", "eu-west-1")
+        ]
+    );
+    assert_eq!(
+        ignored,
+        BTreeMap::from([
+            ("event of an account not in MEMBER_ACCOUNTS", 1),
+            ("event of another partition", 1)
+        ])
+    );
+    let (kept, ignored) = accepted_events(events, &own, &us_west_2, Some(&MemberAccounts::Any));
+    assert_eq!(kept.len(), 4);
+    assert_eq!(ignored, BTreeMap::from([("event of another partition", 1)]));
 }
 
 #[test]

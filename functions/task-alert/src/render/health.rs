@@ -1,7 +1,7 @@
 //! The AWS Health alert: ECS tasks to be retired after a time, with the affected resources
 //! and what AWS Health says.
 
-use super::{SOURCE, account, chat_opening, field, heading, with_repeats};
+use super::{Naming, SOURCE, account_id, chat_opening, field, heading, with_repeats};
 use crate::alert::{Alert, HealthAlert};
 use crate::event::AffectedEntity;
 use crate::links;
@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use std::fmt::Write;
 
 impl HealthAlert {
-    /// `[WARNING] ECS task retirement: 2 resources after …`, before it is made SNS-safe.
-    pub(super) fn subject(&self, severity: &str) -> String {
+    /// `[WARNING] ECS task retirement: 2 resources after …` (`lead`: the `[WARNING] ` and the
+    /// account), before it is made SNS-safe.
+    pub(super) fn subject(&self, lead: &str) -> String {
         let what = if self.is_retirement() {
             "ECS task retirement"
         } else {
@@ -27,7 +28,7 @@ impl HealthAlert {
             .map(|t| format!(" after {t}"))
             .unwrap_or_default();
         format!(
-            "[{severity}] {what}: {}{when}",
+            "{lead}{what}: {}{when}",
             count(self.entities.len() as u64, "resource", "resources")
         )
     }
@@ -50,8 +51,14 @@ impl HealthAlert {
         }
     }
 
-    pub(super) fn render(&self, alert: &Alert, detail: Detail, facts: &Suppression) -> Notification {
-        let subject = alert.subject();
+    pub(super) fn render(
+        &self,
+        alert: &Alert,
+        detail: Detail,
+        facts: &Suppression,
+        naming: &Naming,
+    ) -> Notification {
+        let subject = alert.subject(naming);
         let shown: Vec<(String, Option<String>)> = self
             .entities
             .iter()
@@ -69,7 +76,7 @@ impl HealthAlert {
         if let Some(end) = &self.end_time {
             field(&mut t, "Ends", &quoted(end, 64));
         }
-        field(&mut t, "Account", account(self.account.as_ref()));
+        field(&mut t, "Account", &naming.text(self.account.as_ref()));
         field(&mut t, "Region", self.region.as_str());
         let _ = writeln!(
             t,
@@ -115,7 +122,7 @@ impl HealthAlert {
                 "severity": alert.severity().as_str(),
                 "reason": alert.reason(),
                 "summary": subject,
-                "account": account(self.account.as_ref()),
+                "account": account_id(self.account.as_ref()),
                 "region": self.region,
                 "eventTypeCode": self.event_type_code,
                 "eventTypeCategory": self.category,

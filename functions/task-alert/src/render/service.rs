@@ -1,7 +1,9 @@
 //! The service alert: a deployment that failed or was rolled back, tasks that cannot be placed
 //! or keep failing to start.
 
-use super::{REASON_BYTES, SOURCE, account, chat_opening, field, heading, time_or_unknown, with_repeats};
+use super::{
+    Naming, REASON_BYTES, SOURCE, account_id, chat_opening, field, heading, time_or_unknown, with_repeats,
+};
 use crate::alert::{Alert, ServiceAlert};
 use crate::links::{self, Links};
 use crate::quote::{chat_inline, escape, quoted};
@@ -13,15 +15,16 @@ use serde_json::json;
 use std::fmt::Write;
 
 impl ServiceAlert {
-    /// `[CRITICAL] web: deployment failed in prod`, before it is made SNS-safe.
-    pub(super) fn subject(&self, severity: &str) -> String {
+    /// `[CRITICAL] web: deployment failed in prod` (`lead`: the `[CRITICAL] ` and the
+    /// account), before it is made SNS-safe.
+    pub(super) fn subject(&self, lead: &str) -> String {
         let who = self.service.as_deref().unwrap_or("ECS service");
         let place = self
             .cluster
             .as_deref()
             .map(|c| format!(" in {c}"))
             .unwrap_or_default();
-        format!("[{severity}] {who}: {}{place}", self.problem.headline())
+        format!("{lead}{who}: {}{place}", self.problem.headline())
     }
 
     fn links(&self) -> Links {
@@ -35,8 +38,8 @@ impl ServiceAlert {
         }
     }
 
-    pub(super) fn render(&self, alert: &Alert, facts: &Suppression) -> Notification {
-        let subject = alert.subject();
+    pub(super) fn render(&self, alert: &Alert, facts: &Suppression, naming: &Naming) -> Notification {
+        let subject = alert.subject(naming);
         let links = self.links();
         let mut t = heading(&subject, facts, 2048);
         field(
@@ -60,7 +63,7 @@ impl ServiceAlert {
             field(&mut t, "Capacity provider", &quoted(p, 512));
         }
         field(&mut t, "Time (UTC)", &time_or_unknown(self.at_ms));
-        field(&mut t, "Account", account(self.account.as_ref()));
+        field(&mut t, "Account", &naming.text(self.account.as_ref()));
         field(&mut t, "Region", self.region.as_str());
         for (label, link) in links.labelled() {
             let _ = writeln!(t, "\n{label}:\n{link}");
@@ -74,7 +77,7 @@ impl ServiceAlert {
                 "reason": alert.reason(),
                 "summary": subject,
                 "eventName": self.event_name,
-                "account": account(self.account.as_ref()),
+                "account": account_id(self.account.as_ref()),
                 "region": self.region,
                 "cluster": self.cluster,
                 "service": self.service,

@@ -1,11 +1,15 @@
 //! The task stop alert: the newest stop of a service's (or family's) crash loop, its failed
-//! container, the container's last log lines, and links to the task, service, definition and
-//! logs.
+//! container, the container's last log lines (then a stopped sidecar's, when they fit), and
+//! links to the task, service, definition and logs. The stop that reaches `CRASH_LOOP_STOPS`
+//! says "crash loop" in every body.
 
-use super::{REASON_BYTES, SOURCE, account, chat_opening, field, heading, time_or_unknown, with_repeats};
-use crate::alert::{Alert, StoppedTask, TaskStopAlert};
+use super::{
+    Naming, REASON_BYTES, SOURCE, account_id, chat_opening, field, heading, span, time_or_unknown,
+    with_repeats,
+};
+use crate::alert::{Alert, CrashLoop, SidecarLogs, StoppedTask, TaskStopAlert};
 use crate::links::{self, Links};
-use crate::logs::{LogLine, LogOutcome};
+use crate::logs::{LogLine, LogOutcome, LogStream};
 use crate::quote::{chat_inline, escape, framed, quoted};
 use lookout_shared::notification::{ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::outbox::Suppression;
@@ -21,9 +25,9 @@ const CHAT_LINES: usize = 5;
 const CHAT_LINE_BYTES: usize = 500;
 
 impl TaskStopAlert {
-    /// `[ERROR] web: 3 tasks: killed: out of memory (app exit 137) in prod`, before it is made
-    /// SNS-safe.
-    pub(super) fn subject(&self, severity: &str) -> String {
+    /// `[ERROR] web: 3 tasks: killed: out of memory (app exit 137) in prod` (`lead`: the
+    /// `[ERROR] ` and the account), before it is made SNS-safe.
+    pub(super) fn subject(&self, lead: &str) -> String {
         let who = self.service.as_deref().unwrap_or(&self.task_definition.family);
         let what = match &self.container {
             Some(c) => match c.exit_code {
@@ -32,12 +36,33 @@ impl TaskStopAlert {
             },
             None => self.problem.headline().to_string(),
         };
-        let tasks = if self.tasks.len() > 1 {
-            format!("{} tasks: ", self.tasks.len())
-        } else {
-            String::new()
+        // The loop first: the Subject is cut at 99 characters.
+        let tasks = match (self.crash_loop, self.loop_span_ms()) {
+            (Some(l), Some(ms)) => format!("crash loop, {} stops in {}: ", l.stops, span(ms)),
+            (Some(l), None) => format!("crash loop, {} stops: ", l.stops),
+            (None, _) if self.tasks.len() > 1 => format!("{} tasks: ", self.tasks.len()),
+            (None, _) => String::new(),
         };
-        format!("[{severity}] {who}: {tasks}{what} in {}", self.cluster.name)
+        format!("{lead}{who}: {tasks}{what} in {}", self.cluster.name)
+    }
+
+    /// From the crash loop's first alert to this stop (never negative: clocks differ).
+    fn loop_span_ms(&self) -> Option<i64> {
+        let l = self.crash_loop?;
+        Some(self.stopped_at()?.saturating_sub(l.since_ms).max(0))
+    }
+
+    /// "3 stops for the same reason since <ISO> (2m 5s)".
+    fn loop_line(&self, l: CrashLoop) -> String {
+        let mut s = format!(
+            "{} stops for the same reason since {}",
+            l.stops,
+            iso8601_ms(l.since_ms)
+        );
+        if let Some(ms) = self.loop_span_ms() {
+            let _ = write!(s, " ({})", span(ms));
+        }
+        s
     }
 
     fn newest(&self) -> Option<&StoppedTask> {
@@ -110,29 +135,35 @@ impl TaskStopAlert {
             LogOutcome::TimedOut => {
                 "Not read: the lookup would have run past the Lambda deadline.".to_string()
             }
+            // The role's name and the account's id: nothing of the event.
+            LogOutcome::MemberUnreachable(e) => {
+                format!("Last log lines unavailable: {}.", escape(&e.to_string()))
+            }
         })
     }
 
-    fn shown_lines(&self, detail: Detail) -> (Vec<(&LogLine, &str)>, usize) {
-        match &self.logs {
-            LogOutcome::Lines { lines, omitted, .. } => {
-                let skip = lines.len().saturating_sub(detail.items);
-                let shown = lines[skip..]
-                    .iter()
-                    .map(|l| (l, truncate_utf8(&l.message, detail.item_bytes)))
-                    .collect();
-                (shown, omitted.saturating_add(skip))
-            }
-            _ => (Vec::new(), 0),
-        }
-    }
-
-    pub(super) fn render(&self, alert: &Alert, detail: Detail, facts: &Suppression) -> Notification {
-        let subject = alert.subject();
+    pub(super) fn render(
+        &self,
+        alert: &Alert,
+        detail: Detail,
+        facts: &Suppression,
+        naming: &Naming,
+    ) -> Notification {
+        let subject = alert.subject(naming);
         let links = self.links();
-        let (shown, omitted) = self.shown_lines(detail);
+        let (shown, omitted) = shown_lines(&self.logs, detail);
         let newest = self.newest();
         let mut t = heading(&subject, facts, 4096);
+        if let Some(l) = self.crash_loop {
+            field(
+                &mut t,
+                "Crash loop",
+                &format!(
+                    "{}; further stops stay suppressed until the window ends (CRASH_LOOP_STOPS, SUPPRESS_WINDOW_MINUTES)",
+                    self.loop_line(l)
+                ),
+            );
+        }
         field(&mut t, "What", &self.what());
         if let Some(s) = &self.service {
             field(&mut t, "Service", s);
@@ -168,7 +199,7 @@ impl TaskStopAlert {
                 field(&mut t, "Essential", if essential { "yes" } else { "no" });
             }
         }
-        field(&mut t, "Account", account(self.account.as_ref()));
+        field(&mut t, "Account", &naming.text(self.account.as_ref()));
         field(&mut t, "Region", self.region.as_str());
         if self.tasks.len() > 1 {
             let _ = writeln!(
@@ -192,49 +223,57 @@ impl TaskStopAlert {
         }
         match (&self.logs, self.logs_note()) {
             (LogOutcome::Lines { stream, .. }, _) => {
-                let _ = writeln!(
-                    t,
-                    "\nLast {} of {} (log group {}, stream {}; oldest first{}):",
-                    count(shown.len() as u64, "log line", "log lines"),
-                    self.log_container
-                        .as_deref()
-                        .map_or_else(|| "the container".into(), |c| quoted(c, 255)),
-                    quoted(&stream.group, 512),
-                    quoted(&stream.stream, 512),
-                    if self.redactions > 0 {
-                        format!(
-                            "; {} redacted",
-                            count(self.redactions as u64, "secret", "secrets")
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-                if omitted > 0 {
-                    let _ = writeln!(
-                        t,
-                        "[{} not shown; open the log stream for them]",
-                        count(omitted as u64, "earlier line", "earlier lines")
-                    );
-                }
-                for (line, text) in &shown {
-                    let _ = writeln!(t, "--- {}", iso8601_ms(line.timestamp_ms));
-                    framed(&mut t, text);
-                    if text.len() < line.message.len() {
-                        let _ = writeln!(
-                            t,
-                            "{LOG_PREFIX}… [{} more bytes]",
-                            line.message.len() - text.len()
-                        );
-                    }
-                }
+                let who = self
+                    .log_container
+                    .as_deref()
+                    .map_or_else(|| "the container".into(), |c| quoted(c, 255));
+                let section = Section {
+                    who: &who,
+                    about: "",
+                    stream,
+                    shown: &shown,
+                    omitted,
+                    redactions: self.redactions,
+                };
+                section.write(&mut t);
             }
             (_, Some(note)) => {
                 let _ = writeln!(t, "\nLog lines:\n{note}");
             }
             (_, None) => {}
         }
-        let structured = with_repeats(self.structured(alert, &links, &shown, omitted), facts);
+        let sidecar = self.sidecar.as_ref().and_then(|s| match &s.logs {
+            LogOutcome::Lines { stream, .. } => {
+                let (shown, omitted) = shown_lines(&s.logs, detail);
+                Some((s, stream, shown, omitted))
+            }
+            _ => None,
+        });
+        if let Some((s, stream, shown, omitted)) = &sidecar {
+            let who = format!("sidecar {}", quoted(&s.name, 255));
+            let about = match s.exit_code {
+                Some(code) => format!("not essential, exit code {code}; "),
+                None => "not essential; ".to_string(),
+            };
+            let section = Section {
+                who: &who,
+                about: &about,
+                stream,
+                shown,
+                omitted: *omitted,
+                redactions: s.redactions,
+            };
+            section.write(&mut t);
+        }
+        let mut structured = with_repeats(self.structured(alert, &subject, &links, &shown, omitted), facts);
+        if let Some(map) = structured.as_object_mut() {
+            if let Some(l) = self.crash_loop {
+                map.insert("loop".into(), json!(l));
+            }
+            if let Some((s, stream, shown, omitted)) = &sidecar {
+                map.insert("sidecarLogs".into(), sidecar_json(s, stream, shown, *omitted));
+            }
+        }
         let chat = self.chat(alert, &subject, &links, &shown, facts);
         Notification {
             subject,
@@ -265,7 +304,14 @@ impl TaskStopAlert {
         s
     }
 
-    fn structured(&self, alert: &Alert, links: &Links, shown: &[(&LogLine, &str)], omitted: usize) -> Value {
+    fn structured(
+        &self,
+        alert: &Alert,
+        subject: &str,
+        links: &Links,
+        shown: &[(&LogLine, &str)],
+        omitted: usize,
+    ) -> Value {
         let tasks: Vec<Value> = self
             .tasks
             .iter()
@@ -280,18 +326,15 @@ impl TaskStopAlert {
                 })
             })
             .collect();
-        let lines: Vec<Value> = shown
-            .iter()
-            .map(|(l, text)| json!({"timestamp": iso8601_ms(l.timestamp_ms), "message": text, "truncatedBytes": l.message.len() - text.len()}))
-            .collect();
+        let lines = lines_json(shown);
         json!({
             "source": SOURCE,
             "schemaVersion": 1,
             "kind": "TaskStopped",
             "severity": alert.severity().as_str(),
             "reason": alert.reason(),
-            "summary": alert.subject(),
-            "account": account(self.account.as_ref()),
+            "summary": subject,
+            "account": account_id(self.account.as_ref()),
             "region": self.region,
             "cluster": self.cluster.name,
             "clusterArn": self.cluster.arn,
@@ -328,6 +371,9 @@ impl TaskStopAlert {
         facts: &Suppression,
     ) -> ChatMessage {
         let mut d = chat_opening(facts);
+        if let Some(l) = self.crash_loop {
+            let _ = writeln!(d, "_Crash loop: {}._", self.loop_line(l));
+        }
         let _ = write!(
             d,
             "*{}* {} in cluster {}",
@@ -397,4 +443,91 @@ impl TaskStopAlert {
                 .collect(),
         }
     }
+}
+
+/// The last lines of `logs` at this detail, and how many are not shown.
+fn shown_lines(logs: &LogOutcome, detail: Detail) -> (Vec<(&LogLine, &str)>, usize) {
+    match logs {
+        LogOutcome::Lines { lines, omitted, .. } => {
+            let skip = lines.len().saturating_sub(detail.items);
+            let shown = lines[skip..]
+                .iter()
+                .map(|l| (l, truncate_utf8(&l.message, detail.item_bytes)))
+                .collect();
+            (shown, omitted.saturating_add(skip))
+        }
+        _ => (Vec::new(), 0),
+    }
+}
+
+/// One container's lines in the text: a header naming the container (`who`, quoted), what
+/// else to say of it (`about`, ending in "; ") and its stream, then each line framed.
+struct Section<'a> {
+    who: &'a str,
+    about: &'a str,
+    stream: &'a LogStream,
+    shown: &'a [(&'a LogLine, &'a str)],
+    omitted: usize,
+    redactions: usize,
+}
+
+impl Section<'_> {
+    fn write(&self, t: &mut String) {
+        let _ = writeln!(
+            t,
+            "\nLast {} of {} ({}log group {}, stream {}; oldest first{}):",
+            count(self.shown.len() as u64, "log line", "log lines"),
+            self.who,
+            self.about,
+            quoted(&self.stream.group, 512),
+            quoted(&self.stream.stream, 512),
+            if self.redactions > 0 {
+                format!(
+                    "; {} redacted",
+                    count(self.redactions as u64, "secret", "secrets")
+                )
+            } else {
+                String::new()
+            }
+        );
+        if self.omitted > 0 {
+            let _ = writeln!(
+                t,
+                "[{} not shown; open the log stream for them]",
+                count(self.omitted as u64, "earlier line", "earlier lines")
+            );
+        }
+        for (line, text) in self.shown {
+            let _ = writeln!(t, "--- {}", iso8601_ms(line.timestamp_ms));
+            framed(t, text);
+            if text.len() < line.message.len() {
+                let _ = writeln!(
+                    t,
+                    "{LOG_PREFIX}… [{} more bytes]",
+                    line.message.len() - text.len()
+                );
+            }
+        }
+    }
+}
+
+/// The sidecar's section of the JSON document.
+fn sidecar_json(s: &SidecarLogs, stream: &LogStream, shown: &[(&LogLine, &str)], omitted: usize) -> Value {
+    json!({
+        "container": truncate_utf8(&s.name, 255),
+        "exitCode": s.exit_code,
+        "logGroup": stream.group,
+        "logStream": stream.stream,
+        "lines": lines_json(shown),
+        "omittedLines": omitted,
+        "redactions": s.redactions,
+    })
+}
+
+/// Shown lines in the JSON document: each with its time and the bytes cut from it.
+fn lines_json(shown: &[(&LogLine, &str)]) -> Vec<Value> {
+    shown
+        .iter()
+        .map(|(l, text)| json!({"timestamp": iso8601_ms(l.timestamp_ms), "message": text, "truncatedBytes": l.message.len() - text.len()}))
+        .collect()
 }

@@ -5,6 +5,7 @@ use crate::arn::{ClusterArn, TaskArn, TaskDefinitionArn};
 use crate::classify::Problem;
 use crate::event::{AffectedEntity, Container};
 use crate::logs::{LogLine, LogOutcome, LogStream};
+use crate::render::Naming;
 use lookout_shared::config::TopicArn;
 use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::notification::{Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES, SUBJECT_MAX_CHARS};
@@ -66,6 +67,8 @@ fn task_alert(container: &str, reason: &str, lines: Vec<&str>) -> Alert {
             omitted: 0,
         },
         redactions: 0,
+        sidecar: None,
+        crash_loop: None,
         event_ids: vec!["e1".into()],
     }))
 }
@@ -81,6 +84,11 @@ fn delivery(format: MessageFormat, chat_app: bool) -> Delivery {
 
 const ALL: Detail = Detail::new(1_000, 16_384);
 
+/// A single account's alerts: no names, the Subject as before organisation mode.
+fn plain() -> Naming {
+    Naming::default()
+}
+
 /// No repeats suppressed before the alert.
 fn none() -> Suppression {
     Suppression::default()
@@ -89,7 +97,7 @@ fn none() -> Suppression {
 #[test]
 fn hostile_text_cannot_forge_sections_links_or_mentions() {
     let alert = task_alert(HOSTILE, HOSTILE, vec![HOSTILE, "ok line"]);
-    let n = alert.render(ALL, &none());
+    let n = alert.render(ALL, &none(), &plain());
     // Only our own section headers start a line; every log line is framed.
     assert_eq!(n.text.matches("\nLinks:\n").count(), 1, "{}", n.text);
     assert!(
@@ -137,18 +145,64 @@ fn hostile_text_cannot_forge_sections_links_or_mentions() {
         chat.description
     );
     // Subject: SNS-safe whatever the container is called.
-    let subject = alert.subject();
+    let subject = alert.subject(&plain());
     assert!(
         subject.len() <= SUBJECT_MAX_CHARS && subject.bytes().all(|b| (0x20..0x7f).contains(&b)),
         "{subject}"
     );
 }
 
+/// Issue 24 §4: an account's `ACCOUNT_NAMES` name leads the Subject (made SNS-safe), is shown
+/// escaped with the id in the text, and raw (JSON-escaped) in the document; the id goes to the
+/// `account` attribute. Without names or organisation mode, nothing changes but the attribute.
+#[test]
+fn the_account_is_named_and_its_name_quoted_for_each_format() {
+    let config = crate::config::TaskAlertConfig::from_env(&lookout_shared::config::Env::from_pairs([
+        ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+        (
+            "ACCOUNT_NAMES",
+            r#"{"123456789012": "payments <prod> \u202e`x`"}"#,
+        ),
+    ]))
+    .unwrap();
+    let named = Naming::new(&config);
+    let alert = task_alert("app", "Essential container in task exited", vec!["boom"]);
+    let n = alert.render(ALL, &none(), &named);
+    let sns = delivery(MessageFormat::Text, false).encode(&n);
+    assert!(
+        sns.subject.starts_with("[ERROR] payments <prod> ")
+            && sns
+                .subject
+                .ends_with(": web: essential container exited (app exit 1) in prod")
+            && sns.subject.bytes().all(|b| (0x20..0x7f).contains(&b)),
+        "{}",
+        sns.subject
+    );
+    assert!(
+        n.text
+            .contains("\nAccount:           payments <prod> \\u{202e}`x` (123456789012)\n"),
+        "{}",
+        n.text
+    );
+    assert_eq!(n.structured["account"], "123456789012");
+    assert_eq!(n.structured["accountName"], "payments <prod> \u{202e}`x`");
+    let attr = sns.attributes.iter().find(|a| a.name == "account");
+    assert_eq!(attr.map(|a| a.value_string()).as_deref(), Some("123456789012"));
+    let plain_n = alert.render(ALL, &none(), &plain());
+    assert!(
+        plain_n.subject.starts_with("[ERROR] web: "),
+        "{}",
+        plain_n.subject
+    );
+    assert!(plain_n.text.contains("\nAccount:           123456789012\n"));
+    assert_eq!(plain_n.structured.get("accountName"), None);
+}
+
 #[test]
 fn subject_limit_holds_for_long_names() {
     let long = "c".repeat(255);
     let alert = task_alert(&long, "x", vec![]);
-    let sns = delivery(MessageFormat::Text, false).encode(&alert.render(ALL, &none()));
+    let sns = delivery(MessageFormat::Text, false).encode(&alert.render(ALL, &none(), &plain()));
     assert_eq!(sns.subject.len(), SUBJECT_MAX_CHARS);
     assert!(
         sns.subject
@@ -162,7 +216,7 @@ fn subject_limit_holds_for_long_names() {
 #[test]
 fn text_format_attributes_and_per_protocol_documents() {
     let alert = task_alert("app", "Essential container in task exited", vec!["boom"]);
-    let sns = delivery(MessageFormat::Text, false).encode(&alert.render(ALL, &none()));
+    let sns = delivery(MessageFormat::Text, false).encode(&alert.render(ALL, &none(), &plain()));
     let attr = |n: &str| {
         sns.attributes
             .iter()
@@ -173,7 +227,7 @@ fn text_format_attributes_and_per_protocol_documents() {
     assert_eq!(attr("cluster").as_deref(), Some("prod"));
     assert_eq!(attr("severity").as_deref(), Some("ERROR"));
     assert_eq!(attr("reason").as_deref(), Some("EssentialContainerExited"));
-    let sns = delivery(MessageFormat::PerProtocol, true).encode(&alert.render(ALL, &none()));
+    let sns = delivery(MessageFormat::PerProtocol, true).encode(&alert.render(ALL, &none(), &plain()));
     let body: Value = serde_json::from_str(&sns.message).unwrap();
     let doc: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
     assert_eq!(doc["logs"]["lines"][0]["message"], "boom");
@@ -194,7 +248,9 @@ fn huge_logs_are_fitted_to_the_sns_limit_newest_kept() {
     let alert = task_alert("app", "r", lines);
     for format in [MessageFormat::Text, MessageFormat::PerProtocol] {
         let d = delivery(format, true);
-        let (sns, detail) = d.fit(ALL, |detail| alert.render(detail, &none())).unwrap();
+        let (sns, detail) = d
+            .fit(ALL, |detail| alert.render(detail, &none(), &plain()))
+            .unwrap();
         assert!(sns.request_bytes() <= SNS_MAX_REQUEST_BYTES);
         assert!(detail.items < 41, "{detail:?}");
         assert!(
@@ -225,10 +281,10 @@ fn health_notices_list_resources_with_links() {
         event_id: "h1".into(),
     });
     assert_eq!(
-        alert.subject(),
+        alert.subject(&plain()),
         "[WARNING] ECS task retirement: 2 resources after Tue, 02 Dec 2025 18:00:00 GMT"
     );
-    let n = alert.render(ALL, &none());
+    let n = alert.render(ALL, &none(), &plain());
     assert!(n.text.contains("  tasks of service web in cluster prod\n  https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/health?region=us-east-1\n"), "{}", n.text);
     assert!(n.text.contains("  \"x\\ny\"\n"), "{}", n.text);
     assert!(
@@ -310,7 +366,7 @@ fn log_lines_are_cut_only_after_redaction() {
     while item_bytes > 16 {
         assert_no_secret_in(
             &format!("item_bytes {item_bytes}"),
-            &alert.render(Detail::new(1_000, item_bytes), &none()),
+            &alert.render(Detail::new(1_000, item_bytes), &none(), &plain()),
         );
         item_bytes = item_bytes * 2 / 3;
     }
@@ -320,7 +376,7 @@ fn log_lines_are_cut_only_after_redaction() {
     let long = redactor.redact(&straddling(128 << 10, 1_000_000)).0.into_owned();
     let alert = task_alert("app", "r", vec![long.as_str()]);
     let (sns, detail) = delivery(MessageFormat::PerProtocol, true)
-        .fit(max, |detail| alert.render(detail, &none()))
+        .fit(max, |detail| alert.render(detail, &none(), &plain()))
         .unwrap();
     assert!(detail.item_bytes < max.item_bytes, "{detail:?}");
     assert_no_secret_part("fitted SNS message", &sns.message);
@@ -368,10 +424,10 @@ fn reasons_and_descriptions_are_cut_only_after_redaction() {
         .alerts
         .iter()
         .flat_map(|crate::plan::Planned { alert, .. }| {
-            let n = alert.render(ALL, &none());
+            let n = alert.render(ALL, &none(), &plain());
             [n.text, n.structured.to_string(), n.chat.description]
                 .into_iter()
-                .flat_map(|out| secret_parts(&alert.subject(), &out))
+                .flat_map(|out| secret_parts(&alert.subject(&plain()), &out))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -398,7 +454,7 @@ fn reasons_and_descriptions_are_cut_only_after_redaction() {
     let reason = redactor.redact(&text).0.into_owned();
     assert_no_secret_in(
         "task stop",
-        &task_alert("app", &reason, vec!["boom"]).render(ALL, &none()),
+        &task_alert("app", &reason, vec!["boom"]).render(ALL, &none(), &plain()),
     );
 }
 
@@ -441,8 +497,8 @@ fn no_secret_of_the_corpus_survives_in_any_format() {
     let bodies = |n: Notification| [n.text, n.structured.to_string(), n.chat.description];
     let render = |text: &str| {
         let task = task_alert("app", text, vec!["ERROR before", text, "WARN after"]);
-        let mut all = bodies(task.render(ALL, &none())).to_vec();
-        all.extend(bodies(health_alert(text).render(ALL, &none())));
+        let mut all = bodies(task.render(ALL, &none(), &plain())).to_vec();
+        all.extend(bodies(health_alert(text).render(ALL, &none(), &plain())));
         all
     };
     let baseline = render("ERROR placeholder");
@@ -464,4 +520,70 @@ fn no_secret_of_the_corpus_survives_in_any_format() {
         }
     }
     assert!(checked >= 140, "{checked}");
+}
+
+#[test]
+fn spans_read_as_people_write_them() {
+    use super::span;
+    let cases = [
+        (-5, "<1s"),
+        (999, "<1s"),
+        (45_000, "45s"),
+        (120_512, "2m 0s"),
+        (722_489, "12m 2s"),
+        (7_500_000, "2h 5m"),
+        (277_200_000, "3d 5h"),
+    ];
+    for (ms, said) in cases {
+        assert_eq!(span(ms), said, "{ms}");
+    }
+}
+
+/// The resolution's text quotes what its note says (the table is input like any other), and
+/// its Subject stays SNS-safe.
+#[test]
+fn a_resolution_quotes_its_open_alert_and_fits_the_subject() {
+    use crate::alert::ResolvedAlert;
+    use crate::classify::ServiceProblem;
+    use crate::recovery::{OpenAlert, Opened, Recovery};
+    let resolved = Alert::Resolved(Box::new(ResolvedAlert {
+        recovery: Recovery {
+            account: AccountId::parse("123456789012"),
+            region: region(),
+            cluster: "prod".into(),
+            service: "s".repeat(255),
+            event_name: "SERVICE_STEADY_STATE\nLinks:".into(),
+            at_ms: Some(1_764_094_024_311),
+            event_id: "e1".into(),
+        },
+        open: OpenAlert {
+            what: Opened::deployment(ServiceProblem::DeploymentFailed, Some(HOSTILE)),
+            severity: Severity::Critical,
+            subject: HOSTILE.into(),
+            at_ms: Some(1_764_095_701_822),
+            since_ms: Some(1_764_095_701_822),
+            key: "idem#task-alert#x".into(),
+            confirmed: true,
+        },
+    }));
+    let n = resolved.render(ALL, &none(), &plain());
+    assert_eq!(n.text.matches("\nLinks:").count(), 0, "{}", n.text);
+    assert!(
+        !n.text.contains('\x1b') && !n.text.contains('\u{202E}'),
+        "{}",
+        n.text
+    );
+    assert!(
+        n.text.contains("Failing for:       <1s\n"),
+        "a steady state before the alert: {}",
+        n.text
+    );
+    assert!(
+        !n.chat.description.contains("<!channel>"),
+        "{}",
+        n.chat.description
+    );
+    let sns = delivery(MessageFormat::Text, false).encode(&n);
+    assert!(sns.subject.starts_with("[RESOLVED] sss") && sns.subject.len() <= SUBJECT_MAX_CHARS);
+    assert_eq!(n.structured["resolves"]["severity"], "CRITICAL");
 }
