@@ -3,7 +3,7 @@
 //! own) and `ACCOUNT_NAMES` (every function's alerts name the account). Both parsed once at
 //! init; errors name the variable and an entry's position, never its text.
 
-use crate::config::{ConfigError, Env, shape};
+use crate::config::{ConfigError, Env, TopicArn, shape};
 use crate::ids::AccountId;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use std::collections::{HashMap, HashSet};
@@ -149,6 +149,21 @@ impl<'de> Visitor<'de> for EntriesVisitor {
     }
 }
 
+/// The function's own account: `ACCOUNT_ID`, else the alert topic's (Lambda tells a function
+/// its account only per invocation; the template creates the topic in the stack's account, and
+/// a stack with a topic in another sets `ACCOUNT_ID`). `None` with neither.
+pub fn own_account(env: &Env, topic: Option<&TopicArn>) -> Result<Option<AccountId>, ConfigError> {
+    match env.get("ACCOUNT_ID") {
+        None => Ok(topic.map(|t| t.account().clone())),
+        Some(id) => AccountId::parse(id).map(Some).ok_or_else(|| {
+            ConfigError::new(
+                "ACCOUNT_ID",
+                format!("must be a 12-digit AWS account id, not {}", shape(id)),
+            )
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +205,19 @@ mod tests {
         }
         let long = format!(r#"{{"111122223333": "{}"}}"#, "n".repeat(65));
         assert!(names(&long).unwrap_err().problem.contains("longer than 64"));
+    }
+
+    #[test]
+    fn the_own_account_is_account_id_else_the_topics() {
+        let topic = TopicArn::parse("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts").unwrap();
+        let own = |pairs: &[(&str, &str)], topic| own_account(&env(pairs), topic);
+        assert_eq!(own(&[], Some(&topic)).unwrap().unwrap(), "123456789012");
+        assert_eq!(own(&[], None).unwrap(), None);
+        let set = own(&[("ACCOUNT_ID", "111122223333")], Some(&topic)).unwrap();
+        assert_eq!(set.unwrap(), "111122223333");
+        let e = own(&[("ACCOUNT_ID", "hunter2")], Some(&topic)).unwrap_err();
+        assert_eq!(e.variable, "ACCOUNT_ID");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

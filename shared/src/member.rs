@@ -12,6 +12,8 @@
 use crate::aws::{SdkError, describe_sdk_error, error_code};
 use crate::config::{ConfigError, Env, shape};
 use crate::ids::{AccountId, Region};
+use crate::invocation::Invocation;
+use crate::metrics::Metric;
 use aws_config::SdkConfig;
 use aws_types::sdk_config::SharedCredentialsProvider;
 use std::collections::HashMap;
@@ -110,6 +112,24 @@ impl MemberErrorKind {
             Self::Unavailable => "STS could not be reached",
         }
     }
+}
+
+/// Member accounts whose reader role could not be assumed (the alert went out without the
+/// detail read there).
+const MEMBER_ACCESS_FAILURES: Metric = Metric::count("MemberAccessFailures");
+
+/// Never fails the alert: the member account is logged (its id, the role, the kind and STS's
+/// answer; nothing of the event) and counted in `MemberAccessFailures`; the caller's alert
+/// says why it lacks what it would have read there.
+pub fn report(ctx: &mut Invocation, e: &MemberError) {
+    tracing::warn!(
+        account = %e.account,
+        role = %e.role,
+        kind = ?e.kind,
+        detail = %e.detail,
+        "cannot read a member account: alerting without what it would read there"
+    );
+    ctx.metrics.add(MEMBER_ACCESS_FAILURES, 1);
 }
 
 #[derive(Debug, Clone)]

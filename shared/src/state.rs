@@ -82,7 +82,7 @@ pub use admit::{Admitted, Ruling, admit, admit_escalating, escalation};
 pub use dynamo::DynamoStore;
 pub use loud::report_problem;
 #[cfg(any(test, feature = "test-support"))]
-pub use memory::MemoryStore;
+pub use memory::{Fault, Faults, MemoryStore};
 pub use note::{MAX_NOTE_BYTES, NoteKey, Notes, Recalled};
 
 use crate::config::{ConfigError, Env};

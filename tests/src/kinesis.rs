@@ -114,30 +114,6 @@ impl Stream {
     }
 }
 
-/// The SDK configuration of `central`'s endpoint, acting in `account` (moto's AssumeRole).
-pub async fn assume_account(central: &aws_config::SdkConfig, account: &str) -> aws_config::SdkConfig {
-    let credentials = aws_sdk_sts::Client::new(central)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/lookout-member"))
-        .role_session_name("lookout-tests")
-        .send()
-        .await
-        .expect("assume role")
-        .credentials
-        .expect("credentials");
-    let credentials = aws_sdk_sts::config::Credentials::new(
-        credentials.access_key_id,
-        credentials.secret_access_key,
-        Some(credentials.session_token),
-        None,
-        "moto-assume-role",
-    );
-    central
-        .to_builder()
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(credentials))
-        .build()
-}
-
 /// A member account: its log groups subscribed to its own stream.
 pub struct Member {
     pub account: String,
@@ -147,7 +123,7 @@ pub struct Member {
 
 impl Member {
     pub async fn create(central: &aws_config::SdkConfig, account: &str) -> Self {
-        let config = assume_account(central, account).await;
+        let config = crate::moto::acting_in(central, account).await;
         Self {
             account: account.to_string(),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),

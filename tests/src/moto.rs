@@ -247,3 +247,28 @@ impl TopicWithQueue {
         }
     }
 }
+
+/// The SDK configuration of `central`'s endpoint, acting in `account`: moto's AssumeRole, made
+/// by the test's own setup (not by the code under test), straight to moto.
+pub async fn acting_in(central: &aws_config::SdkConfig, account: &str) -> aws_config::SdkConfig {
+    let credentials = aws_sdk_sts::Client::new(central)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/lookout-member"))
+        .role_session_name("lookout-tests")
+        .send()
+        .await
+        .expect("assume role")
+        .credentials
+        .expect("credentials");
+    let credentials = aws_sdk_sts::config::Credentials::new(
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        Some(credentials.session_token),
+        None,
+        "moto-assume-role",
+    );
+    central
+        .to_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(credentials))
+        .build()
+}

@@ -5,30 +5,21 @@
 //! does for a member without the reader role (moto does not check trust policies). The proxy
 //! also counts the calls. The summary is read back from an SQS queue subscribed to the topic.
 
-use lookout_shared::config::Env;
-use lookout_shared::ids::{AccountId, Region};
-use lookout_shared::member::{MemberAccess, MemberConfig};
+use aws_config::SdkConfig;
 use lookout_tests::Function;
 use lookout_tests::ecr::{create_repository, put_image, was_scanned};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
-use lookout_tests::moto::{ACCOUNT, Moto, REGION, TopicWithQueue};
+use lookout_tests::moto::{Moto, TopicWithQueue, acting_in};
 use lookout_tests::workspace::binary;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const A: &str = "111111111111";
 const B: &str = "222222222222";
 const UNREACHABLE: &str = "333333333333";
 
 /// An ECR client acting in `account` (the test's own setup, straight to moto).
-async fn ecr_in(access: &MemberAccess, account: &str) -> aws_sdk_ecr::Client {
-    let account = AccountId::parse(account).expect("an account id");
-    let region = Region::parse(REGION).expect("a region");
-    let config = access
-        .sdk_config(&account, &region, Duration::from_secs(10))
-        .await
-        .expect("moto answers AssumeRole");
-    aws_sdk_ecr::Client::new(&config)
+async fn ecr_in(config: &SdkConfig, account: &str) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(&acting_in(config, account).await)
 }
 
 fn account<'v>(summary: &'v Value, id: &str) -> &'v Value {
@@ -46,20 +37,13 @@ async fn three_accounts_one_unreachable_scans_the_two_once_per_image_then_fails_
     let proxy = FaultProxy::start(&moto.endpoint);
     let config = moto.sdk_config().await;
     let topic = TopicWithQueue::create(&config, "rescan-org", false).await;
-    let own = AccountId::parse(ACCOUNT).expect("an account id");
-    let setup = MemberAccess::new(
-        &config,
-        own,
-        MemberConfig::from_env(&Env::default()).expect("defaults"),
-        "test-setup",
-    );
 
     // The central account's own registry: not in ACCOUNTS, so never rescanned.
     let central = aws_sdk_ecr::Client::new(&config);
     create_repository(&central, "central").await;
     let central_image = put_image(&central, "central", 90, Some("v1")).await;
     // A: three tagged images and an untagged one; B: two repositories.
-    let ecr_a = ecr_in(&setup, A).await;
+    let ecr_a = ecr_in(&config, A).await;
     create_repository(&ecr_a, "web").await;
     let mut tagged = Vec::new();
     for seed in 1..=3u64 {
@@ -70,7 +54,7 @@ async fn three_accounts_one_unreachable_scans_the_two_once_per_image_then_fails_
         ));
     }
     let untagged = put_image(&ecr_a, "web", 4, None).await;
-    let ecr_b = ecr_in(&setup, B).await;
+    let ecr_b = ecr_in(&config, B).await;
     for (repository, seeds) in [("api", 10..=11u64), ("jobs", 20..=20)] {
         create_repository(&ecr_b, repository).await;
         for seed in seeds {

@@ -9,7 +9,7 @@ use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::member::{MemberAccess, MemberConfig, MemberErrorKind};
 use lookout_tests::ecr::create_repository;
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
-use lookout_tests::moto::{ACCOUNT, Moto, REGION};
+use lookout_tests::moto::{ACCOUNT, Moto, REGION, acting_in};
 use std::time::{Duration, Instant};
 
 const MEMBER: &str = "111111111111";
@@ -61,29 +61,6 @@ fn region() -> Region {
     Region::parse(REGION).expect("a region")
 }
 
-/// An ECR client acting in `account`, on credentials the test assumes itself (not the code
-/// under test), straight to moto.
-async fn member_ecr(direct: &SdkConfig, account: &str) -> aws_sdk_ecr::Client {
-    let out = aws_sdk_sts::Client::new(direct)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/LookoutReader"))
-        .role_session_name("test-setup")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials.expect("credentials");
-    let config = aws_sdk_ecr::config::Builder::from(direct)
-        .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-            c.access_key_id,
-            c.secret_access_key,
-            Some(c.session_token),
-            None,
-            "test-setup",
-        ))
-        .build();
-    aws_sdk_ecr::Client::from_conf(config)
-}
-
 /// The repositories `config` sees, as `name@registry`.
 async fn repositories(config: &SdkConfig) -> Vec<String> {
     let mut names: Vec<String> = aws_sdk_ecr::Client::new(config)
@@ -124,8 +101,16 @@ async fn the_own_account_uses_the_base_configuration_without_a_role() {
 async fn a_member_configuration_reads_only_that_accounts_resources() {
     let s = setup().await;
     create_repository(&aws_sdk_ecr::Client::new(&s.direct), "own-only").await;
-    create_repository(&member_ecr(&s.direct, MEMBER).await, "member-only").await;
-    create_repository(&member_ecr(&s.direct, OTHER).await, "other-only").await;
+    create_repository(
+        &aws_sdk_ecr::Client::new(&acting_in(&s.direct, MEMBER).await),
+        "member-only",
+    )
+    .await;
+    create_repository(
+        &aws_sdk_ecr::Client::new(&acting_in(&s.direct, OTHER).await),
+        "other-only",
+    )
+    .await;
 
     let config = s
         .access

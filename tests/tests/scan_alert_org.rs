@@ -6,16 +6,13 @@
 //! account holds an image of the same repository and digest with other findings: a read made
 //! in the wrong account shows them.
 
-use lookout_shared::config::Env;
-use lookout_shared::ids::{AccountId, Region};
-use lookout_shared::member::{MemberAccess, MemberConfig};
+use aws_config::SdkConfig;
 use lookout_tests::Function;
 use lookout_tests::ecr::{create_repository, put_image, seed_scan_findings_in};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
-use lookout_tests::moto::{ACCOUNT, Moto, REGION, TopicWithQueue};
+use lookout_tests::moto::{ACCOUNT, Moto, TopicWithQueue, acting_in};
 use lookout_tests::workspace::{binary, event_file};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// Member accounts: A has the reader role, B has none.
 const A: &str = "111111111111";
@@ -29,15 +26,9 @@ struct Setup {
     digest: String,
 }
 
-/// An ECR client acting in `account`: the test's own setup, straight to moto.
-async fn ecr_in(access: &MemberAccess, account: &str) -> aws_sdk_ecr::Client {
-    let account = AccountId::parse(account).expect("an account id");
-    let region = Region::parse(REGION).expect("a region");
-    let config = access
-        .sdk_config(&account, &region, Duration::from_secs(10))
-        .await
-        .expect("moto answers AssumeRole");
-    aws_sdk_ecr::Client::new(&config)
+/// An ECR client acting in `account` (the test's own setup, straight to moto).
+async fn ecr_in(config: &SdkConfig, account: &str) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(&acting_in(config, account).await)
 }
 
 /// Pushes web-app:v1.4.2 to `ecr`'s registry, scans it, and queues `findings` as its result.
@@ -63,25 +54,18 @@ async fn setup() -> Setup {
     let config = moto.sdk_config().await;
     let topic = TopicWithQueue::create(&config, "scans-org", false).await;
     let proxy = FaultProxy::start(&moto.endpoint);
-    let own = AccountId::parse(ACCOUNT).expect("an account id");
-    let access = MemberAccess::new(
-        &config,
-        own,
-        MemberConfig::from_env(&Env::default()).expect("defaults"),
-        "test-setup",
-    );
     let central = aws_sdk_ecr::Client::new(&config);
     let digest = scanned(&moto, &central, ACCOUNT, &[("CVE-2025-9000", "CRITICAL")]).await;
     let in_a = scanned(
         &moto,
-        &ecr_in(&access, A).await,
+        &ecr_in(&config, A).await,
         A,
         &[("CVE-2025-1111", "CRITICAL"), ("CVE-2025-2222", "HIGH")],
     )
     .await;
     let in_b = scanned(
         &moto,
-        &ecr_in(&access, B).await,
+        &ecr_in(&config, B).await,
         B,
         &[("CVE-2025-3333", "CRITICAL")],
     )

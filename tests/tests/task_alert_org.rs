@@ -5,11 +5,10 @@
 //! proxy refusing AssumeRole for that account's role (moto checks no trust policy), and a slow
 //! or throttled STS is the proxy delaying or throttling it.
 
-use aws_config::SdkConfig;
 use lookout_tests::Function;
 use lookout_tests::ecs::{OOM_LINES, OOM_TASK, web_app_with_oom_logs};
 use lookout_tests::fault_proxy::{Fault, FaultProxy};
-use lookout_tests::moto::{Moto, TopicWithQueue};
+use lookout_tests::moto::{Moto, TopicWithQueue, acting_in};
 use lookout_tests::workspace::event_file;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -51,30 +50,6 @@ fn task_alert(s: &Setup, members: &str, extra: &[(&str, &str)]) -> Function {
         env.push((k.to_string(), v.to_string()));
     }
     Function::spawn(&lookout_tests::workspace::binary("task-alert"), &env)
-}
-
-/// An SDK configuration acting in `account`, on credentials the test assumes itself (not
-/// the code under test), straight to moto.
-async fn acting_in(direct: &SdkConfig, account: &str) -> SdkConfig {
-    let out = aws_sdk_sts::Client::new(direct)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/LookoutReader"))
-        .role_session_name("test-setup")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials.expect("credentials");
-    let credentials = aws_sdk_sts::config::Credentials::new(
-        c.access_key_id,
-        c.secret_access_key,
-        Some(c.session_token),
-        None,
-        "test-setup",
-    );
-    direct
-        .to_builder()
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(credentials))
-        .build()
 }
 
 /// The sample OOM stop (web-app:1's `app`, task [`OOM_TASK`]) as `account` sends it.

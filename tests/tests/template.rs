@@ -1219,6 +1219,11 @@ fn organisation_mode_is_asked_for_and_needs_its_senders() {
             )
         )
     );
+    // Without the state table a stream retry would repeat every alert after its first failure.
+    assert_eq!(
+        format!("{:?}", rule["Assertions"][1]["Assert"]),
+        format!("{:?}", parse(r#"!Equals [!Ref EnableStateTable, "true"]"#))
+    );
     assert_eq!(
         format!("{:?}", t["Conditions"]["SendersByOrganization"]),
         format!("{:?}", parse(r#"!Not [!Equals [!Ref OrganizationId, ""]]"#))
@@ -1764,8 +1769,21 @@ fn member_rules_forward_the_central_patterns_to_the_central_bus_with_a_put_only_
             // The central rule on the members bus filters by TaskAlertClusterArns; the member
             // forwards every cluster's.
             let central_pattern = choose(&sam["Properties"]["Pattern"], &[("WatchSomeClusters", false)]);
+            // Only the member's own events are forwarded (a default bus can receive others').
+            let mut pattern = rule["Properties"]["EventPattern"].clone();
+            let account = pattern
+                .as_mapping_mut()
+                .and_then(|m| m.remove("account"))
+                .unwrap_or_else(|| panic!("{name}: no account filter"));
             assert_eq!(
-                rule["Properties"]["EventPattern"], central_pattern,
+                account
+                    .as_sequence()
+                    .map(|a| a.iter().filter_map(target).collect::<Vec<_>>()),
+                Some(vec!["AWS::AccountId".to_string()]),
+                "{name}"
+            );
+            assert_eq!(
+                pattern, central_pattern,
                 "{name}: {function}Function's {event} pattern"
             );
             forwarded.push(name);
@@ -2008,8 +2026,8 @@ fn the_reader_role_grants_exactly_the_central_functions_reads() {
     let mut expected = vec![
         // task-alert
         "ecs:DescribeTaskDefinition",
+        // Not logs:FilterLogEvents: task-alert reads a known stream with GetLogEvents only.
         "logs:GetLogEvents",
-        "logs:FilterLogEvents",
         // scan-alert
         "ecr:DescribeImageScanFindings",
         // ecr-rescan
@@ -2071,8 +2089,7 @@ fn the_reader_role_grants_exactly_the_central_functions_reads() {
             "{key}"
         );
     }
-    // Every read is one the central functions make in their own account too, but for
-    // FilterLogEvents (task-alert's search for a member's stream).
+    // Every read is one the central functions make in their own account too.
     let own: Vec<String> = MEMBER_READERS
         .iter()
         .flat_map(|r| role_statements(&central, &resource(&central, r)))
@@ -2080,7 +2097,7 @@ fn the_reader_role_grants_exactly_the_central_functions_reads() {
         .collect();
     for a in granted {
         assert!(
-            own.iter().any(|o| o == a) || a == "logs:FilterLogEvents",
+            own.iter().any(|o| o == a),
             "{a} is not read by a central function"
         );
     }

@@ -7,7 +7,7 @@ mod organisation;
 
 use crate::config::RescanConfig;
 use crate::ecr::Registry;
-use crate::enhanced::{self, Limits};
+use crate::enhanced::{self, EnhancedReport, Limits};
 use crate::input::{InputError, RescanInput};
 use crate::inspector::Inspector;
 use crate::members::{MemberRegistries, Members};
@@ -15,7 +15,7 @@ use crate::model::ScanType;
 use crate::pace::AdaptiveRate;
 use crate::scan::{self, OutcomeKind, ScanSettings};
 use crate::select::{self, Listing, ListingProblem, Rules};
-use crate::summary::{AccountStatus, BasicRun, RunSummary, Summary};
+use crate::summary::{AccountStatus, BasicRun, Outcomes, RunSummary, Summary};
 use futures::StreamExt;
 use lookout_shared::aws::ApiError;
 use lookout_shared::envelope::Incoming;
@@ -190,7 +190,7 @@ struct RunLine<'s> {
     complete: bool,
     repositories: usize,
     images: usize,
-    outcomes: &'s BTreeMap<OutcomeKind, u64>,
+    outcomes: &'s Outcomes,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,7 +201,7 @@ struct OrgLine<'s> {
     accounts: &'s BTreeMap<AccountStatus, u64>,
     repositories: usize,
     images: usize,
-    outcomes: &'s BTreeMap<OutcomeKind, u64>,
+    outcomes: &'s Outcomes,
 }
 
 impl<R, I, P, S, M> Function for Rescan<R, I, P, S, M>
@@ -302,8 +302,17 @@ where
         let summary = self
             .registry_summary(&self.registry, &self.inspector, plan)
             .await?;
-        record_metrics(&summary, &mut ctx.metrics);
-        let failure = registry_failure(&summary);
+        record_metrics(
+            summary.images,
+            &summary.outcomes,
+            &summary.enhanced,
+            &mut ctx.metrics,
+        );
+        let failure = run_failure(
+            &summary.outcomes,
+            summary.repositories_not_listed,
+            &summary.enhanced,
+        );
         let summary = Summary::Registry(Box::new(summary));
         self.deliver_summary(&summary, event, ctx).await?;
         match failure {
@@ -475,19 +484,24 @@ where
     }
 }
 
-/// Why a registry's run is an error after its summary, if it is: Inspector's report first
-/// (its parts are named), then scans failed and repositories not listed.
-fn registry_failure(summary: &RunSummary) -> Option<RescanError> {
-    if let Some(report) = &summary.enhanced {
-        let unavailable = report.unavailable();
-        if !unavailable.is_empty() {
-            return Some(RescanError::InspectorUnreadable(unavailable));
+/// Why a run is an error after its summary, if it is: Inspector's report first (each part not
+/// read, named once over the `reports` of every registry), then scans failed and repositories
+/// not listed.
+fn run_failure<'r>(
+    outcomes: &Outcomes,
+    repositories_not_listed: u64,
+    reports: impl IntoIterator<Item = &'r EnhancedReport>,
+) -> Option<RescanError> {
+    let mut parts: Vec<&'static str> = Vec::new();
+    for part in reports.into_iter().flat_map(EnhancedReport::unavailable) {
+        if !parts.contains(&part) {
+            parts.push(part);
         }
     }
-    match (
-        summary.outcome(OutcomeKind::Failed),
-        summary.repositories_not_listed,
-    ) {
+    if !parts.is_empty() {
+        return Some(RescanError::InspectorUnreadable(parts));
+    }
+    match (outcomes.get(OutcomeKind::Failed), repositories_not_listed) {
         (0, 0) => None,
         (scans_failed, repositories_not_listed) => Some(RescanError::Incomplete {
             scans_failed,
@@ -496,14 +510,21 @@ fn registry_failure(summary: &RunSummary) -> Option<RescanError> {
     }
 }
 
-fn record_metrics(summary: &RunSummary, metrics: &mut Metrics) {
-    metrics.add_len(IMAGES_LISTED, summary.images);
-    metrics.add(SCANS_STARTED, summary.outcome(OutcomeKind::Started));
-    metrics.add(SCANS_ALREADY_DONE, summary.outcome(OutcomeKind::AlreadyScanned));
-    metrics.add(SCANS_FAILED, summary.outcome(OutcomeKind::Failed));
-    metrics.add(SCANS_DEFERRED, summary.deferred());
-    metrics.add(IMAGES_SKIPPED, summary.skipped());
-    if let Some(report) = &summary.enhanced {
+/// What a run did, one registry's or every account's: `images` listed, the `outcomes`, and
+/// what Inspector's `reports` found.
+fn record_metrics<'r>(
+    images: usize,
+    outcomes: &Outcomes,
+    reports: impl IntoIterator<Item = &'r EnhancedReport>,
+    metrics: &mut Metrics,
+) {
+    metrics.add_len(IMAGES_LISTED, images);
+    metrics.add(SCANS_STARTED, outcomes.get(OutcomeKind::Started));
+    metrics.add(SCANS_ALREADY_DONE, outcomes.get(OutcomeKind::AlreadyScanned));
+    metrics.add(SCANS_FAILED, outcomes.get(OutcomeKind::Failed));
+    metrics.add(SCANS_DEFERRED, outcomes.deferred());
+    metrics.add(IMAGES_SKIPPED, outcomes.skipped());
+    for report in reports {
         if let Some(f) = report.findings.available() {
             metrics.add_len(FINDINGS_REPORTED, f.total);
         }

@@ -65,9 +65,43 @@ pub(crate) struct TopImage {
 pub(crate) struct RepositorySummary {
     pub(crate) name: String,
     pub(crate) images: usize,
-    pub(crate) outcomes: BTreeMap<OutcomeKind, u64>,
+    pub(crate) outcomes: Outcomes,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+}
+
+/// Outcome → images (`started`, `alreadyScanned`, `failed`, `skipped…`, `deferred…`): a
+/// repository's, a registry's or an organisation's. Serialized as the map.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub(crate) struct Outcomes(BTreeMap<OutcomeKind, u64>);
+
+impl Outcomes {
+    /// Images with outcome `kind`.
+    pub(crate) fn get(&self, kind: OutcomeKind) -> u64 {
+        self.0.get(&kind).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn add(&mut self, kind: OutcomeKind, n: u64) {
+        let entry = self.0.entry(kind).or_default();
+        *entry = entry.saturating_add(n);
+    }
+
+    /// Every outcome and its images, by key.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (OutcomeKind, u64)> + '_ {
+        self.0.iter().map(|(kind, n)| (*kind, *n))
+    }
+
+    pub(crate) fn skipped(&self) -> u64 {
+        self.iter()
+            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(n))
+    }
+
+    pub(crate) fn deferred(&self) -> u64 {
+        self.get(OutcomeKind::Deferred(Deferral::Deadline))
+            .saturating_add(self.get(OutcomeKind::Deferred(Deferral::AccountLimit)))
+    }
 }
 
 /// The invocation's result: returned to Lambda, logged in part, and published. Untagged, so a
@@ -117,8 +151,7 @@ pub struct RunSummary {
     pub(crate) region: Region,
     pub(crate) repositories: usize,
     pub(crate) images: usize,
-    /// Outcome → images (`started`, `alreadyScanned`, `failed`, `skipped…`, `deferred…`).
-    pub(crate) outcomes: BTreeMap<OutcomeKind, u64>,
+    pub(crate) outcomes: Outcomes,
     pub(crate) per_repository: Vec<RepositorySummary>,
     pub(crate) failures: Vec<ImageRef>,
     /// Dry run: what would have been scanned.
@@ -165,7 +198,7 @@ impl RunSummary {
             region: region.clone(),
             repositories,
             images: 0,
-            outcomes: BTreeMap::new(),
+            outcomes: Outcomes::default(),
             per_repository: Vec::new(),
             failures: Vec::new(),
             would_scan: Vec::new(),
@@ -263,23 +296,6 @@ impl RunSummary {
         }
     }
 
-    pub(crate) fn outcome(&self, kind: OutcomeKind) -> u64 {
-        self.outcomes.get(&kind).copied().unwrap_or(0)
-    }
-
-    pub(crate) fn skipped(&self) -> u64 {
-        self.outcomes
-            .iter()
-            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
-            .map(|(_, v)| v)
-            .sum()
-    }
-
-    pub(crate) fn deferred(&self) -> u64 {
-        self.outcome(OutcomeKind::Deferred(Deferral::Deadline))
-            + self.outcome(OutcomeKind::Deferred(Deferral::AccountLimit))
-    }
-
     /// Why the run stopped short, if it did: the deadline, failed scans, or the account's
     /// scan limit.
     fn note_stops(
@@ -327,9 +343,9 @@ impl RunSummary {
         decided: &[(Image, ScanOutcome)],
     ) {
         for (image, outcome) in decided {
-            *self.outcomes.entry(outcome.kind()).or_default() += 1;
+            self.outcomes.add(outcome.kind(), 1);
             if let Some(repo) = per_repository.get_mut(&image.repository) {
-                *repo.outcomes.entry(outcome.kind()).or_default() += 1;
+                repo.outcomes.add(outcome.kind(), 1);
             }
             match outcome {
                 ScanOutcome::Failed(error) if self.failures.len() < MAX_LISTED => {
@@ -365,7 +381,7 @@ impl RepositorySummary {
         Self {
             name,
             images: listing.images,
-            outcomes: BTreeMap::new(),
+            outcomes: Outcomes::default(),
             error: listing.error,
         }
     }
@@ -375,7 +391,7 @@ impl RepositorySummary {
 fn ordered_repositories(per_repository: BTreeMap<String, RepositorySummary>) -> Vec<RepositorySummary> {
     let mut repos: Vec<RepositorySummary> = per_repository.into_values().collect();
     repos.sort_by(|a, b| {
-        let started = |r: &RepositorySummary| r.outcomes.get(&OutcomeKind::Started).copied().unwrap_or(0);
+        let started = |r: &RepositorySummary| r.outcomes.get(OutcomeKind::Started);
         b.error
             .is_some()
             .cmp(&a.error.is_some())

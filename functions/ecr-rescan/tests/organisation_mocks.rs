@@ -5,117 +5,68 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use aws_sdk_ecr::config::retry::RetryConfig;
-use aws_sdk_ecr::operation::describe_images::DescribeImagesOutput;
-use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesOutput;
-use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
+mod common;
+
 use aws_sdk_ecr::operation::start_image_scan::StartImageScanOutput;
-use aws_sdk_ecr::types::{ImageDetail, RegistryScanningConfiguration, Repository, ScanType};
-use aws_sdk_inspector2::operation::get_configuration::GetConfigurationOutput;
-use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
+use aws_sdk_ecr::types::ScanType;
 use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_sdk_inspector2::types::Severity;
+use aws_smithy_mocks::{Rule, mock};
 use ecr_rescan::{EcrRegistry, Inspector2, Members, Registry, Rescan, RescanConfig};
 use lookout_shared::aws::ApiError;
-use lookout_shared::config::Env;
 use lookout_shared::deadline::Deadline;
-use lookout_shared::envelope::Incoming;
 use lookout_shared::ids::AccountId;
-use lookout_shared::invocation::{Function, Invocation, diagnostic, invoke};
 use lookout_shared::member::{MemberError, MemberErrorKind};
-use lookout_shared::notification::{SNS_MAX_REQUEST_BYTES, SnsMessage};
-use lookout_shared::publish::MemoryPublisher;
-use lookout_shared::state::{MemoryStore, SystemClock};
-use serde::de::DeserializeOwned;
+use lookout_shared::notification::SNS_MAX_REQUEST_BYTES;
+use lookout_shared::publish::{MemoryPublisher, Publisher};
+use lookout_shared::state::{DynamoStore, MemoryStore, SystemClock};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const OWN: &str = "123456789012";
+use common::{OWN, assert_quoted, ecr, error_of, finding, forged_registry, images, inspector};
+use common::{empty_configuration, empty_coverage, json_error, no_findings, no_repository_frequencies};
+use common::{repositories, scan_ok, scan_type, sqs_document, summary_of};
+
 const PUBLISH: (&str, &str) = ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts");
-
-fn ecr(rules: &[&Rule]) -> aws_sdk_ecr::Client {
-    mock_client!(aws_sdk_ecr, RuleMode::MatchAny, rules, |b| b.retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(5))
-    ))
-}
-
-fn inspector(rules: &[&Rule]) -> aws_sdk_inspector2::Client {
-    mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, rules)
-}
-
-fn scan_type(t: ScanType) -> Rule {
-    mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(move || {
-        GetRegistryScanningConfigurationOutput::builder()
-            .scanning_configuration(
-                RegistryScanningConfiguration::builder()
-                    .scan_type(t.clone())
-                    .build(),
-            )
-            .build()
-    })
-}
-
-fn repositories(names: &'static [&'static str]) -> Rule {
-    mock!(aws_sdk_ecr::Client::describe_repositories).then_output(move || {
-        let mut out = DescribeRepositoriesOutput::builder();
-        for name in names {
-            out = out.repositories(Repository::builder().repository_name(*name).build());
-        }
-        out.build()
-    })
-}
-
-fn images(repository: &'static str, digests: &'static [&'static str]) -> Rule {
-    mock!(aws_sdk_ecr::Client::describe_images)
-        .match_requests(move |r| r.repository_name() == Some(repository))
-        .then_output(move || {
-            let mut out = DescribeImagesOutput::builder();
-            for (i, d) in digests.iter().enumerate() {
-                out = out.image_details(
-                    ImageDetail::builder()
-                        .repository_name(repository)
-                        .image_digest(*d)
-                        .image_tags(format!("v{i}"))
-                        .build(),
-                );
-            }
-            out.build()
-        })
-}
-
-fn scan_ok() -> Rule {
-    mock!(aws_sdk_ecr::Client::start_image_scan).then_output(|| StartImageScanOutput::builder().build())
-}
-
-fn no_repository_frequencies() -> Rule {
-    mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
-        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
-    })
-}
-
-fn json_error(code: &str, message: &str) -> String {
-    json!({"__type": code, "message": message}).to_string()
-}
 
 /// The settings of these tests, with `ACCOUNTS`; `PUBLISH` in `pairs` adds the topic.
 fn config(accounts: &str, pairs: &[(&str, &str)]) -> RescanConfig {
-    let mut all = vec![
-        ("ACCOUNTS", accounts),
-        ("ACCOUNT_ID", OWN),
-        ("SCAN_RATE_PER_SECOND", "10"),
-        ("SCAN_CONCURRENCY", "1"),
-        ("DEADLINE_MARGIN_MS", "1000"),
-    ];
+    let mut all = vec![("ACCOUNTS", accounts), ("ACCOUNT_ID", OWN)];
     all.extend_from_slice(pairs);
-    RescanConfig::from_env(&Env::from_pairs(
-        all.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-    ))
-    .unwrap()
+    common::config(&all)
+}
+
+/// A BASIC registry of one repository and its images, whose scans `scans` answers.
+fn basic_registry(
+    repository: &'static str,
+    digests: &'static [&'static str],
+    scans: &Rule,
+) -> aws_sdk_ecr::Client {
+    ecr(&[
+        &scan_type(ScanType::Basic),
+        &repositories(&[repository]),
+        &images(repository, digests),
+        scans,
+    ])
+}
+
+/// A rescan of `config`'s accounts, the members reached through `members`; the function's own
+/// registry and Inspector answer nothing.
+fn organisation_rescan<P: Publisher, M: Members>(
+    config: RescanConfig,
+    publisher: P,
+    members: M,
+) -> Rescan<EcrRegistry, Inspector2, P, DynamoStore, M> {
+    Rescan::new(
+        config,
+        EcrRegistry::new(ecr(&[])),
+        Inspector2::new(inspector(&[])),
+        publisher,
+    )
+    .with_members(Some(members))
 }
 
 /// Member accounts with mocked clients, or the way they fail; records the order they were
@@ -148,41 +99,6 @@ impl Members for MockedMembers {
     }
 }
 
-/// One invocation that must fail: its `Diagnostic` type and message.
-async fn error_of<F, T>(function: &F, event: Value, deadline: Deadline) -> (String, String)
-where
-    F: Function<Event = Incoming<T>>,
-    T: DeserializeOwned,
-{
-    let mut ctx = Invocation::new(deadline, "req");
-    match invoke(function, Incoming::from_document(event), &mut ctx).await {
-        Ok(_) => panic!("the invocation succeeded"),
-        Err(e) => {
-            let d = diagnostic(&e);
-            (d.error_type, d.error_message)
-        }
-    }
-}
-
-/// One invocation that must succeed, its summary as JSON.
-async fn summary_of<F, T>(function: &F, event: Value, deadline: Deadline) -> Value
-where
-    F: Function<Event = Incoming<T>>,
-    T: DeserializeOwned,
-{
-    let mut ctx = Invocation::new(deadline, "req");
-    match invoke(function, Incoming::from_document(event), &mut ctx).await {
-        Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// The structured (SQS) body of a per-protocol message.
-fn sqs_document(m: &SnsMessage) -> Value {
-    let body: Value = serde_json::from_str(&m.message).unwrap();
-    serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap()
-}
-
 fn account<'v>(summary: &'v Value, id: &str) -> &'v Value {
     summary["perAccount"]
         .as_array()
@@ -205,19 +121,9 @@ fn scheduled(time: &str) -> Value {
 #[tokio::test]
 async fn three_accounts_one_unreachable_scan_the_two_and_name_the_third_after_the_summary() {
     let own_scans = scan_ok();
-    let own = ecr(&[
-        &scan_type(ScanType::Basic),
-        &repositories(&["web"]),
-        &images("web", &["sha256:o1", "sha256:o2"]),
-        &own_scans,
-    ]);
+    let own = basic_registry("web", &["sha256:o1", "sha256:o2"], &own_scans);
     let member_scans = scan_ok();
-    let member = ecr(&[
-        &scan_type(ScanType::Basic),
-        &repositories(&["api"]),
-        &images("api", &["sha256:a1", "sha256:a2", "sha256:a3"]),
-        &member_scans,
-    ]);
+    let member = basic_registry("api", &["sha256:a1", "sha256:a2", "sha256:a3"], &member_scans);
     let mut members = MockedMembers::default();
     members.reachable.insert("111111111111", (member, inspector(&[])));
     let publisher = MemoryPublisher::default();
@@ -293,30 +199,24 @@ async fn a_throttled_account_slows_itself_and_no_other() {
         .output(|| StartImageScanOutput::builder().build())
         .repeatedly()
         .build();
-    let slow = ecr(&[
-        &scan_type(ScanType::Basic),
-        &repositories(&["web"]),
-        &images("web", &["sha256:s1", "sha256:s2", "sha256:s3"]),
-        &throttled,
-    ]);
+    let slow = basic_registry("web", &["sha256:s1", "sha256:s2", "sha256:s3"], &throttled);
     let calm_scans = scan_ok();
-    let calm = ecr(&[
-        &scan_type(ScanType::Basic),
-        &repositories(&["web"]),
-        &images("web", &["sha256:c1", "sha256:c2", "sha256:c3"]),
-        &calm_scans,
-    ]);
+    let calm = basic_registry("web", &["sha256:c1", "sha256:c2", "sha256:c3"], &calm_scans);
     let mut members = MockedMembers::default();
     members.reachable.insert("111111111111", (slow, inspector(&[])));
     members.reachable.insert("222222222222", (calm, inspector(&[])));
-    let rescan = Rescan::new(
+    let rescan = organisation_rescan(
         config("111111111111,222222222222", &[]),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
         None::<MemoryPublisher>,
+        members,
+    );
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(600)),
+        "req",
     )
-    .with_members(Some(members));
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    .await;
     assert_eq!(summary["outcomes"], json!({"started": 6}));
     assert_eq!(throttled.num_calls(), 5, "two throttled, then three started");
     let notes = |id: &str| account(&summary, id)["registry"]["notes"].to_string();
@@ -426,18 +326,22 @@ async fn accounts_the_deadline_left_go_first_next_time_with_the_state_table() {
     );
     let (hang, reached) = (members.hang.clone(), members.reached.clone());
     let store = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
-    let rescan = Rescan::new(
+    let rescan = organisation_rescan(
         config(SIX, &[("DEADLINE_MARGIN_MS", "10000")]),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
         None::<MemoryPublisher>,
+        members,
     )
-    .with_state(Some(store), Duration::from_secs(900))
-    .with_members(Some(members));
+    .with_state(Some(store), Duration::from_secs(900));
 
     // The first four hang until the stop, so the last two never get their turn.
     let began = tokio::time::Instant::now();
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(60)),
+        "req",
+    )
+    .await;
     assert_eq!(
         began.elapsed(),
         Duration::from_secs(50),
@@ -464,7 +368,13 @@ async fn accounts_the_deadline_left_go_first_next_time_with_the_state_table() {
     // The next run: those not reached first, then those cut short, in the order they had.
     hang.store(false, Ordering::SeqCst);
     reached.lock().unwrap().clear();
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(60)),
+        "req",
+    )
+    .await;
     assert_eq!(
         *reached.lock().unwrap(),
         [
@@ -484,19 +394,19 @@ async fn accounts_the_deadline_left_go_first_next_time_with_the_state_table() {
 async fn without_a_table_the_accounts_rotate_by_the_scheduled_hour() {
     let members = FakeMembers::new(1, &[]);
     let reached = members.reached.clone();
-    let rescan = Rescan::new(
-        config(SIX, &[]),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
-        None::<MemoryPublisher>,
-    )
-    .with_members(Some(members));
+    let rescan = organisation_rescan(config(SIX, &[]), None::<MemoryPublisher>, members);
     let order = |time: String| {
         let rescan = &rescan;
         let reached = reached.clone();
         async move {
             reached.lock().unwrap().clear();
-            summary_of(rescan, scheduled(&time), Deadline::after(Duration::from_secs(60))).await;
+            summary_of(
+                rescan,
+                scheduled(&time),
+                Deadline::after(Duration::from_secs(60)),
+                "req",
+            )
+            .await;
             reached.lock().unwrap().clone()
         }
     };
@@ -518,60 +428,6 @@ async fn without_a_table_the_accounts_rotate_by_the_scheduled_hour() {
 
 // ---- ENHANCED registries: Inspector read through each member's role ----
 
-fn finding(account: &str, repo: &str, digest: &str) -> aws_sdk_inspector2::types::Finding {
-    use aws_sdk_inspector2::types::*;
-    let t = aws_smithy_types::DateTime::from_secs(1_700_000_000);
-    Finding::builder()
-        .finding_arn(format!("arn:aws:inspector2:us-east-1:{account}:finding/1"))
-        .aws_account_id(account)
-        .r#type(FindingType::PackageVulnerability)
-        .description("d")
-        .title("CVE-2024-0001 - openssl")
-        .severity(Severity::Critical)
-        .first_observed_at(t)
-        .last_observed_at(t)
-        .status(FindingStatus::Active)
-        .fix_available(FixAvailable::Yes)
-        .package_vulnerability_details(
-            PackageVulnerabilityDetails::builder()
-                .vulnerability_id("CVE-2024-0001")
-                .source("NVD")
-                .vulnerable_packages(
-                    VulnerablePackage::builder()
-                        .name("openssl")
-                        .version("3.0.0")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .resources(
-            Resource::builder()
-                .r#type(ResourceType::AwsEcrContainerImage)
-                .id(format!(
-                    "arn:aws:ecr:us-east-1:{account}:repository/{repo}/{digest}"
-                ))
-                .details(
-                    ResourceDetails::builder()
-                        .aws_ecr_container_image(
-                            AwsEcrContainerImageDetails::builder()
-                                .repository_name(repo)
-                                .image_hash(digest)
-                                .registry(account)
-                                .image_tags("v1")
-                                .build()
-                                .unwrap(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn enhanced_members_report_inspector_through_their_role_and_a_denied_part_is_an_error() {
     let enhanced_ecr = |scans: &Rule| {
@@ -582,20 +438,18 @@ async fn enhanced_members_report_inspector_through_their_role_and_a_denied_part_
             scans,
         ])
     };
-    let configuration = || {
-        mock!(aws_sdk_inspector2::Client::get_configuration)
-            .then_output(|| GetConfigurationOutput::builder().build())
-    };
     let (scans_a, scans_b) = (scan_ok(), scan_ok());
     let findings_a = mock!(aws_sdk_inspector2::Client::list_findings).then_output(|| {
         ListFindingsOutput::builder()
-            .findings(finding("111111111111", "svc", "sha256:a"))
+            .findings(finding(
+                "111111111111",
+                "svc",
+                "sha256:a",
+                "CVE-2024-0001",
+                Severity::Critical,
+            ))
             .build()
     });
-    let coverage_a = mock!(aws_sdk_inspector2::Client::list_coverage)
-        .then_output(|| ListCoverageOutput::builder().build());
-    let findings_b = mock!(aws_sdk_inspector2::Client::list_findings)
-        .then_output(|| ListFindingsOutput::builder().build());
     let coverage_b = mock!(aws_sdk_inspector2::Client::list_coverage)
         .sequence()
         .http_status(400, Some(json_error("AccessDeniedException", "not allowed")))
@@ -606,24 +460,22 @@ async fn enhanced_members_report_inspector_through_their_role_and_a_denied_part_
         "111111111111",
         (
             enhanced_ecr(&scans_a),
-            inspector(&[&findings_a, &coverage_a, &configuration()]),
+            inspector(&[&findings_a, &empty_coverage(), &empty_configuration()]),
         ),
     );
     members.reachable.insert(
         "222222222222",
         (
             enhanced_ecr(&scans_b),
-            inspector(&[&findings_b, &coverage_b, &configuration()]),
+            inspector(&[&no_findings(), &coverage_b, &empty_configuration()]),
         ),
     );
     let publisher = MemoryPublisher::default();
-    let rescan = Rescan::new(
+    let rescan = organisation_rescan(
         config("111111111111,222222222222", &[PUBLISH]),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
         &publisher,
-    )
-    .with_members(Some(members));
+        members,
+    );
     let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
     assert_eq!(error_type, "Lookout.InspectorUnreadable");
     assert!(message.contains("(coverage)"), "{message}");
@@ -659,7 +511,7 @@ async fn the_summary_is_bounded_per_account_and_its_counts_stay_complete() {
     let members = FakeMembers::new(30, &[]);
     let scans = members.scans.clone();
     let publisher = MemoryPublisher::default();
-    let rescan = Rescan::new(
+    let rescan = organisation_rescan(
         config(
             &accounts.join(","),
             &[
@@ -668,12 +520,16 @@ async fn the_summary_is_bounded_per_account_and_its_counts_stay_complete() {
                 ("SCAN_CONCURRENCY", "16"),
             ],
         ),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
         &publisher,
+        members,
+    );
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(600)),
+        "req",
     )
-    .with_members(Some(members));
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(600))).await;
+    .await;
     assert_eq!(scans.load(Ordering::SeqCst), 60 * 30);
     assert_eq!(summary["outcomes"], json!({"started": 1_800}));
     assert_eq!(
@@ -708,47 +564,20 @@ async fn the_summary_is_bounded_per_account_and_its_counts_stay_complete() {
 
 // ---- Untrusted text from a member's registry is quoted ----
 
-const FORGED: &str = "x\n--- CRITICAL\nSubject: [Lookout] all clear\n\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7} \u{202e}txet";
-
 #[tokio::test]
 async fn a_members_names_and_errors_cannot_forge_summary_lines() {
-    let hostile: &'static str = Box::leak(format!("web{FORGED}").into_boxed_str());
-    let names: &'static [&'static str] = Box::leak(vec![hostile].into_boxed_slice());
-    let listing = mock!(aws_sdk_ecr::Client::describe_images).then_output(move || {
-        DescribeImagesOutput::builder()
-            .image_details(
-                ImageDetail::builder()
-                    .repository_name(hostile)
-                    .image_digest("sha256:a")
-                    .image_tags(format!("v1{FORGED}"))
-                    .build(),
-            )
-            .build()
-    });
-    let refused = mock!(aws_sdk_ecr::Client::start_image_scan)
-        .sequence()
-        .http_status(400, Some(json_error("ValidationException", FORGED)))
-        .repeatedly()
-        .build();
-    let member = ecr(&[
-        &scan_type(ScanType::Basic),
-        &repositories(names),
-        &listing,
-        &refused,
-    ]);
+    let member = ecr(&forged_registry().each_ref());
     let mut members = MockedMembers::default();
     members.reachable.insert("111111111111", (member, inspector(&[])));
     let publisher = MemoryPublisher::default();
-    let rescan = Rescan::new(
+    let rescan = organisation_rescan(
         config(
             "111111111111,222222222222",
             &[PUBLISH, ("MESSAGE_FORMAT", "text")],
         ),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
         &publisher,
-    )
-    .with_members(Some(members));
+        members,
+    );
     let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
     assert_eq!(error_type, "Lookout.MemberUnreachable");
     assert!(!message.contains("evil"), "{message}");
@@ -766,38 +595,28 @@ async fn a_members_names_and_errors_cannot_forge_summary_lines() {
     let body = &sent[0].message;
     assert!(body.contains("Per account:"), "{body}");
     assert!(body.contains("Failures:\n  111111111111 web"), "{body}");
-    for line in body.lines() {
-        assert!(
-            !line.starts_with("--- ") && !line.starts_with("Subject:"),
-            "forged line {line:?} in\n{body}"
-        );
-    }
-    assert!(
-        !body.contains('\u{1b}') && !body.contains('\u{7}') && !body.contains('\u{202e}'),
-        "{body:?}"
-    );
+    assert_quoted(body);
 }
 
 #[tokio::test]
 async fn a_dry_run_over_the_organisation_starts_nothing_and_says_what_it_would() {
     let scans = scan_ok();
-    let member = ecr(&[
-        &scan_type(ScanType::Basic),
-        &repositories(&["web"]),
-        &images("web", &["sha256:a1", "sha256:a2"]),
-        &scans,
-    ]);
+    let member = basic_registry("web", &["sha256:a1", "sha256:a2"], &scans);
     let mut members = MockedMembers::default();
     members.reachable.insert("111111111111", (member, inspector(&[])));
     let publisher = MemoryPublisher::default();
-    let rescan = Rescan::new(
+    let rescan = organisation_rescan(
         config("111111111111", &[PUBLISH, ("DRY_RUN", "true")]),
-        EcrRegistry::new(ecr(&[])),
-        Inspector2::new(inspector(&[])),
         &publisher,
+        members,
+    );
+    let summary = summary_of(
+        &rescan,
+        json!({}),
+        Deadline::after(Duration::from_secs(60)),
+        "req",
     )
-    .with_members(Some(members));
-    let summary = summary_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
+    .await;
     assert_eq!(scans.num_calls(), 0);
     assert_eq!(summary["dryRun"], true);
     assert_eq!(summary["outcomes"], json!({"wouldScan": 2}));

@@ -3,97 +3,37 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use aws_sdk_ecr::config::retry::RetryConfig;
+mod common;
+
 use aws_sdk_ecr::operation::describe_images::DescribeImagesOutput;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesOutput;
-use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
 use aws_sdk_ecr::operation::start_image_scan::{StartImageScanError, StartImageScanOutput};
 use aws_sdk_ecr::types::error::{ImageNotFoundException, LimitExceededException};
-use aws_sdk_ecr::types::{ImageDetail, RegistryScanningConfiguration, Repository, ScanType};
+use aws_sdk_ecr::types::{ImageDetail, Repository, ScanType};
 use aws_sdk_inspector2::operation::get_configuration::GetConfigurationOutput;
 use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
 use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use ecr_rescan::{EcrRegistry, Inspector2, Registry, Rescan, RescanConfig};
 use lookout_shared::aws::ApiError;
 use lookout_shared::config::{Env, TopicArn};
 use lookout_shared::deadline::Deadline;
 use lookout_shared::envelope::Incoming;
-use lookout_shared::invocation::{Function, Invocation, diagnostic, invoke};
+use lookout_shared::invocation::{Invocation, diagnostic, invoke};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::notification::{AttributeValue, Delivery, MessageFormat, SNS_MAX_REQUEST_BYTES};
 use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
 use lookout_shared::state::{MemoryStore, SystemClock};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::{FORGED, OWN, assert_quoted, config, ecr, error_of, finding, forged_registry, images};
+use common::{empty_configuration, empty_coverage, inspector, json_error, no_findings};
+use common::{no_repository_frequencies, repositories, scan_ok, scan_type, sqs_document, summary_of};
+
 const QUOTA: &str = "The scan quota per image has been exceeded. Wait and try again.";
-
-fn ecr(rules: &[&Rule]) -> aws_sdk_ecr::Client {
-    mock_client!(aws_sdk_ecr, RuleMode::MatchAny, rules, |b| b.retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(5))
-    ))
-}
-
-fn inspector(rules: &[&Rule]) -> aws_sdk_inspector2::Client {
-    mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, rules)
-}
-
-fn scan_type(t: ScanType) -> Rule {
-    mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(move || {
-        GetRegistryScanningConfigurationOutput::builder()
-            .scanning_configuration(
-                RegistryScanningConfiguration::builder()
-                    .scan_type(t.clone())
-                    .build(),
-            )
-            .build()
-    })
-}
-
-/// No per-repository scanning configuration: every repository has the registry's rules.
-fn no_repository_frequencies() -> Rule {
-    mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration).then_output(|| {
-        aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput::builder().build()
-    })
-}
-
-fn repositories(names: &'static [&'static str]) -> Rule {
-    mock!(aws_sdk_ecr::Client::describe_repositories).then_output(move || {
-        let mut out = DescribeRepositoriesOutput::builder();
-        for name in names {
-            out = out.repositories(Repository::builder().repository_name(*name).build());
-        }
-        out.build()
-    })
-}
-
-fn images(repository: &'static str, digests: &'static [&'static str]) -> Rule {
-    mock!(aws_sdk_ecr::Client::describe_images)
-        .match_requests(move |r| r.repository_name() == Some(repository))
-        .then_output(move || {
-            let mut out = DescribeImagesOutput::builder();
-            for (i, d) in digests.iter().enumerate() {
-                out = out.image_details(
-                    ImageDetail::builder()
-                        .repository_name(repository)
-                        .image_digest(*d)
-                        .image_tags(format!("v{i}"))
-                        .build(),
-                );
-            }
-            out.build()
-        })
-}
-
-fn scan_ok() -> Rule {
-    mock!(aws_sdk_ecr::Client::start_image_scan).then_output(|| StartImageScanOutput::builder().build())
-}
 
 fn scan_of(
     digest: &'static str,
@@ -104,23 +44,6 @@ fn scan_of(
 > {
     mock!(aws_sdk_ecr::Client::start_image_scan)
         .match_requests(move |r| r.image_id().and_then(|i| i.image_digest()) == Some(digest))
-}
-
-fn json_error(code: &str, message: &str) -> String {
-    json!({"__type": code, "message": message}).to_string()
-}
-
-fn config(pairs: &[(&str, &str)]) -> RescanConfig {
-    let mut all = vec![
-        ("SCAN_RATE_PER_SECOND", "10"),
-        ("SCAN_CONCURRENCY", "1"),
-        ("DEADLINE_MARGIN_MS", "1000"),
-    ];
-    all.extend_from_slice(pairs);
-    RescanConfig::from_env(&Env::from_pairs(
-        all.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-    ))
-    .unwrap()
 }
 
 async fn run(
@@ -469,67 +392,6 @@ fn covered(
         .unwrap()
 }
 
-fn finding(
-    repo: &str,
-    digest: &str,
-    cve: &str,
-    severity: aws_sdk_inspector2::types::Severity,
-) -> aws_sdk_inspector2::types::Finding {
-    use aws_sdk_inspector2::types::*;
-    let t = aws_smithy_types::DateTime::from_secs(1_700_000_000);
-    Finding::builder()
-        .finding_arn(format!("arn:aws:inspector2:us-east-1:123456789012:finding/{cve}"))
-        .aws_account_id("123456789012")
-        .r#type(FindingType::PackageVulnerability)
-        .description("d")
-        .title(format!("{cve} - openssl"))
-        .severity(severity)
-        .first_observed_at(t)
-        .last_observed_at(t)
-        .status(FindingStatus::Active)
-        .fix_available(FixAvailable::Yes)
-        .inspector_score(9.8)
-        .package_vulnerability_details(
-            PackageVulnerabilityDetails::builder()
-                .vulnerability_id(cve)
-                .source("NVD")
-                .vulnerable_packages(
-                    VulnerablePackage::builder()
-                        .name("openssl")
-                        .version("3.0.0")
-                        .fixed_in_version("3.0.1")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .resources(
-            Resource::builder()
-                .r#type(ResourceType::AwsEcrContainerImage)
-                .id(format!(
-                    "arn:aws:ecr:us-east-1:123456789012:repository/{repo}/{digest}"
-                ))
-                .details(
-                    ResourceDetails::builder()
-                        .aws_ecr_container_image(
-                            AwsEcrContainerImageDetails::builder()
-                                .repository_name(repo)
-                                .image_hash(digest)
-                                .registry("123456789012")
-                                .image_tags("v1")
-                                .build()
-                                .unwrap(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn enhanced_registries_report_inspector_and_never_start_a_scan() {
     use aws_sdk_inspector2::types::{
@@ -586,8 +448,14 @@ async fn enhanced_registries_report_inspector_and_never_start_a_scan() {
         })
         .then_output(|| {
             ListFindingsOutput::builder()
-                .findings(finding("web", "sha256:aaa", "CVE-2024-0001", Severity::Critical))
-                .findings(finding("web", "sha256:aaa", "CVE-2024-0002", Severity::High))
+                .findings(finding(
+                    OWN,
+                    "web",
+                    "sha256:aaa",
+                    "CVE-2024-0001",
+                    Severity::Critical,
+                ))
+                .findings(finding(OWN, "web", "sha256:aaa", "CVE-2024-0002", Severity::High))
                 .build()
         });
     let inspector_rules = [&configuration, &coverage, &findings];
@@ -687,12 +555,6 @@ async fn an_unavailable_inspector_api_is_reported_then_an_error() {
     assert_eq!(summary["complete"], false);
 }
 
-/// The structured (SQS) body of a per-protocol message.
-fn sqs_document(m: &SnsMessage) -> Value {
-    let body: Value = serde_json::from_str(&m.message).unwrap();
-    serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap()
-}
-
 /// Issue 22 §5: one part denied is enough: the summary is published, then the run fails.
 #[tokio::test]
 async fn inspector_access_denied_is_an_error_after_the_summary() {
@@ -707,10 +569,7 @@ async fn inspector_access_denied_is_an_error_after_the_summary() {
         .http_status(400, Some(json_error("AccessDeniedException", "not allowed")))
         .repeatedly()
         .build();
-    let configuration = mock!(aws_sdk_inspector2::Client::get_configuration)
-        .then_output(|| GetConfigurationOutput::builder().build());
-    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage)
-        .then_output(|| ListCoverageOutput::builder().build());
+    let (configuration, coverage) = (empty_configuration(), empty_coverage());
     let publisher = MemoryPublisher::default();
     let rescan = Rescan::new(
         with_topic(config(&[])),
@@ -746,12 +605,8 @@ async fn an_enhanced_report_with_no_findings_says_so_once() {
         &repositories(&["web"]),
         &frequencies,
     ];
-    let findings = mock!(aws_sdk_inspector2::Client::list_findings)
-        .then_output(|| ListFindingsOutput::builder().build());
-    let configuration = mock!(aws_sdk_inspector2::Client::get_configuration)
-        .then_output(|| GetConfigurationOutput::builder().build());
-    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage)
-        .then_output(|| ListCoverageOutput::builder().build());
+    let findings = no_findings();
+    let (configuration, coverage) = (empty_configuration(), empty_coverage());
     let publisher = MemoryPublisher::default();
     let rescan = Rescan::new(
         with_topic(config(&[])),
@@ -865,35 +720,6 @@ fn publishing_text<'p>(
         Inspector2::new(inspector(&[])),
         publisher,
     )
-}
-
-/// One invocation that must fail: its `Diagnostic` type and message.
-async fn error_of<F, T>(function: &F, event: Value, deadline: Deadline) -> (String, String)
-where
-    F: Function<Event = Incoming<T>>,
-    T: DeserializeOwned,
-{
-    let mut ctx = Invocation::new(deadline, "req");
-    match invoke(function, Incoming::from_document(event), &mut ctx).await {
-        Ok(_) => panic!("the invocation succeeded"),
-        Err(e) => {
-            let d = diagnostic(&e);
-            (d.error_type, d.error_message)
-        }
-    }
-}
-
-/// One invocation through the skeleton's entry point, its summary as JSON.
-async fn summary_of<F, T>(function: &F, event: Value, deadline: Deadline, request_id: &str) -> Value
-where
-    F: Function<Event = Incoming<T>>,
-    T: DeserializeOwned,
-{
-    let mut ctx = Invocation::new(deadline, request_id);
-    match invoke(function, Incoming::from_document(event), &mut ctx).await {
-        Ok(summary) => serde_json::to_value(summary).unwrap_or(Value::Null),
-        Err(e) => panic!("{e}"),
-    }
 }
 
 // ---- Delivery: once per event through the outbox, never suppressed ----
@@ -1387,24 +1213,31 @@ async fn findings_are_asked_worst_first_in_the_selected_repositories() {
         })
         .then_output(|| {
             ListFindingsOutput::builder()
-                .findings(finding("web", "sha256:w", "CVE-2024-0001", Severity::Critical))
-                .findings(finding("web", "sha256:w", "CVE-2024-0002", Severity::High))
+                .findings(finding(
+                    OWN,
+                    "web",
+                    "sha256:w",
+                    "CVE-2024-0001",
+                    Severity::Critical,
+                ))
+                .findings(finding(OWN, "web", "sha256:w", "CVE-2024-0002", Severity::High))
                 .build()
         });
     // Before: unsorted, unfiltered; the cut kept other repositories' findings, then dropped them.
     let asked_wrong = mock!(aws_sdk_inspector2::Client::list_findings).then_output(|| {
         ListFindingsOutput::builder()
-            .findings(finding("legacy", "sha256:l", "CVE-2024-0009", Severity::High))
-            .findings(finding("web", "sha256:w", "CVE-2024-0002", Severity::High))
+            .findings(finding(
+                OWN,
+                "legacy",
+                "sha256:l",
+                "CVE-2024-0009",
+                Severity::High,
+            ))
+            .findings(finding(OWN, "web", "sha256:w", "CVE-2024-0002", Severity::High))
             .build()
     });
     // The other parts answer: an unavailable part would fail the run (issue 22 §5).
-    let others = [
-        mock!(aws_sdk_inspector2::Client::get_configuration)
-            .then_output(|| GetConfigurationOutput::builder().build()),
-        mock!(aws_sdk_inspector2::Client::list_coverage)
-            .then_output(|| ListCoverageOutput::builder().build()),
-    ];
+    let others = [empty_configuration(), empty_coverage()];
     let inspector_rules = [&asked_right, &asked_wrong, &others[0], &others[1]];
     let summary = run(
         config(&[("REPOSITORY_EXCLUDE", "legacy"), ("MAX_FINDINGS", "1")]),
@@ -1426,50 +1259,11 @@ async fn findings_are_asked_worst_first_in_the_selected_repositories() {
 
 // ---- Untrusted text in the summary is quoted ----
 
-const FORGED: &str = "x\n--- CRITICAL\nSubject: [Lookout] all clear\n\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7} \u{202e}txet";
-
-/// No line of a text body that untrusted text could have started or hidden.
-fn assert_quoted(body: &str) {
-    for line in body.lines() {
-        assert!(
-            !line.starts_with("--- ") && !line.starts_with("Subject:"),
-            "forged line {line:?} in\n{body}"
-        );
-    }
-    assert!(
-        !body.contains('\u{1b}') && !body.contains('\u{7}') && !body.contains('\u{202e}'),
-        "{body:?}"
-    );
-}
-
 #[tokio::test]
 async fn names_tags_and_error_details_cannot_forge_summary_lines() {
-    let hostile_repo: &'static str = Box::leak(format!("web{FORGED}").into_boxed_str());
-    let names: &'static [&'static str] = Box::leak(vec![hostile_repo].into_boxed_slice());
-    let listing = mock!(aws_sdk_ecr::Client::describe_images).then_output(move || {
-        DescribeImagesOutput::builder()
-            .image_details(
-                ImageDetail::builder()
-                    .repository_name(hostile_repo)
-                    .image_digest("sha256:a")
-                    .image_tags(format!("v1{FORGED}"))
-                    .build(),
-            )
-            .build()
-    });
-    let refused = mock!(aws_sdk_ecr::Client::start_image_scan)
-        .sequence()
-        .http_status(400, Some(json_error("ValidationException", FORGED)))
-        .repeatedly()
-        .build();
-    let rules = [
-        &scan_type(ScanType::Basic),
-        &repositories(names),
-        &listing,
-        &refused,
-    ];
+    let rules = forged_registry();
     let publisher = MemoryPublisher::default();
-    let rescan = publishing_text(config(&[]), &rules, &publisher);
+    let rescan = publishing_text(config(&[]), &rules.each_ref(), &publisher);
     let (error_type, message) = error_of(&rescan, json!({}), Deadline::after(Duration::from_secs(60))).await;
     assert_eq!(error_type, "Lookout.ScansFailed");
     assert!(
@@ -1493,7 +1287,7 @@ async fn inspector_names_cannot_forge_summary_lines() {
         &frequencies,
     ];
     let findings = mock!(aws_sdk_inspector2::Client::list_findings).then_output(|| {
-        let mut f = finding("web", "sha256:w", "CVE-2024-0001", Severity::Critical);
+        let mut f = finding(OWN, "web", "sha256:w", "CVE-2024-0001", Severity::Critical);
         f.title = Some(FORGED.to_string());
         let details = f.package_vulnerability_details.as_mut().unwrap();
         let package = &mut details.vulnerable_packages.as_mut().unwrap()[0];

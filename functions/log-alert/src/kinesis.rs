@@ -34,8 +34,54 @@ pub struct RecordSlot(pub(crate) Result<KinesisEventRecord, Defect>);
 /// the problem in words that never quote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Defect {
-    pub(crate) sequence_number: Option<String>,
+    pub(crate) sequence_number: SequenceNumber,
     pub(crate) problem: Malformed,
+}
+
+/// Kinesis writes sequence numbers as decimal strings of at most this many digits.
+const MAX_SEQUENCE_DIGITS: usize = 128;
+
+/// A record's sequence number as the event gives it, fit to log: only a decimal string of at
+/// most 128 digits (what Kinesis writes) is kept; other text is never repeated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SequenceNumber {
+    /// None given (or empty).
+    Absent,
+    /// ASCII digits, at most 128.
+    Readable(String),
+    /// Given, but not a sequence number: logged as such, with the record's index.
+    Unreadable,
+}
+
+impl SequenceNumber {
+    /// `sequenceNumber` as given: a string, or any other JSON value.
+    pub(crate) fn read(raw: Option<&Value>) -> Self {
+        match raw {
+            None | Some(Value::Null) => Self::Absent,
+            Some(Value::String(text)) => Self::of(text),
+            Some(_) => Self::Unreadable,
+        }
+    }
+
+    /// From a typed record's `sequenceNumber`.
+    pub(crate) fn of(text: &str) -> Self {
+        if text.is_empty() {
+            Self::Absent
+        } else if text.len() <= MAX_SEQUENCE_DIGITS && text.bytes().all(|b| b.is_ascii_digit()) {
+            Self::Readable(text.to_string())
+        } else {
+            Self::Unreadable
+        }
+    }
+
+    /// For a log line: the number, `(none)` or `unreadable sequence number`.
+    pub(crate) fn for_log(&self) -> &str {
+        match self {
+            Self::Absent => "(none)",
+            Self::Readable(number) => number,
+            Self::Unreadable => "unreadable sequence number",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for LogAlertEvent {
@@ -76,15 +122,12 @@ impl<'de> Visitor<'de> for TopLevel {
 
 impl<'de> Deserialize<'de> for RecordSlot {
     /// Through a `Value`, so a record that is not a Kinesis record still tells its sequence
-    /// number (for the log line that rejects it).
+    /// number (for the log line that rejects it), when it reads as one.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         Ok(Self(KinesisEventRecord::deserialize(&value).map_err(|e| {
             Defect {
-                sequence_number: value
-                    .pointer("/kinesis/sequenceNumber")
-                    .and_then(Value::as_str)
-                    .map(String::from),
+                sequence_number: SequenceNumber::read(value.pointer("/kinesis/sequenceNumber")),
                 // "a field has the wrong type": serde's own words would quote the data.
                 problem: Malformed::from_serde(&e),
             }
@@ -171,7 +214,7 @@ pub(crate) mod tests {
         };
         assert!(slots[0].0.is_ok());
         let defect = slots[1].0.as_ref().unwrap_err();
-        assert_eq!(defect.sequence_number.as_deref(), Some("9"));
+        assert_eq!(defect.sequence_number, SequenceNumber::Readable("9".into()));
         assert!(
             !defect.problem.to_string().contains("hunter2"),
             "{}",
@@ -179,11 +222,45 @@ pub(crate) mod tests {
         );
         let missing = slots[2].0.as_ref().unwrap_err();
         assert_eq!(
-            (
-                missing.sequence_number.as_deref(),
-                missing.problem.to_string().as_str()
-            ),
-            (None, "missing field `kinesis`")
+            (&missing.sequence_number, missing.problem.to_string().as_str()),
+            (&SequenceNumber::Absent, "missing field `kinesis`")
+        );
+    }
+
+    #[test]
+    fn a_sequence_number_is_kept_only_when_it_is_decimal_digits_of_kinesis_length() {
+        let defect = |sequence: Value| {
+            let mut bad = record(1, b"x");
+            bad["kinesis"]["data"] = json!(1);
+            bad["kinesis"]["sequenceNumber"] = sequence;
+            let LogAlertEvent::Kinesis(slots) = typed(json!({"Records": [bad]})) else {
+                panic!("a Kinesis batch");
+            };
+            slots[0].0.as_ref().unwrap_err().sequence_number.clone()
+        };
+        let longest = "4".repeat(128);
+        assert_eq!(defect(json!(longest)), SequenceNumber::Readable(longest.clone()));
+        assert_eq!(defect(json!("007")), SequenceNumber::Readable("007".into()));
+        assert_eq!(defect(json!(null)), SequenceNumber::Absent);
+        assert_eq!(defect(json!("")), SequenceNumber::Absent);
+        for unreadable in [
+            json!("4".repeat(129)),
+            json!("12\n{\"level\":\"ERROR\"} forged"),
+            json!("password=hunter2"),
+            json!("-1"),
+            json!(" 1"),
+            json!("１２"),
+            json!(12),
+            json!({"n": "1"}),
+        ] {
+            let read = defect(unreadable.clone());
+            assert_eq!(read, SequenceNumber::Unreadable, "{unreadable}");
+            assert_eq!(read.for_log(), "unreadable sequence number");
+        }
+        assert_eq!(SequenceNumber::Absent.for_log(), "(none)");
+        assert_eq!(
+            SequenceNumber::of("49590338271490256608559692538361571095921575989136588898").for_log(),
+            "49590338271490256608559692538361571095921575989136588898"
         );
     }
 

@@ -2,7 +2,7 @@
 
 use lookout_shared::accounts::{AccountNames, MemberAccounts};
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn, shape};
+use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
 use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::member::MemberConfig;
@@ -122,17 +122,8 @@ impl ScanAlertConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
         let region = env.region(Some(&topic))?;
-        // Lambda tells a function its account only per invocation; the template creates the
-        // topic in the stack's account, and a stack with a topic in another sets ACCOUNT_ID.
-        let account = match env.get("ACCOUNT_ID") {
-            None => topic.account().clone(),
-            Some(id) => AccountId::parse(id).ok_or_else(|| {
-                ConfigError::new(
-                    "ACCOUNT_ID",
-                    format!("must be a 12-digit AWS account id, not {}", shape(id)),
-                )
-            })?,
-        };
+        let account = lookout_shared::accounts::own_account(env, Some(&topic))?
+            .unwrap_or_else(|| topic.account().clone());
         Ok(Self {
             delivery: Delivery::from_env(env, topic)?,
             thresholds: Thresholds::parse(

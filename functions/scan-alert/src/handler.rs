@@ -23,10 +23,9 @@ use crate::summary::{self, ImageResult, ItemFailure, LogLine, Outcome, Summary, 
 use lookout_shared::config::ConfigError;
 use lookout_shared::deadline::Deadline;
 use lookout_shared::envelope::Incoming;
-use lookout_shared::findings::{Finding, SeverityCounts};
+use lookout_shared::findings::{Finding, SeverityCounts, VulnSeverity};
 use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::invocation::{Function, Invocation};
-use lookout_shared::member::MemberError;
 use lookout_shared::metrics::{Metric, MetricsConfig};
 use lookout_shared::notification::Detail;
 use lookout_shared::outbox::{Delivered, Outbox};
@@ -41,8 +40,6 @@ const SCAN_EVENTS: Metric = Metric::count("ScanEvents");
 const BELOW_THRESHOLD: Metric = Metric::count("BelowThreshold");
 const ITEMS_FAILED: Metric = Metric::count("ItemsFailed");
 const SCANS_WITHOUT_NEWS: Metric = Metric::count("ScansWithoutNews");
-/// Alerts sent without a member account's findings: its reader role could not be assumed.
-const MEMBER_ACCESS_FAILURES: Metric = Metric::count("MemberAccessFailures");
 
 /// A publish (with its ECR read) is not started with less than this left before the margin,
 /// nor with less than the slowest one of this invocation took.
@@ -240,6 +237,10 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore + Notes> ScanAlert<S, P
             })
             .await?;
         // Only now: a publish that failed returned above, and its retry finds the same news.
+        // Suppressed too: the fingerprint is this image's (account, region, repository,
+        // digest) with these findings at these severities (and these counts, when partly
+        // read), so the alert held back is one already sent on this very image inside the
+        // window, and what the notes record was alerted on it.
         if let Some((store, settle)) = settle {
             settle.write(store, margin, ctx).await;
         }
@@ -406,7 +407,7 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore + Notes> ScanAlert<S, P
             Err(e) => {
                 let unavailable = match &e {
                     FindingsError::Member(member) => {
-                        member_problem(ctx, member);
+                        lookout_shared::member::report(ctx, member);
                         Unavailable::MemberUnreachable
                     }
                     FindingsError::Api(_) => Unavailable::ReadFailed,
@@ -439,40 +440,39 @@ impl<S: ScanFindingsSource, P: Publisher, St: StateStore + Notes> ScanAlert<S, P
     }
 }
 
-/// Counted and logged (the account, the role and the kind; never the event): the alert goes
-/// out without the member's findings.
-fn member_problem(ctx: &mut Invocation, e: &MemberError) {
-    tracing::warn!(
-        account = %e.account,
-        role = %e.role,
-        kind = ?e.kind,
-        detail = %e.detail,
-        "cannot read a member account: alerting without its findings"
-    );
-    ctx.metrics.add(MEMBER_ACCESS_FAILURES, 1);
-}
-
-/// The suppression window's key: the account, the image digest and its finding set (ids,
-/// else the counts), ranked by the worst severity reached (a failed scan ranks lowest). The
-/// account: the same image with the same findings in two member accounts is two alerts.
+/// The suppression window's key: the image (account, region, repository, digest, as its
+/// notes are kept) and what the alert says of it, as the notes record it: its findings (ids
+/// and severities; with the counts when only the first `MAX_FINDINGS` were read), else the
+/// counts; ranked by the worst severity reached (a failed scan ranks lowest). The same digest
+/// with the same findings in another account, region or repository is another image: its own
+/// alert, not a repeat (a repeat's notes would record it as alerted when it never was).
 fn fingerprint(alert: &ImageAlert) -> (Fingerprint, u8) {
-    let mut ids: Vec<&str> = alert
+    let mut ids: Vec<(&str, VulnSeverity)> = alert
         .findings
         .iter()
-        .map(|f| f.vulnerability_id.as_str())
+        .map(|f| (f.vulnerability_id.as_str(), f.severity))
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let findings = if ids.is_empty() {
-        format!("{} {}", alert.status, alert.counts.describe())
-    } else {
-        ids.join(",")
+    let named: Vec<String> = ids.iter().map(|(id, s)| format!("{id} {s}")).collect();
+    let findings = match (named.is_empty(), alert.coverage) {
+        (true, _) => format!("{} {}", alert.status, alert.counts.describe()),
+        // Partly read: the counts tell what the ids cannot (findings past the read).
+        (false, Coverage::Partial) => format!("{} {}", named.join(","), alert.counts.describe()),
+        (false, Coverage::Complete | Coverage::CountsOnly) => named.join(","),
     };
     let rank = alert.reached.first().map_or(0, |s| *s as u8 + 1);
     (
         Fingerprint::new(
             "scan-alert",
-            &[alert.account.as_str(), &alert.digest, alert.event, &findings],
+            &[
+                alert.account.as_str(),
+                alert.region.as_str(),
+                &alert.repository,
+                &alert.digest,
+                alert.event,
+                &findings,
+            ],
         ),
         rank,
     )

@@ -5,9 +5,11 @@
 //! - **Basic scans.** A note per image (account, region, repository, digest) holds the findings
 //!   alerted on it, at the severities whose threshold was reached; a note per tag (account,
 //!   region, repository, tag) the digest last scanned under it. A rescan alerts only when it
-//!   finds one the image's note does not hold at that severity, and leads with it. A first scan
-//!   of a digest is compared with the previous digest of one of its tags: what this build added
-//!   and what it fixed. With neither note, it alerts as before.
+//!   finds one the image's note does not hold at that severity, and leads with it; when only
+//!   the first `MAX_FINDINGS` were read, also when it counts more at a severity than the note
+//!   does (the new ones are then past the read: counted, not named). A first scan of a digest
+//!   is compared with the previous digest of one of its tags: what this build added and what
+//!   it fixed. With neither note, it alerts as before.
 //! - **Inspector2 Finding events.** A note per finding ARN holds its last status and severity.
 //!   An ACTIVE finding is news when it has no note, its severity changed, or it was closed or
 //!   suppressed since; an `UPDATED` event of an ACTIVE finding at the same severity is not.
@@ -84,19 +86,31 @@ pub(crate) struct News {
     /// A new build only: the previous image's alerted findings this one does not have, worst
     /// first (empty when not every finding was read).
     pub(crate) fixed: Vec<(String, VulnSeverity)>,
+    /// A partly read scan (`MAX_FINDINGS`): per severity, the findings it counts beyond what
+    /// was alerted before and the new ones read, so new though not read (at least this many).
+    pub(crate) unread: SeverityCounts,
 }
 
 impl News {
-    /// `2 new since the last scan`, `1 new in this build`.
+    /// `2 new since the last scan`, `1 new in this build`: the new findings read and the
+    /// unread ones counted.
     pub(crate) fn headline(&self) -> String {
         let since = match self.since {
             Since::LastScan => "since the last scan",
             Since::PreviousImage { .. } => "in this build",
         };
-        format!(
-            "{} new {since}",
-            lookout_shared::text::thousands(self.new.len() as u64)
-        )
+        format!("{} new {since}", lookout_shared::text::thousands(self.total()))
+    }
+
+    /// The new findings, read or counted.
+    pub(crate) fn total(&self) -> u64 {
+        (self.new.len() as u64).saturating_add(self.unread.total_at_or_above(VulnSeverity::Untriaged))
+    }
+
+    /// The worst new severity, read or counted.
+    pub(crate) fn worst(&self) -> Option<VulnSeverity> {
+        let unread = self.unread.0.iter().filter(|(_, n)| **n > 0).map(|(s, _)| *s);
+        self.new.iter().map(|f| f.severity).chain(unread).max()
     }
 }
 
@@ -149,6 +163,21 @@ struct ImageNote {
     /// Findings alerted that the cap left out, per severity.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     beyond: BTreeMap<VulnSeverity, u64>,
+    /// Partly read scans (`MAX_FINDINGS`): the most findings a scan of this image counted per
+    /// severity (the event's counts), where that is more than the note names and counts in
+    /// `beyond`: the findings past the read were alerted as counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    counted: BTreeMap<VulnSeverity, u64>,
+}
+
+impl ImageNote {
+    /// The findings alerted at `s`: named, counted past the cap, or counted by a partly read
+    /// scan (whichever is more).
+    fn count(&self, s: VulnSeverity) -> u64 {
+        let named = self.alerted.values().filter(|v| **v == s).count() as u64;
+        let listed = named.saturating_add(self.beyond.get(&s).copied().unwrap_or(0));
+        listed.max(self.counted.get(&s).copied().unwrap_or(0))
+    }
 }
 
 /// One tag's note: the digest last scanned under it.
@@ -333,7 +362,8 @@ async fn basic<St: Notes>(
         Since::PreviousImage { .. } if alert.coverage == Coverage::Complete => fixed(alert, &against),
         _ => Vec::new(),
     };
-    let verdict = if new.is_empty() {
+    let unread = unread(alert, &against, &new);
+    let verdict = if new.is_empty() && unread.0.is_empty() {
         Verdict::NothingNew
     } else {
         Verdict::News(News {
@@ -341,6 +371,7 @@ async fn basic<St: Notes>(
             new,
             known,
             fixed,
+            unread,
         })
     };
     Assessment { verdict, settle }
@@ -455,6 +486,7 @@ async fn inspector<St: Notes>(
             new,
             known,
             fixed: Vec::new(),
+            unread: SeverityCounts::default(),
         })
     };
     Assessment { verdict, settle }
@@ -498,6 +530,29 @@ fn split(alert: &ImageAlert, note: &ImageNote) -> (Vec<Finding>, SeverityCounts)
     (new, known)
 }
 
+/// A partly read scan: per severity reached, how many of the findings the event counts are
+/// new though not read. Every finding read is either new or known, and no more are known at a
+/// severity than the note counts there, so past those the unread ones are new: the event's
+/// count less the note's and the new ones read (at least that many; 0 when the counts did not
+/// grow). A complete read names every finding: nothing is unread.
+fn unread(alert: &ImageAlert, note: &ImageNote, new: &[Finding]) -> SeverityCounts {
+    let mut unread = SeverityCounts::default();
+    if alert.coverage != Coverage::Partial {
+        return unread;
+    }
+    for s in &alert.reached {
+        let read_new = new.iter().filter(|f| f.severity == *s).count() as u64;
+        let more = alert
+            .counts
+            .get(*s)
+            .saturating_sub(note.count(*s).saturating_add(read_new));
+        if more > 0 {
+            unread.add(*s, more);
+        }
+    }
+    unread
+}
+
 /// The previous image's alerted findings that this one no longer has (nor ignores), worst first.
 fn fixed(alert: &ImageAlert, previous: &ImageNote) -> Vec<(String, VulnSeverity)> {
     let present: BTreeSet<String> = alert
@@ -517,29 +572,42 @@ fn fixed(alert: &ImageAlert, previous: &ImageNote) -> Vec<(String, VulnSeverity)
 }
 
 /// `carried`'s findings and the alert's relevant ones: the worst [`MAX_REMEMBERED`] named,
-/// the rest counted per severity.
+/// the rest counted per severity; and, for a partly read scan, the event's counts at the
+/// severities reached where they exceed what the note names and counts.
 fn merge(carried: Option<ImageNote>, alert: &ImageAlert) -> ImageNote {
-    let mut all = carried.map(|n| n.alerted).unwrap_or_default();
+    let (mut all, mut counted) = carried.map(|n| (n.alerted, n.counted)).unwrap_or_default();
     for f in relevant(alert) {
         all.insert(remembered(&f.vulnerability_id), f.severity);
     }
-    if all.len() <= MAX_REMEMBERED {
-        return ImageNote {
+    if alert.coverage == Coverage::Partial {
+        for s in &alert.reached {
+            let n = counted.entry(*s).or_default();
+            *n = (*n).max(alert.counts.get(*s));
+        }
+    }
+    let mut note = if all.len() <= MAX_REMEMBERED {
+        ImageNote {
             alerted: all,
-            beyond: BTreeMap::new(),
-        };
-    }
-    let mut ranked: Vec<(String, VulnSeverity)> = all.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut beyond: BTreeMap<VulnSeverity, u64> = BTreeMap::new();
-    for (_, s) in ranked.split_off(MAX_REMEMBERED) {
-        let n = beyond.entry(s).or_default();
-        *n = n.saturating_add(1);
-    }
-    ImageNote {
-        alerted: ranked.into_iter().collect(),
-        beyond,
-    }
+            ..ImageNote::default()
+        }
+    } else {
+        let mut ranked: Vec<(String, VulnSeverity)> = all.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut beyond: BTreeMap<VulnSeverity, u64> = BTreeMap::new();
+        for (_, s) in ranked.split_off(MAX_REMEMBERED) {
+            let n = beyond.entry(s).or_default();
+            *n = n.saturating_add(1);
+        }
+        ImageNote {
+            alerted: ranked.into_iter().collect(),
+            beyond,
+            counted: BTreeMap::new(),
+        }
+    };
+    // Kept only where it says more than the names and `beyond`: the note stays as compact.
+    counted.retain(|s, n| *n > note.count(*s));
+    note.counted = counted;
+    note
 }
 
 /// How a finding is named in a note: its id when short and plain; else a readable prefix and a
@@ -749,6 +817,52 @@ mod tests {
         assert_eq!(
             fixed(&a, &before),
             [("CVE-2025-00002".to_string(), VulnSeverity::High)]
+        );
+    }
+
+    /// The count a partly read rescan is weighed against: the findings the note names and
+    /// counts past its cap, or the most a partly read scan counted, whichever is more.
+    #[test]
+    fn a_partly_read_scan_is_news_only_past_the_counts_alerted() {
+        let partly = |findings: Vec<Finding>, high: u64| {
+            let mut a = alert(findings);
+            a.coverage = Coverage::Partial;
+            a.counts.add(VulnSeverity::High, high);
+            a
+        };
+        // 3 HIGH read of 5 counted: the note keeps the 5.
+        let note = merge(None, &partly(high(3), 5));
+        assert_eq!(note.counted, BTreeMap::from([(VulnSeverity::High, 5)]));
+        assert_eq!(note.count(VulnSeverity::High), 5);
+        assert!(unread(&partly(high(3), 5), &note, &[]).0.is_empty());
+        assert_eq!(
+            unread(&partly(high(3), 6), &note, &[]).0,
+            BTreeMap::from([(VulnSeverity::High, 1)])
+        );
+        // The new one is read: it is named, not counted again.
+        let grown = partly(high(4), 6);
+        let (new, _) = split(&grown, &note);
+        assert_eq!(new.len(), 1);
+        assert!(unread(&grown, &note, &new).0.is_empty());
+        // A complete read names every finding: its counts add nothing.
+        let mut complete = partly(high(3), 9);
+        complete.coverage = Coverage::Complete;
+        assert!(unread(&complete, &note, &[]).0.is_empty());
+        // Past the id cap: the names and `beyond` make the count, nothing more is kept.
+        let capped = merge(None, &partly(high(450), 450));
+        assert_eq!(capped.beyond, BTreeMap::from([(VulnSeverity::High, 50)]));
+        assert!(capped.counted.is_empty());
+        assert!(unread(&partly(high(450), 450), &capped, &[]).0.is_empty());
+        assert_eq!(
+            unread(&partly(high(450), 451), &capped, &[]).0,
+            BTreeMap::from([(VulnSeverity::High, 1)])
+        );
+        // Kept as the most counted; a lower count later does not lower it.
+        let later = merge(Some(note.clone()), &partly(high(3), 4));
+        assert_eq!(later.count(VulnSeverity::High), 5);
+        assert_eq!(
+            serde_json::to_string(&Note::Image(later)).unwrap(),
+            r#"{"alerted":{"CVE-2025-00000":"HIGH","CVE-2025-00001":"HIGH","CVE-2025-00002":"HIGH"},"counted":{"HIGH":5}}"#
         );
     }
 

@@ -69,7 +69,7 @@ impl ImageAlert {
     /// known CRITICALs does not page as CRITICAL again.
     fn worst(&self) -> Option<VulnSeverity> {
         match &self.news {
-            Some(news) => news.new.first().map(|f| f.severity),
+            Some(news) => news.worst(),
             None => self.reached.first().copied(),
         }
     }
@@ -101,17 +101,24 @@ impl ImageAlert {
                 Since::PreviousImage { .. } => "this build of ",
             };
             return match news.new.as_slice() {
-                [only] => format!(
+                [only] if news.unread.0.is_empty() => format!(
                     "[{severity}] {lead}{} new in {build}{}{fixed}",
                     name(only),
                     self.image_name()
                 ),
-                new => format!(
-                    "[{severity}] {lead}{}: {} ({}){fixed}",
-                    self.image_name(),
-                    news.headline(),
-                    counts(new).describe()
-                ),
+                new => {
+                    // The unread new ones count at their severity beside those read.
+                    let mut all = counts(new);
+                    for (s, n) in &news.unread.0 {
+                        all.add(*s, *n);
+                    }
+                    format!(
+                        "[{severity}] {lead}{}: {} ({}){fixed}",
+                        self.image_name(),
+                        news.headline(),
+                        all.describe()
+                    )
+                }
             };
         }
         match self.findings.as_slice() {
@@ -324,12 +331,17 @@ impl ImageAlert {
             .iter()
             .map(|f| format!("{} {}", name(f), f.severity))
             .collect();
-        let _ = writeln!(
-            t,
-            "{}: {}",
-            news.headline(),
-            Capped::new(&new, detail.items).text()
-        );
+        let mut told = Vec::new();
+        if !new.is_empty() {
+            told.push(Capped::new(&new, detail.items).text());
+        }
+        if !news.unread.0.is_empty() {
+            told.push(format!(
+                "{} more counted by the scan, past the findings read (MAX_FINDINGS)",
+                news.unread.describe()
+            ));
+        }
+        let _ = writeln!(t, "{}: {}", news.headline(), told.join("; "));
         let known = news.known.total_at_or_above(VulnSeverity::Untriaged);
         if known > 0 {
             let _ = writeln!(
@@ -369,13 +381,17 @@ fn news_json(news: &News, max: usize) -> serde_json::Value {
             Since::LastScan => "last scan",
             Since::PreviousImage { .. } => "previous image",
         },
-        "new": news.new.len(),
+        "new": news.total(),
         "known": news.known,
         "fixed": fixed,
         "omittedFixed": news.fixed.len().saturating_sub(max),
     });
     if let (Since::PreviousImage { tag, digest }, Some(d)) = (&news.since, doc.as_object_mut()) {
         d.insert("previousImage".into(), json!({"tag": tag, "digest": digest}));
+    }
+    // New past the findings read (`MAX_FINDINGS`): counted in `new`, not in `findings`.
+    if let (false, Some(d)) = (news.unread.0.is_empty(), doc.as_object_mut()) {
+        d.insert("unread".into(), json!(news.unread));
     }
     doc
 }

@@ -13,10 +13,7 @@ use lookout_shared::member::{MemberError, MemberErrorKind};
 use lookout_shared::metrics::MetricsConfig;
 use lookout_shared::notification::SnsMessage;
 use lookout_shared::publish::{MemoryPublisher, PublishError, Publisher};
-use lookout_shared::state::{
-    Claim, Clock, Fingerprint, IdempotencyKey, MemoryStore, NoteKey, Notes, Recalled, StateError,
-    StateErrorKind, StateStore, Verdict as StateVerdict,
-};
+use lookout_shared::state::{Clock, Fault, Faults, MemoryStore, StateErrorKind};
 use scan_alert::{
     BasicScanFindings, FindingsError, Registry, ScanAlert, ScanAlertConfig, ScanFindingsSource,
 };
@@ -1630,100 +1627,26 @@ async fn a_failed_publish_is_news_again_on_the_retry() {
     );
 }
 
-/// A state table whose claims and windows work and whose notes cannot be read or written.
-struct NotesDown(MemoryStore<TestClock>);
-
-fn unavailable(operation: &'static str) -> StateError {
-    StateError {
-        kind: StateErrorKind::Unavailable,
-        operation,
-        detail: "InternalServerError: 500".into(),
-    }
-}
-
-impl StateStore for NotesDown {
-    async fn claim<D: DeserializeOwned + Send>(
-        &self,
-        key: &IdempotencyKey,
-        hold: Duration,
-        timeout: Duration,
-    ) -> Result<Claim<D>, StateError> {
-        self.0.claim(key, hold, timeout).await
-    }
-
-    async fn save_decision<D: serde::Serialize + Sync>(
-        &self,
-        key: &IdempotencyKey,
-        decision: &D,
-        timeout: Duration,
-    ) -> Result<(), StateError> {
-        self.0.save_decision(key, decision, timeout).await
-    }
-
-    async fn complete(
-        &self,
-        key: &IdempotencyKey,
-        message_id: Option<&str>,
-        timeout: Duration,
-    ) -> Result<(), StateError> {
-        self.0.complete(key, message_id, timeout).await
-    }
-
-    async fn fail(&self, key: &IdempotencyKey, timeout: Duration) -> Result<(), StateError> {
-        self.0.fail(key, timeout).await
-    }
-
-    async fn observe(
-        &self,
-        fingerprint: &Fingerprint,
-        severity_rank: u8,
-        window: Duration,
-        timeout: Duration,
-    ) -> Result<StateVerdict, StateError> {
-        self.0.observe(fingerprint, severity_rank, window, timeout).await
-    }
-}
-
-impl Notes for NotesDown {
-    async fn recall<D: DeserializeOwned + Send>(
-        &self,
-        _: &NoteKey,
-        _: Duration,
-    ) -> Result<Option<Recalled<D>>, StateError> {
-        Err(unavailable("recall"))
-    }
-
-    async fn remember<D: serde::Serialize + Sync>(
-        &self,
-        _: &NoteKey,
-        _: &D,
-        _: Duration,
-        _: Duration,
-    ) -> Result<(), StateError> {
-        Err(unavailable("remember"))
-    }
-
-    async fn settle<D: DeserializeOwned + Send>(
-        &self,
-        _: &NoteKey,
-        _: &IdempotencyKey,
-        _: Duration,
-    ) -> Result<Option<D>, StateError> {
-        Err(unavailable("settle"))
-    }
-}
-
 #[tokio::test]
 async fn notes_that_cannot_be_read_are_absent_the_alert_goes_out_and_the_problem_is_counted() {
     let findings = Rescans::new(basic_findings().findings);
     let publisher = MemoryPublisher::default();
+    // Claims and windows work; notes cannot be read or written.
+    let store = test_store();
+    store.set_faults(Faults {
+        failing_notes: Some(Fault {
+            kind: StateErrorKind::Unavailable,
+            detail: "InternalServerError: 500",
+        }),
+        ..Faults::default()
+    });
     let alert = ScanAlert::new(
         config(&[("MESSAGE_FORMAT", "per-protocol")]),
         &findings,
         &publisher,
     )
     .unwrap()
-    .with_state(Some(NotesDown(test_store())), Duration::ZERO);
+    .with_state(Some(store), Duration::ZERO);
     for week in ["week-1", "week-2"] {
         let (response, metrics) = scan(&alert, rescan(week)).await;
         assert_eq!(response["alerts"], 1, "as without a table");
@@ -2019,4 +1942,131 @@ async fn the_same_image_in_two_accounts_is_two_alerts_not_a_repeat() {
             "[HIGH] 222222222222: CVE-2024-0727 in payments:v3.1.0"
         ]
     );
+}
+
+// ---- review of the notes: suppression per image, partly read scans ----
+
+/// Before: the suppression fingerprint left out the repository and the region, so the same
+/// digest and findings pushed to a second repository (or region) inside the window was
+/// suppressed as a repeat of the first's alert, and its notes then said it had been alerted:
+/// its rescans sent nothing for 90 days though it never was. Now each image is its own alert,
+/// and a rescan of the second after the window has nothing new because it was alerted.
+#[tokio::test]
+async fn the_same_digest_in_two_repositories_or_regions_is_its_own_alert() {
+    let clock = TestClock(Arc::new(AtomicU64::new(1_764_093_850)));
+    let store = MemoryStore::new(Duration::from_secs(24 * 3600), clock.clone());
+    let findings = Rescans::new(basic_findings().findings);
+    let publisher = MemoryPublisher::default();
+    let alert = ScanAlert::new(config(&[]), &findings, &publisher)
+        .unwrap()
+        .with_state(Some(store), Duration::from_secs(15 * 60));
+    let pushed = |id: &str, repository: &str, region: &str| {
+        let mut e = rescan(id);
+        e["region"] = json!(region);
+        e["detail"]["repository-name"] = json!(repository);
+        e["resources"] = json!([format!(
+            "arn:aws:ecr:{region}:123456789012:repository/{repository}"
+        )]);
+        e
+    };
+    let (a, _) = scan(&alert, pushed("a-1", "web-app", "us-east-1")).await;
+    let (b, _) = scan(&alert, pushed("b-1", "web-app-mirror", "us-east-1")).await;
+    let (west, _) = scan(&alert, pushed("w-1", "web-app", "us-west-2")).await;
+    for response in [&a, &b, &west] {
+        assert_eq!(response["alerts"], 1, "its own alert: {response}");
+    }
+    let subjects: Vec<String> = publisher.messages().iter().map(|m| m.subject.clone()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[CRITICAL] web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4",
+            "[CRITICAL] web-app-mirror:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4",
+            "[CRITICAL] web-app:v1.4.2: CRITICAL 1, HIGH 3, MEDIUM 7, LOW 12, INFORMATIONAL 4",
+        ]
+    );
+    // Inside the window the same image again is still a repeat (its notes say nothing new
+    // first: the window is met only when they could not tell).
+    let (again, _) = scan(&alert, pushed("b-2", "web-app-mirror", "us-east-1")).await;
+    assert_eq!(again["results"][0]["outcome"], "nothing new", "{again}");
+    // After the window: B was alerted, so its rescan has nothing new.
+    clock.0.store(1_764_093_850 + 16 * 60, Ordering::SeqCst);
+    let (later, metrics) = scan(&alert, pushed("b-3", "web-app-mirror", "us-east-1")).await;
+    assert_eq!(later["alerts"], 0, "{later}");
+    assert_eq!(later["scansWithoutNews"], 1);
+    assert_eq!(later["results"][0]["outcome"], "nothing new");
+    assert_eq!(metrics["ScansWithoutNews"], 1);
+    assert_eq!(publisher.messages().len(), 3);
+}
+
+/// The basic scan fixture as event `id`, counting `critical` CRITICAL findings.
+fn counting(id: &str, critical: u64) -> Value {
+    let mut e = rescan(id);
+    e["detail"]["finding-severity-counts"]["CRITICAL"] = json!(critical);
+    e
+}
+
+/// Before: when only the first `MAX_FINDINGS` findings were read and every one of them was
+/// known, the rescan was "nothing new" even though the event counted more CRITICALs than were
+/// ever alerted: the new one was past the read. Now the counts are weighed too (the note keeps
+/// a partly read scan's counts), and the rise alerts as news, counted; the same counts again
+/// stay quiet, and a new finding read is not counted twice.
+#[tokio::test]
+async fn a_partly_read_rescan_whose_counts_grew_is_news() {
+    let findings = Rescans::new(basic_findings().findings);
+    findings.0.lock().unwrap().complete = false;
+    let publisher = MemoryPublisher::default();
+    let alert = with_notes(&findings, &publisher, "per-protocol");
+    // N = 5 CRITICAL counted, one read.
+    let (first, _) = scan(&alert, counting("week-1", 5)).await;
+    assert_eq!(first["alerts"], 1);
+    let (same, _) = scan(&alert, counting("week-2", 5)).await;
+    assert_eq!(same["scansWithoutNews"], 1, "the counts alerted before: {same}");
+
+    // N + 1: every finding read is known, the count is not.
+    let (grew, _) = scan(&alert, counting("week-3", 6)).await;
+    assert_eq!(grew["alerts"], 1, "{grew}");
+    assert_eq!(grew["results"][0]["outcome"], "published");
+    let m = &publisher.messages()[1];
+    assert_eq!(
+        m.subject,
+        "[CRITICAL] web-app:v1.4.2: 1 new since the last scan (CRITICAL 1)"
+    );
+    let text = text_of(m);
+    assert!(
+        text.starts_with(
+            "[CRITICAL] web-app:v1.4.2: 1 new since the last scan (CRITICAL 1)\n\n\
+             1 new since the last scan: CRITICAL 1 more counted by the scan, past the findings read (MAX_FINDINGS)\n\
+             Known:         CRITICAL 1, HIGH 3, alerted before (counted, not listed)\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("New findings"), "none read to list: {text}");
+    assert_eq!(
+        document(m)["news"],
+        json!({
+            "since": "last scan",
+            "new": 1,
+            "known": {"CRITICAL": 1, "HIGH": 3},
+            "fixed": [],
+            "omittedFixed": 0,
+            "unread": {"CRITICAL": 1},
+        })
+    );
+    assert_eq!(document(m)["findings"], json!([]));
+
+    // Alerted: the same counts again are not news.
+    let (quiet, _) = scan(&alert, counting("week-4", 6)).await;
+    assert_eq!(quiet["scansWithoutNews"], 1, "{quiet}");
+    // One more, and it is read: named once, not counted again as unread.
+    findings.0.lock().unwrap().findings = findings_and(&[("CVE-2025-1111", VulnSeverity::Critical)]);
+    let (read, _) = scan(&alert, counting("week-5", 7)).await;
+    assert_eq!(read["alerts"], 1);
+    let m = &publisher.messages()[2];
+    assert_eq!(m.subject, "[CRITICAL] CVE-2025-1111 new in web-app:v1.4.2");
+    assert!(
+        document(m)["news"].get("unread").is_none(),
+        "{}",
+        document(m)["news"]
+    );
+    assert_eq!(publisher.messages().len(), 3);
 }

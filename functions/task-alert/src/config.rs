@@ -3,7 +3,7 @@
 use crate::logs::LogLimits;
 use lookout_shared::accounts::{AccountNames, MemberAccounts};
 use lookout_shared::aws::AwsSettings;
-use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn, shape};
+use lookout_shared::config::{ConfigError, Env, RedactSettings, TopicArn};
 use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::member::MemberConfig;
 use lookout_shared::metrics::MetricsConfig;
@@ -49,17 +49,8 @@ impl TaskAlertConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let topic = TopicArn::parse("ALERT_TOPIC_ARN", env.required("ALERT_TOPIC_ARN")?)?;
         let region = env.region(Some(&topic))?;
-        // Lambda tells a function its account only per invocation; the template creates the
-        // topic in the stack's account, and a stack with a topic in another sets ACCOUNT_ID.
-        let account = match env.get("ACCOUNT_ID") {
-            None => topic.account().clone(),
-            Some(id) => AccountId::parse(id).ok_or_else(|| {
-                ConfigError::new(
-                    "ACCOUNT_ID",
-                    format!("must be a 12-digit AWS account id, not {}", shape(id)),
-                )
-            })?,
-        };
+        let account = lookout_shared::accounts::own_account(env, Some(&topic))?
+            .unwrap_or_else(|| topic.account().clone());
         let spot_severity = env.severity("SPOT_SEVERITY", Severity::Warning)?;
         let crash_loop_stops = match env.number_in("CRASH_LOOP_STOPS", 3u64, 0..=1_000)? {
             0 => None,

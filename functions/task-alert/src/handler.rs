@@ -57,7 +57,6 @@ const LOG_LOOKUP_FAILURES: Metric = Metric::count("LogLookupFailures");
 const REDACTIONS: Metric = Metric::count("Redactions");
 const INVALID_EVENTS: Metric = Metric::count("InvalidEvents");
 /// Alerts sent without a member account's detail: its reader role could not be assumed.
-const MEMBER_ACCESS_FAILURES: Metric = Metric::count("MemberAccessFailures");
 /// The outbox's metric: a note call that failed is a state store problem like any other.
 const STATE_STORE_PROBLEMS: Metric = Metric::count("StateStoreProblems");
 
@@ -330,7 +329,7 @@ impl<L: LogSource, P: Publisher, S: StateStore + Notes> TaskAlert<L, P, S> {
             state_problem(ctx, problem);
         }
         if let Some(Err(e)) = &reached {
-            member_problem(ctx, e);
+            lookout_shared::member::report(ctx, e);
         }
         if let Some(found) = looked_up {
             if let Some(lines) = found.lines_shown {
@@ -671,19 +670,6 @@ impl<L: LogSource, P: Publisher, S: StateStore + Notes> TaskAlert<L, P, S> {
 fn state_problem(ctx: &mut Invocation, problem: &StateError) {
     lookout_shared::state::report_problem(problem);
     ctx.metrics.add(STATE_STORE_PROBLEMS, 1);
-}
-
-/// Never fails the alert: the member account is logged (its id and what went wrong, nothing of
-/// the event) and counted in `MemberAccessFailures`, and the alert says why it has no lines.
-fn member_problem(ctx: &mut Invocation, e: &MemberError) {
-    tracing::warn!(
-        account = %e.account,
-        role = %e.role,
-        kind = ?e.kind,
-        detail = %e.detail,
-        "cannot read a member account: alerting without its detail"
-    );
-    ctx.metrics.add(MEMBER_ACCESS_FAILURES, 1);
 }
 
 /// Where a task stop keeps its sidecar's lines (rendered when set).

@@ -8,11 +8,13 @@
 //!
 //! The marks are the state table's idempotency claims (`idem#…`, [`crate::state`]), one per
 //! item. Without a store every item is new (at-least-once, as everywhere without one); a store
-//! problem fails open, logged and counted as `StateStoreProblems`.
+//! problem fails open, logged and counted as `StateStoreProblems`, except a claim the state
+//! budget cut off ([`ItemClaim::Unclaimed`]): its item may be settled already, so it is not
+//! delivered but left for the retry.
 
-use super::{Outbox, STATE_BUDGET, record, state_problem};
+use super::{Outbox, STATE_BUDGET, STATE_STORE_PROBLEMS, record, state_problem};
 use crate::invocation::Invocation;
-use crate::state::{Claim, IdempotencyKey, StateError, StateStore};
+use crate::state::{Claim, IdempotencyKey, StateErrorKind, StateStore};
 use futures::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -40,12 +42,16 @@ pub enum ItemClaim<N> {
         /// When that hold ends.
         until: u64,
     },
+    /// The state budget ran out before its claim was made (a slow table): it may be settled
+    /// already, so failing open could alert it again. Report it as not delivered.
+    Unclaimed,
 }
 
 impl<P, S: StateStore> Outbox<P, S> {
     /// Claims each of `keys` for this attempt (held until its deadline), a few at a time, all
     /// within one state budget (as an alert's own claim: at most 3 s, half the time left).
-    /// In the order of `keys`.
+    /// In the order of `keys`. A claim the budget cut off, or never started, is
+    /// [`ItemClaim::Unclaimed`]; any other store problem fails open.
     pub async fn claim_items<N: DeserializeOwned + Send>(
         &self,
         ctx: &mut Invocation,
@@ -55,26 +61,55 @@ impl<P, S: StateStore> Outbox<P, S> {
             return keys.iter().map(|_| ItemClaim::Held { note: None }).collect();
         };
         let hold = ctx.deadline.remaining();
-        let until = Instant::now() + (ctx.deadline.remaining_before(self.margin) / 2).min(STATE_BUDGET);
-        let mut claims: Vec<Result<Claim<N>, StateError>> = Vec::with_capacity(keys.len());
+        let budget = (ctx.deadline.remaining_before(self.margin) / 2).min(STATE_BUDGET);
+        let until = Instant::now() + budget;
+        let mut items = Vec::with_capacity(keys.len());
+        let mut cut_off = 0usize;
         for wave in keys.chunks(ITEMS_IN_FLIGHT) {
             let left = until.saturating_duration_since(Instant::now());
-            claims.extend(join_all(wave.iter().map(|key| store.claim::<N>(key, hold, left))).await);
+            if left.is_zero() {
+                // The budget is spent: these are not claimed at all.
+                cut_off = cut_off.saturating_add(wave.len());
+                items.extend(wave.iter().map(|_| ItemClaim::Unclaimed));
+                continue;
+            }
+            // Each claim with whether the budget had run out when it ended.
+            let calls = wave.iter().map(|key| async move {
+                let claim = store.claim::<N>(key, hold, left).await;
+                (claim, Instant::now() >= until)
+            });
+            for (claim, spent) in join_all(calls).await {
+                items.push(match claim {
+                    Ok(Claim::Acquired { previous_decision }) => ItemClaim::Held {
+                        note: previous_decision,
+                    },
+                    Ok(Claim::AlreadyDone { .. }) => ItemClaim::Done,
+                    Ok(Claim::InProgress { until }) => ItemClaim::Busy { until },
+                    // The store ends a call at its timeout, the budget's end: the budget ran
+                    // out, not the store. Counted (a slow table), not failed open.
+                    Err(problem) if spent && problem.kind == StateErrorKind::Timeout => {
+                        ctx.metrics.add(STATE_STORE_PROBLEMS, 1);
+                        cut_off = cut_off.saturating_add(1);
+                        ItemClaim::Unclaimed
+                    }
+                    Err(problem) => {
+                        state_problem(ctx, &problem);
+                        ItemClaim::Held { note: None }
+                    }
+                });
+            }
         }
-        claims
-            .into_iter()
-            .map(|claim| match claim {
-                Ok(Claim::Acquired { previous_decision }) => ItemClaim::Held {
-                    note: previous_decision,
-                },
-                Ok(Claim::AlreadyDone { .. }) => ItemClaim::Done,
-                Ok(Claim::InProgress { until }) => ItemClaim::Busy { until },
-                Err(problem) => {
-                    state_problem(ctx, &problem);
-                    ItemClaim::Held { note: None }
-                }
-            })
-            .collect()
+        if cut_off > 0 {
+            tracing::warn!(
+                items = cut_off,
+                of = keys.len(),
+                budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                "state table claims did not finish within their budget; those items are left for \
+                 Lambda's retry, not delivered (they may have been alerted already); the calls that \
+                 timed out are counted in StateStoreProblems"
+            );
+        }
+        items
     }
 
     /// Marks `keys` done (`message_id`: the alert that covered them, `None` when it was not
@@ -125,7 +160,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::deadline::Deadline;
-    use crate::state::{MemoryStore, SystemClock};
+    use crate::state::{Fault, Faults, MemoryStore, SystemClock};
     use std::time::Duration;
 
     fn ctx() -> Invocation {
@@ -184,5 +219,55 @@ mod tests {
             outbox.claim_items::<String>(&mut ctx, &items).await,
             vec![ItemClaim::Held { note: None }]
         );
+    }
+
+    fn problems(ctx: &Invocation) -> serde_json::Value {
+        let config = crate::metrics::MetricsConfig::from_env(&crate::config::Env::default(), "t").unwrap();
+        ctx.metrics.to_emf(&config, 0).unwrap()["StateStoreProblems"].clone()
+    }
+
+    /// Claims of 2 s against a 3 s budget: the first wave of 16 is claimed, the second is cut
+    /// off at the budget's end and the third never starts. Those are not failed open (they
+    /// may have been alerted already); a store that refuses a claim still fails open.
+    #[tokio::test(start_paused = true)]
+    async fn claims_the_budget_cut_off_are_unclaimed_not_held() {
+        let slow = |throttled: bool| {
+            let table = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
+            table.set_faults(Faults {
+                claim_delay: Duration::from_secs(2),
+                failing_claims: throttled.then_some(Fault {
+                    kind: StateErrorKind::Throttled,
+                    detail: "no answer",
+                }),
+                ..Faults::default()
+            });
+            table
+        };
+        let items: Vec<String> = (0..40).map(|n| n.to_string()).collect();
+        let items: Vec<&str> = items.iter().map(String::as_str).collect();
+        let outbox =
+            Outbox::new((), Duration::from_millis(500)).with_state(Some(slow(false)), Duration::ZERO);
+        let mut cut = ctx();
+        let started = Instant::now();
+        let claims = outbox.claim_items::<String>(&mut cut, &keys(&items)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        assert!(
+            claims[..16].iter().all(|c| *c == ItemClaim::Held { note: None }),
+            "{claims:?}"
+        );
+        assert!(
+            claims[16..].iter().all(|c| *c == ItemClaim::Unclaimed),
+            "{claims:?}"
+        );
+        // The 16 calls that timed out: a slow table, for the alarm.
+        assert_eq!(problems(&cut), 16);
+        let outbox = Outbox::new((), Duration::from_millis(500)).with_state(Some(slow(true)), Duration::ZERO);
+        let mut refused = ctx();
+        let claims = outbox.claim_items::<String>(&mut refused, &keys(&items)).await;
+        assert!(
+            claims.iter().all(|c| *c == ItemClaim::Held { note: None }),
+            "{claims:?}"
+        );
+        assert_eq!(problems(&refused), 40);
     }
 }

@@ -1,7 +1,8 @@
 //! The store in memory, for handler tests without a network (feature `test-support`). It applies
 //! the same record rules as the DynamoDB store, and the workspace tests run one suite against
-//! both (`tests/tests/state.rs`).
+//! both (`tests/tests/state.rs`). A test makes it slow or failing with [`MemoryStore::set_faults`].
 
+use super::dynamo::bounded;
 use super::note::{NoteKey, Notes, Recalled, decode_note, encode_note};
 use super::record::{ClaimRecord, Status, WindowRecord, encode_decision, until, window_limit};
 use super::{
@@ -34,10 +35,53 @@ struct StoredNote {
     settled_by: Option<String>,
 }
 
+/// What a failing call answers: its kind and the SDK's words (the error's `detail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The error's kind.
+    pub kind: StateErrorKind,
+    /// The error's detail, e.g. `"ThrottlingException: Rate exceeded"`.
+    pub detail: &'static str,
+}
+
+impl Fault {
+    fn error(self, operation: &'static str) -> StateError {
+        StateError {
+            kind: self.kind,
+            operation,
+            detail: self.detail.into(),
+        }
+    }
+}
+
+/// The faults a [`MemoryStore`] injects ([`MemoryStore::set_faults`]); the default, none. A
+/// failing call changes nothing in the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// How long every claim waits before it is answered. Bounded by the claim's `timeout`, as
+    /// the DynamoDB store's calls are: a claim that outlasts it fails as
+    /// [`StateErrorKind::Timeout`] when it ends.
+    pub claim_delay: Duration,
+    /// Every claim fails at once with this.
+    pub failing_claims: Option<Fault>,
+    /// Every note call (`recall`, `remember`, `settle`) fails with this.
+    pub failing_notes: Option<Fault>,
+    /// The `remember` calls that fail, by turn (0 = the first after `set_faults`), and how.
+    pub failing_remembers: Vec<(usize, Fault)>,
+}
+
+/// The faults in force and the `remember` calls made since they were set.
+#[derive(Debug, Default)]
+struct Injected {
+    faults: Faults,
+    remembers: usize,
+}
+
 /// One process's state table; `keep` as `IDEMPOTENCY_TTL_HOURS`.
 #[derive(Debug)]
 pub struct MemoryStore<C: Clock> {
     tables: Mutex<Tables>,
+    injected: Mutex<Injected>,
     keep: Duration,
     max_hold: Duration,
     clock: C,
@@ -48,6 +92,7 @@ impl<C: Clock> MemoryStore<C> {
     pub fn new(keep: Duration, clock: C) -> Self {
         Self {
             tables: Mutex::new(Tables::default()),
+            injected: Mutex::new(Injected::default()),
             keep,
             max_hold: DEFAULT_MAX_HOLD,
             clock,
@@ -60,10 +105,55 @@ impl<C: Clock> MemoryStore<C> {
         self
     }
 
+    /// Injects `faults` from the next call on, in place of the previous ones (the table is
+    /// kept); `remember` turns count again from 0.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.injected() = Injected { faults, remembers: 0 };
+    }
+
     fn tables(&self) -> MutexGuard<'_, Tables> {
         self.tables
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn injected(&self) -> MutexGuard<'_, Injected> {
+        self.injected
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The claim's fault: an immediate failure, or its delay (bounded by `timeout`).
+    async fn claim_fault(&self, timeout: Duration) -> Result<(), StateError> {
+        let (failing, delay) = {
+            let injected = self.injected();
+            (injected.faults.failing_claims, injected.faults.claim_delay)
+        };
+        if let Some(fault) = failing {
+            return Err(fault.error("claim"));
+        }
+        if delay.is_zero() {
+            return Ok(());
+        }
+        bounded("claim", timeout, async {
+            tokio::time::sleep(delay).await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A note call's fault: `failing_notes`, or for a `remember` (which takes its turn) its
+    /// turn's.
+    fn note_fault(&self, operation: &'static str) -> Result<(), StateError> {
+        let mut injected = self.injected();
+        let mut failing = injected.faults.failing_notes;
+        if operation == "remember" {
+            let turn = injected.remembers;
+            injected.remembers = turn.saturating_add(1);
+            let listed = &injected.faults.failing_remembers;
+            failing = failing.or_else(|| listed.iter().find(|(t, _)| *t == turn).map(|&(_, f)| f));
+        }
+        failing.map_or(Ok(()), |fault| Err(fault.error(operation)))
     }
 }
 
@@ -72,8 +162,9 @@ impl<C: Clock> StateStore for MemoryStore<C> {
         &self,
         key: &IdempotencyKey,
         hold: Duration,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> Result<Claim<D>, StateError> {
+        self.claim_fault(timeout).await?;
         let now = self.clock.now();
         let expires_at = until(now, held(hold, self.max_hold));
         let mut tables = self.tables();
@@ -200,6 +291,7 @@ impl<C: Clock> Notes for MemoryStore<C> {
         key: &NoteKey,
         _timeout: Duration,
     ) -> Result<Option<Recalled<D>>, StateError> {
+        self.note_fault("recall")?;
         let now = self.clock.now();
         let stored = self.tables().notes.get(key.as_str()).cloned();
         match stored {
@@ -218,6 +310,7 @@ impl<C: Clock> Notes for MemoryStore<C> {
         keep: Duration,
         _timeout: Duration,
     ) -> Result<(), StateError> {
+        self.note_fault("remember")?;
         let stored = StoredNote {
             json: encode_note(note)?,
             expires_at: until(self.clock.now(), keep),
@@ -233,6 +326,7 @@ impl<C: Clock> Notes for MemoryStore<C> {
         by: &IdempotencyKey,
         _timeout: Duration,
     ) -> Result<Option<D>, StateError> {
+        self.note_fault("settle")?;
         let now = self.clock.now();
         let mut tables = self.tables();
         match tables.notes.get_mut(key.as_str()) {
@@ -242,5 +336,72 @@ impl<C: Clock> Notes for MemoryStore<C> {
             }
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::state::SystemClock;
+    use tokio::time::Instant;
+
+    const THROTTLED: Fault = Fault {
+        kind: StateErrorKind::Throttled,
+        detail: "ThrottlingException: Rate exceeded",
+    };
+
+    fn kind<T>(result: Result<T, StateError>) -> Option<(StateErrorKind, &'static str, String)> {
+        result.err().map(|e| (e.kind, e.operation, e.detail))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_fail_the_calls_they_name_until_they_are_changed() {
+        let store = MemoryStore::new(Duration::from_secs(3_600), SystemClock);
+        let key = IdempotencyKey::from_payload("t", b"1");
+        let note = NoteKey::new("t", &["n"]);
+        let second = Duration::from_secs(1);
+        store.set_faults(Faults {
+            claim_delay: Duration::from_secs(2),
+            failing_remembers: vec![(1, THROTTLED)],
+            ..Faults::default()
+        });
+        // A slow claim is cut off at its timeout and leaves nothing behind.
+        let started = Instant::now();
+        let cut = store.claim::<String>(&key, second, second).await;
+        assert_eq!(started.elapsed(), second);
+        assert_eq!(kind(cut).unwrap().0, StateErrorKind::Timeout);
+        let waited = store.claim::<String>(&key, second, Duration::from_secs(3)).await;
+        assert!(matches!(waited, Ok(Claim::Acquired { .. })), "{waited:?}");
+        // Only the listed turn of `remember` fails.
+        let mut remembered = Vec::new();
+        for n in 0..3_u8 {
+            let result = store.remember(&note, &n, Duration::from_secs(60), second).await;
+            remembered.push(kind(result));
+        }
+        let throttled = (
+            StateErrorKind::Throttled,
+            "remember",
+            "ThrottlingException: Rate exceeded".to_string(),
+        );
+        assert_eq!(remembered, [None, Some(throttled), None]);
+        store.set_faults(Faults {
+            failing_claims: Some(THROTTLED),
+            failing_notes: Some(THROTTLED),
+            ..Faults::default()
+        });
+        assert_eq!(
+            kind(store.claim::<String>(&key, second, second).await).unwrap().1,
+            "claim"
+        );
+        assert_eq!(kind(store.recall::<u8>(&note, second).await).unwrap().1, "recall");
+        assert_eq!(
+            kind(store.settle::<u8>(&note, &key, second).await).unwrap().1,
+            "settle"
+        );
+        // Without faults the table is as the calls that succeeded left it.
+        store.set_faults(Faults::default());
+        let recalled = store.recall::<u8>(&note, second).await.unwrap().unwrap();
+        assert_eq!((recalled.note, recalled.settled), (2, false));
     }
 }

@@ -4,15 +4,13 @@
 //! summary for the organisation. A member that cannot be reached is named in the summary and
 //! makes the run an error after it is published; the other accounts' results are all there.
 
-use super::{COVERAGE_GAPS, FINDINGS_REPORTED, IMAGES_LISTED, IMAGES_SKIPPED};
-use super::{Plan, Rescan, RescanError, SCANS_ALREADY_DONE, SCANS_DEFERRED, SCANS_FAILED, SCANS_STARTED};
+use super::{Plan, Rescan, RescanError, run_failure};
 use crate::config::Organisation;
 use crate::ecr::Registry;
 use crate::input::RescanInput;
 use crate::inspector::Inspector;
 use crate::members::Members;
 use crate::rotation::{self, Rotation};
-use crate::scan::OutcomeKind;
 use crate::summary::{AccountReport, AccountRun, AccountStatus, OrgRun, OrgSummary, Summary};
 use futures::StreamExt;
 use lookout_shared::envelope::Incoming;
@@ -199,8 +197,8 @@ fn state_problem(problem: &StateError, metrics: &mut Metrics) {
 }
 
 /// Why the organisation's run is an error after its summary, if it is: members not reached
-/// through their role, then registries not read, then (over every account) Inspector's parts
-/// not read, then scans failed and repositories not listed.
+/// through their role, then registries not read, then as for one registry, over every account
+/// ([`run_failure`]).
 fn failure(summary: &OrgSummary) -> Option<RescanError> {
     let mut unreachable = summary.problems(AccountStatus::Unreachable);
     if let Some(first) = unreachable.next() {
@@ -223,46 +221,15 @@ fn failure(summary: &OrgSummary) -> Option<RescanError> {
             more: u64::try_from(unreadable.count()).unwrap_or(u64::MAX),
         });
     }
-    let mut parts: Vec<&'static str> = Vec::new();
-    for (_, registry) in summary.registries() {
-        for part in registry.enhanced.iter().flat_map(|r| r.unavailable()) {
-            if !parts.contains(&part) {
-                parts.push(part);
-            }
-        }
-    }
-    if !parts.is_empty() {
-        return Some(RescanError::InspectorUnreadable(parts));
-    }
-    match (
-        summary.outcome(OutcomeKind::Failed),
+    run_failure(
+        &summary.outcomes,
         summary.repositories_not_listed,
-    ) {
-        (0, 0) => None,
-        (scans_failed, repositories_not_listed) => Some(RescanError::Incomplete {
-            scans_failed,
-            repositories_not_listed,
-        }),
-    }
+        summary.reports(),
+    )
 }
 
 fn record_metrics(summary: &OrgSummary, metrics: &mut Metrics) {
-    metrics.add_len(IMAGES_LISTED, summary.images);
-    metrics.add(SCANS_STARTED, summary.outcome(OutcomeKind::Started));
-    metrics.add(SCANS_ALREADY_DONE, summary.outcome(OutcomeKind::AlreadyScanned));
-    metrics.add(SCANS_FAILED, summary.outcome(OutcomeKind::Failed));
-    metrics.add(SCANS_DEFERRED, summary.deferred());
-    metrics.add(IMAGES_SKIPPED, summary.skipped());
-    for (_, registry) in summary.registries() {
-        if let Some(report) = &registry.enhanced {
-            if let Some(f) = report.findings.available() {
-                metrics.add_len(FINDINGS_REPORTED, f.total);
-            }
-            if let Some(c) = report.coverage.available() {
-                metrics.add_len(COVERAGE_GAPS, c.gaps);
-            }
-        }
-    }
+    super::record_metrics(summary.images, &summary.outcomes, summary.reports(), metrics);
     metrics.add(ACCOUNTS_UNREACHABLE, summary.status(AccountStatus::Unreachable));
     metrics.add(ACCOUNTS_NOT_REACHED, summary.status(AccountStatus::NotReached));
 }

@@ -5,10 +5,11 @@
 
 mod render;
 
-use super::{RunSummary, TOP_IMAGES, TopImage};
+use super::{Outcomes, RunSummary, TOP_IMAGES, TopImage};
+use crate::enhanced::EnhancedReport;
 use crate::model::ScanType;
 use crate::rotation::Reached;
-use crate::scan::{Deferral, OutcomeKind};
+use crate::scan::OutcomeKind;
 use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::member::MemberError;
 use lookout_shared::text::count;
@@ -103,7 +104,7 @@ impl AccountReport {
     fn started(&self) -> u64 {
         self.registry
             .as_ref()
-            .map_or(0, |r| r.outcome(OutcomeKind::Started))
+            .map_or(0, |r| r.outcomes.get(OutcomeKind::Started))
     }
 
     fn complete(&self) -> bool {
@@ -136,7 +137,7 @@ pub struct OrgSummary {
     /// Over the accounts reached.
     pub(crate) repositories: usize,
     pub(crate) images: usize,
-    pub(crate) outcomes: BTreeMap<OutcomeKind, u64>,
+    pub(crate) outcomes: Outcomes,
     /// Every account: failures, then those not reached, then partial runs, then by scans
     /// started.
     pub(crate) per_account: Vec<AccountReport>,
@@ -180,7 +181,7 @@ impl OrgSummary {
             scan_types: BTreeMap::new(),
             repositories: 0,
             images: 0,
-            outcomes: BTreeMap::new(),
+            outcomes: Outcomes::default(),
             per_account: Vec::new(),
             top_images: Vec::new(),
             critical_findings: 0,
@@ -197,8 +198,8 @@ impl OrgSummary {
             add(&mut summary.scan_types, registry.scan_type, 1);
             summary.repositories = summary.repositories.saturating_add(registry.repositories);
             summary.images = summary.images.saturating_add(registry.images);
-            for (kind, n) in &registry.outcomes {
-                add(&mut summary.outcomes, *kind, *n);
+            for (kind, n) in registry.outcomes.iter() {
+                summary.outcomes.add(kind, n);
             }
             summary.critical_findings = summary
                 .critical_findings
@@ -267,27 +268,16 @@ impl OrgSummary {
         self.accounts.get(&status).copied().unwrap_or(0)
     }
 
-    pub(crate) fn outcome(&self, kind: OutcomeKind) -> u64 {
-        self.outcomes.get(&kind).copied().unwrap_or(0)
-    }
-
-    pub(crate) fn skipped(&self) -> u64 {
-        self.outcomes
-            .iter()
-            .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
-            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
-    }
-
-    pub(crate) fn deferred(&self) -> u64 {
-        self.outcome(OutcomeKind::Deferred(Deferral::Deadline))
-            .saturating_add(self.outcome(OutcomeKind::Deferred(Deferral::AccountLimit)))
-    }
-
     /// The accounts reached, with their registry summaries.
     pub(crate) fn registries(&self) -> impl Iterator<Item = (&AccountId, &RunSummary)> {
         self.per_account
             .iter()
             .filter_map(|r| r.registry.as_ref().map(|s| (&r.account, s)))
+    }
+
+    /// Inspector's reports: the ENHANCED registries'.
+    pub(crate) fn reports(&self) -> impl Iterator<Item = &EnhancedReport> {
+        self.registries().filter_map(|(_, r)| r.enhanced.as_ref())
     }
 
     /// The accounts with `status`, and their problems.

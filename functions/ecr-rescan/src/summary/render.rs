@@ -1,15 +1,15 @@
 //! The notification rendered from a run summary: the subject, the text (and chat) body, the
 //! structured JSON body and the message attributes, each list cut to what fits.
 
-use super::{ImageRef, Listed, RepositorySummary, RunSummary, TopImage};
-use crate::enhanced::{CoverageReport, ImageFindings, Part};
+use super::{ImageRef, Listed, Outcomes, RepositorySummary, RunSummary, TopImage};
+use crate::enhanced::{CoverageReport, EnhancedReport, ImageFindings, Part};
 use crate::inspector::RescanDurations;
 use crate::model::ScanType;
 use crate::scan::OutcomeKind;
 use lookout_shared::console;
 use lookout_shared::findings::image_name_with_digest;
 use lookout_shared::findings::{SeverityCounts, VulnSeverity};
-use lookout_shared::ids::Region;
+use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
 use lookout_shared::text::{count, inline, thousands, truncate_utf8};
 use serde::Serialize;
@@ -27,35 +27,14 @@ impl ImageRef {
 
 impl RunSummary {
     pub(crate) fn subject(&self) -> String {
-        let partial = if self.complete { "" } else { " (partial)" };
         match (self.scan_type, &self.enhanced) {
             (ScanType::Enhanced, Some(report)) => {
-                let findings = report
-                    .findings
-                    .available()
-                    .map_or("findings unavailable".to_string(), |f| {
-                        // `describe` says "no findings" by itself.
-                        if f.counts.total_at_or_above(VulnSeverity::Untriaged) == 0 {
-                            f.counts.describe()
-                        } else {
-                            format!("{} findings", f.counts.describe())
-                        }
-                    });
-                let gaps = report.coverage.available().map_or(String::new(), |c| {
-                    format!(", {}", count(c.gaps as u64, "coverage gap", "coverage gaps"))
-                });
+                let (findings, gaps) = inspector_words(report);
+                let findings = findings.unwrap_or_else(|| "findings unavailable".to_string());
+                let gaps = gaps.map_or(String::new(), |gaps| format!(", {gaps}"));
                 format!("[Lookout] Inspector: {findings}{gaps}")
             }
-            _ if self.dry_run => format!(
-                "[Lookout] ECR rescan dry run: {} would be scanned",
-                count(self.outcome(OutcomeKind::WouldScan), "image", "images")
-            ),
-            _ => format!(
-                "[Lookout] ECR rescan: {} started, {} already scanned, {} failed{partial}",
-                thousands(self.outcome(OutcomeKind::Started)),
-                thousands(self.outcome(OutcomeKind::AlreadyScanned)),
-                thousands(self.outcome(OutcomeKind::Failed)),
-            ),
+            _ => rescan_subject("", self.dry_run, self.complete, &self.outcomes),
         }
     }
 
@@ -65,45 +44,24 @@ impl RunSummary {
     /// shown escaped), then at most `detail.item_bytes`; so none can start a section, a
     /// `Subject:` or a link line.
     pub(crate) fn render(&self, detail: Detail, identity: &str) -> Notification {
-        let cut = |s: &str| truncate_utf8(&inline(s), detail.item_bytes).to_string();
-        let mut text = String::new();
-        match self.scan_type {
-            ScanType::Basic => self.basic_text(&mut text, detail, &cut),
-            ScanType::Enhanced => self.enhanced_text(&mut text, detail, &cut),
-        }
-        let structured = if detail.bodies.structured {
-            serde_json::to_value(Structured::new(self, detail.items)).unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        };
-        let critical = self.critical_count();
-        Notification {
-            subject: self.subject(),
-            chat: if detail.bodies.chat {
-                ChatMessage {
-                    title: self.subject(),
-                    description: chat_code_block(truncate_utf8(&text, 2_000)),
-                    next_steps: Vec::new(),
-                    keywords: vec![self.scan_type.as_str().to_string(), "ECR".to_string()],
-                    event_type: "LookoutEcrRescan".to_string(),
-                    related_resources: Vec::new(),
-                }
-            } else {
-                ChatMessage::default()
+        let scan_type = self.scan_type.as_str();
+        notification(
+            detail,
+            identity,
+            self.subject(),
+            [scan_type, "ECR"],
+            |t, cut| match self.scan_type {
+                ScanType::Basic => self.basic_text(t, detail, cut),
+                ScanType::Enhanced => self.enhanced_text(t, detail, cut),
             },
-            text,
-            structured,
-            attributes: vec![
-                Attribute::string("source", SOURCE),
-                Attribute::string("scanType", self.scan_type.as_str()),
-                Attribute::string("complete", if self.complete { "true" } else { "false" }),
-                Attribute::number("scansStarted", self.outcome(OutcomeKind::Started)),
-                Attribute::number("failures", self.outcome(OutcomeKind::Failed)),
-                Attribute::number("criticalFindings", critical),
-            ],
-            group: "ecr-rescan".to_string(),
-            identity: identity.to_string(),
-        }
+            || Structured::new(self, detail.items),
+            attributes(
+                Some(scan_type),
+                self.complete,
+                &self.outcomes,
+                self.critical_count(),
+            ),
+        )
     }
 
     /// CRITICAL findings: the basic scans' and Inspector's.
@@ -119,48 +77,35 @@ impl RunSummary {
     }
 
     fn header(&self, t: &mut String) {
-        let _ = writeln!(t, "{}\n", self.subject());
         let mode = match self.scan_type {
             ScanType::Basic => "BASIC scanning: ECR scans on demand, so this run starts the rescans.",
             ScanType::Enhanced => {
                 "ENHANCED scanning: Amazon Inspector scans continuously; no scan is started, this is its report."
             }
         };
-        let _ = writeln!(t, "Region:        {}", self.region);
-        let _ = writeln!(t, "Registry:      {mode}");
-        let _ = writeln!(
+        heading(
             t,
-            "Run:           {}",
-            if self.complete { "complete" } else { "PARTIAL" }
-        );
-        for note in &self.notes {
-            let _ = writeln!(t, "               {note}");
-        }
-        let _ = writeln!(
-            t,
-            "Scope:         {} in {}\n",
-            count(self.images as u64, "image", "images"),
-            count(self.repositories as u64, "repository", "repositories")
+            &self.subject(),
+            &self.region,
+            &format!("Registry:      {mode}"),
+            self.complete,
+            &self.notes,
+            &images_in_repositories(self.images, self.repositories),
         );
     }
 
     fn basic_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
         self.header(t);
-        outcome_table(t, self.dry_run, &self.outcomes, self.deferred(), self.skipped());
+        outcome_table(t, self.dry_run, &self.outcomes);
         let shown = |n: usize| n.min(detail.items);
         if !self.per_repository.is_empty() {
             let _ = writeln!(t, "\nPer repository:");
             for repo in self.per_repository.iter().take(shown(self.per_repository.len())) {
-                let parts: Vec<String> = repo
-                    .outcomes
-                    .iter()
-                    .map(|(k, v)| format!("{} {}", k.label(), thousands(*v)))
-                    .collect();
                 let mut line = format!(
                     "  {}: {}; {}",
                     repo.name,
                     count(repo.images as u64, "image", "images"),
-                    parts.join(", ")
+                    repo.outcomes.describe()
                 );
                 if let Some(e) = &repo.error {
                     let _ = write!(line, " [{e}]");
@@ -187,25 +132,13 @@ impl RunSummary {
             }
             more(
                 t,
-                self.outcome(OutcomeKind::WouldScan) as usize,
+                self.outcomes.get(OutcomeKind::WouldScan) as usize,
                 detail.items.min(self.would_scan.len()),
                 "images",
             );
         }
-        if !self.top_images.is_empty() {
-            let _ = writeln!(t, "\nMost vulnerable images (by their last completed scan):");
-            for top in self.top_images.iter().take(detail.items) {
-                let _ = writeln!(
-                    t,
-                    "{}",
-                    cut(&format!("  {}: {}", top.image.name(), top.counts.describe()))
-                );
-                // Built from the encoded repository and digest (`console`).
-                if let Some(link) = &top.link {
-                    let _ = writeln!(t, "    {link}");
-                }
-            }
-        }
+        let top_images = self.top_images.iter().map(|top| (None, top));
+        most_vulnerable(t, top_images, detail.items, cut);
     }
 
     fn enhanced_text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
@@ -329,7 +262,7 @@ pub(super) struct Structured<'a> {
     region: &'a Region,
     repositories: usize,
     images: usize,
-    outcomes: &'a BTreeMap<OutcomeKind, u64>,
+    outcomes: &'a Outcomes,
     per_repository: &'a [RepositorySummary],
     failures: &'a [ImageRef],
     would_scan: &'a [ImageRef],
@@ -406,29 +339,167 @@ impl<'a> Structured<'a> {
     }
 }
 
+impl Outcomes {
+    /// Each outcome and its images in a line: `failed 1, started 14`; empty when there are none.
+    pub(super) fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .iter()
+            .map(|(kind, n)| format!("{} {}", kind.label(), thousands(n)))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// The subject of a BASIC registry's run or an organisation's: `accounts` after `ECR rescan`
+/// (`, 3 accounts`), or nothing for one registry.
+pub(super) fn rescan_subject(accounts: &str, dry_run: bool, complete: bool, outcomes: &Outcomes) -> String {
+    if dry_run {
+        return format!(
+            "[Lookout] ECR rescan dry run{accounts}: {} would be scanned",
+            count(outcomes.get(OutcomeKind::WouldScan), "image", "images")
+        );
+    }
+    let partial = if complete { "" } else { " (partial)" };
+    format!(
+        "[Lookout] ECR rescan{accounts}: {} started, {} already scanned, {} failed{partial}",
+        thousands(outcomes.get(OutcomeKind::Started)),
+        thousands(outcomes.get(OutcomeKind::AlreadyScanned)),
+        thousands(outcomes.get(OutcomeKind::Failed)),
+    )
+}
+
+/// Inspector's findings (`CRITICAL 1, HIGH 2 findings`, or `no findings`) and coverage gaps
+/// (`2 coverage gaps`) in a few words; `None` for a part that was not read.
+pub(super) fn inspector_words(report: &EnhancedReport) -> (Option<String>, Option<String>) {
+    let findings = report.findings.available().map(|f| {
+        // `describe` says "no findings" by itself.
+        if f.counts.total_at_or_above(VulnSeverity::Untriaged) == 0 {
+            f.counts.describe()
+        } else {
+            format!("{} findings", f.counts.describe())
+        }
+    });
+    let gaps = report
+        .coverage
+        .available()
+        .map(|c| count(c.gaps as u64, "coverage gap", "coverage gaps"));
+    (findings, gaps)
+}
+
+/// `15 images in 3 repositories`.
+pub(super) fn images_in_repositories(images: usize, repositories: usize) -> String {
+    format!(
+        "{} in {}",
+        count(images as u64, "image", "images"),
+        count(repositories as u64, "repository", "repositories")
+    )
+}
+
+/// A summary's notification: the text `write_text` writes (every line with untrusted text
+/// through the `cut` it is given), the chat message made of it, and the structured body, built
+/// only when `detail` asks for it.
+pub(super) fn notification<S: Serialize>(
+    detail: Detail,
+    identity: &str,
+    subject: String,
+    keywords: [&str; 2],
+    write_text: impl FnOnce(&mut String, &dyn Fn(&str) -> String),
+    structured: impl FnOnce() -> S,
+    attributes: Vec<Attribute>,
+) -> Notification {
+    let cut = |s: &str| truncate_utf8(&inline(s), detail.item_bytes).to_string();
+    let mut text = String::new();
+    write_text(&mut text, &cut);
+    let structured = if detail.bodies.structured {
+        serde_json::to_value(structured()).unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let chat = if detail.bodies.chat {
+        ChatMessage {
+            title: subject.clone(),
+            description: chat_code_block(truncate_utf8(&text, 2_000)),
+            next_steps: Vec::new(),
+            keywords: keywords.map(String::from).to_vec(),
+            event_type: "LookoutEcrRescan".to_string(),
+            related_resources: Vec::new(),
+        }
+    } else {
+        ChatMessage::default()
+    };
+    Notification {
+        subject,
+        chat,
+        text,
+        structured,
+        attributes,
+        group: "ecr-rescan".to_string(),
+        identity: identity.to_string(),
+    }
+}
+
+/// The attributes of every summary, `scanType` when there is one; an organisation's adds its
+/// accounts'.
+pub(super) fn attributes(
+    scan_type: Option<&str>,
+    complete: bool,
+    outcomes: &Outcomes,
+    critical_findings: u64,
+) -> Vec<Attribute> {
+    let mut attributes = vec![Attribute::string("source", SOURCE)];
+    if let Some(scan_type) = scan_type {
+        attributes.push(Attribute::string("scanType", scan_type));
+    }
+    attributes.extend([
+        Attribute::string("complete", if complete { "true" } else { "false" }),
+        Attribute::number("scansStarted", outcomes.get(OutcomeKind::Started)),
+        Attribute::number("failures", outcomes.get(OutcomeKind::Failed)),
+        Attribute::number("criticalFindings", critical_findings),
+    ]);
+    attributes
+}
+
+/// The text body's heading: the subject, the region, `about` (the registry's scanning, or the
+/// accounts), whether the run is complete and its notes, then its `scope`.
+pub(super) fn heading(
+    t: &mut String,
+    subject: &str,
+    region: &Region,
+    about: &str,
+    complete: bool,
+    notes: &[String],
+    scope: &str,
+) {
+    let _ = writeln!(t, "{subject}\n");
+    let _ = writeln!(t, "Region:        {region}");
+    let _ = writeln!(t, "{about}");
+    let _ = writeln!(
+        t,
+        "Run:           {}",
+        if complete { "complete" } else { "PARTIAL" }
+    );
+    for note in notes {
+        let _ = writeln!(t, "               {note}");
+    }
+    let _ = writeln!(t, "Scope:         {scope}\n");
+}
+
 /// The outcome counts: started (or would be scanned), already scanned, failed, deferred,
 /// skipped and each skip reason.
-pub(super) fn outcome_table(
-    t: &mut String,
-    dry_run: bool,
-    outcomes: &BTreeMap<OutcomeKind, u64>,
-    deferred: u64,
-    skipped: u64,
-) {
-    let outcome = |kind| outcomes.get(&kind).copied().unwrap_or(0);
+pub(super) fn outcome_table(t: &mut String, dry_run: bool, outcomes: &Outcomes) {
     let rows: [(&str, u64); 5] = [
         if dry_run {
-            ("would be scanned", outcome(OutcomeKind::WouldScan))
+            ("would be scanned", outcomes.get(OutcomeKind::WouldScan))
         } else {
-            ("scans started", outcome(OutcomeKind::Started))
+            ("scans started", outcomes.get(OutcomeKind::Started))
         },
         (
             "already scanned (24 h quota)",
-            outcome(OutcomeKind::AlreadyScanned),
+            outcomes.get(OutcomeKind::AlreadyScanned),
         ),
-        ("failed", outcome(OutcomeKind::Failed)),
-        ("deferred to the next run", deferred),
-        ("skipped", skipped),
+        ("failed", outcomes.get(OutcomeKind::Failed)),
+        ("deferred to the next run", outcomes.deferred()),
+        ("skipped", outcomes.skipped()),
     ];
     for (label, n) in rows {
         let _ = writeln!(t, "  {label:<30} {:>8}", thousands(n));
@@ -437,7 +508,38 @@ pub(super) fn outcome_table(
         .iter()
         .filter(|(k, _)| matches!(k, OutcomeKind::Skipped(_)))
     {
-        let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(*n));
+        let _ = writeln!(t, "    {:<28} {:>8}", kind.label(), thousands(n));
+    }
+}
+
+/// The most vulnerable images, at most `items`, each after its account (in an organisation's
+/// summary) and with its console link.
+pub(super) fn most_vulnerable<'i>(
+    t: &mut String,
+    images: impl Iterator<Item = (Option<&'i AccountId>, &'i TopImage)>,
+    items: usize,
+    cut: &dyn Fn(&str) -> String,
+) {
+    let mut images = images.peekable();
+    if images.peek().is_none() {
+        return;
+    }
+    let _ = writeln!(t, "\nMost vulnerable images (by their last completed scan):");
+    for (account, top) in images.take(items) {
+        let account = account.map_or(String::new(), |a| format!("{a} "));
+        let _ = writeln!(
+            t,
+            "{}",
+            cut(&format!(
+                "  {account}{}: {}",
+                top.image.name(),
+                top.counts.describe()
+            ))
+        );
+        // Built from the encoded repository and digest (`console`).
+        if let Some(link) = &top.link {
+            let _ = writeln!(t, "    {link}");
+        }
     }
 }
 

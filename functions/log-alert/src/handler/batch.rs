@@ -14,7 +14,8 @@
 //! repeated.
 //!
 //! A record that can never be alerted (not a Kinesis record, not gzip, not a subscription
-//! payload, over the bounds) is logged by sequence number (never its data), counted as
+//! payload, over the bounds) is logged by position and sequence number (never its data, nor a
+//! sequence number that is not one Kinesis writes: [`SequenceNumber`]), counted as
 //! `RecordsRejected` and not reported: reporting it would hold up every record after it until
 //! the retries run out, and then the on-failure destination would get only its position.
 //!
@@ -28,7 +29,7 @@
 
 use super::{LogAlert, Origin, SUPPRESSED, Summary};
 use crate::decode::{self, DecodeError, LogsMessage, MessageType};
-use crate::kinesis::{self, RecordSlot};
+use crate::kinesis::{self, RecordSlot, SequenceNumber};
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -37,9 +38,11 @@ use lookout_shared::metrics::Metric;
 use lookout_shared::outbox::ItemClaim;
 use lookout_shared::publish::Publisher;
 use lookout_shared::state::{IdempotencyKey, StateStore};
+use lookout_shared::time;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 const RECORDS_RECEIVED: Metric = Metric::count("RecordsReceived");
 /// Records that can never be alerted: logged and skipped (alarm on it).
@@ -54,6 +57,12 @@ const MAX_LISTED: usize = 100;
 /// Groups delivered side by side (each with up to 16 state calls, then one publish, in
 /// flight), within the bound on decoded bytes.
 const GROUPS_IN_FLIGHT: usize = 8;
+/// After waiting out a crashed attempt's hold, at least this is left before an alert may no
+/// longer start: time to claim again (a state budget, at most 3 s) and deliver the group.
+const AFTER_HOLD: Duration = Duration::from_secs(3);
+/// The store reads its clock in whole seconds: wait a little past a hold's end, so the claim
+/// again finds it over.
+const HOLD_SLACK: Duration = Duration::from_millis(100);
 
 /// What became of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,9 +81,11 @@ pub(crate) enum RecordOutcome {
     Rejected,
     /// Its alert was not delivered: reported.
     Failed,
-    /// The deadline came first: reported.
+    /// The deadline came first, or the state budget for its group's claims (the whole group
+    /// is handed back then): reported.
     NotReached,
-    /// Another attempt holds it (one that crashed, until its claim ends): reported.
+    /// Another attempt holds it (one that crashed, until its claim ends) past the time this
+    /// attempt could wait for it: reported.
     Busy,
 }
 
@@ -89,8 +100,27 @@ impl RecordOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Rejected {
+    /// `unreadable sequence number` for one that is not a sequence number.
     sequence_number: Option<String>,
+    /// Its position in the batch (from 0), when its sequence number is unreadable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
     problem: &'static str,
+}
+
+impl Rejected {
+    fn new(index: usize, sequence_number: &SequenceNumber, problem: &'static str) -> Self {
+        let (sequence_number, index) = match sequence_number {
+            SequenceNumber::Absent => (None, None),
+            SequenceNumber::Readable(number) => (Some(number.clone()), None),
+            SequenceNumber::Unreadable => (Some(sequence_number.for_log().to_string()), Some(index)),
+        };
+        Self {
+            sequence_number,
+            index,
+            problem,
+        }
+    }
 }
 
 /// What a Kinesis batch came to. Lambda reads `batchItemFailures` (the response carries
@@ -161,10 +191,17 @@ struct GroupDone {
     holding: usize,
 }
 
-/// Logs a record that can never be alerted, by sequence number and problem (never its data).
-fn warn_rejected(sequence_number: Option<&str>, problem: &'static str, detail: &dyn std::fmt::Display) {
+/// Logs a record that can never be alerted, by position, sequence number and problem (never
+/// its data).
+fn warn_rejected(
+    index: usize,
+    sequence_number: &SequenceNumber,
+    problem: &'static str,
+    detail: &dyn std::fmt::Display,
+) {
     tracing::warn!(
-        sequence_number = sequence_number.unwrap_or("(none)"),
+        index,
+        sequence_number = sequence_number.for_log(),
         problem,
         detail = %detail,
         "Kinesis record rejected: it can never be alerted; counted as RecordsRejected, not retried"
@@ -185,11 +222,8 @@ impl<'e> Tally<'e> {
     /// A record the first pass found can never be alerted.
     fn reject(&mut self, index: usize, problem: &'static str, detail: &dyn std::fmt::Display) {
         let sequence_number = self.sequence_number(index);
-        warn_rejected(sequence_number, problem, detail);
-        self.list(Rejected {
-            sequence_number: sequence_number.map(String::from),
-            problem,
-        });
+        warn_rejected(index, &sequence_number, problem, detail);
+        self.list(Rejected::new(index, &sequence_number, problem));
         self.outcomes[index] = RecordOutcome::Rejected;
     }
 
@@ -210,16 +244,17 @@ impl<'e> Tally<'e> {
         ctx.metrics.absorb(&done.ctx.metrics);
     }
 
-    fn sequence_number(&self, index: usize) -> Option<&'e str> {
-        match &self.records.get(index)?.0 {
-            Ok(record) => Some(record.kinesis.sequence_number.as_str()),
-            Err(defect) => defect.sequence_number.as_deref(),
+    fn sequence_number(&self, index: usize) -> SequenceNumber {
+        match self.records.get(index).map(|slot| &slot.0) {
+            Some(Ok(record)) => SequenceNumber::of(&record.kinesis.sequence_number),
+            Some(Err(defect)) => defect.sequence_number.clone(),
+            None => SequenceNumber::Absent,
         }
     }
 
     /// The response, metrics and summary: the lowest sequence number Lambda must deliver again
-    /// (a record without one, which Lambda never sends, would be reported as "": the whole
-    /// batch again, every alerted record of it left out).
+    /// (a record without a readable one, which Lambda never sends, would be reported as "":
+    /// the whole batch again, every alerted record of it left out).
     fn finish(self, ctx: &mut Invocation) -> BatchSummary {
         let mut records: BTreeMap<RecordOutcome, u64> = BTreeMap::new();
         for outcome in &self.outcomes {
@@ -231,7 +266,10 @@ impl<'e> Tally<'e> {
             .iter()
             .enumerate()
             .filter(|(_, o)| o.reported())
-            .map(|(i, _)| self.sequence_number(i).unwrap_or_default());
+            .map(|(i, _)| match self.sequence_number(i) {
+                SequenceNumber::Readable(number) => number,
+                SequenceNumber::Absent | SequenceNumber::Unreadable => String::new(),
+            });
         let mut response = KinesisEventResponse::default();
         if let Some(first) = reported.min_by(|a, b| kinesis::by_sequence(a, b)) {
             response.add_failure(first);
@@ -327,11 +365,21 @@ impl<P: Publisher, S: StateStore> LogAlert<P, S> {
                 break;
             }
             let record = match &slot.0 {
-                Ok(record) if !record.kinesis.sequence_number.is_empty() => record,
-                Ok(_) => {
-                    tally.reject(index, "RecordWithoutSequenceNumber", &"no kinesis.sequenceNumber");
-                    continue;
-                }
+                Ok(record) => match SequenceNumber::of(&record.kinesis.sequence_number) {
+                    SequenceNumber::Readable(_) => record,
+                    SequenceNumber::Absent => {
+                        tally.reject(index, "RecordWithoutSequenceNumber", &"no kinesis.sequenceNumber");
+                        continue;
+                    }
+                    SequenceNumber::Unreadable => {
+                        tally.reject(
+                            index,
+                            "SequenceNumberUnreadable",
+                            &"kinesis.sequenceNumber is not decimal digits (at most 128)",
+                        );
+                        continue;
+                    }
+                },
                 Err(defect) => {
                     tally.reject(index, "RecordMalformed", &defect.problem);
                     continue;
@@ -381,14 +429,56 @@ impl<P: Publisher, S: StateStore> LogAlert<P, S> {
     async fn deliver_group(&self, group: &[Placed<'_>], holding: usize, mut ctx: Invocation) -> GroupDone {
         let mut done = Results::default();
         let keys: Vec<IdempotencyKey> = group.iter().map(|p| p.key.clone()).collect();
-        let claims = self.outbox.claim_items::<Membership>(&mut ctx, &keys).await;
+        let mut claims = self.outbox.claim_items::<Membership>(&mut ctx, &keys).await;
+        if let Some(wait) = self.hold_wait(&claims, &ctx) {
+            // A crashed attempt's hold ends in time to deliver: wait it out and claim again,
+            // once, rather than report the records while it lasts (each report is one of the
+            // stream's retries, and a crash's retries come inside the hold).
+            tokio::time::sleep(wait).await;
+            let busy = |claim: &ItemClaim<Membership>| matches!(claim, ItemClaim::Busy { .. });
+            let again: Vec<IdempotencyKey> = keys
+                .iter()
+                .zip(&claims)
+                .filter(|(_, claim)| busy(claim))
+                .map(|(key, _)| key.clone())
+                .collect();
+            let mut reclaimed = self
+                .outbox
+                .claim_items::<Membership>(&mut ctx, &again)
+                .await
+                .into_iter();
+            for claim in claims.iter_mut().filter(|claim| busy(claim)) {
+                if let Some(again) = reclaimed.next() {
+                    *claim = again;
+                }
+            }
+        }
         let mut held: Vec<(&Placed<'_>, Option<Membership>)> = Vec::with_capacity(group.len());
+        let mut cut_off: Vec<&Placed<'_>> = Vec::new();
         for (placed, claim) in group.iter().zip(claims) {
             match claim {
                 ItemClaim::Held { note } => held.push((placed, note)),
                 ItemClaim::Done => done.set(&[placed], RecordOutcome::AlreadyAlerted),
                 ItemClaim::Busy { .. } => done.set(&[placed], RecordOutcome::Busy),
+                ItemClaim::Unclaimed => cut_off.push(placed),
             }
+        }
+        if !cut_off.is_empty() {
+            // The state budget cut claims off: those records may have been alerted, and an
+            // alert of part of the group might not be the one an earlier attempt noted, so
+            // none of it goes now. All handed back for the retry, the cut-off ones too (their
+            // claims may have been made; a settled record is left as it is).
+            let back: Vec<&Placed<'_>> = held.iter().map(|(p, _)| *p).chain(cut_off).collect();
+            let keys: Vec<IdempotencyKey> = back.iter().map(|p| p.key.clone()).collect();
+            self.outbox
+                .release_items::<Membership>(&mut ctx, &keys, None)
+                .await;
+            done.set(&back, RecordOutcome::NotReached);
+            return GroupDone {
+                results: done,
+                ctx,
+                holding,
+            };
         }
         let alerts = split(&held, self.config.max_decompressed_bytes);
         for (i, alert) in alerts.iter().enumerate() {
@@ -407,6 +497,29 @@ impl<P: Publisher, S: StateStore> LogAlert<P, S> {
             ctx,
             holding,
         }
+    }
+
+    /// How long to wait for the holds on a group's busy records to end (an attempt that
+    /// crashed holds them until its deadline), when they end early enough that the group can
+    /// still be delivered: `AFTER_HOLD` left before an alert may no longer start. None when
+    /// none is busy, a claim was cut off (the group is handed back anyway), or that is too late.
+    fn hold_wait(&self, claims: &[ItemClaim<Membership>], ctx: &Invocation) -> Option<Duration> {
+        if claims.iter().any(|c| matches!(c, ItemClaim::Unclaimed)) {
+            return None;
+        }
+        let ends = claims
+            .iter()
+            .filter_map(|c| match c {
+                ItemClaim::Busy { until } => Some(*until),
+                _ => None,
+            })
+            .max()?;
+        // Epoch seconds of this process's clock: the store compares holds with its own now.
+        let ends_ms = i64::try_from(ends).ok()?.checked_mul(1_000)?;
+        let left_ms = ends_ms.saturating_sub(time::now_epoch_ms()).max(0);
+        let wait = Duration::from_millis(u64::try_from(left_ms).ok()?).saturating_add(HOLD_SLACK);
+        let cut = self.config.deadline_margin.saturating_mul(2);
+        (wait.saturating_add(AFTER_HOLD) <= ctx.deadline.remaining_before(cut)).then_some(wait)
     }
 
     /// One alert of a group's records: decoded again, merged, delivered; the records marked
@@ -482,12 +595,11 @@ impl<P: Publisher, S: StateStore> LogAlert<P, S> {
         ctx: &mut Invocation,
     ) {
         for placed in alert {
-            let sequence_number = placed.record.kinesis.sequence_number.as_str();
-            warn_rejected(Some(sequence_number), e.kind(), e);
-            done.rejected.push(Rejected {
-                sequence_number: Some(sequence_number.to_string()),
-                problem: e.kind(),
-            });
+            // The first pass placed only records whose sequence number reads as one.
+            let sequence_number = SequenceNumber::of(&placed.record.kinesis.sequence_number);
+            warn_rejected(placed.index, &sequence_number, e.kind(), e);
+            done.rejected
+                .push(Rejected::new(placed.index, &sequence_number, e.kind()));
         }
         done.set(alert, RecordOutcome::Rejected);
         let keys: Vec<IdempotencyKey> = alert.iter().map(|p| p.key.clone()).collect();
@@ -560,10 +672,10 @@ mod tests {
     use lookout_shared::metrics::MetricsConfig;
     use lookout_shared::notification::SnsMessage;
     use lookout_shared::publish::{MemoryPublisher, PublishError};
-    use lookout_shared::state::{MemoryStore, SystemClock};
+    use lookout_shared::state::{Claim, Clock, Faults, MemoryStore, SystemClock};
     use serde_json::{Value, json};
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+    use tokio::time::Instant;
 
     const PAYMENTS: &str = "111122223333";
     const SEARCH: &str = "444455556666";
@@ -636,6 +748,11 @@ mod tests {
     }
 
     fn log_alert(sns: &Sns, window_minutes: u64) -> LogAlert<&Sns, MemoryStore<SystemClock>> {
+        let store = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
+        on_store(sns, window_minutes, store)
+    }
+
+    fn on_store<S: StateStore>(sns: &Sns, window_minutes: u64, store: S) -> LogAlert<&Sns, S> {
         let names = format!(r#"{{"{PAYMENTS}": "payments-prod", "{SEARCH}": "search-prod"}}"#);
         let config = LogAlertConfig::from_env(&Env::from_pairs([
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
@@ -644,7 +761,6 @@ mod tests {
             ("MAX_DECOMPRESSED_BYTES", "65536"),
         ]))
         .unwrap();
-        let store = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
         LogAlert::new(config, sns)
             .unwrap()
             .with_state(Some(store), Duration::from_secs(window_minutes * 60))
@@ -652,8 +768,8 @@ mod tests {
 
     /// Handles `event` with `secs` to the deadline: the summary log line, the response Lambda
     /// reads, and the EMF metrics.
-    async fn run<P: Publisher>(
-        alert: &LogAlert<P, MemoryStore<SystemClock>>,
+    async fn run<P: Publisher, S: StateStore>(
+        alert: &LogAlert<P, S>,
         event: Incoming<LogAlertEvent>,
         secs: f64,
     ) -> (Value, Value, Value) {
@@ -941,5 +1057,140 @@ mod tests {
             .take(1)
             .collect();
         assert_eq!(sizes(split(&held, 100)), [1]);
+    }
+
+    /// The system's clock moved on by as much as tokio's paused clock has skipped: the store
+    /// and the handler (`time::now_epoch_ms`) agree on the time until a hold ends, and a test
+    /// waits out a 20 s hold at once.
+    #[derive(Debug)]
+    struct Skipping(Instant);
+
+    impl Clock for Skipping {
+        fn now(&self) -> u64 {
+            let skipped = u64::try_from(self.0.elapsed().as_millis()).unwrap();
+            (u64::try_from(time::now_epoch_ms()).unwrap() + skipped) / 1_000
+        }
+    }
+
+    /// An attempt that crashed (out of memory, say) holds its records' claims until its
+    /// deadline, and Lambda's retries come inside that hold. A retry with the time to wait it
+    /// out and still deliver does, once; one without reports the records at once.
+    #[tokio::test(start_paused = true)]
+    async fn records_a_crashed_attempt_holds_are_waited_for_when_its_hold_ends_in_time() {
+        let sns = Sns::new("", Duration::ZERO);
+        let store = MemoryStore::new(Duration::from_secs(86_400), Skipping(Instant::now()));
+        // It held search's /ecs/web (record 3) and payments' /ecs/api (4), for 20 s more.
+        let LogAlertEvent::Kinesis(slots) = batch(&six()).into_parts().1.unwrap() else {
+            panic!("a Kinesis batch");
+        };
+        for slot in &slots[2..4] {
+            let name = <LogAlert<&Sns, MemoryStore<Skipping>> as Function>::NAME;
+            let key = kinesis::record_key(name, slot.0.as_ref().unwrap());
+            let claim = store
+                .claim::<Membership>(&key, Duration::from_secs(20), Duration::from_secs(1))
+                .await;
+            assert!(matches!(claim, Ok(Claim::Acquired { .. })), "{claim:?}");
+        }
+        let alert = on_store(&sns, 15, store);
+        // 21 s to the deadline: the hold ends too late to deliver after it.
+        let started = Instant::now();
+        let (summary, response, _) = run(&alert, batch(&six()), 21.0).await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": "3"}]}));
+        assert_eq!(
+            summary["records"],
+            json!({"alerted": 3, "busy": 2, "nothingToAlert": 1})
+        );
+        // Lambda's retry from 3, with 60 s: it waits for the hold to end, then delivers them.
+        let retry: Vec<(u64, Vec<u8>)> = six().into_iter().filter(|(seq, _)| *seq >= 3).collect();
+        let started = Instant::now();
+        let (summary, response, _) = run(&alert, batch(&retry), 60.0).await;
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_secs(19)..=Duration::from_secs(21)).contains(&waited),
+            "{waited:?}"
+        );
+        assert_eq!(response, json!({"batchItemFailures": []}));
+        assert_eq!(summary["records"], json!({"alerted": 2, "alreadyAlerted": 2}));
+        assert_eq!(sns.subjects(), ALL_FOUR);
+    }
+
+    /// Records 1..=n of payments' /ecs/web, one line each.
+    fn web(records: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<u8>)> {
+        records
+            .map(|seq| {
+                (
+                    seq,
+                    payload(PAYMENTS, "/ecs/web", "web/a", seq, &["ERROR db down"]),
+                )
+            })
+            .collect()
+    }
+
+    /// Claims of 2 s against the 3 s state budget: the first 16 records of the group are
+    /// claimed (and found alerted), the next 16 cut off, the rest never claimed. Those may
+    /// have been alerted too (17 to 20 were): reported, not alerted again.
+    #[tokio::test(start_paused = true)]
+    async fn records_whose_claims_the_budget_cut_off_are_reported_not_alerted() {
+        let sns = Sns::new("", Duration::ZERO);
+        let store = MemoryStore::new(Duration::from_secs(86_400), SystemClock);
+        // No suppression window: the same line twice is two alerts.
+        let alert = on_store(&sns, 0, store);
+        let (_, response, _) = run(&alert, batch(&web(1..=20)), 30.0).await;
+        assert_eq!(response, json!({"batchItemFailures": []}));
+        let table = || alert.outbox.store().unwrap();
+        table().set_faults(Faults {
+            claim_delay: Duration::from_secs(2),
+            ..Faults::default()
+        });
+        let (summary, response, metrics) = run(&alert, batch(&web(1..=40)), 30.0).await;
+        assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": "17"}]}));
+        assert_eq!(
+            summary["records"],
+            json!({"alreadyAlerted": 16, "notReached": 24})
+        );
+        assert_eq!(
+            (&metrics["RecordsFailed"], &metrics["StateStoreProblems"]),
+            (&json!(24), &json!(16))
+        );
+        assert_eq!(sns.sent.messages().len(), 1);
+        // The table is quick again; Lambda delivers 17 and after: 21 to 40 in one alert.
+        table().set_faults(Faults::default());
+        let (summary, response, _) = run(&alert, batch(&web(17..=40)), 30.0).await;
+        assert_eq!(response, json!({"batchItemFailures": []}));
+        assert_eq!(summary["records"], json!({"alerted": 20, "alreadyAlerted": 4}));
+        assert_eq!(
+            sns.subjects(),
+            ["[ERROR] payments-prod: 20 events in /ecs/web"; 2]
+        );
+    }
+
+    /// A sequence number that is not one Kinesis writes (digits, at most 128) is never logged
+    /// nor listed: the record is named by its position instead.
+    #[tokio::test]
+    async fn an_unreadable_sequence_number_is_reported_by_position_never_as_text() {
+        let sns = Sns::new("", Duration::ZERO);
+        let alert = log_alert(&sns, 15);
+        let forged = "1\n{\"level\":\"ERROR\",\"msg\":\"forged\"}";
+        let mut event = batch(&six()).into_parts().0;
+        // Not a Kinesis record; and a Kinesis record, but with no sequence number Kinesis writes.
+        event["Records"][1]["kinesis"]["data"] = json!(1);
+        event["Records"][1]["kinesis"]["sequenceNumber"] = json!(forged);
+        event["Records"][3]["kinesis"]["sequenceNumber"] = json!("9".repeat(129));
+        let (summary, response, metrics) = run(&alert, Incoming::from_document(event), 30.0).await;
+        assert_eq!(response, json!({"batchItemFailures": []}));
+        assert_eq!(
+            summary["rejected"],
+            json!([
+                {"sequenceNumber": "unreadable sequence number", "index": 1, "problem": "RecordMalformed"},
+                {"sequenceNumber": "unreadable sequence number", "index": 3, "problem": "SequenceNumberUnreadable"},
+            ])
+        );
+        let text = summary.to_string();
+        assert!(
+            !text.contains("forged") && !text.contains(&"9".repeat(129)),
+            "{text}"
+        );
+        assert_eq!(metrics["RecordsRejected"], 2);
     }
 }

@@ -10,7 +10,7 @@ use lookout_shared::ids::{AccountId, Region};
 use lookout_shared::invocation::{diagnostic, invoke};
 use lookout_shared::member::MemberErrorKind;
 use lookout_shared::publish::MemoryPublisher;
-use lookout_shared::state::MemoryStore;
+use lookout_shared::state::{Fault, Faults, MemoryStore, StateErrorKind};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1064,110 +1064,11 @@ async fn an_alert_never_delivered_is_never_resolved() {
     assert_eq!(a.publisher().sent.messages().len(), 2);
 }
 
-/// The memory store, with its notes failing on demand: all of them (`down`), or the
-/// `remember` calls whose turn is listed (0 = the first).
-struct FlakyNotes {
-    inner: MemoryStore<TestClock>,
-    down: std::sync::atomic::AtomicBool,
-    remembers: std::sync::atomic::AtomicUsize,
-    failing_remembers: Vec<usize>,
-}
-
-impl FlakyNotes {
-    fn failure(&self, operation: &'static str) -> lookout_shared::state::StateError {
-        lookout_shared::state::StateError {
-            kind: lookout_shared::state::StateErrorKind::Throttled,
-            operation,
-            detail: "ThrottlingException: Rate exceeded".into(),
-        }
-    }
-
-    fn is_down(&self) -> bool {
-        self.down.load(Ordering::SeqCst)
-    }
-}
-
-impl StateStore for FlakyNotes {
-    async fn claim<D: serde::de::DeserializeOwned + Send>(
-        &self,
-        key: &IdempotencyKey,
-        hold: Duration,
-        timeout: Duration,
-    ) -> Result<lookout_shared::state::Claim<D>, StateError> {
-        self.inner.claim(key, hold, timeout).await
-    }
-
-    async fn save_decision<D: Serialize + Sync>(
-        &self,
-        key: &IdempotencyKey,
-        decision: &D,
-        timeout: Duration,
-    ) -> Result<(), StateError> {
-        self.inner.save_decision(key, decision, timeout).await
-    }
-
-    async fn complete(
-        &self,
-        key: &IdempotencyKey,
-        id: Option<&str>,
-        timeout: Duration,
-    ) -> Result<(), StateError> {
-        self.inner.complete(key, id, timeout).await
-    }
-
-    async fn fail(&self, key: &IdempotencyKey, timeout: Duration) -> Result<(), StateError> {
-        self.inner.fail(key, timeout).await
-    }
-
-    async fn observe(
-        &self,
-        fingerprint: &Fingerprint,
-        rank: u8,
-        window: Duration,
-        timeout: Duration,
-    ) -> Result<lookout_shared::state::Verdict, StateError> {
-        self.inner.observe(fingerprint, rank, window, timeout).await
-    }
-}
-
-impl Notes for FlakyNotes {
-    async fn recall<D: serde::de::DeserializeOwned + Send>(
-        &self,
-        key: &NoteKey,
-        timeout: Duration,
-    ) -> Result<Option<lookout_shared::state::Recalled<D>>, StateError> {
-        if self.is_down() {
-            return Err(self.failure("recall"));
-        }
-        self.inner.recall(key, timeout).await
-    }
-
-    async fn remember<D: Serialize + Sync>(
-        &self,
-        key: &NoteKey,
-        note: &D,
-        keep: Duration,
-        timeout: Duration,
-    ) -> Result<(), StateError> {
-        let turn = self.remembers.fetch_add(1, Ordering::SeqCst);
-        if self.is_down() || self.failing_remembers.contains(&turn) {
-            return Err(self.failure("remember"));
-        }
-        self.inner.remember(key, note, keep, timeout).await
-    }
-
-    async fn settle<D: serde::de::DeserializeOwned + Send>(
-        &self,
-        key: &NoteKey,
-        by: &IdempotencyKey,
-        timeout: Duration,
-    ) -> Result<Option<D>, StateError> {
-        if self.is_down() {
-            return Err(self.failure("settle"));
-        }
-        self.inner.settle(key, by, timeout).await
-    }
-}
+/// What the table answers when it throttles.
+const THROTTLED: Fault = Fault {
+    kind: StateErrorKind::Throttled,
+    detail: "ThrottlingException: Rate exceeded",
+};
 
 /// One invocation, and its `StateStoreProblems`.
 async fn run_counting<S: StateStore + Notes>(
@@ -1190,13 +1091,12 @@ async fn run_counting<S: StateStore + Notes>(
 #[tokio::test]
 async fn note_problems_fail_open_and_a_delivered_retry_confirms_the_note() {
     let clock = TestClock(Arc::new(AtomicU64::new(T0)));
-    let store = FlakyNotes {
-        inner: memory_store(&clock),
-        down: std::sync::atomic::AtomicBool::new(false),
-        remembers: std::sync::atomic::AtomicUsize::new(0),
+    let store = memory_store(&clock);
+    store.set_faults(Faults {
         // The first note is written (unconfirmed), its confirmation fails.
-        failing_remembers: vec![1],
-    };
+        failing_remembers: vec![(1, THROTTLED)],
+        ..Faults::default()
+    });
     let a = alert(lines(), &[]).with_state(Some(store));
     let (first, problems) = run_counting(&a, sample("deployment-failed.json")).await;
     assert_eq!((first.alerts[0].outcome, problems), (Outcome::Published, 1));
@@ -1210,13 +1110,16 @@ async fn note_problems_fail_open_and_a_delivered_retry_confirms_the_note() {
     );
     // The table fails: the steady state fails open, counted, nothing sent.
     let store = a.outbox.store().unwrap();
-    store.down.store(true, Ordering::SeqCst);
+    store.set_faults(Faults {
+        failing_notes: Some(THROTTLED),
+        ..Faults::default()
+    });
     let mut steady = sample("steady-state.json");
     steady["id"] = json!("5f7c1d2e-8a3b-4c6d-9e0f-000000000002");
     let (summary, problems) = run_counting(&a, steady.clone()).await;
     assert_eq!(summary.recoveries.get(&Recovered::StateStoreProblem), Some(&1));
     assert_eq!(problems, 1);
-    store.down.store(false, Ordering::SeqCst);
+    store.set_faults(Faults::default());
     let (summary, _) = run_counting(&a, steady).await;
     assert_eq!(summary.recoveries.get(&Recovered::Resolved), Some(&1));
     assert_eq!(a.publisher().messages().len(), 2);

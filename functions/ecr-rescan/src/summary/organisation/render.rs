@@ -6,14 +6,15 @@
 use super::{AccountReport, AccountStatus, OrgSummary};
 use crate::model::ScanType;
 use crate::scan::OutcomeKind;
-use crate::summary::RunSummary;
-use crate::summary::render::{SOURCE, Structured, more, outcome_table};
-use lookout_shared::findings::VulnSeverity;
+use crate::summary::Outcomes;
+use crate::summary::render::{SOURCE, Structured, attributes, heading, images_in_repositories};
+use crate::summary::render::{
+    inspector_words, more, most_vulnerable, notification, outcome_table, rescan_subject,
+};
 use lookout_shared::ids::Region;
-use lookout_shared::notification::{Attribute, ChatMessage, Detail, Notification, chat_code_block};
-use lookout_shared::text::{count, inline, thousands, truncate_utf8};
+use lookout_shared::notification::{Attribute, Detail, Notification};
+use lookout_shared::text::{count, thousands};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -33,20 +34,8 @@ impl OrgSummary {
             0 => String::new(),
             n => format!(" ({} failed)", thousands(n)),
         };
-        let accounts = format!("{}{failed}", count(self.account_count(), "account", "accounts"));
-        if self.dry_run {
-            return format!(
-                "[Lookout] ECR rescan dry run, {accounts}: {} would be scanned",
-                count(self.outcome(OutcomeKind::WouldScan), "image", "images")
-            );
-        }
-        let partial = if self.complete { "" } else { " (partial)" };
-        format!(
-            "[Lookout] ECR rescan, {accounts}: {} started, {} already scanned, {} failed{partial}",
-            thousands(self.outcome(OutcomeKind::Started)),
-            thousands(self.outcome(OutcomeKind::AlreadyScanned)),
-            thousands(self.outcome(OutcomeKind::Failed)),
-        )
+        let accounts = format!(", {}{failed}", count(self.account_count(), "account", "accounts"));
+        rescan_subject(&accounts, self.dry_run, self.complete, &self.outcomes)
     }
 
     /// The scan type every account reached shares, `MIXED` when they differ; `None` when no
@@ -63,78 +52,51 @@ impl OrgSummary {
     /// Renders at most `detail.items` accounts, failures and images, each line cut to
     /// `detail.item_bytes` after the shared one-line encoding.
     pub(crate) fn render(&self, detail: Detail, identity: &str) -> Notification {
-        let cut = |s: &str| truncate_utf8(&inline(s), detail.item_bytes).to_string();
-        let mut text = String::new();
-        self.text(&mut text, detail, &cut);
-        let structured = if detail.bodies.structured {
-            serde_json::to_value(OrgStructured::new(self, detail.items)).unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        };
-        let mut attributes = vec![Attribute::string("source", SOURCE)];
-        if let Some(scan_type) = self.scan_type() {
-            attributes.push(Attribute::string("scanType", scan_type));
-        }
+        let mut attributes = attributes(
+            self.scan_type(),
+            self.complete,
+            &self.outcomes,
+            self.critical_findings,
+        );
         attributes.extend([
-            Attribute::string("complete", if self.complete { "true" } else { "false" }),
-            Attribute::number("scansStarted", self.outcome(OutcomeKind::Started)),
-            Attribute::number("failures", self.outcome(OutcomeKind::Failed)),
-            Attribute::number("criticalFindings", self.critical_findings),
             Attribute::number("accounts", self.account_count()),
             Attribute::number("accountsFailed", self.failed_accounts()),
             Attribute::number("accountsNotReached", self.status(AccountStatus::NotReached)),
         ]);
-        Notification {
-            subject: self.subject(),
-            chat: if detail.bodies.chat {
-                ChatMessage {
-                    title: self.subject(),
-                    description: chat_code_block(truncate_utf8(&text, 2_000)),
-                    next_steps: Vec::new(),
-                    keywords: vec!["ECR".to_string(), "organisation".to_string()],
-                    event_type: "LookoutEcrRescan".to_string(),
-                    related_resources: Vec::new(),
-                }
-            } else {
-                ChatMessage::default()
-            },
-            text,
-            structured,
+        notification(
+            detail,
+            identity,
+            self.subject(),
+            ["ECR", "organisation"],
+            |t, cut| self.text(t, detail, cut),
+            || OrgStructured::new(self, detail.items),
             attributes,
-            group: "ecr-rescan".to_string(),
-            identity: identity.to_string(),
-        }
+        )
     }
 
     fn text(&self, t: &mut String, detail: Detail, cut: &dyn Fn(&str) -> String) {
-        let _ = writeln!(t, "{}\n", self.subject());
-        let _ = writeln!(t, "Region:        {}", self.region);
         let statuses: Vec<String> = self
             .accounts
             .iter()
             .map(|(status, n)| format!("{} {}", thousands(*n), status.label()))
             .collect();
-        let _ = writeln!(
+        heading(
             t,
-            "Accounts:      {}: {}",
-            thousands(self.account_count()),
-            statuses.join(", ")
+            &self.subject(),
+            &self.region,
+            &format!(
+                "Accounts:      {}: {}",
+                thousands(self.account_count()),
+                statuses.join(", ")
+            ),
+            self.complete,
+            &self.notes,
+            &format!(
+                "{} (the accounts reached)",
+                images_in_repositories(self.images, self.repositories)
+            ),
         );
-        let _ = writeln!(
-            t,
-            "Run:           {}",
-            if self.complete { "complete" } else { "PARTIAL" }
-        );
-        for note in &self.notes {
-            let _ = writeln!(t, "               {note}");
-        }
-        let _ = writeln!(
-            t,
-            "Scope:         {} in {} (the accounts reached)\n",
-            count(self.images as u64, "image", "images"),
-            count(self.repositories as u64, "repository", "repositories")
-        );
-        outcome_table(t, self.dry_run, &self.outcomes, self.deferred(), self.skipped());
+        outcome_table(t, self.dry_run, &self.outcomes);
 
         let _ = writeln!(t, "\nPer account:");
         for report in self.per_account.iter().take(detail.items) {
@@ -160,30 +122,13 @@ impl OrgSummary {
             }
             more(
                 t,
-                usize::try_from(self.outcome(OutcomeKind::Failed)).unwrap_or(usize::MAX),
+                usize::try_from(self.outcomes.get(OutcomeKind::Failed)).unwrap_or(usize::MAX),
                 detail.items.min(failures.len()),
                 "failures",
             );
         }
-        if !self.top_images.is_empty() {
-            let _ = writeln!(t, "\nMost vulnerable images (by their last completed scan):");
-            for top in self.top_images.iter().take(detail.items) {
-                let _ = writeln!(
-                    t,
-                    "{}",
-                    cut(&format!(
-                        "  {} {}: {}",
-                        top.account,
-                        top.image.image.name(),
-                        top.image.counts.describe()
-                    ))
-                );
-                // Built from the encoded repository and digest (`console`).
-                if let Some(link) = &top.image.link {
-                    let _ = writeln!(t, "    {link}");
-                }
-            }
-        }
+        let top_images = self.top_images.iter().map(|top| (Some(&top.account), &top.image));
+        most_vulnerable(t, top_images, detail.items, cut);
     }
 }
 
@@ -197,51 +142,32 @@ fn account_line(report: &AccountReport) -> String {
             _ => format!("  {}: {}", report.account, report.status.label()),
         };
     };
-    let scope = format!(
-        "{} in {}",
-        count(r.images as u64, "image", "images"),
-        count(r.repositories as u64, "repository", "repositories")
-    );
+    let scope = images_in_repositories(r.images, r.repositories);
     let partial = if r.complete { "" } else { " (partial)" };
     let what = match (r.scan_type, &r.enhanced) {
         (ScanType::Enhanced, Some(report)) => {
-            let mut parts = Vec::new();
-            if let Some(f) = report.findings.available() {
-                if f.counts.total_at_or_above(VulnSeverity::Untriaged) == 0 {
-                    parts.push(f.counts.describe());
-                } else {
-                    parts.push(format!("{} findings", f.counts.describe()));
-                }
-            }
-            if let Some(c) = report.coverage.available() {
-                parts.push(count(c.gaps as u64, "coverage gap", "coverage gaps"));
-            }
+            let (findings, gaps) = inspector_words(report);
+            let mut parts: Vec<String> = findings.into_iter().chain(gaps).collect();
             let unavailable = report.unavailable();
             if !unavailable.is_empty() {
                 parts.push(format!("unavailable: {}", unavailable.join(", ")));
             }
             parts.join(", ")
         }
-        _ => outcomes_line(r),
+        _ => {
+            let outcomes = r.outcomes.describe();
+            if outcomes.is_empty() {
+                "no images".to_string()
+            } else {
+                outcomes
+            }
+        }
     };
     format!(
         "  {}: {}, {scope}; {what}{partial}",
         report.account,
         r.scan_type.as_str()
     )
-}
-
-fn outcomes_line(r: &RunSummary) -> String {
-    let parts: Vec<String> = r
-        .outcomes
-        .iter()
-        .map(|(k, v)| format!("{} {}", k.label(), thousands(*v)))
-        .collect();
-    if parts.is_empty() {
-        "no images".to_string()
-    } else {
-        parts.join(", ")
-    }
 }
 
 /// The organisation's summary as subscribers get it: every count, at most `items` accounts
@@ -258,7 +184,7 @@ struct OrgStructured<'a> {
     scan_types: &'a BTreeMap<ScanType, u64>,
     repositories: usize,
     images: usize,
-    outcomes: &'a BTreeMap<OutcomeKind, u64>,
+    outcomes: &'a Outcomes,
     per_account: Vec<AccountView<'a>>,
     top_images: &'a [super::AccountImage],
 }
