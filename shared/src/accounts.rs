@@ -203,6 +203,11 @@ mod tests {
                 "{e}"
             );
         }
+        let edge = format!(r#"{{"111122223333": "{}"}}"#, "n".repeat(64));
+        assert_eq!(
+            names(&edge).unwrap().name(&id("111122223333")).map(str::len),
+            Some(64)
+        );
         let long = format!(r#"{{"111122223333": "{}"}}"#, "n".repeat(65));
         assert!(names(&long).unwrap_err().problem.contains("longer than 64"));
     }

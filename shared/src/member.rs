@@ -144,7 +144,8 @@ struct Cached {
 pub struct MemberAccess {
     base: SdkConfig,
     own: AccountId,
-    sts: aws_sdk_sts::Client,
+    /// Built at the first AssumeRole: a single-account stack never pays for it at cold start.
+    sts: std::sync::OnceLock<aws_sdk_sts::Client>,
     config: MemberConfig,
     session_name: String,
     cache: Mutex<HashMap<String, Cached>>,
@@ -156,7 +157,7 @@ impl MemberAccess {
         Self {
             base: base.clone(),
             own,
-            sts: aws_sdk_sts::Client::new(base),
+            sts: std::sync::OnceLock::new(),
             config,
             session_name: format!("lookout-{function}"),
             cache: Mutex::new(HashMap::new()),
@@ -226,6 +227,7 @@ impl MemberAccess {
         };
         let call = self
             .sts
+            .get_or_init(|| aws_sdk_sts::Client::new(&self.base))
             .assume_role()
             .role_arn(role_arn)
             .role_session_name(&self.session_name)
@@ -314,6 +316,10 @@ mod tests {
             MemberConfig::from_env(&Env::from_pairs([("MEMBER_ROLE_NAME", "role/hunter2 x")])).unwrap_err();
         assert!(e.to_string().contains("MEMBER_ROLE_NAME"));
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        // IAM's bounds: 64 characters is a role name, 65 is not.
+        let at = |n: usize| MemberConfig::from_env(&Env::from_pairs([("MEMBER_ROLE_NAME", "r".repeat(n))]));
+        assert_eq!(at(64).unwrap().role_name.len(), 64);
+        assert_eq!(at(65).unwrap_err().variable, "MEMBER_ROLE_NAME");
         let e = MemberConfig::from_env(&Env::from_pairs([("MEMBER_EXTERNAL_ID", "x")])).unwrap_err();
         assert!(e.to_string().contains("MEMBER_EXTERNAL_ID"));
         let ok = MemberConfig::from_env(&Env::from_pairs([

@@ -656,11 +656,44 @@ async fn every_call_fails_with(store: &DynamoStore<ManualClock>, kind: StateErro
     }
 }
 
+/// Every note operation (scan-alert's news, task-alert's open alerts) fails with `kind`,
+/// within `timeout`.
+async fn every_note_call_fails_with(
+    store: &DynamoStore<ManualClock>,
+    kind: StateErrorKind,
+    timeout: Duration,
+) {
+    let note = NoteKey::new("task-alert", &["111111111111", "service/prod/web"]);
+    let errors = [
+        (
+            "recall",
+            Notes::recall::<Vec<String>>(store, &note, timeout)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "remember",
+            store.remember(&note, &vec!["open"], WINDOW, timeout).await,
+        ),
+        (
+            "settle",
+            Notes::settle::<Vec<String>>(store, &note, &key("steady-1"), timeout)
+                .await
+                .map(|_| ()),
+        ),
+    ];
+    for (operation, result) in errors {
+        let e = result.expect_err(operation);
+        assert_eq!((e.operation, e.kind), (operation, kind), "{e}");
+    }
+}
+
 #[tokio::test]
 async fn a_throttled_table_fails_every_call_as_throttled_after_three_attempts() {
     let (_s, proxy, store) = behind_faults(Fault::Throttle).await;
     every_call_fails_with(&store, StateErrorKind::Throttled, TIMEOUT).await;
     assert_eq!(proxy.seen("UpdateItem"), 5 * 3, "five calls, three attempts each");
+    every_note_call_fails_with(&store, StateErrorKind::Throttled, TIMEOUT).await;
 }
 
 #[tokio::test]
@@ -674,6 +707,7 @@ async fn server_errors_fail_every_call_as_unavailable() {
     for status in [500, 503] {
         let (_s, _proxy, store) = behind_faults(Fault::Status(status)).await;
         every_call_fails_with(&store, StateErrorKind::Unavailable, TIMEOUT).await;
+        every_note_call_fails_with(&store, StateErrorKind::Unavailable, TIMEOUT).await;
     }
 }
 
@@ -681,6 +715,7 @@ async fn server_errors_fail_every_call_as_unavailable() {
 async fn refused_access_fails_every_call_as_access_denied() {
     let (_s, _proxy, store) = behind_faults(Fault::Error("AccessDeniedException")).await;
     every_call_fails_with(&store, StateErrorKind::AccessDenied, TIMEOUT).await;
+    every_note_call_fails_with(&store, StateErrorKind::AccessDenied, TIMEOUT).await;
 }
 
 #[tokio::test]
@@ -688,6 +723,34 @@ async fn a_table_that_never_answers_fails_every_call_with_a_timeout() {
     // The proxy holds each request far longer than the caller's timeout.
     let (_s, _proxy, store) = behind_faults(Fault::Delay(Duration::from_secs(600))).await;
     every_call_fails_with(&store, StateErrorKind::Timeout, Duration::from_millis(300)).await;
+    every_note_call_fails_with(&store, StateErrorKind::Timeout, Duration::from_millis(300)).await;
+}
+
+/// A settle that took effect but answered after its caller gave up: the retry of the same
+/// event settles again and still gets the note, so its `[RESOLVED]` is not lost.
+#[tokio::test]
+async fn a_settle_answered_too_late_is_settled_again_by_the_same_events_retry() {
+    let s = setup().await;
+    let proxy = FaultProxy::start(&s.moto.endpoint);
+    let sdk = s.sdk.to_builder().endpoint_url(&proxy.endpoint).build();
+    let store = store_at(&sdk, TABLE, &s.clock);
+    let note = NoteKey::new("task-alert", &["111111111111", "service/prod/web"]);
+    let open = vec!["crash loop".to_string()];
+    store.remember(&note, &open, WINDOW, TIMEOUT).await.unwrap();
+    proxy.inject("UpdateItem", Fault::DelayAnswer(Duration::from_secs(2)), 1);
+    let by = key("steady-1");
+    let e = Notes::settle::<Vec<String>>(&store, &note, &by, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!((e.operation, e.kind), ("settle", StateErrorKind::Timeout), "{e}");
+    let retried: Option<Vec<String>> = store.settle(&note, &by, TIMEOUT).await.unwrap();
+    assert_eq!(
+        retried,
+        Some(open),
+        "the same event's retry gets the note it settled"
+    );
+    let other: Option<Vec<String>> = store.settle(&note, &key("steady-2"), TIMEOUT).await.unwrap();
+    assert_eq!(other, None, "and no other event does");
 }
 
 #[tokio::test]
@@ -698,6 +761,7 @@ async fn an_unreachable_table_fails_every_call_as_unreachable() {
     let sdk = s.sdk.to_builder().endpoint_url(closed).build();
     let store = store_at(&sdk, TABLE, &s.clock);
     every_call_fails_with(&store, StateErrorKind::Unreachable, TIMEOUT).await;
+    every_note_call_fails_with(&store, StateErrorKind::Unreachable, TIMEOUT).await;
 }
 
 #[tokio::test]

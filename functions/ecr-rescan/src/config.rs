@@ -179,21 +179,11 @@ fn organisation(env: &Env, delivery: Option<&Delivery>) -> Result<Option<Organis
         }
         accounts.push(account);
     }
-    // Lambda tells a function its account only per invocation; the topic is the stack's.
-    let own = match (env.get("ACCOUNT_ID"), delivery) {
-        (Some(raw), _) => AccountId::parse(raw).ok_or_else(|| {
-            ConfigError::new(
-                "ACCOUNT_ID",
-                format!("must be a 12-digit AWS account id, not {}", shape(raw)),
-            )
-        })?,
-        (None, Some(delivery)) => delivery.topic.account().clone(),
-        (None, None) => {
-            return Err(ConfigError::new(
-                "ACCOUNTS",
-                "needs the function's own account: set ACCOUNT_ID (or ALERT_TOPIC_ARN, whose account is taken)",
-            ));
-        }
+    let Some(own) = lookout_shared::accounts::own_account(env, delivery.map(|d| &d.topic))? else {
+        return Err(ConfigError::new(
+            "ACCOUNTS",
+            "needs the function's own account: set ACCOUNT_ID (or ALERT_TOPIC_ARN, whose account is taken)",
+        ));
     };
     Ok(Some(Organisation {
         accounts,

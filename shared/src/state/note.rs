@@ -257,6 +257,11 @@ mod tests {
 
     #[test]
     fn notes_larger_than_the_bound_are_refused_both_ways() {
+        // At the bound exactly (a JSON string: two quotes around the text) it is kept.
+        let edge = "x".repeat(MAX_NOTE_BYTES - 2);
+        let json = encode_note(&edge).unwrap();
+        assert_eq!(json.len(), MAX_NOTE_BYTES);
+        assert_eq!(decode_note::<String>(&json, "recall").unwrap(), edge);
         let big = "x".repeat(MAX_NOTE_BYTES);
         let e = encode_note(&big).unwrap_err();
         assert_eq!((e.kind, e.operation), (StateErrorKind::Misconfigured, "remember"));
